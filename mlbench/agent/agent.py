@@ -1,0 +1,703 @@
+"""The agent: a long-lived process per compute target that runs its queued jobs.
+
+Main thread: claims jobs (an atomic compare-and-set in the database, so two agents never run
+one job), hands out CPUs/GPUs/memory, watches running jobs (cancel requests, timeouts, kernel
+heartbeats) and heartbeats itself. Each job runs on a worker thread: MLflow run, kernel from the
+pool, papermill, artifacts, final state. On start-up, the agent reconciles what a previous agent
+left behind: jobs it was running are requeued per their retry policy or failed with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import psutil
+from sqlalchemy import select as sql_select
+from sqlalchemy import update
+
+from mlbench._ids import new_id, utcnow
+from mlbench._version import __version__
+from mlbench.agent.execute import (
+    JobStopped,
+    Outcome,
+    StopRequest,
+    python_prelude,
+    register_engine,
+    run_notebook,
+)
+from mlbench.agent.kernels import HeartbeatWatch, Kernel, KernelPool
+from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
+from mlbench.compute.base import Capacity
+from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
+from mlbench.jobs.service import status_event
+from mlbench.store import AgentRow, JobEventRow, JobRow
+from mlbench.store.locks import FileLock
+from mlbench.tracking.client import MetricsRelay
+from mlbench.tracking.metrics import METRICS_FILE_ENV
+from mlbench.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KERNEL = "python3"
+
+
+@dataclass
+class RunningJob:
+    job_id: str
+    resources: JobResources
+    gpu_ids: list[str]
+    timeout_s: float | None
+    stop: StopRequest = field(default_factory=StopRequest)
+    started: float | None = None  # monotonic, when its first cell may run
+    kernel: Kernel | None = None
+    relay: MetricsRelay | None = None
+    stop_sent_at: float | None = None
+    killed: bool = False
+    future: Future[None] | None = None
+
+
+class Agent:
+    def __init__(
+        self, ws: Workspace, compute: str, *, on_demand: bool = False, lock: FileLock | None = None
+    ) -> None:
+        self.ws = ws
+        self.compute = compute
+        self.on_demand = on_demand
+        self.id = new_id()
+        self.handle = AgentHandle(ws, compute)
+        self._lock = lock
+        self._running: dict[str, RunningJob] = {}
+        self._guard = threading.Lock()
+        self._stop_mode: str | None = None
+        self._wake_sock: socket.socket | None = None
+        self._last_heartbeat = 0.0
+        self._idle_since = time.monotonic()
+        self._waiting_reasons: dict[str, str] = {}
+        self._relay_stop = threading.Event()
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until stopped (or, on demand, until idle). Returns a process exit code."""
+        if self._lock is None:
+            self._lock = acquire_agent_lock(self.ws.home, self.compute)
+            if self._lock is None:
+                log.info("an agent for %r is already running; exiting", self.compute)
+                return 0
+        try:
+            self._start()
+            self._loop()
+            return 0
+        finally:
+            self._finish()
+            self._lock.release()
+
+    def _start(self) -> None:
+        target = self.ws.compute.get(self.compute)
+        backend, self.config, _ = self.ws.compute.backend(self.compute)
+        if target.kind != "local":
+            raise SystemExit(f"compute kind {target.kind!r} has no agent in this version")
+        self.capacity: Capacity = target.capacity
+        self.idle_timeout = (
+            self.config.idle_timeout_s
+            if self.config.idle_timeout_s is not None
+            else self.ws.settings.agent_idle_timeout_s
+        )
+        register_engine()
+        self.ws.tracking.initialize()
+        self._reconcile()
+        self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._wake_sock.bind(("127.0.0.1", 0))
+        self._wake_sock.setblocking(False)
+        self.pool = KernelPool(
+            base_env=_kernel_base_env(),
+            cwd=str(self.ws.paths.jobs_dir),
+            size=getattr(self.config, "kernel_pool_size", 1),
+            start_timeout=self.ws.settings.kernel_start_timeout_s,
+        )
+        self.heartbeats = HeartbeatWatch(self.ws.settings.kernel_heartbeat_timeout_s)
+        self.workers = ThreadPoolExecutor(
+            max_workers=self.capacity.max_concurrent_jobs, thread_name_prefix="job"
+        )
+        now = utcnow()
+        with self.ws.db.write() as s:
+            s.add(
+                AgentRow(
+                    id=self.id, compute=self.compute, host=socket.gethostname(), pid=os.getpid(),
+                    version=__version__, state="running", started_at=now, heartbeat_at=now,
+                )
+            )
+        self._prewarm()
+        self._relay_thread = threading.Thread(target=self._relay_loop, name="metrics-relay", daemon=True)
+        self._relay_thread.start()
+        self._install_signal_handlers()
+        write_info(
+            self.handle.info_path,
+            {
+                "agent_id": self.id, "pid": os.getpid(), "port": self._wake_sock.getsockname()[1],
+                "compute": self.compute, "host": socket.gethostname(), "version": __version__,
+                "started_at": now.isoformat(), "on_demand": self.on_demand, "state": "ready",
+            },
+        )
+        log.info(
+            "agent %s for %r ready (pid %s): %g CPUs, GPUs %s, %d jobs at once",
+            self.id, self.compute, os.getpid(), self.capacity.cpus,
+            self.capacity.gpu_ids or "none", self.capacity.max_concurrent_jobs,
+        )
+
+    def _prewarm(self) -> None:
+        with self.ws.db.session() as s:
+            names = set(
+                s.scalars(
+                    sql_select(JobRow.kernel_name)
+                    .where(JobRow.compute == self.compute, JobRow.status == "queued")
+                    .distinct()
+                )
+            )
+        names.add(DEFAULT_KERNEL)
+        for name in names:
+            try:
+                self.pool.refill(name)
+            except Exception as exc:
+                log.debug("not pre-starting kernel %r: %s", name, exc)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def _on_signal(signum: int, _frame: Any) -> None:
+            log.info("received %s: stopping now", signal.Signals(signum).name)
+            self._stop_mode = "now"
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+
+    def _finish(self) -> None:
+        self._relay_stop.set()
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            pool.close()
+        workers = getattr(self, "workers", None)
+        if workers is not None:
+            workers.shutdown(wait=True)
+        if getattr(self, "heartbeats", None) is not None:
+            self.heartbeats.close()
+        if self._wake_sock is not None:
+            self._wake_sock.close()
+        self.handle.info_path.unlink(missing_ok=True)
+        try:
+            with self.ws.db.write() as s:
+                s.execute(
+                    update(AgentRow)
+                    .where(AgentRow.id == self.id)
+                    .values(state="stopped", stopped_at=utcnow())
+                )
+        except Exception:
+            log.exception("could not record the agent's stop")
+        log.info("agent %s stopped", self.id)
+
+    # -- main loop -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        poll = self.ws.settings.agent_poll_interval_s
+        while True:
+            self._reap()
+            if self._stop_mode == "now":
+                for job in list(self._running.values()):
+                    if job.stop.set("agent_stopping", "the agent was stopped"):
+                        self._send_stop(job)
+            if self._stop_mode and not self._running:
+                return
+            self._supervise()
+            if not self._stop_mode:
+                self._schedule()
+            self._heartbeat()
+            if self._idle_expired():
+                log.info("idle for %.0f s: exiting", self.idle_timeout)
+                return
+            self._wait_for_wake(poll)
+
+    def _wait_for_wake(self, timeout: float) -> None:
+        assert self._wake_sock is not None
+        readable, _, _ = select.select([self._wake_sock], [], [], timeout)
+        if not readable:
+            return
+        while True:
+            try:
+                msg = self._wake_sock.recv(64)
+            except BlockingIOError:
+                return
+            if msg == STOP and self._stop_mode is None:
+                log.info("asked to stop once running jobs finish")
+                self._stop_mode = "drain"
+            elif msg == STOP_NOW:
+                log.info("asked to stop now")
+                self._stop_mode = "now"
+
+    def _idle_expired(self) -> bool:
+        if not self.on_demand:
+            return False
+        if self._running or self._has_queued():
+            self._idle_since = time.monotonic()
+            return False
+        return time.monotonic() - self._idle_since >= self.idle_timeout
+
+    def _has_queued(self) -> bool:
+        with self.ws.db.session() as s:
+            return (
+                s.scalar(
+                    sql_select(JobRow.id)
+                    .where(JobRow.compute == self.compute, JobRow.status == "queued")
+                    .limit(1)
+                )
+                is not None
+            )
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < self.ws.settings.agent_heartbeat_interval_s:
+            return
+        self._last_heartbeat = now
+        with self.ws.db.write() as s:
+            s.execute(update(AgentRow).where(AgentRow.id == self.id).values(heartbeat_at=utcnow()))
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def _free(self) -> tuple[float, int | None, list[str]]:
+        with self._guard:
+            jobs = list(self._running.values())
+        cpus = self.capacity.cpus - sum(j.resources.cpus for j in jobs)
+        memory = None
+        if self.capacity.memory_mb:
+            memory = self.capacity.memory_mb - sum(j.resources.memory_mb or 0 for j in jobs)
+        used = {g for j in jobs for g in j.gpu_ids}
+        gpus = [g for g in self.capacity.gpu_ids if g not in used]
+        return cpus, memory, gpus
+
+    def _schedule(self) -> None:
+        if len(self._running) >= self.capacity.max_concurrent_jobs:
+            return
+        with self.ws.db.session() as s:
+            queued = s.execute(
+                sql_select(JobRow.id, JobRow.resources, JobRow.timeout_s)
+                .where(
+                    JobRow.compute == self.compute,
+                    JobRow.status == "queued",
+                    JobRow.cancel_requested.is_(False),
+                )
+                .order_by(JobRow.created_at, JobRow.id)
+                .limit(200)
+            ).all()
+        gpu_blocked = False  # an older GPU job is waiting: newer GPU jobs must not overtake it
+        for job_id, raw_resources, timeout_s in queued:
+            if len(self._running) >= self.capacity.max_concurrent_jobs:
+                self._note_waiting(job_id, "waiting for a free slot "
+                                   f"({self.capacity.max_concurrent_jobs} jobs at once)")
+                break
+            res = JobResources.model_validate(raw_resources or {})
+            cpus, memory, gpus = self._free()
+            why = None
+            if res.gpus and (gpu_blocked or res.gpus > len(gpus)):
+                gpu_blocked = True
+                why = f"waiting for {res.gpus} GPU(s) ({len(gpus)} of {self.capacity.gpus} free)"
+            elif res.cpus > cpus + 1e-9:
+                why = f"waiting for {res.cpus:g} CPU(s) ({max(cpus, 0):g} free)"
+            elif res.memory_mb and memory is not None and res.memory_mb > memory:
+                why = f"waiting for {res.memory_mb} MiB of memory ({max(memory, 0)} MiB free)"
+            if why:
+                self._note_waiting(job_id, why)
+                continue
+            self._claim(job_id, res, gpus[: res.gpus], timeout_s)
+
+    def _note_waiting(self, job_id: str, reason: str) -> None:
+        if self._waiting_reasons.get(job_id) == reason:
+            return
+        self._waiting_reasons[job_id] = reason
+        with self.ws.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(status_reason=reason)
+            )
+
+    def _claim(
+        self, job_id: str, res: JobResources, gpu_ids: list[str], timeout_s: float | None
+    ) -> None:
+        now = utcnow()
+        with self.ws.db.write() as s:
+            claimed = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(
+                    status=JobStatus.STARTING.value, status_reason="", agent_id=self.id,
+                    gpu_ids=gpu_ids, updated_at=now, cell_index=None, cell_count=None,
+                    cell_source=None, cell_started_at=None,
+                )
+            ).rowcount
+            if claimed:
+                s.add(status_event(job_id, JobStatus.STARTING, now, gpu_ids=gpu_ids))
+        if not claimed:
+            return  # another agent took it, or it was canceled meanwhile
+        self._waiting_reasons.pop(job_id, None)
+        job = RunningJob(job_id=job_id, resources=res, gpu_ids=gpu_ids, timeout_s=timeout_s)
+        with self._guard:
+            self._running[job_id] = job
+        job.future = self.workers.submit(self._run_job, job)
+
+    def _reap(self) -> None:
+        with self._guard:
+            done = [j for j in self._running.values() if j.future is not None and j.future.done()]
+            for job in done:
+                del self._running[job.job_id]
+        for job in done:
+            self.heartbeats.unwatch(job.job_id)
+            exc = job.future.exception() if job.future else None
+            if exc is not None:
+                log.error("job %s worker crashed", job.job_id, exc_info=exc)
+
+    # -- supervision ---------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        with self._guard:
+            jobs = list(self._running.values())
+        if not jobs:
+            return
+        ids = [j.job_id for j in jobs]
+        with self.ws.db.session() as s:
+            canceled = set(
+                s.scalars(sql_select(JobRow.id).where(JobRow.id.in_(ids), JobRow.cancel_requested))
+            )
+        silent = self.heartbeats.silent()
+        now = time.monotonic()
+        grace = self.ws.settings.cancel_grace_s
+        for job in jobs:
+            if job.job_id in canceled and job.stop.set("canceled", "on request"):
+                self._send_stop(job)
+            elif (
+                job.timeout_s is not None
+                and job.started is not None
+                and now - job.started > job.timeout_s
+                and job.stop.set("timed_out", f"ran longer than its timeout of {job.timeout_s:g} s")
+            ):
+                self._send_stop(job)
+            elif job.job_id in silent and job.stop.set(
+                "kernel_unresponsive", f"no heartbeat for {silent[job.job_id]:.0f} s"
+            ):
+                # A frozen kernel will not handle an interrupt: kill it at once.
+                job.stop_sent_at = now - grace
+            if job.stop_sent_at is not None and not job.killed and now - job.stop_sent_at >= grace:
+                if job.kernel is not None:
+                    log.info("job %s did not stop in %.0f s: killing its kernel", job.job_id, grace)
+                    job.kernel.kill()
+                job.killed = True
+
+    def _send_stop(self, job: RunningJob) -> None:
+        job.stop_sent_at = time.monotonic()
+        if job.kernel is not None:
+            job.kernel.interrupt()
+
+    # -- one job (worker thread) ---------------------------------------------------------------
+    def _run_job(self, job: RunningJob) -> None:
+        info = self.ws.jobs.info(job.job_id)
+        paths = self.ws.paths
+        job_dir = paths.job_dir(job.job_id)
+        paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
+        run_id: str | None = None
+        outcome: Outcome
+        with open(paths.log(job.job_id), "a", encoding="utf-8", buffering=1) as log_file:
+            _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
+            try:
+                run_id = self._start_run(info)
+                env = self._job_env(info, run_id, job.gpu_ids)
+                if not job.gpu_ids and self.capacity.gpu_ids:
+                    _note(log_file, "no GPUs requested: CUDA_VISIBLE_DEVICES is empty "
+                          "(ask for GPUs with --gpus N)")
+                kernel = self.pool.acquire(info.kernel_name, env=env, cwd=info.cwd)
+                job.kernel = kernel
+                if kernel.pid:
+                    self.heartbeats.watch(job.job_id, kernel)
+                prelude = python_prelude(env, info.cwd) if kernel.language == "python" else ""
+                if job.stop.requested:
+                    raise JobStopped
+                self._mark_running(info, kernel, run_id)
+                job.started = time.monotonic()
+                job.relay = MetricsRelay(self.ws.tracking, run_id, paths.metrics(job.job_id))
+                outcome = run_notebook(
+                    snapshot=paths.snapshot(job.job_id),
+                    output=paths.output_notebook(job.job_id),
+                    parameters=info.parameters,
+                    kernel=kernel,
+                    prelude=prelude,
+                    log_file=log_file,
+                    listener=_ProgressWriter(self.ws, job),
+                    stop=job.stop,
+                    start_timeout=self.ws.settings.kernel_start_timeout_s,
+                )
+            except JobStopped:
+                from mlbench.agent.execute import _stopped
+
+                outcome = _stopped(job.stop, None)
+            except Exception as exc:
+                log.exception("job %s could not run", job.job_id)
+                message = f"{type(exc).__name__}: {exc}"
+                outcome = Outcome(
+                    JobStatus.FAILED, f"the job could not run: {message}",
+                    JobError(kind="setup_error", message=message), retryable=False,
+                )
+            finally:
+                if job.kernel is not None:
+                    self.heartbeats.unwatch(job.job_id)
+            _note(log_file, f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""))
+            if outcome.error and outcome.error.traceback:
+                log_file.write(_strip_ansi("\n".join(outcome.error.traceback)) + "\n")
+        self._finalize(info, job, run_id, outcome, job_dir)
+
+    def _start_run(self, info: JobInfo) -> str:
+        tags = {
+            "mlbench.job_id": info.id,
+            "mlbench.compute": self.compute,
+            "mlbench.attempt": str(info.attempt),
+            "mlbench.kernel": info.kernel_name,
+            "mlflow.source.name": info.notebook_path,
+            "mlflow.source.type": "NOTEBOOK",
+            "mlflow.user": info.owner,
+            **{k: v for k, v in info.tags.items()},
+        }
+        exp_id, run_id = self.ws.tracking.start_run(
+            info.experiment, info.display_name, tags, info.parameters
+        )
+        with self.ws.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == info.id)
+                .values(mlflow_experiment_id=exp_id, mlflow_run_id=run_id)
+            )
+        return run_id
+
+    def _job_env(self, info: JobInfo, run_id: str, gpu_ids: list[str]) -> dict[str, str]:
+        paths = self.ws.paths
+        return {
+            "MLBENCH_HOME": str(self.ws.home),
+            "MLBENCH_JOB_ID": info.id,
+            "MLBENCH_ATTEMPT": str(info.attempt),
+            "MLBENCH_OUTPUT_DIR": str(paths.outputs(info.id)),
+            METRICS_FILE_ENV: str(paths.metrics(info.id)),
+            "MLFLOW_TRACKING_URI": self.ws.tracking_uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_EXPERIMENT_NAME": info.experiment,
+            "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids),
+        }
+
+    def _mark_running(self, info: JobInfo, kernel: Kernel, run_id: str) -> None:
+        now = utcnow()
+        with self.ws.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == info.id, JobRow.agent_id == self.id)
+                .values(
+                    status=JobStatus.RUNNING.value, started_at=now, updated_at=now,
+                    kernel_pid=kernel.pid, mlflow_run_id=run_id,
+                )
+            )
+            s.add(status_event(info.id, JobStatus.RUNNING, now, kernel_pid=kernel.pid))
+
+    def _finalize(
+        self, info: JobInfo, job: RunningJob, run_id: str | None, outcome: Outcome, job_dir: Path
+    ) -> None:
+        kernel = job.kernel
+        if kernel is not None:
+            kernel.shutdown()
+        paths = self.ws.paths
+        if run_id:
+            try:
+                if job.relay is not None:
+                    job.relay.pump()
+                for path in (paths.output_notebook(info.id), paths.log(info.id)):
+                    if path.exists():
+                        self.ws.tracking.log_artifact(run_id, path)
+                outputs = paths.outputs(info.id)
+                if outputs.is_dir() and any(outputs.iterdir()):
+                    self.ws.tracking.log_artifacts(run_id, outputs, "outputs")
+                self.ws.tracking.set_tags(run_id, {"mlbench.status": outcome.status.value})
+                self.ws.tracking.end_run(run_id, outcome.status.value)
+            except Exception:
+                log.exception("recording job %s in MLflow failed", info.id)
+        self._record_outcome(info, outcome)
+
+    def _record_outcome(self, info: JobInfo, outcome: Outcome) -> None:
+        now = utcnow()
+        retry = (
+            outcome.status == JobStatus.FAILED
+            and outcome.retryable
+            and info.attempt <= info.max_retries
+        )
+        error = outcome.error.model_dump() if outcome.error else None
+        with self.ws.db.write() as s:
+            if retry:
+                reason = (
+                    f"retrying (attempt {info.attempt + 1} of {info.max_retries + 1}) "
+                    f"after: {outcome.reason}"
+                )
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == info.id, JobRow.agent_id == self.id)
+                    .values(
+                        status=JobStatus.QUEUED.value, status_reason=reason,
+                        attempt=info.attempt + 1, error=error, agent_id=None, kernel_pid=None,
+                        gpu_ids=[], updated_at=now,
+                    )
+                )
+                s.add(status_event(info.id, JobStatus.QUEUED, now, reason, attempt=info.attempt + 1))
+            else:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == info.id, JobRow.agent_id == self.id)
+                    .values(
+                        status=outcome.status.value, status_reason=outcome.reason, error=error,
+                        finished_at=now, updated_at=now, kernel_pid=None,
+                    )
+                )
+                s.add(status_event(info.id, outcome.status, now, outcome.reason))
+
+    # -- metrics relay -------------------------------------------------------------------------
+    def _relay_loop(self) -> None:
+        while not self._relay_stop.wait(1.0):
+            with self._guard:
+                relays = [j.relay for j in self._running.values() if j.relay is not None]
+            for relay in relays:
+                try:
+                    relay.pump()
+                except Exception:
+                    log.exception("relaying metrics failed")
+
+    # -- recovery ------------------------------------------------------------------------------
+    def _reconcile(self) -> None:
+        """Resolve jobs a previous agent of this target left starting or running."""
+        with self.ws.db.session() as s:
+            orphans = s.scalars(
+                sql_select(JobRow).where(
+                    JobRow.compute == self.compute, JobRow.status.in_(("starting", "running"))
+                )
+            ).all()
+            dead_agents = {
+                a.id: a.pid
+                for a in s.scalars(
+                    sql_select(AgentRow).where(
+                        AgentRow.compute == self.compute, AgentRow.state == "running"
+                    )
+                )
+            }
+        for row in orphans:
+            _kill_orphan_kernel(row.kernel_pid, row.started_at)
+            pid = dead_agents.get(row.agent_id or "", "?")
+            reason = f"the agent running it (pid {pid}) stopped unexpectedly"
+            if row.mlflow_run_id:
+                try:
+                    self.ws.tracking.end_run(row.mlflow_run_id, "failed")
+                except Exception:
+                    log.exception("could not close MLflow run %s", row.mlflow_run_id)
+            now = utcnow()
+            with self.ws.db.write() as s:
+                if row.cancel_requested:
+                    values: dict[str, Any] = dict(
+                        status=JobStatus.CANCELED.value, status_reason=f"canceled; {reason}",
+                        finished_at=now,
+                        error=JobError(kind="canceled", message=f"canceled; {reason}").model_dump(),
+                    )
+                elif row.attempt <= row.max_retries:
+                    values = dict(
+                        status=JobStatus.QUEUED.value, attempt=row.attempt + 1,
+                        status_reason=f"requeued (attempt {row.attempt + 1} of "
+                        f"{row.max_retries + 1}): {reason}",
+                        error=JobError(kind="agent_lost", message=reason).model_dump(),
+                    )
+                else:
+                    values = dict(
+                        status=JobStatus.FAILED.value, status_reason=reason, finished_at=now,
+                        error=JobError(kind="agent_lost", message=reason).model_dump(),
+                    )
+                done = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == row.id, JobRow.status.in_(("starting", "running")))
+                    .values(agent_id=None, kernel_pid=None, gpu_ids=[], updated_at=now, **values)
+                ).rowcount
+                if done:
+                    s.add(status_event(row.id, JobStatus(values["status"]), now, values["status_reason"]))
+            log.warning("job %s: %s -> %s", row.id, reason, values["status"])
+        with self.ws.db.write() as s:
+            s.execute(
+                update(AgentRow)
+                .where(AgentRow.compute == self.compute, AgentRow.state == "running")
+                .values(state="lost", stopped_at=utcnow())
+            )
+
+
+class _ProgressWriter:
+    """Records per-cell progress in the job's row and event feed."""
+
+    def __init__(self, ws: Workspace, job: RunningJob) -> None:
+        self.ws = ws
+        self.job = job
+
+    def cell_started(self, index: int, count: int, source: str) -> None:
+        if self.job.stop.requested:
+            raise JobStopped
+        now = utcnow()
+        head = "\n".join(source.splitlines()[:3])[:300]
+        with self.ws.db.write() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == self.job.job_id)
+                .values(cell_index=index, cell_count=count, cell_source=head,
+                        cell_started_at=now, updated_at=now)
+            )
+            s.add(JobEventRow(
+                job_id=self.job.job_id, kind="progress",
+                data={"cell_index": index, "cell_count": count, "cell_source": head},
+                created_at=now,
+            ))
+
+    def cell_finished(self, index: int) -> None:
+        pass
+
+
+def _note(log_file: TextIO, text: str) -> None:
+    log_file.write(f"[mlbench {utcnow().strftime('%H:%M:%S')}] {text}\n")
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def _kernel_base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBENCH_SETTINGS")}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _kill_orphan_kernel(pid: int | None, started_at: datetime | None) -> None:
+    """Kill a kernel a dead agent left behind (its parent poller usually already did)."""
+    if not pid:
+        return
+    try:
+        proc = psutil.Process(pid)
+        cmdline = " ".join(proc.cmdline())
+        born = proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return
+    # pid reuse guard: it must look like a kernel and predate the job's start
+    if "kernel" not in cmdline or (started_at and born > started_at.timestamp() + 1):
+        return
+    try:
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,256 @@
+"""Kernels for jobs: a small pool of pre-started kernels and a heartbeat watch.
+
+A kernel serves exactly one job and is then discarded, so no state leaks between jobs; keeping
+one started ahead of time removes kernel start-up (about half a second) from a job's latency.
+Pooled kernels are started before their job is known, so a job's environment variables and
+working folder are applied by a silent prelude (see :mod:`mlbench.agent.execute`); only Python
+kernels are pooled for that reason, other languages start per job with their environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import KernelManager
+
+from mlbench.errors import KernelNotFoundError
+
+log = logging.getLogger(__name__)
+
+ASYNC_CLIENT = "jupyter_client.asynchronous.AsyncKernelClient"
+
+
+@dataclass
+class Kernel:
+    """A started kernel, owned by at most one job."""
+
+    name: str
+    language: str
+    km: KernelManager
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = self.km.provisioner
+        return getattr(provisioner, "pid", None) if provisioner else None
+
+    def is_alive(self) -> bool:
+        try:
+            return bool(self.km.is_alive())
+        except Exception:
+            return False
+
+    def exit_status(self) -> str:
+        """How the process ended, e.g. 'killed by signal 9 (SIGKILL)' or 'exit code 1'."""
+        process = getattr(self.km.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "unknown"
+            return f"killed by signal {-code} ({name})"
+        return f"exit code {code}"
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the kernel's whole process group (the kernel and what it spawned)."""
+        pid = self.pid
+        if not pid:
+            return
+        try:
+            os.killpg(os.getpgid(pid), sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def interrupt(self) -> None:
+        try:
+            self.km.interrupt_kernel()
+        except Exception:
+            self.signal_group(signal.SIGINT)
+
+    def kill(self) -> None:
+        self.signal_group(signal.SIGKILL)
+
+    def shutdown(self) -> None:
+        """Kill at once: a job's results are already flushed when its kernel is discarded."""
+        try:
+            self.km.shutdown_kernel(now=True)
+        except Exception:
+            self.kill()
+        try:
+            self.km.cleanup_resources()
+        except Exception:
+            pass
+
+    def connection_info(self) -> dict[str, Any]:
+        return self.km.get_connection_info()
+
+
+class KernelPool:
+    """Pre-started kernels per kernel name, refilled in the background."""
+
+    def __init__(
+        self, *, base_env: dict[str, str], cwd: str, size: int, start_timeout: float
+    ) -> None:
+        self._base_env = base_env
+        self._cwd = cwd
+        self._size = size
+        self._start_timeout = start_timeout
+        self._ready: dict[str, deque[Kernel]] = defaultdict(deque)
+        self._starting: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-start")
+        self._specs = KernelSpecManager()
+
+    def language(self, kernel_name: str) -> str:
+        try:
+            return self._specs.get_kernel_spec(kernel_name).language.lower()
+        except NoSuchKernel:
+            raise KernelNotFoundError(
+                f"kernel {kernel_name!r} is not installed on this machine",
+                hint="available: " + ", ".join(sorted(self._specs.find_kernel_specs())),
+            ) from None
+
+    def poolable(self, kernel_name: str) -> bool:
+        return self._size > 0 and self.language(kernel_name) == "python"
+
+    def acquire(self, kernel_name: str, *, env: dict[str, str], cwd: str) -> Kernel:
+        """A ready kernel for one job. Python kernels come from the pool; others start now."""
+        if not self.poolable(kernel_name):
+            return self._start(kernel_name, env={**self._base_env, **env}, cwd=cwd)
+        kernel = None
+        with self._lock:
+            queue = self._ready[kernel_name]
+            while queue:
+                candidate = queue.popleft()
+                if candidate.is_alive():
+                    kernel = candidate
+                    break
+                log.warning("discarding a pooled %s kernel that died", kernel_name)
+                candidate.shutdown()
+        self.refill(kernel_name)
+        if kernel is None:
+            kernel = self._start(kernel_name, env=dict(self._base_env), cwd=self._cwd)
+        return kernel
+
+    def refill(self, kernel_name: str) -> None:
+        if not self.poolable(kernel_name):
+            return
+        with self._lock:
+            missing = self._size - len(self._ready[kernel_name]) - self._starting[kernel_name]
+            if self._closed or missing <= 0:
+                return
+            self._starting[kernel_name] += missing
+        for _ in range(missing):
+            future = self._starter.submit(
+                self._start, kernel_name, env=dict(self._base_env), cwd=self._cwd
+            )
+            future.add_done_callback(lambda f, n=kernel_name: self._started(n, f))
+
+    def _started(self, kernel_name: str, future: Future[Kernel]) -> None:
+        with self._lock:
+            self._starting[kernel_name] -= 1
+            try:
+                kernel = future.result()
+            except Exception:
+                log.exception("pre-starting a %s kernel failed", kernel_name)
+                return
+            if self._closed:
+                kernel.shutdown()
+                return
+            self._ready[kernel_name].append(kernel)
+
+    def _start(self, kernel_name: str, *, env: dict[str, str], cwd: str) -> Kernel:
+        language = self.language(kernel_name)
+        km = KernelManager(kernel_name=kernel_name, client_class=ASYNC_CLIENT)
+        km.start_kernel(env=env, cwd=cwd)
+        kernel = Kernel(name=kernel_name, language=language, km=km)
+        # Wait until it answers, so a job never waits on a kernel that is still importing.
+        from jupyter_client.blocking import BlockingKernelClient
+
+        kc = BlockingKernelClient(parent=km, **km.get_connection_info(session=True))
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=self._start_timeout)
+        except RuntimeError:
+            kernel.shutdown()
+            raise
+        finally:
+            kc.stop_channels()
+            kc.context.destroy(linger=0)
+        return kernel
+
+    def size(self, kernel_name: str) -> int:
+        with self._lock:
+            return len(self._ready[kernel_name])
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            kernels = [k for q in self._ready.values() for k in q]
+            self._ready.clear()
+        self._starter.shutdown(wait=True, cancel_futures=True)
+        for kernel in kernels:
+            kernel.shutdown()
+
+
+class HeartbeatWatch:
+    """Pings kernels' heartbeat sockets without blocking; reports the ones gone silent.
+
+    ipykernel answers heartbeats from a C-level thread, so a kernel busy in Python still
+    beats; a silent one is frozen (stopped, deadlocked in C, swapping to death).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._ctx = zmq.Context.instance()
+        self._watched: dict[str, dict[str, Any]] = {}
+
+    def watch(self, key: str, kernel: Kernel) -> None:
+        info = kernel.connection_info()
+        addr = f"{info['transport']}://{info['ip']}:{info['hb_port']}"
+        self._watched[key] = {"addr": addr, "sock": None, "sent": None, "ok": time.monotonic()}
+
+    def unwatch(self, key: str) -> None:
+        entry = self._watched.pop(key, None)
+        if entry and entry["sock"] is not None:
+            entry["sock"].close(linger=0)
+
+    def silent(self) -> dict[str, float]:
+        """Send due pings, collect replies; return {key: seconds silent} past the timeout."""
+        now = time.monotonic()
+        silent = {}
+        for key, entry in self._watched.items():
+            sock = entry["sock"]
+            if sock is not None and entry["sent"] is not None and sock.poll(0):
+                sock.recv()
+                entry["ok"], entry["sent"] = now, None
+            if entry["sent"] is None:
+                if sock is None:
+                    sock = self._ctx.socket(zmq.REQ)
+                    sock.linger = 0
+                    sock.connect(entry["addr"])
+                    entry["sock"] = sock
+                sock.send(b"ping")
+                entry["sent"] = now
+            quiet = now - entry["ok"]
+            if quiet > self.timeout:
+                silent[key] = quiet
+        return silent
+
+    def close(self) -> None:
+        for key in list(self._watched):
+            self.unwatch(key)

@@ -1,0 +1,123 @@
+"""``mlbench compute ...``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mlbench.cli.context import CliContext
+from mlbench.cli.render import console, print_json
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def _config_options(f: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.option("--cpus", type=float, help="CPUs jobs may use (default: all)."),
+            click.option("--memory-mb", type=int, help="Memory jobs may use, MiB."),
+            click.option("--gpu-ids", help="Comma-separated GPU ids, e.g. 0,1 (default: detect)."),
+            click.option("--max-concurrent-jobs", type=int, help="Jobs at once."),
+            click.option("--kernel-pool-size", type=int, help="Kernels kept ready per kernel."),
+            click.option("--idle-timeout", "idle_timeout_s", type=float,
+                         help="Seconds an idle agent waits before exiting."),
+            click.option("--description", help="What the target is for."),
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+@click.group("compute")
+def compute_group() -> None:
+    """Compute targets: where jobs run."""
+
+
+@compute_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_command(ctx: CliContext, as_json: bool) -> None:
+    """List compute targets with their capacity and load."""
+    statuses = [ctx.ws.compute.status(t.name) for t in ctx.ws.compute.list()]
+    if as_json:
+        print_json(statuses)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("NAME", "KIND", "AGENT", "CPUS", "GPUS", "JOBS AT ONCE", "RUNNING", "QUEUED"):
+        table.add_column(col)
+    for st in statuses:
+        cap = st.target.capacity
+        gpus = ",".join(cap.gpu_ids) or "-"
+        if st.gpu_ids_in_use:
+            gpus += f" (in use: {','.join(st.gpu_ids_in_use)})"
+        table.add_row(
+            st.target.name, st.target.kind, "running" if st.agent else "idle",
+            f"{st.cpus_in_use:g}/{cap.cpus:g}", gpus, str(cap.max_concurrent_jobs),
+            str(st.running), str(st.queued),
+        )
+    console.print(table)
+
+
+@compute_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
+    """Show a target's settings, capacity, agent and load."""
+    st = ctx.ws.compute.status(name)
+    if as_json:
+        print_json(st)
+        return
+    t = st.target
+    cap = t.capacity
+    console.print(f"[bold]{t.name}[/] ({t.kind}) {t.description}")
+    console.print(f"  settings: {t.config or '{}'}")
+    console.print(
+        f"  capacity: {cap.cpus:g} CPUs, {cap.memory_mb or '?'} MiB, "
+        f"GPUs [{', '.join(cap.gpu_ids) or 'none'}], {cap.max_concurrent_jobs} jobs at once"
+    )
+    console.print(
+        f"  load: {st.running} running, {st.queued} queued, {st.cpus_in_use:g} CPUs and "
+        f"GPUs [{', '.join(st.gpu_ids_in_use) or 'none'}] in use"
+    )
+    agent = st.agent
+    console.print(
+        f"  agent: pid {agent.get('pid')} since {agent.get('started_at')}" if agent else "  agent: not running (starts on demand)"
+    )
+
+
+@compute_group.command("create")
+@click.argument("name")
+@click.option("--type", "kind", default="local", show_default=True, help="Kind of target.")
+@_config_options
+@pass_ctx
+def create_command(ctx: CliContext, name: str, kind: str, description: str | None,
+                   **config: Any) -> None:
+    """Create a compute target."""
+    config = {k: v for k, v in config.items() if v is not None}
+    target = ctx.ws.compute.create(name, kind, description=description or "", **config)
+    console.print(f"created {target.name} ({target.kind})")
+
+
+@compute_group.command("update")
+@click.argument("name")
+@_config_options
+@pass_ctx
+def update_command(ctx: CliContext, name: str, description: str | None, **config: Any) -> None:
+    """Change a compute target's settings (the agent picks them up when it restarts)."""
+    config = {k: v for k, v in config.items() if v is not None}
+    target = ctx.ws.compute.update(name, description=description, **config)
+    console.print(f"updated {target.name}: {target.config}")
+
+
+@compute_group.command("delete")
+@click.argument("name")
+@pass_ctx
+def delete_command(ctx: CliContext, name: str) -> None:
+    """Delete a compute target that has no queued or running jobs."""
+    ctx.ws.jobs.agent(name).stop()
+    ctx.ws.compute.delete(name)
+    console.print(f"deleted {name}")

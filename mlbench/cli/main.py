@@ -1,0 +1,64 @@
+"""``mlbench <noun> <verb>``: a thin face over the SDK."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from mlbench.cli.agent import agent_group
+from mlbench.cli.compute import compute_group
+from mlbench.cli.context import CliContext
+from mlbench.cli.jobs import job_group, params_command, run_command
+from mlbench.cli.workspace import workspace_group
+from mlbench.errors import MlbenchError
+
+
+class MlbenchGroup(click.Group):
+    """Turns mlbench's errors into one readable message and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlbenchError as exc:
+            from mlbench.cli.render import print_error
+
+            print_error(exc)
+            sys.exit(2)
+
+
+@click.group(cls=MlbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workspace",
+    "-w",
+    envvar="MLBENCH_HOME",
+    type=click.Path(file_okay=False),
+    help="Workspace folder (default: $MLBENCH_HOME or ~/.mlbench).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(package_name="mlbench", prog_name="mlbench")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
+    """mlbench: notebook jobs, tracked in MLflow, on local or remote compute."""
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = CliContext(workspace)
+
+
+cli.add_command(run_command)
+cli.add_command(params_command)
+cli.add_command(job_group)
+cli.add_command(compute_group)
+cli.add_command(agent_group)
+cli.add_command(workspace_group)
+
+
+def main() -> None:
+    # jsonschema (via nbformat) would import rfc3987_syntax, whose grammar takes seconds to
+    # build, for IRI format checks mlbench never makes: a command line must start fast.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    cli(prog_name="mlbench")

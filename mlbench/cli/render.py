@@ -1,0 +1,127 @@
+"""How the CLI shows things: rich tables for people, ``--json`` for programs."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from mlbench.errors import MlbenchError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+STATUS_STYLE = {
+    "queued": "dim",
+    "starting": "cyan",
+    "running": "blue",
+    "completed": "green",
+    "failed": "red",
+    "canceled": "yellow",
+    "timed_out": "magenta",
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def print_error(exc: MlbenchError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[dim]  hint: {exc.hint}[/]", soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    elif isinstance(data, list):
+        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    click_echo(json.dumps(data, indent=2, default=str))
+
+
+def click_echo(text: str) -> None:
+    import click
+
+    click.echo(text)
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def jobs_table(jobs: list[Any]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("ID", "NAME", "STATUS", "PROGRESS", "DURATION", "COMPUTE", "EXPERIMENT", "CREATED"):
+        table.add_column(col, no_wrap=col != "NAME")
+    for info in jobs:
+        p = info.progress
+        progress = f"{(p.cell_index or 0) + 1}/{p.cell_count}" if p.cell_count else "-"
+        table.add_row(
+            info.id, info.display_name, status_text(info.status.value), progress,
+            duration(info.duration_s), info.compute, info.experiment, when(info.created_at),
+        )
+    return table
+
+
+def job_details(info: Any) -> None:
+    rows = [
+        ("id", info.id),
+        ("name", info.display_name),
+        ("status", status_text(info.status.value) + (f" — {info.status_reason}" if info.status_reason else "")),
+        ("notebook", info.notebook_path),
+        ("experiment", info.experiment),
+        ("compute", f"{info.compute} (kernel {info.kernel_name})"),
+        ("resources", f"{info.resources.cpus:g} CPU, {info.resources.gpus} GPU"
+         + (f", {info.resources.memory_mb} MiB" if info.resources.memory_mb else "")
+         + (f" — GPUs {','.join(info.gpu_ids)}" if info.gpu_ids else "")),
+        ("attempt", f"{info.attempt} of {info.max_retries + 1}"),
+        ("timeout", f"{info.timeout_s:g} s" if info.timeout_s else "none"),
+        ("created", when(info.created_at)),
+        ("started", when(info.started_at)),
+        ("finished", when(info.finished_at)),
+        ("duration", duration(info.duration_s)),
+        ("mlflow run", info.mlflow_run_id or "-"),
+    ]
+    if info.parameters:
+        rows.append(("parameters", ", ".join(f"{k}={v!r}" for k, v in info.parameters.items())))
+    if info.tags:
+        rows.append(("tags", ", ".join(f"{k}={v}" for k, v in info.tags.items())))
+    p = info.progress
+    if p.cell_count:
+        rows.append(("progress", f"cell {(p.cell_index or 0) + 1} of {p.cell_count}"))
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console.print(table)
+    if info.error:
+        e = info.error
+        console.print(f"\n[bold red]{e.kind}[/]: {e.message}", soft_wrap=True)
+        if e.cell_source:
+            console.print(f"[dim]cell {e.cell_index}:[/]\n{e.cell_source}", soft_wrap=True)
+        if e.traceback:
+            console.print(strip_ansi("\n".join(e.traceback)), soft_wrap=True, markup=False)

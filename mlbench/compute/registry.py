@@ -1,0 +1,57 @@
+"""Registry of compute backends, filled from the ``mlbench.compute`` entry-point group."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+
+from mlbench.compute.base import ComputeBackend
+from mlbench.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+_BUILTIN = {"local": "mlbench.compute.local:LocalBackend"}
+
+
+class ComputeBackends:
+    def __init__(self) -> None:
+        self._backends: dict[str, ComputeBackend] = {}
+        self._loaded = False
+
+    def register(self, backend: ComputeBackend) -> None:
+        self._backends[backend.kind] = backend
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        specs = dict(_BUILTIN)
+        for ep in entry_points(group="mlbench.compute"):
+            specs[ep.name] = ep.value
+        for kind, spec in specs.items():
+            if kind in self._backends:
+                continue
+            module, _, attr = spec.partition(":")
+            try:
+                cls = getattr(__import__(module, fromlist=[attr]), attr)
+            except Exception:
+                log.exception("could not load compute backend %r from %s", kind, spec)
+                continue
+            self.register(cls())
+
+    def get(self, kind: str) -> ComputeBackend:
+        self._load()
+        try:
+            return self._backends[kind]
+        except KeyError:
+            raise InvalidInputError(
+                f"unknown compute kind {kind!r}",
+                hint=f"known kinds: {', '.join(sorted(self._backends))}",
+            ) from None
+
+    def kinds(self) -> list[str]:
+        self._load()
+        return sorted(self._backends)
+
+
+compute_backends = ComputeBackends()

@@ -1,0 +1,221 @@
+"""``ws.compute``: create, inspect and delete compute targets."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import func, select
+
+from mlbench._ids import utcnow
+from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
+from mlbench.compute.registry import compute_backends
+from mlbench.errors import ComputeNotFoundError, ConflictError, InvalidInputError
+from mlbench.store import ComputeTargetRow, JobRow
+
+if TYPE_CHECKING:
+    from mlbench.workspace import Workspace
+
+DEFAULT_COMPUTE = "local"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ACTIVE_STATUSES = ("queued", "starting", "running")
+
+
+class ComputeTarget(BaseModel):
+    name: str
+    kind: str
+    description: str = ""
+    config: dict[str, Any]
+    capacity: Capacity
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComputeStatus(BaseModel):
+    """A target with what is happening on it now."""
+
+    target: ComputeTarget
+    agent: dict[str, Any] | None = Field(None, description="The live agent, if one runs.")
+    queued: int = 0
+    running: int = 0
+    gpu_ids_in_use: list[str] = Field(default_factory=list)
+    cpus_in_use: float = 0.0
+
+
+class ComputeTargets:
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    # -- reading -------------------------------------------------------------------------------
+    def list(self) -> list[ComputeTarget]:
+        self.ensure_default()
+        with self._ws.db.session() as s:
+            rows = s.scalars(select(ComputeTargetRow).order_by(ComputeTargetRow.name)).all()
+            return [self._to_model(r) for r in rows]
+
+    def get(self, name: str) -> ComputeTarget:
+        if name == DEFAULT_COMPUTE:
+            self.ensure_default()
+        with self._ws.db.session() as s:
+            row = s.get(ComputeTargetRow, name)
+            if row is None:
+                names = s.scalars(select(ComputeTargetRow.name)).all()
+                raise ComputeNotFoundError(
+                    f"compute target {name!r} does not exist",
+                    hint=f"available: {', '.join(sorted(names)) or DEFAULT_COMPUTE}; "
+                    f"create one with `mlbench compute create {name} --type local ...`",
+                )
+            return self._to_model(row)
+
+    def status(self, name: str) -> ComputeStatus:
+        from mlbench.agent.process import AgentHandle
+
+        target = self.get(name)
+        with self._ws.db.session() as s:
+            counts = dict(
+                s.execute(
+                    select(JobRow.status, func.count())
+                    .where(JobRow.compute == name, JobRow.status.in_(ACTIVE_STATUSES))
+                    .group_by(JobRow.status)
+                ).all()
+            )
+            active = s.execute(
+                select(JobRow.gpu_ids, JobRow.resources).where(
+                    JobRow.compute == name, JobRow.status.in_(("starting", "running"))
+                )
+            ).all()
+        agent = AgentHandle(self._ws, name).info()
+        return ComputeStatus(
+            target=target,
+            agent=agent,
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0) + counts.get("starting", 0),
+            gpu_ids_in_use=sorted({str(g) for ids, _ in active for g in (ids or [])}),
+            cpus_in_use=sum(float((res or {}).get("cpus", 1)) for _, res in active),
+        )
+
+    def backend(self, name: str) -> tuple[ComputeBackend, ComputeConfig, Capacity]:
+        target = self.get(name)
+        backend = compute_backends.get(target.kind)
+        config = backend.parse_config(target.config)
+        return backend, config, target.capacity
+
+    # -- writing -------------------------------------------------------------------------------
+    def create(
+        self, name: str, kind: str = "local", *, description: str = "", **config: Any
+    ) -> ComputeTarget:
+        if not _NAME.match(name):
+            raise InvalidInputError(
+                f"invalid compute target name {name!r}",
+                hint="use letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)",
+            )
+        backend = compute_backends.get(kind)
+        parsed = self._parse(backend, config)
+        backend.check(parsed)
+        now = utcnow()
+        with self._ws.db.write() as s:
+            if s.get(ComputeTargetRow, name) is not None:
+                raise ConflictError(
+                    f"compute target {name!r} already exists",
+                    hint=f"update it with `mlbench compute update {name} ...` or pick another name",
+                )
+            s.add(
+                ComputeTargetRow(
+                    name=name,
+                    kind=kind,
+                    description=description,
+                    config=parsed.model_dump(exclude_none=True, mode="json"),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return self.get(name)
+
+    def update(self, name: str, *, description: str | None = None, **changes: Any) -> ComputeTarget:
+        target = self.get(name)
+        backend = compute_backends.get(target.kind)
+        merged = {**target.config, **changes}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        parsed = self._parse(backend, merged)
+        backend.check(parsed)
+        with self._ws.db.write() as s:
+            row = s.get(ComputeTargetRow, name)
+            assert row is not None
+            row.config = parsed.model_dump(exclude_none=True, mode="json")
+            if description is not None:
+                row.description = description
+            row.updated_at = utcnow()
+        return self.get(name)
+
+    def delete(self, name: str) -> None:
+        if name == DEFAULT_COMPUTE:
+            raise ConflictError(
+                "the default 'local' target cannot be deleted",
+                hint="change it instead, e.g. `mlbench compute update local --max-concurrent-jobs 1`",
+            )
+        self.get(name)
+        with self._ws.db.write() as s:
+            active = s.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(JobRow.compute == name, JobRow.status.in_(ACTIVE_STATUSES))
+            )
+            if active:
+                raise ConflictError(
+                    f"compute target {name!r} has {active} queued or running job(s)",
+                    hint="cancel them first (`mlbench job cancel ID`) or wait for them to finish",
+                )
+            row = s.get(ComputeTargetRow, name)
+            if row is not None:
+                s.delete(row)
+
+    def ensure_default(self) -> None:
+        with self._ws.db.session() as s:
+            if s.get(ComputeTargetRow, DEFAULT_COMPUTE) is not None:
+                return
+        now = utcnow()
+        with self._ws.db.write() as s:
+            if s.get(ComputeTargetRow, DEFAULT_COMPUTE) is None:
+                s.add(
+                    ComputeTargetRow(
+                        name=DEFAULT_COMPUTE,
+                        kind="local",
+                        description="This machine (created automatically).",
+                        config={},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    # -- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _parse(backend: ComputeBackend, config: dict[str, Any]) -> ComputeConfig:
+        try:
+            return backend.parse_config(config)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInputError(
+                f"invalid {backend.kind} compute settings: {problems}",
+                hint=f"settings of kind {backend.kind!r}: "
+                + ", ".join(backend.config_model.model_fields),
+                details={"errors": [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]}
+                                    for e in exc.errors()]},
+            ) from exc
+
+    @staticmethod
+    def _to_model(row: ComputeTargetRow) -> ComputeTarget:
+        backend = compute_backends.get(row.kind)
+        config = backend.parse_config(row.config)
+        return ComputeTarget(
+            name=row.name,
+            kind=row.kind,
+            description=row.description,
+            config=row.config,
+            capacity=backend.capacity(config),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

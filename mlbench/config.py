@@ -1,0 +1,101 @@
+"""Workspace settings: where metadata and tracking live, and how the agent behaves.
+
+Settings come, in increasing priority, from defaults, ``<workspace>/mlbench.yaml`` and
+``MLBENCH_*`` environment variables, so a team can point every member's workspace at a shared
+PostgreSQL database and MLflow server without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlbench.errors import InvalidInputError
+
+SETTINGS_FILE = "mlbench.yaml"
+DEFAULT_HOME = "~/.mlbench"
+
+# environment variable -> settings field
+_ENV_OVERRIDES = {
+    "MLBENCH_DATABASE_URL": "database_url",
+    "MLBENCH_TRACKING_URI": "tracking_uri",
+    "MLBENCH_AGENT_IDLE_TIMEOUT": "agent_idle_timeout_s",
+    "MLBENCH_AGENT_POLL_INTERVAL": "agent_poll_interval_s",
+}
+
+
+class WorkspaceSettings(BaseModel):
+    """Settings of one workspace. ``None`` means "inside the workspace folder"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata database (default: SQLite in the workspace)."
+    )
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: an MLflow SQLite store in the workspace)."
+    )
+    artifact_location: str | None = Field(
+        None, description="Root for MLflow artifacts of new experiments (default: in the workspace)."
+    )
+    agent_idle_timeout_s: float = Field(
+        300.0, ge=0, description="An on-demand agent with nothing to do exits after this long."
+    )
+    agent_poll_interval_s: float = Field(
+        0.5, gt=0, le=10, description="How often an agent looks for work when nobody wakes it."
+    )
+    agent_heartbeat_interval_s: float = Field(2.0, gt=0)
+    kernel_heartbeat_timeout_s: float = Field(
+        30.0, gt=0, description="A kernel whose heartbeat is silent this long is declared dead."
+    )
+    cancel_grace_s: float = Field(
+        5.0, ge=0, description="After an interrupt, how long a job has to stop before it is killed."
+    )
+    kernel_start_timeout_s: float = Field(60.0, gt=0)
+
+
+def resolve_home(path: str | os.PathLike[str] | None = None) -> Path:
+    """The workspace folder: the argument, else ``MLBENCH_HOME``, else ``~/.mlbench``."""
+    raw = path if path is not None else os.environ.get("MLBENCH_HOME") or DEFAULT_HOME
+    return Path(raw).expanduser().resolve()
+
+
+def load_settings(home: Path, overrides: dict[str, Any] | None = None) -> WorkspaceSettings:
+    values: dict[str, Any] = {}
+    settings_file = home / SETTINGS_FILE
+    if settings_file.is_file():
+        try:
+            loaded = yaml.safe_load(settings_file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidInputError(
+                f"{settings_file} is not valid YAML: {exc}",
+                hint="fix the file or delete it to use the defaults",
+            ) from exc
+        if not isinstance(loaded, dict):
+            raise InvalidInputError(
+                f"{settings_file} must hold a mapping of settings",
+                hint=f"e.g. 'agent_idle_timeout_s: 60'; known settings: {_known()}",
+            )
+        values.update(loaded)
+    for env, field in _ENV_OVERRIDES.items():
+        if os.environ.get(env):
+            values[field] = os.environ[env]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return WorkspaceSettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInputError(
+            f"invalid workspace settings ({problems})",
+            hint=f"check {settings_file} and MLBENCH_* variables; known settings: {_known()}",
+        ) from exc
+
+
+def _known() -> str:
+    return ", ".join(WorkspaceSettings.model_fields)

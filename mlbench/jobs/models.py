@@ -1,0 +1,133 @@
+"""Pydantic models of jobs: what is submitted and what is reported."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
+)
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING})
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS_MB = {"": 1, "B": 1 / (1024 * 1024), "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+class JobResources(BaseModel):
+    """What one job needs; the agent runs it only when the target has this much free."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float = Field(1.0, gt=0, description="CPUs reserved for the job.")
+    gpus: int = Field(0, ge=0, description="GPUs; the job sees them in CUDA_VISIBLE_DEVICES.")
+    memory_mb: int | None = Field(
+        None, gt=0, description="Memory reserved (MiB); accepts '4GB', '512M'."
+    )
+
+    @field_validator("memory_mb", mode="before")
+    @classmethod
+    def _parse_memory(cls, value: object) -> object:
+        if isinstance(value, str):
+            m = _MEMORY.match(value)
+            if not m:
+                raise ValueError(f"cannot read memory size {value!r}; use e.g. '4GB' or '512MB'")
+            unit = (m.group(2) or "").upper()[:1]
+            return max(1, int(float(m.group(1)) * _UNITS_MB[unit]))
+        return value
+
+
+class JobProgress(BaseModel):
+    cell_index: int | None = Field(None, description="0-based index of the running cell.")
+    cell_count: int | None = None
+    cell_source: str | None = Field(None, description="First lines of the running cell.")
+    cell_started_at: datetime | None = None
+    elapsed_s: float | None = Field(None, description="Seconds since the job started running.")
+
+    @property
+    def fraction(self) -> float:
+        if not self.cell_count or self.cell_index is None:
+            return 0.0
+        return min(1.0, self.cell_index / self.cell_count)
+
+
+class JobError(BaseModel):
+    """Why a job did not complete."""
+
+    kind: str = Field(
+        description="cell_error, kernel_died, kernel_unresponsive, timeout, canceled, "
+        "agent_lost, setup_error or internal_error"
+    )
+    message: str
+    cell_index: int | None = None
+    execution_count: int | None = None
+    cell_source: str | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: list[str] = Field(default_factory=list)
+
+
+class JobInfo(BaseModel):
+    """A job as every face of mlbench reports it."""
+
+    id: str
+    display_name: str
+    experiment: str
+    compute: str
+    kernel_name: str
+    notebook_path: str
+    cwd: str
+    parameters: dict[str, Any]
+    resources: JobResources
+    timeout_s: float | None
+    max_retries: int
+    attempt: int
+    tags: dict[str, str]
+    owner: str
+    rerun_of: str | None
+    status: JobStatus
+    status_reason: str
+    cancel_requested: bool
+    error: JobError | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    gpu_ids: list[str]
+    mlflow_experiment_id: str | None
+    mlflow_run_id: str | None
+    progress: JobProgress
+
+    @property
+    def duration_s(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return (end - self.started_at).total_seconds()
+
+
+class JobPage(BaseModel):
+    items: list[JobInfo]
+    next_cursor: str | None = None

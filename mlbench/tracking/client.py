@@ -1,0 +1,191 @@
+"""The one module that talks to MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mlbench.tracking.metrics import Point
+
+log = logging.getLogger(__name__)
+
+MAX_PARAM_LENGTH = 6000
+BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+RUN_STATUS = {"completed": "FINISHED", "failed": "FAILED", "timed_out": "FAILED", "canceled": "KILLED"}
+
+
+class TrackingClient:
+    """A thin, typed facade over ``MlflowClient`` for one workspace's tracking store."""
+
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self._client: Any = None
+        self._experiments: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def initialize(self) -> None:
+        """Create the store's tables now (MLflow does it on first use, which takes seconds)."""
+        self.client.search_experiments(max_results=1)
+
+    def experiment_id(self, name: str) -> str:
+        with self._lock:
+            if name in self._experiments:
+                return self._experiments[name]
+            exp = self.client.get_experiment_by_name(name)
+            if exp is None:
+                exp_id = self._create_experiment(name)
+            else:
+                exp_id = exp.experiment_id
+                if exp.lifecycle_stage == "deleted":
+                    self.client.restore_experiment(exp_id)
+            self._experiments[name] = exp_id
+            return exp_id
+
+    def _create_experiment(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        location = None
+        if self.artifact_root:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "experiment"
+            location = f"{self.artifact_root.rstrip('/')}/{slug}"
+        try:
+            return str(self.client.create_experiment(name, artifact_location=location))
+        except MlflowException:
+            exp = self.client.get_experiment_by_name(name)  # created by another process meanwhile
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
+
+    def start_run(
+        self, experiment: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Create a RUNNING run with its tags and params; returns (experiment id, run id)."""
+        from mlflow.entities import Param
+
+        exp_id = self.experiment_id(experiment)
+        run = self.client.create_run(exp_id, run_name=run_name, tags=tags)
+        run_id = run.info.run_id
+        items = [Param(k, _param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+        return exp_id, run_id
+
+    def log_points(self, run_id: str, points: Iterable[Point]) -> int:
+        from mlflow.entities import Metric
+
+        batch: list[Any] = []
+        count = 0
+        for key, value, step, ts in points:
+            batch.append(Metric(key=key, value=value, timestamp=ts, step=step))
+            if len(batch) == BATCH:
+                self.client.log_batch(run_id, metrics=batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
+            count += len(batch)
+        return count
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_artifacts(self, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(run_id, str(folder), artifact_path)
+
+    def end_run(self, run_id: str, job_status: str) -> None:
+        self.client.set_terminated(run_id, status=RUN_STATUS.get(job_status, "FAILED"))
+
+    def delete_run(self, run_id: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.delete_run(run_id)
+        except MlflowException as exc:
+            log.warning("could not delete MLflow run %s: %s", run_id, exc)
+
+    # -- reading -------------------------------------------------------------------------------
+    def run_summary(self, run_id: str) -> dict[str, Any]:
+        run = self.client.get_run(run_id)
+        return {
+            "run_id": run.info.run_id,
+            "experiment_id": run.info.experiment_id,
+            "status": run.info.status,
+            "artifact_uri": run.info.artifact_uri,
+            "params": dict(run.data.params),
+            "metrics": dict(run.data.metrics),
+            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+        }
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
+        return [(m.step, m.value, m.timestamp) for m in self.client.get_metric_history(run_id, key)]
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) > MAX_PARAM_LENGTH:
+        text = text[: MAX_PARAM_LENGTH - 15] + "...[truncated]"
+    return text
+
+
+def log_to_active_run(points: list[Point]) -> None:
+    """Outside a job: send points to MLflow's active run, as ``mlflow.log_metric`` would."""
+    import mlflow
+
+    run = mlflow.active_run() or mlflow.start_run()
+    TrackingClient(mlflow.get_tracking_uri()).log_points(run.info.run_id, points)
+
+
+class MetricsRelay:
+    """Tails a job's metrics file and forwards new points to its run (runs in the agent)."""
+
+    def __init__(self, tracking: TrackingClient, run_id: str, path: Path) -> None:
+        self.tracking = tracking
+        self.run_id = run_id
+        self.path = path
+        self.offset = 0
+        self.relayed = 0
+        self._lock = threading.Lock()
+
+    def pump(self) -> int:
+        with self._lock:
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(self.offset)
+                    data = f.read()
+            except FileNotFoundError:
+                return 0
+            end = data.rfind(b"\n")
+            if end < 0:
+                return 0
+            chunk = data[: end + 1]
+            points: list[Point] = []
+            for line in chunk.splitlines():
+                try:
+                    rec = json.loads(line)
+                    points.append((str(rec["k"]), float(rec["v"]), int(rec["s"]), int(rec["t"])))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("skipping a malformed metric line in %s", self.path)
+            sent = self.tracking.log_points(self.run_id, points) if points else 0
+            self.offset += len(chunk)
+            self.relayed += sent
+            return sent

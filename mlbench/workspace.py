@@ -1,0 +1,84 @@
+"""``mlbench.Workspace``: the entry point of the Python SDK."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mlbench.compute.service import ComputeTargets
+from mlbench.config import WorkspaceSettings, load_settings, resolve_home
+from mlbench.jobs.service import Jobs
+from mlbench.paths import WorkspacePaths
+from mlbench.store import Database
+from mlbench.tracking.client import TrackingClient
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ENV = "MLBENCH_SETTINGS_JSON"
+
+
+class Workspace:
+    """A folder holding mlbench's metadata database, MLflow tracking store and job files.
+
+    ``Workspace()`` uses ``$MLBENCH_HOME`` or ``~/.mlbench``; keyword arguments override
+    settings (see :class:`mlbench.config.WorkspaceSettings`) for this process and the agents
+    it starts.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, **settings: Any) -> None:
+        self.home: Path = resolve_home(path)
+        self.home.mkdir(parents=True, exist_ok=True)
+        inherited = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+        self._overrides = {**inherited, **{k: v for k, v in settings.items() if v is not None}}
+        self.settings: WorkspaceSettings = load_settings(self.home, self._overrides)
+        self.paths = WorkspacePaths(self.home)
+        self.db = Database(
+            self.settings.database_url or f"sqlite:///{self.paths.database}", lock_dir=self.home
+        )
+        self.db.migrate()
+        self.compute = ComputeTargets(self)
+        self.jobs = Jobs(self)
+
+    @property
+    def setting_overrides(self) -> dict[str, str]:
+        """Environment that hands this process's setting overrides to agents it starts."""
+        return {SETTINGS_ENV: json.dumps(self._overrides)} if self._overrides else {}
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.settings.tracking_uri:
+            return self.settings.tracking_uri
+        return f"sqlite:///{self.paths.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        if self.settings.artifact_location:
+            return self.settings.artifact_location
+        return (self.paths.mlflow_dir / "artifacts").as_uri()
+
+    @cached_property
+    def tracking(self) -> TrackingClient:
+        self.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+        return TrackingClient(self.tracking_uri, self.artifact_root)
+
+    def info(self) -> dict[str, Any]:
+        from mlbench import __version__
+
+        return {
+            "version": __version__,
+            "home": str(self.home),
+            "database_url": self.db.url.render_as_string(hide_password=True),
+            "tracking_uri": self.tracking_uri,
+            "artifact_root": self.artifact_root,
+            "settings": self.settings.model_dump(),
+        }
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.home)!r})"
