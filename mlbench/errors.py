@@ -76,6 +76,12 @@ class ConflictError(MlbenchError):
     code = "conflict"
 
 
+class WaitTimeoutError(MlbenchError, TimeoutError):
+    """Waiting for a job ran out of time; the job itself goes on."""
+
+    code = "wait_timeout"
+
+
 class AgentError(MlbenchError):
     """The agent could not be started, reached or stopped."""
 

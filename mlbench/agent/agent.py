@@ -114,6 +114,7 @@ class Agent:
             else self.ws.settings.agent_idle_timeout_s
         )
         register_engine()
+        self.ws.paths.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.ws.tracking.initialize()
         self._reconcile()
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -513,7 +514,7 @@ class Agent:
     ) -> None:
         kernel = job.kernel
         if kernel is not None:
-            kernel.shutdown()
+            kernel.kill()  # results are flushed; reaping it waits until the outcome is recorded
         paths = self.ws.paths
         if run_id:
             try:
@@ -525,11 +526,14 @@ class Agent:
                 outputs = paths.outputs(info.id)
                 if outputs.is_dir() and any(outputs.iterdir()):
                     self.ws.tracking.log_artifacts(run_id, outputs, "outputs")
-                self.ws.tracking.set_tags(run_id, {"mlbench.status": outcome.status.value})
+                if outcome.status != JobStatus.COMPLETED:  # tells timed_out from failed
+                    self.ws.tracking.set_tags(run_id, {"mlbench.status": outcome.status.value})
                 self.ws.tracking.end_run(run_id, outcome.status.value)
             except Exception:
                 log.exception("recording job %s in MLflow failed", info.id)
         self._record_outcome(info, outcome)
+        if kernel is not None:
+            kernel.shutdown()  # its resources (GPUs) are released only once it is gone
 
     def _record_outcome(self, info: JobInfo, outcome: Outcome) -> None:
         now = utcnow()

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import tempfile
 import threading
 import time
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
 
@@ -27,7 +32,57 @@ from mlbench.errors import KernelNotFoundError
 
 log = logging.getLogger(__name__)
 
-ASYNC_CLIENT = "jupyter_client.asynchronous.AsyncKernelClient"
+JOB_CLIENT = "mlbench.agent.kernels.JobKernelClient"
+
+
+class JobKernelClient(AsyncKernelClient):
+    """The async client nbclient uses for a job, with a faster ``wait_for_ready``.
+
+    jupyter_client's version ends by waiting for 0.2 s of silence on IOPub; on an already
+    started kernel that silence is most of a short job's latency. IOPub is known to be
+    connected as soon as it delivers the ``idle`` status of our ``kernel_info`` request.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        deadline = time.monotonic() + (timeout if timeout is not None else 60.0)
+        while True:
+            msg_id = self.kernel_info()
+            if await self._reply_and_idle(msg_id, min(1.0, deadline - time.monotonic())):
+                break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:  # drop whatever else IOPub had queued
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                return
+
+    async def _reply_and_idle(self, msg_id: str, wait: float) -> bool:
+        end = time.monotonic() + max(wait, 0.05)
+        replied = idle = False
+        while not (replied and idle) and time.monotonic() < end:
+            left = max(end - time.monotonic(), 0.0)
+            if not replied:
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=left)
+                except Empty:
+                    return False
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    self._handle_kernel_info_reply(msg)
+                    replied = True
+                continue
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=left)
+            except Empty:
+                return False
+            idle = (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            )
+        return replied and idle
 
 
 @dataclass
@@ -130,7 +185,7 @@ class KernelPool:
     def acquire(self, kernel_name: str, *, env: dict[str, str], cwd: str) -> Kernel:
         """A ready kernel for one job. Python kernels come from the pool; others start now."""
         if not self.poolable(kernel_name):
-            return self._start(kernel_name, env={**self._base_env, **env}, cwd=cwd)
+            return self._start_retrying(kernel_name, env={**self._base_env, **env}, cwd=cwd)
         kernel = None
         with self._lock:
             queue = self._ready[kernel_name]
@@ -143,8 +198,17 @@ class KernelPool:
                 candidate.shutdown()
         self.refill(kernel_name)
         if kernel is None:
-            kernel = self._start(kernel_name, env=dict(self._base_env), cwd=self._cwd)
+            kernel = self._start_retrying(kernel_name, env=dict(self._base_env), cwd=self._cwd)
         return kernel
+
+    def _start_retrying(self, kernel_name: str, *, env: dict[str, str], cwd: str) -> Kernel:
+        try:
+            return self._start(kernel_name, env=env, cwd=cwd)
+        except KernelNotFoundError:
+            raise
+        except Exception as exc:  # a transient failure (resources, a race): one more try
+            log.warning("starting a %s kernel failed (%s); trying once more", kernel_name, exc)
+            return self._start(kernel_name, env=env, cwd=cwd)
 
     def refill(self, kernel_name: str) -> None:
         if not self.poolable(kernel_name):
@@ -175,7 +239,15 @@ class KernelPool:
 
     def _start(self, kernel_name: str, *, env: dict[str, str], cwd: str) -> Kernel:
         language = self.language(kernel_name)
-        km = KernelManager(kernel_name=kernel_name, client_class=ASYNC_CLIENT)
+        # IPC sockets instead of TCP ports: no race with other processes for "free" ports
+        # (seen here: kernels dying with "Address already in use" under load), and only this
+        # user can connect to sockets in a 0700 folder.
+        km = KernelManager(
+            kernel_name=kernel_name,
+            client_class=JOB_CLIENT,
+            transport="ipc",
+            connection_file=str(_runtime_dir() / f"k-{secrets.token_hex(6)}.json"),
+        )
         km.start_kernel(env=env, cwd=cwd)
         kernel = Kernel(name=kernel_name, language=language, km=km)
         # Wait until it answers, so a job never waits on a kernel that is still importing.
@@ -185,9 +257,10 @@ class KernelPool:
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=self._start_timeout)
-        except RuntimeError:
+        except RuntimeError as exc:
+            status = kernel.exit_status()
             kernel.shutdown()
-            raise
+            raise RuntimeError(f"the {kernel_name} kernel did not start ({status}): {exc}") from exc
         finally:
             kc.stop_channels()
             kc.context.destroy(linger=0)
@@ -207,6 +280,15 @@ class KernelPool:
             kernel.shutdown()
 
 
+def _runtime_dir() -> Path:
+    """A short, private folder for kernel sockets (a socket path must fit in 107 bytes)."""
+    path = Path(tempfile.gettempdir()) / f"mlbench-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise RuntimeError(f"{path} must be a folder owned by this user with mode 0700")
+    return path
+
+
 class HeartbeatWatch:
     """Pings kernels' heartbeat sockets without blocking; reports the ones gone silent.
 
@@ -221,7 +303,10 @@ class HeartbeatWatch:
 
     def watch(self, key: str, kernel: Kernel) -> None:
         info = kernel.connection_info()
-        addr = f"{info['transport']}://{info['ip']}:{info['hb_port']}"
+        if info["transport"] == "ipc":
+            addr = f"ipc://{info['ip']}-{info['hb_port']}"
+        else:
+            addr = f"{info['transport']}://{info['ip']}:{info['hb_port']}"
         self._watched[key] = {"addr": addr, "sock": None, "sent": None, "ok": time.monotonic()}
 
     def unwatch(self, key: str) -> None:

@@ -25,6 +25,7 @@ from mlbench.errors import (
     KernelNotFoundError,
     NotebookError,
     ResourceRequestError,
+    WaitTimeoutError,
 )
 from mlbench.jobs.job import Job, JobList
 from mlbench.jobs.models import (
@@ -423,8 +424,9 @@ class Jobs:
             if info.status.is_final:
                 return info
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"job {info.id} is still {info.status.value} after {timeout} s"
+                raise WaitTimeoutError(
+                    f"job {info.id} is still {info.status.value} after waiting {timeout:g} s",
+                    hint="the job goes on; wait again or cancel it",
                 )
             if time.monotonic() - last_check > 2.0:
                 last_check = time.monotonic()

@@ -1,0 +1,142 @@
+"""Agent crashes, restarts, stops and heavy concurrent submission."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_jobs import WAIT, wait_for
+
+
+def _agent_pid(ws: Any, compute: str = "local") -> int:
+    info = wait_for(lambda: (ws.jobs.agent(compute).info() or {}).get("pid"))
+    return int(info)
+
+
+def _kernel_pids(ws: Any, *job_ids: str) -> list[int]:
+    from sqlalchemy import select
+
+    from mlbench.store import JobRow
+
+    with ws.db.session() as s:
+        return [p for p in s.scalars(select(JobRow.kernel_pid).where(JobRow.id.in_(job_ids))) if p]
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_agent_sigkill_mid_job_then_restart(ws: Any, notebook: Any) -> None:
+    marker = Path(ws.home) / "runs.txt"
+    nb = notebook(
+        f"import os, time\nopen({str(marker)!r}, 'a').write(os.environ['MLBENCH_JOB_ID'] + '\\n')",
+        "time.sleep(30)",
+        "print('done')",
+    )
+    retried = ws.jobs.submit(nb, max_retries=1)
+    lost = ws.jobs.submit(nb, max_retries=0)
+    queued = ws.jobs.submit(nb, max_retries=0)  # max 2 at once: this one waits in the queue
+    wait_for(lambda: retried.info.status.value == "running" and lost.info.status.value == "running")
+    wait_for(lambda: retried.info.progress.cell_index == 1 and lost.info.progress.cell_index == 1)
+    pid = _agent_pid(ws)
+    kernel_pids = _kernel_pids(ws, retried.id, lost.id)
+    assert len(kernel_pids) == 2
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not ws.jobs.agent("local").is_running())
+    # Nothing is resolved until an agent comes back; then every job ends final or requeued.
+    assert retried.info.status.value == "running"
+    ws.jobs.agent("local").ensure_running(wait=True)
+    info = lost.wait(WAIT).info
+    assert info.status.value == "failed" and info.error.kind == "agent_lost"
+    assert f"pid {pid}" in info.status_reason
+    # the retried one was requeued and then ran to the end (its cells take 30 s: cancel it)
+    wait_for(lambda: retried.info.attempt == 2 and retried.info.status.value == "running")
+    retried.cancel()
+    assert retried.wait(WAIT).info.status.value == "canceled"
+    queued.cancel()
+    assert queued.wait(WAIT).status.value == "canceled"
+    # the kernels of the dead agent are gone (they watch their parent; the new agent checks)
+    wait_for(lambda: not any(_alive(p) for p in kernel_pids))
+    for job in (retried, lost, queued):
+        assert job.status.is_final
+
+
+def test_agent_stop_drains_then_now_requeues(ws: Any, notebook: Any) -> None:
+    nb = notebook("import time\ntime.sleep(2)\nprint('finished')")
+    job = ws.jobs.submit(nb)
+    wait_for(lambda: job.info.status.value == "running")
+    assert ws.jobs.agent("local").stop(timeout=WAIT)  # drain: lets it finish
+    assert job.info.status.value == "completed"
+
+    slow = notebook("import time\ntime.sleep(60)", name="slow.ipynb")
+    again = ws.jobs.submit(slow, max_retries=1)
+    wait_for(lambda: again.info.status.value == "running")
+    assert ws.jobs.agent("local").stop(now=True, timeout=WAIT)
+    info = again.info
+    assert info.status.value == "queued" and info.attempt == 2
+    assert "agent was stopped" in info.status_reason
+    again.cancel()
+    assert again.status.value == "canceled"
+
+
+def test_on_demand_agent_exits_when_idle(tmp_path: Path, notebook: Any) -> None:
+    from mlbench import Workspace
+
+    ws = Workspace(tmp_path / "ws", agent_idle_timeout_s=1)
+    job = ws.jobs.submit(notebook("x = 1")).wait(WAIT)
+    assert job.status.value == "completed"
+    wait_for(lambda: not ws.jobs.agent("local").is_running(), timeout=60)
+
+
+SUBMITTER = textwrap.dedent(
+    """
+    import sys
+    sys.modules.setdefault("rfc3987_syntax", None)
+    from mlbench import Workspace
+    ws = Workspace(sys.argv[1])
+    for _ in range(int(sys.argv[3])):
+        ws.jobs.submit(sys.argv[2], compute="burst")
+    """
+)
+
+
+@pytest.mark.slow
+def test_200_submissions_from_4_processes_run_exactly_once(ws: Any, tmp_path: Path) -> None:
+    from tests.conftest import make_notebook
+
+    marker = tmp_path / "ran.txt"
+    nb = make_notebook(
+        tmp_path / "tiny.ipynb",
+        f"import os\nopen({str(marker)!r}, 'a').write(os.environ['MLBENCH_JOB_ID'] + '\\n')",
+    )
+    ws.compute.create("burst", "local", max_concurrent_jobs=2, kernel_pool_size=2)
+    env = {**os.environ, "MLBENCH_SETTINGS_JSON": json.dumps({"agent_idle_timeout_s": 60})}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SUBMITTER, str(ws.home), str(nb), "50"], env=env)
+        for _ in range(4)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    jobs = ws.jobs.list(compute="burst", limit=1000)
+    assert len(jobs) == 200
+    deadline = time.monotonic() + 600
+    for job in jobs:
+        job.wait(max(1.0, deadline - time.monotonic()))
+    statuses = {j.status.value for j in ws.jobs.list(compute="burst", limit=1000)}
+    assert statuses == {"completed"}
+    ran = marker.read_text().split()
+    assert len(ran) == 200 and len(set(ran)) == 200
+    assert set(ran) == {j.id for j in jobs}
