@@ -34,13 +34,15 @@ class WorkspaceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the metadata database (default: SQLite in the workspace)."
+        None,
+        description="SQLAlchemy URL of the metadata database (default: SQLite in the workspace).",
     )
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI (default: an MLflow SQLite store in the workspace)."
     )
     artifact_location: str | None = Field(
-        None, description="Root for MLflow artifacts of new experiments (default: in the workspace)."
+        None,
+        description="Root for MLflow artifacts of new experiments (default: in the workspace).",
     )
     agent_idle_timeout_s: float = Field(
         300.0, ge=0, description="An on-demand agent with nothing to do exits after this long."

@@ -52,7 +52,9 @@ def make_notebook(
 
 @pytest.fixture
 def notebook(tmp_path: Path) -> Any:
-    def build(*cells: str, parameters: str | None = None, name: str = "nb.ipynb", **kw: Any) -> Path:
+    def build(
+        *cells: str, parameters: str | None = None, name: str = "nb.ipynb", **kw: Any
+    ) -> Path:
         return make_notebook(tmp_path / name, *cells, parameters=parameters, **kw)
 
     return build

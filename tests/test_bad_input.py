@@ -22,7 +22,11 @@ from mlbench.errors import (
 def _no_jobs(ws: Any) -> None:
     assert len(ws.jobs.list()) == 0
     assert not ws.jobs.agent("local").is_running()
-    assert not [p for p in ws.paths.jobs_dir.glob("*") if p.is_dir()] if ws.paths.jobs_dir.exists() else True
+    assert (
+        not [p for p in ws.paths.jobs_dir.glob("*") if p.is_dir()]
+        if ws.paths.jobs_dir.exists()
+        else True
+    )
 
 
 def test_missing_notebook(ws: Any, tmp_path: Path) -> None:
@@ -36,10 +40,14 @@ def test_missing_notebook(ws: Any, tmp_path: Path) -> None:
     [
         (b"{not json", "not a valid Jupyter notebook"),
         (b"print('a script')\n", "not a valid Jupyter notebook"),
-        (b'{"cells": "wrong", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-         "not a valid Jupyter notebook"),
-        (b'{"cells": [], "metadata": {"kernelspec": 5}, "nbformat": 4, "nbformat_minor": 5}',
-         "does not follow the notebook format"),
+        (
+            b'{"cells": "wrong", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "not a valid Jupyter notebook",
+        ),
+        (
+            b'{"cells": [], "metadata": {"kernelspec": 5}, "nbformat": 4, "nbformat_minor": 5}',
+            "does not follow the notebook format",
+        ),
         (b"\xff\xfe\x00binary", "not UTF-8"),
     ],
 )
@@ -94,7 +102,7 @@ def test_unknown_parameters_allowed_on_request(ws: Any, notebook: Any) -> None:
 
 def test_impossible_resources(ws: Any, notebook: Any) -> None:
     ws.compute.create("two-gpus", "local", gpu_ids=[0, 1])
-    with pytest.raises(ResourceRequestError, match="3 GPU.* has 2"):
+    with pytest.raises(ResourceRequestError, match=r"3 GPU.* has 2"):
         ws.jobs.submit(notebook("x = 1"), compute="two-gpus", gpus=3)
     with pytest.raises(ResourceRequestError, match="memory"):
         ws.jobs.submit(notebook("x = 1"), memory="lots")

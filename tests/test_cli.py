@@ -20,21 +20,40 @@ ROOT = Path(__file__).resolve().parents[1]
 def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("cli-ws")
     yield home
-    subprocess.run([sys.executable, "-m", "mlbench", "-w", str(home), "agent", "stop", "--now"],
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "mlbench", "-w", str(home), "agent", "stop", "--now"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def mlbench(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT": "60", "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "mlbench", "-w", str(home), *args],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
 
 
 def test_run_example_notebook(cli_home: Path) -> None:
-    result = mlbench(cli_home, "run", str(ROOT / "examples" / "train.ipynb"),
-                     "-p", "epochs", "3", "-p", "dataset", "wine", "--tag", "source=test")
+    result = mlbench(
+        cli_home,
+        "run",
+        str(ROOT / "examples" / "train.ipynb"),
+        "-p",
+        "epochs",
+        "3",
+        "-p",
+        "dataset",
+        "wine",
+        "--tag",
+        "source=test",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "completed" in out and "final_accuracy=" in out
@@ -57,7 +76,9 @@ def test_run_failing_notebook_exits_1_with_the_error(cli_home: Path, tmp_path: P
 
 
 def test_bad_input_is_one_clear_line_and_exit_2(cli_home: Path, tmp_path: Path) -> None:
-    result = mlbench(cli_home, "run", str(ROOT / "examples" / "train.ipynb"), "-p", "epochs", "many")
+    result = mlbench(
+        cli_home, "run", str(ROOT / "examples" / "train.ipynb"), "-p", "epochs", "many"
+    )
     assert result.returncode == 2
     assert "error: invalid parameters: 'epochs': expects int, got 'many'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -68,7 +89,9 @@ def test_bad_input_is_one_clear_line_and_exit_2(cli_home: Path, tmp_path: Path) 
 
 
 def test_submit_logs_cancel_delete_and_compute(cli_home: Path, tmp_path: Path) -> None:
-    nb = make_notebook(tmp_path / "slow.ipynb", "print('tick', flush=True)", "import time\ntime.sleep(60)")
+    nb = make_notebook(
+        tmp_path / "slow.ipynb", "print('tick', flush=True)", "import time\ntime.sleep(60)"
+    )
     job_id = mlbench(cli_home, "job", "submit", str(nb)).stdout.strip()
     assert mlbench(cli_home, "job", "wait", job_id, "--timeout", "0.1").returncode == 2
     cancel = mlbench(cli_home, "job", "cancel", job_id)

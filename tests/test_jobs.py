@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -56,7 +57,11 @@ def test_success_records_everything(module_ws: Any, notebook: Any) -> None:
     assert summary["metrics"]["direct"] == 3.0
     assert summary["tags"]["mlbench.job_id"] == job.id and summary["tags"]["team"] == "a"
     assert [s for s, _, _ in module_ws.tracking.metric_history(info.mlflow_run_id, "loss")] == [
-        0, 1, 2, 3, 4,
+        0,
+        1,
+        2,
+        3,
+        4,
     ]
     artifacts = Path(summary["artifact_uri"].removeprefix("file://"))
     assert (artifacts / "output.ipynb").exists() and (artifacts / "job.log").exists()
@@ -114,6 +119,10 @@ def test_cancel_running_job(module_ws: Any, notebook: Any) -> None:
     nb = notebook("print('started', flush=True)", "import time\nwhile True:\n    time.sleep(0.1)")
     job = module_ws.jobs.submit(nb)
     wait_for(lambda: job.info.progress.cell_index == 1)
+    assert "started" in job.logs()  # the log is readable while the job runs
+    progress = job.progress
+    assert progress.cell_count == 2 and progress.cell_source.startswith("import time")
+    assert progress.elapsed_s is not None and progress.elapsed_s >= 0
     job.cancel()
     info = job.wait(WAIT).info
     assert info.status.value == "canceled"
@@ -177,14 +186,25 @@ with open(os.environ["MLBENCH_OUTPUT_DIR"] + "/values.json", "w") as fh:
 
 def test_every_papermill_parameter_type(module_ws: Any, notebook: Any) -> None:
     nb = notebook(CHECK_TYPES, parameters=ALL_TYPES)
-    params = {"i": 7, "f": 2, "s": "hello 'world'", "b": True, "n": {"any": 1},
-              "l": ["a", 3.5, None], "d": {"nested": {"x": [1, 2]}}}
+    params = {
+        "i": 7,
+        "f": 2,
+        "s": "hello 'world'",
+        "b": True,
+        "n": {"any": 1},
+        "l": ["a", 3.5, None],
+        "d": {"nested": {"x": [1, 2]}},
+    }
     info = module_ws.jobs.submit(nb, params).wait(WAIT).info
     assert info.status.value == "completed", info.status_reason
     values = json.loads((module_ws.paths.outputs(info.id) / "values.json").read_text())
     assert values == {
-        "i": [7, "int"], "f": [2.0, "float"], "s": ["hello 'world'", "str"],
-        "b": [True, "bool"], "n": [{"any": 1}, "dict"], "l": ["a", 3.5, None],
+        "i": [7, "int"],
+        "f": [2.0, "float"],
+        "s": ["hello 'world'", "str"],
+        "b": [True, "bool"],
+        "n": [{"any": 1}, "dict"],
+        "l": ["a", 3.5, None],
         "d": {"nested": {"x": [1, 2]}},
     }
 
@@ -195,7 +215,7 @@ def test_concurrency_limited_by_capacity(module_ws: Any, notebook: Any) -> None:
     jobs = [module_ws.jobs.submit(nb, compute="one-at-a-time") for _ in range(3)]
     infos = sorted((j.wait(WAIT).info for j in jobs), key=lambda i: i.started_at)
     assert all(i.status.value == "completed" for i in infos)
-    for earlier, later in zip(infos, infos[1:]):
+    for earlier, later in itertools.pairwise(infos):
         assert later.started_at >= earlier.finished_at
 
 
@@ -248,3 +268,49 @@ def test_kernel_frozen_is_detected(tmp_path: Path, notebook: Any) -> None:
         from tests.conftest import _stop_agents
 
         _stop_agents(ws)
+
+
+def test_ten_thousand_buffered_metrics_reach_mlflow(module_ws: Any, notebook: Any) -> None:
+    nb = notebook(
+        "import mlbench\nfor i in range(10_000):\n    mlbench.log_metric('m', i * 0.5, step=i)",
+        "mlbench.log_metrics({'a': 1.0, 'b': 2.0})",
+    )
+    info = module_ws.jobs.submit(nb).wait(WAIT).info
+    assert info.status.value == "completed"
+    history = module_ws.tracking.metric_history(info.mlflow_run_id, "m")
+    assert len(history) == 10_000
+    assert sorted(s for s, _, _ in history) == list(range(10_000))
+    summary = module_ws.tracking.run_summary(info.mlflow_run_id)["metrics"]
+    assert summary["m"] == 4999.5 and summary["a"] == 1.0 and summary["b"] == 2.0
+
+
+def test_events_arrive_in_order(module_ws: Any, notebook: Any) -> None:
+    job = module_ws.jobs.submit(notebook("x = 1", "y = 2")).wait(WAIT)
+    events = module_ws.jobs.events(job_id=job.id)
+    statuses = [e["data"]["status"] for e in events if e["kind"] == "status"]
+    assert statuses == ["queued", "starting", "running", "completed"]
+    cells = [e["data"]["cell_index"] for e in events if e["kind"] == "progress"]
+    assert cells == [0, 1]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    later = module_ws.jobs.events(after=events[-1]["id"], job_id=job.id)
+    assert later == []
+
+
+def test_list_filters_and_paging(module_ws: Any, notebook: Any) -> None:
+    nb = notebook("x = 1", name="pageable.ipynb")
+    ids = [module_ws.jobs.submit(nb, tags={"batch": "p"}, experiment="paging").id for _ in range(5)]
+    for job_id in ids:
+        module_ws.jobs.wait(job_id, WAIT)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = module_ws.jobs.list(experiment="paging", limit=2, cursor=cursor)
+        seen += [j.id for j in page]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))  # newest first, each once
+    assert {j.id for j in module_ws.jobs.list(tag="batch=p", limit=10)} == set(ids)
+    assert not module_ws.jobs.list(tag="batch=q", limit=10)
+    assert len(module_ws.jobs.list(text="pageable", status="completed", limit=10)) == 5
+    assert module_ws.jobs.get(ids[0][:6]).id == ids[0]  # unique prefixes work

@@ -21,7 +21,9 @@ from mlbench.jobs.parameters import (
 
 
 def _param(name: str, source: str, annotation: str = "None") -> NotebookParameter:
-    return _describe({"name": name, "inferred_type_name": annotation, "default": source, "help": ""})
+    return _describe(
+        {"name": name, "inferred_type_name": annotation, "default": source, "help": ""}
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,16 +52,37 @@ def test_parameter_types_inferred(source: str, annotation: str, kind: str, nulla
 
 def test_raw_cli_values_are_converted_to_the_declared_type() -> None:
     declared = {
-        "i": _param("i", "1"), "f": _param("f", "0.5"), "s": _param("s", "'x'"),
-        "b": _param("b", "False"), "l": _param("l", "[1]"), "d": _param("d", "{}"),
-        "n": _param("n", "None"), "o": _param("o", "None", "Optional[int]"),
+        "i": _param("i", "1"),
+        "f": _param("f", "0.5"),
+        "s": _param("s", "'x'"),
+        "b": _param("b", "False"),
+        "l": _param("l", "[1]"),
+        "d": _param("d", "{}"),
+        "n": _param("n", "None"),
+        "o": _param("o", "None", "Optional[int]"),
     }
-    given = {k: RawValue(v) for k, v in {
-        "i": "3", "f": "2", "s": "123", "b": "true", "l": "[1, 'a']", "d": "{a: 1}",
-        "n": "4.5", "o": "None",
-    }.items()}
+    given = {
+        k: RawValue(v)
+        for k, v in {
+            "i": "3",
+            "f": "2",
+            "s": "123",
+            "b": "true",
+            "l": "[1, 'a']",
+            "d": "{a: 1}",
+            "n": "4.5",
+            "o": "None",
+        }.items()
+    }
     assert coerce_parameters(given, declared) == {
-        "i": 3, "f": 2.0, "s": "123", "b": True, "l": [1, "a"], "d": {"a": 1}, "n": 4.5, "o": None,
+        "i": 3,
+        "f": 2.0,
+        "s": "123",
+        "b": True,
+        "l": [1, "a"],
+        "d": {"a": 1},
+        "n": 4.5,
+        "o": None,
     }
 
 
@@ -103,8 +126,10 @@ def test_memory_sizes(given: Any, mb: int) -> None:
 def test_nvidia_smi_parsing() -> None:
     out = "0, NVIDIA H100 80GB HBM3, GPU-aaa, 81559\n1, NVIDIA H100 80GB HBM3, GPU-bbb, 81559\n"
     gpus = parse_nvidia_smi(out)
-    assert [(g.index, g.uuid, g.memory_mb) for g in gpus] == [("0", "GPU-aaa", 81559),
-                                                             ("1", "GPU-bbb", 81559)]
+    assert [(g.index, g.uuid, g.memory_mb) for g in gpus] == [
+        ("0", "GPU-aaa", 81559),
+        ("1", "GPU-bbb", 81559),
+    ]
 
 
 def test_local_capacity_honours_declared_and_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,8 +139,9 @@ def test_local_capacity_honours_declared_and_visible_gpus(monkeypatch: pytest.Mo
     backend = local.LocalBackend()
     cap = backend.capacity(backend.parse_config({"gpu_ids": "0,1", "cpus": 4}))
     assert cap.gpu_ids == ["0", "1"] and cap.max_concurrent_jobs == 4
-    monkeypatch.setattr(local, "detect_gpus", lambda: [GpuInfo(index=str(i), uuid=f"GPU-{i}")
-                                                       for i in range(4)])
+    monkeypatch.setattr(
+        local, "detect_gpus", lambda: [GpuInfo(index=str(i), uuid=f"GPU-{i}") for i in range(4)]
+    )
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-3,9")
     assert backend.capacity(backend.parse_config({})).gpu_ids == ["2", "GPU-3"]
     with pytest.raises(ValueError, match="duplicates"):

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     # The CLI and agent never need jsonschema's IRI format checks; importing their grammar
     # costs seconds (see MACHINE-NOTES), so keep it out of this process.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "papermill"):  # per-job INFO lines that say nothing new
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from mlbench.agent.agent import Agent
     from mlbench.workspace import Workspace
 

@@ -9,6 +9,7 @@ left behind: jobs it was running are requeued per their retry policy or failed w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -104,7 +105,7 @@ class Agent:
 
     def _start(self) -> None:
         target = self.ws.compute.get(self.compute)
-        backend, self.config, _ = self.ws.compute.backend(self.compute)
+        _backend, self.config, _ = self.ws.compute.backend(self.compute)
         if target.kind != "local":
             raise SystemExit(f"compute kind {target.kind!r} has no agent in this version")
         self.capacity: Capacity = target.capacity
@@ -134,26 +135,44 @@ class Agent:
         with self.ws.db.write() as s:
             s.add(
                 AgentRow(
-                    id=self.id, compute=self.compute, host=socket.gethostname(), pid=os.getpid(),
-                    version=__version__, state="running", started_at=now, heartbeat_at=now,
+                    id=self.id,
+                    compute=self.compute,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    version=__version__,
+                    state="running",
+                    started_at=now,
+                    heartbeat_at=now,
                 )
             )
         self._prewarm()
-        self._relay_thread = threading.Thread(target=self._relay_loop, name="metrics-relay", daemon=True)
+        self._relay_thread = threading.Thread(
+            target=self._relay_loop, name="metrics-relay", daemon=True
+        )
         self._relay_thread.start()
         self._install_signal_handlers()
         write_info(
             self.handle.info_path,
             {
-                "agent_id": self.id, "pid": os.getpid(), "port": self._wake_sock.getsockname()[1],
-                "compute": self.compute, "host": socket.gethostname(), "version": __version__,
-                "started_at": now.isoformat(), "on_demand": self.on_demand, "state": "ready",
+                "agent_id": self.id,
+                "pid": os.getpid(),
+                "port": self._wake_sock.getsockname()[1],
+                "compute": self.compute,
+                "host": socket.gethostname(),
+                "version": __version__,
+                "started_at": now.isoformat(),
+                "on_demand": self.on_demand,
+                "state": "ready",
             },
         )
         log.info(
             "agent %s for %r ready (pid %s): %g CPUs, GPUs %s, %d jobs at once",
-            self.id, self.compute, os.getpid(), self.capacity.cpus,
-            self.capacity.gpu_ids or "none", self.capacity.max_concurrent_jobs,
+            self.id,
+            self.compute,
+            os.getpid(),
+            self.capacity.cpus,
+            self.capacity.gpu_ids or "none",
+            self.capacity.max_concurrent_jobs,
         )
 
     def _prewarm(self) -> None:
@@ -300,8 +319,10 @@ class Agent:
         gpu_blocked = False  # an older GPU job is waiting: newer GPU jobs must not overtake it
         for job_id, raw_resources, timeout_s in queued:
             if len(self._running) >= self.capacity.max_concurrent_jobs:
-                self._note_waiting(job_id, "waiting for a free slot "
-                                   f"({self.capacity.max_concurrent_jobs} jobs at once)")
+                self._note_waiting(
+                    job_id,
+                    f"waiting for a free slot ({self.capacity.max_concurrent_jobs} jobs at once)",
+                )
                 break
             res = JobResources.model_validate(raw_resources or {})
             cpus, memory, gpus = self._free()
@@ -338,9 +359,15 @@ class Agent:
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status == "queued")
                 .values(
-                    status=JobStatus.STARTING.value, status_reason="", agent_id=self.id,
-                    gpu_ids=gpu_ids, updated_at=now, cell_index=None, cell_count=None,
-                    cell_source=None, cell_started_at=None,
+                    status=JobStatus.STARTING.value,
+                    status_reason="",
+                    agent_id=self.id,
+                    gpu_ids=gpu_ids,
+                    updated_at=now,
+                    cell_index=None,
+                    cell_count=None,
+                    cell_source=None,
+                    cell_started_at=None,
                 )
             ).rowcount
             if claimed:
@@ -379,9 +406,7 @@ class Agent:
         now = time.monotonic()
         grace = self.ws.settings.cancel_grace_s
         for job in jobs:
-            if job.job_id in canceled and job.stop.set("canceled", "on request"):
-                self._send_stop(job)
-            elif (
+            if (job.job_id in canceled and job.stop.set("canceled", "on request")) or (
                 job.timeout_s is not None
                 and job.started is not None
                 and now - job.started > job.timeout_s
@@ -418,8 +443,11 @@ class Agent:
                 run_id = self._start_run(info)
                 env = self._job_env(info, run_id, job.gpu_ids)
                 if not job.gpu_ids and self.capacity.gpu_ids:
-                    _note(log_file, "no GPUs requested: CUDA_VISIBLE_DEVICES is empty "
-                          "(ask for GPUs with --gpus N)")
+                    _note(
+                        log_file,
+                        "no GPUs requested: CUDA_VISIBLE_DEVICES is empty "
+                        "(ask for GPUs with --gpus N)",
+                    )
                 kernel = self.pool.acquire(info.kernel_name, env=env, cwd=info.cwd)
                 job.kernel = kernel
                 if kernel.pid:
@@ -449,13 +477,18 @@ class Agent:
                 log.exception("job %s could not run", job.job_id)
                 message = f"{type(exc).__name__}: {exc}"
                 outcome = Outcome(
-                    JobStatus.FAILED, f"the job could not run: {message}",
-                    JobError(kind="setup_error", message=message), retryable=False,
+                    JobStatus.FAILED,
+                    f"the job could not run: {message}",
+                    JobError(kind="setup_error", message=message),
+                    retryable=False,
                 )
             finally:
                 if job.kernel is not None:
                     self.heartbeats.unwatch(job.job_id)
-            _note(log_file, f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""))
+            _note(
+                log_file,
+                f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""),
+            )
             if outcome.error and outcome.error.traceback:
                 log_file.write(_strip_ansi("\n".join(outcome.error.traceback)) + "\n")
         self._finalize(info, job, run_id, outcome, job_dir)
@@ -503,8 +536,11 @@ class Agent:
                 update(JobRow)
                 .where(JobRow.id == info.id, JobRow.agent_id == self.id)
                 .values(
-                    status=JobStatus.RUNNING.value, started_at=now, updated_at=now,
-                    kernel_pid=kernel.pid, mlflow_run_id=run_id,
+                    status=JobStatus.RUNNING.value,
+                    started_at=now,
+                    updated_at=now,
+                    kernel_pid=kernel.pid,
+                    mlflow_run_id=run_id,
                 )
             )
             s.add(status_event(info.id, JobStatus.RUNNING, now, kernel_pid=kernel.pid))
@@ -553,19 +589,30 @@ class Agent:
                     update(JobRow)
                     .where(JobRow.id == info.id, JobRow.agent_id == self.id)
                     .values(
-                        status=JobStatus.QUEUED.value, status_reason=reason,
-                        attempt=info.attempt + 1, error=error, agent_id=None, kernel_pid=None,
-                        gpu_ids=[], updated_at=now,
+                        status=JobStatus.QUEUED.value,
+                        status_reason=reason,
+                        attempt=info.attempt + 1,
+                        error=error,
+                        agent_id=None,
+                        kernel_pid=None,
+                        gpu_ids=[],
+                        updated_at=now,
                     )
                 )
-                s.add(status_event(info.id, JobStatus.QUEUED, now, reason, attempt=info.attempt + 1))
+                s.add(
+                    status_event(info.id, JobStatus.QUEUED, now, reason, attempt=info.attempt + 1)
+                )
             else:
                 s.execute(
                     update(JobRow)
                     .where(JobRow.id == info.id, JobRow.agent_id == self.id)
                     .values(
-                        status=outcome.status.value, status_reason=outcome.reason, error=error,
-                        finished_at=now, updated_at=now, kernel_pid=None,
+                        status=outcome.status.value,
+                        status_reason=outcome.reason,
+                        error=error,
+                        finished_at=now,
+                        updated_at=now,
+                        kernel_pid=None,
                     )
                 )
                 s.add(status_event(info.id, outcome.status, now, outcome.reason))
@@ -611,20 +658,24 @@ class Agent:
             with self.ws.db.write() as s:
                 if row.cancel_requested:
                     values: dict[str, Any] = dict(
-                        status=JobStatus.CANCELED.value, status_reason=f"canceled; {reason}",
+                        status=JobStatus.CANCELED.value,
+                        status_reason=f"canceled; {reason}",
                         finished_at=now,
                         error=JobError(kind="canceled", message=f"canceled; {reason}").model_dump(),
                     )
                 elif row.attempt <= row.max_retries:
                     values = dict(
-                        status=JobStatus.QUEUED.value, attempt=row.attempt + 1,
+                        status=JobStatus.QUEUED.value,
+                        attempt=row.attempt + 1,
                         status_reason=f"requeued (attempt {row.attempt + 1} of "
                         f"{row.max_retries + 1}): {reason}",
                         error=JobError(kind="agent_lost", message=reason).model_dump(),
                     )
                 else:
                     values = dict(
-                        status=JobStatus.FAILED.value, status_reason=reason, finished_at=now,
+                        status=JobStatus.FAILED.value,
+                        status_reason=reason,
+                        finished_at=now,
                         error=JobError(kind="agent_lost", message=reason).model_dump(),
                     )
                 done = s.execute(
@@ -633,7 +684,11 @@ class Agent:
                     .values(agent_id=None, kernel_pid=None, gpu_ids=[], updated_at=now, **values)
                 ).rowcount
                 if done:
-                    s.add(status_event(row.id, JobStatus(values["status"]), now, values["status_reason"]))
+                    s.add(
+                        status_event(
+                            row.id, JobStatus(values["status"]), now, values["status_reason"]
+                        )
+                    )
             log.warning("job %s: %s -> %s", row.id, reason, values["status"])
         with self.ws.db.write() as s:
             s.execute(
@@ -659,14 +714,22 @@ class _ProgressWriter:
             s.execute(
                 update(JobRow)
                 .where(JobRow.id == self.job.job_id)
-                .values(cell_index=index, cell_count=count, cell_source=head,
-                        cell_started_at=now, updated_at=now)
+                .values(
+                    cell_index=index,
+                    cell_count=count,
+                    cell_source=head,
+                    cell_started_at=now,
+                    updated_at=now,
+                )
             )
-            s.add(JobEventRow(
-                job_id=self.job.job_id, kind="progress",
-                data={"cell_index": index, "cell_count": count, "cell_source": head},
-                created_at=now,
-            ))
+            s.add(
+                JobEventRow(
+                    job_id=self.job.job_id,
+                    kind="progress",
+                    data={"cell_index": index, "cell_count": count, "cell_source": head},
+                    created_at=now,
+                )
+            )
 
     def cell_finished(self, index: int) -> None:
         pass
@@ -701,7 +764,5 @@ def _kill_orphan_kernel(pid: int | None, started_at: datetime | None) -> None:
     # pid reuse guard: it must look like a kernel and predate the job's start
     if "kernel" not in cmdline or (started_at and born > started_at.timestamp() + 1):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(os.getpgid(pid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

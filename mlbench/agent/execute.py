@@ -271,14 +271,18 @@ def run_notebook(
         hint = " (the system may have run out of memory)" if "SIGKILL" in cause else ""
         message = f"the kernel died while running the job: {cause}{hint}"
         return Outcome(
-            JobStatus.FAILED, message, JobError(kind="kernel_died", message=message),
+            JobStatus.FAILED,
+            message,
+            JobError(kind="kernel_died", message=message),
             retryable=True,
         )
     except JobSetupError as exc:
         if stop.requested:
             return _stopped(stop, None)
         return Outcome(
-            JobStatus.FAILED, str(exc), JobError(kind="setup_error", message=str(exc)),
+            JobStatus.FAILED,
+            str(exc),
+            JobError(kind="setup_error", message=str(exc)),
             retryable=True,
         )
     except JobStopped:
@@ -292,19 +296,27 @@ def _stopped(stop: StopRequest, exc: PapermillExecutionError | None) -> Outcome:
     where = f" in cell {cell}" if cell is not None else ""
     if stop.reason == "canceled":
         msg = f"canceled{where}" + (f" ({stop.detail})" if stop.detail else "")
-        return Outcome(JobStatus.CANCELED, msg, JobError(kind="canceled", message=msg, cell_index=cell))
+        return Outcome(
+            JobStatus.CANCELED, msg, JobError(kind="canceled", message=msg, cell_index=cell)
+        )
     if stop.reason == "timed_out":
         msg = f"timed out{where}: {stop.detail}"
-        return Outcome(JobStatus.TIMED_OUT, msg, JobError(kind="timeout", message=msg, cell_index=cell))
+        return Outcome(
+            JobStatus.TIMED_OUT, msg, JobError(kind="timeout", message=msg, cell_index=cell)
+        )
     if stop.reason == "kernel_unresponsive":
         msg = f"the kernel stopped responding{where}: {stop.detail}"
         return Outcome(
-            JobStatus.FAILED, msg, JobError(kind="kernel_unresponsive", message=msg, cell_index=cell),
+            JobStatus.FAILED,
+            msg,
+            JobError(kind="kernel_unresponsive", message=msg, cell_index=cell),
             retryable=True,
         )
     msg = f"interrupted{where}: {stop.detail or 'the agent is stopping'}"
     return Outcome(
-        JobStatus.FAILED, msg, JobError(kind="agent_lost", message=msg, cell_index=cell),
+        JobStatus.FAILED,
+        msg,
+        JobError(kind="agent_lost", message=msg, cell_index=cell),
         retryable=True,
     )
 

@@ -9,6 +9,7 @@ kernels are pooled for that reason, other languages start per job with their env
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -124,10 +125,8 @@ class Kernel:
         pid = self.pid
         if not pid:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(os.getpgid(pid), sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def interrupt(self) -> None:
         try:
@@ -144,10 +143,8 @@ class Kernel:
             self.km.shutdown_kernel(now=True)
         except Exception:
             self.kill()
-        try:
+        with contextlib.suppress(Exception):
             self.km.cleanup_resources()
-        except Exception:
-            pass
 
     def connection_info(self) -> dict[str, Any]:
         return self.km.get_connection_info()

@@ -75,9 +75,13 @@ class AgentHandle:
     def _spawn(self) -> None:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "mlbench.agent",
-            "--workspace", str(self.ws.home),
-            "--compute", self.compute,
+            sys.executable,
+            "-m",
+            "mlbench.agent",
+            "--workspace",
+            str(self.ws.home),
+            "--compute",
+            self.compute,
             "--on-demand",
         ]
         env = dict(os.environ)

@@ -20,8 +20,12 @@ def _config_options(f: Any) -> Any:
             click.option("--gpu-ids", help="Comma-separated GPU ids, e.g. 0,1 (default: detect)."),
             click.option("--max-concurrent-jobs", type=int, help="Jobs at once."),
             click.option("--kernel-pool-size", type=int, help="Kernels kept ready per kernel."),
-            click.option("--idle-timeout", "idle_timeout_s", type=float,
-                         help="Seconds an idle agent waits before exiting."),
+            click.option(
+                "--idle-timeout",
+                "idle_timeout_s",
+                type=float,
+                help="Seconds an idle agent waits before exiting.",
+            ),
             click.option("--description", help="What the target is for."),
         ]
     ):
@@ -54,9 +58,14 @@ def list_command(ctx: CliContext, as_json: bool) -> None:
         if st.gpu_ids_in_use:
             gpus += f" (in use: {','.join(st.gpu_ids_in_use)})"
         table.add_row(
-            st.target.name, st.target.kind, "running" if st.agent else "idle",
-            f"{st.cpus_in_use:g}/{cap.cpus:g}", gpus, str(cap.max_concurrent_jobs),
-            str(st.running), str(st.queued),
+            st.target.name,
+            st.target.kind,
+            "running" if st.agent else "idle",
+            f"{st.cpus_in_use:g}/{cap.cpus:g}",
+            gpus,
+            str(cap.max_concurrent_jobs),
+            str(st.running),
+            str(st.queued),
         )
     console.print(table)
 
@@ -85,7 +94,9 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
     )
     agent = st.agent
     console.print(
-        f"  agent: pid {agent.get('pid')} since {agent.get('started_at')}" if agent else "  agent: not running (starts on demand)"
+        f"  agent: pid {agent.get('pid')} since {agent.get('started_at')}"
+        if agent
+        else "  agent: not running (starts on demand)"
     )
 
 
@@ -94,8 +105,9 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
 @click.option("--type", "kind", default="local", show_default=True, help="Kind of target.")
 @_config_options
 @pass_ctx
-def create_command(ctx: CliContext, name: str, kind: str, description: str | None,
-                   **config: Any) -> None:
+def create_command(
+    ctx: CliContext, name: str, kind: str, description: str | None, **config: Any
+) -> None:
     """Create a compute target."""
     config = {k: v for k, v in config.items() if v is not None}
     target = ctx.ws.compute.create(name, kind, description=description or "", **config)

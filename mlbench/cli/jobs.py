@@ -38,16 +38,39 @@ def parameter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """papermill's parameter options."""
     for decorator in reversed(
         [
-            click.option("-p", "--parameters", "params", nargs=2, multiple=True,
-                         metavar="NAME VALUE",
-                         help="A parameter; the value is converted to the parameter's type."),
-            click.option("-r", "--parameters_raw", "raw_params", nargs=2, multiple=True,
-                         metavar="NAME VALUE", help="A parameter passed as a string, unconverted."),
-            click.option("-y", "--parameters_yaml", "yaml_texts", multiple=True,
-                         help="Parameters as a YAML mapping."),
-            click.option("-f", "--parameters_file", "yaml_files", multiple=True,
-                         type=click.Path(exists=True, dir_okay=False),
-                         help="Parameters from a YAML file."),
+            click.option(
+                "-p",
+                "--parameters",
+                "params",
+                nargs=2,
+                multiple=True,
+                metavar="NAME VALUE",
+                help="A parameter; the value is converted to the parameter's type.",
+            ),
+            click.option(
+                "-r",
+                "--parameters_raw",
+                "raw_params",
+                nargs=2,
+                multiple=True,
+                metavar="NAME VALUE",
+                help="A parameter passed as a string, unconverted.",
+            ),
+            click.option(
+                "-y",
+                "--parameters_yaml",
+                "yaml_texts",
+                multiple=True,
+                help="Parameters as a YAML mapping.",
+            ),
+            click.option(
+                "-f",
+                "--parameters_file",
+                "yaml_files",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False),
+                help="Parameters from a YAML file.",
+            ),
         ]
     ):
         f = decorator(f)
@@ -57,22 +80,34 @@ def parameter_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def submit_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(
         [
-            click.option("--compute", "-c", default="local", show_default=True,
-                         help="Compute target."),
+            click.option(
+                "--compute", "-c", default="local", show_default=True, help="Compute target."
+            ),
             click.option("--kernel", "kernel_name", help="Kernel (default: the notebook's)."),
             click.option("--cpus", type=float, help="CPUs to reserve (default 1)."),
             click.option("--gpus", type=int, help="GPUs to reserve (default 0)."),
             click.option("--memory", help="Memory to reserve, e.g. 4GB."),
             click.option("--timeout", type=float, help="Seconds before the job is stopped."),
-            click.option("--max-retries", type=int, default=0, show_default=True,
-                         help="Times a failed job is run again."),
+            click.option(
+                "--max-retries",
+                type=int,
+                default=0,
+                show_default=True,
+                help="Times a failed job is run again.",
+            ),
             click.option("--tag", "tags", multiple=True, type=_KeyValue(), help="KEY=VALUE tag."),
             click.option("--experiment", "-e", help="MLflow experiment (default: notebook name)."),
             click.option("--name", "display_name", help="Display name (default: notebook name)."),
-            click.option("--cwd", type=click.Path(exists=True, file_okay=False),
-                         help="Working folder (default: the notebook's folder)."),
-            click.option("--allow-unknown-params", is_flag=True,
-                         help="Inject parameters the notebook does not declare."),
+            click.option(
+                "--cwd",
+                type=click.Path(exists=True, file_okay=False),
+                help="Working folder (default: the notebook's folder).",
+            ),
+            click.option(
+                "--allow-unknown-params",
+                is_flag=True,
+                help="Inject parameters the notebook does not declare.",
+            ),
         ]
     ):
         f = decorator(f)
@@ -130,14 +165,16 @@ def follow_job(ctx: CliContext, job_id: str, *, stream: bool = True) -> int:
                 if stream:
                     text, offset = jobs.logs(job_id, offset)
                     if text:
-                        progress.console.print(text, end="", markup=False, highlight=False,
-                                               soft_wrap=True)
+                        progress.console.print(
+                            text, end="", markup=False, highlight=False, soft_wrap=True
+                        )
                 p = info.progress
                 progress.update(
                     task,
                     total=p.cell_count,
                     completed=(p.cell_index or 0) + (1 if info.status.is_final else 0)
-                    if p.cell_count else 0,
+                    if p.cell_count
+                    else 0,
                     status=status_text(info.status.value),
                     cell=(p.cell_source or "").splitlines()[0][:50] if p.cell_source else "",
                 )
@@ -175,7 +212,9 @@ def summarize(ctx: CliContext, job_id: str) -> None:
         except Exception:
             metrics = {}
         if metrics:
-            console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+            console.print(
+                "metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
+            )
         console.print(
             f"MLflow run: {info.mlflow_run_id} (experiment '{info.experiment}', "
             f"id {info.mlflow_experiment_id})"
@@ -241,16 +280,32 @@ def submit_command(ctx: CliContext, notebook: str, as_json: bool, **opts: Any) -
 @click.option("--cursor", help="next_cursor of a previous page.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def list_command(ctx: CliContext, status: tuple[str, ...], compute: str | None,
-                 experiment: str | None, tag: str | None, text: str | None, limit: int,
-                 cursor: str | None, as_json: bool) -> None:
+def list_command(
+    ctx: CliContext,
+    status: tuple[str, ...],
+    compute: str | None,
+    experiment: str | None,
+    tag: str | None,
+    text: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
     """List jobs, newest first."""
-    page = ctx.ws.jobs.list(status=status or None, compute=compute, experiment=experiment,
-                            tag=tag, text=text, limit=limit, cursor=cursor)
+    page = ctx.ws.jobs.list(
+        status=status or None,
+        compute=compute,
+        experiment=experiment,
+        tag=tag,
+        text=text,
+        limit=limit,
+        cursor=cursor,
+    )
     infos = [j._info for j in page]
     if as_json:
-        print_json({"items": [i.model_dump(mode="json") for i in infos],
-                    "next_cursor": page.next_cursor})
+        print_json(
+            {"items": [i.model_dump(mode="json") for i in infos], "next_cursor": page.next_cursor}
+        )
         return
     console.print(jobs_table(infos))
     if page.next_cursor:

@@ -80,8 +80,14 @@ def jobs_table(jobs: list[Any]) -> Table:
         p = info.progress
         progress = f"{(p.cell_index or 0) + 1}/{p.cell_count}" if p.cell_count else "-"
         table.add_row(
-            info.id, info.display_name, status_text(info.status.value), progress,
-            duration(info.duration_s), info.compute, info.experiment, when(info.created_at),
+            info.id,
+            info.display_name,
+            status_text(info.status.value),
+            progress,
+            duration(info.duration_s),
+            info.compute,
+            info.experiment,
+            when(info.created_at),
         )
     return table
 
@@ -90,13 +96,20 @@ def job_details(info: Any) -> None:
     rows = [
         ("id", info.id),
         ("name", info.display_name),
-        ("status", status_text(info.status.value) + (f" — {info.status_reason}" if info.status_reason else "")),
+        (
+            "status",
+            status_text(info.status.value)
+            + (f" — {info.status_reason}" if info.status_reason else ""),
+        ),
         ("notebook", info.notebook_path),
         ("experiment", info.experiment),
         ("compute", f"{info.compute} (kernel {info.kernel_name})"),
-        ("resources", f"{info.resources.cpus:g} CPU, {info.resources.gpus} GPU"
-         + (f", {info.resources.memory_mb} MiB" if info.resources.memory_mb else "")
-         + (f" — GPUs {','.join(info.gpu_ids)}" if info.gpu_ids else "")),
+        (
+            "resources",
+            f"{info.resources.cpus:g} CPU, {info.resources.gpus} GPU"
+            + (f", {info.resources.memory_mb} MiB" if info.resources.memory_mb else "")
+            + (f" — GPUs {','.join(info.gpu_ids)}" if info.gpu_ids else ""),
+        ),
         ("attempt", f"{info.attempt} of {info.max_retries + 1}"),
         ("timeout", f"{info.timeout_s:g} s" if info.timeout_s else "none"),
         ("created", when(info.created_at)),

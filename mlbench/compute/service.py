@@ -109,7 +109,8 @@ class ComputeTargets:
         if not _NAME.match(name):
             raise InvalidInputError(
                 f"invalid compute target name {name!r}",
-                hint="use letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)",
+                hint="use letters, digits, '.', '_' or '-' "
+                "(at most 64, starting with a letter or digit)",
             )
         backend = compute_backends.get(kind)
         parsed = self._parse(backend, config)
@@ -153,7 +154,8 @@ class ComputeTargets:
         if name == DEFAULT_COMPUTE:
             raise ConflictError(
                 "the default 'local' target cannot be deleted",
-                hint="change it instead, e.g. `mlbench compute update local --max-concurrent-jobs 1`",
+                hint="change it instead, e.g. "
+                "`mlbench compute update local --max-concurrent-jobs 1`",
             )
         self.get(name)
         with self._ws.db.write() as s:
@@ -196,14 +198,19 @@ class ComputeTargets:
             return backend.parse_config(config)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+                for e in exc.errors()
             )
             raise InvalidInputError(
                 f"invalid {backend.kind} compute settings: {problems}",
                 hint=f"settings of kind {backend.kind!r}: "
                 + ", ".join(backend.config_model.model_fields),
-                details={"errors": [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]}
-                                    for e in exc.errors()]},
+                details={
+                    "errors": [
+                        {"field": ".".join(map(str, e["loc"])), "message": e["msg"]}
+                        for e in exc.errors()
+                    ]
+                },
             ) from exc
 
     @staticmethod

@@ -19,9 +19,18 @@ from pydantic import BaseModel
 from mlbench.errors import ParameterError
 
 _SCALARS = ("int", "float", "str", "bool")
-_CONTAINERS = {"list": "list", "List": "list", "tuple": "list", "Tuple": "list", "dict": "dict",
-               "Dict": "dict", "set": "list", "Set": "list", "Sequence": "list",
-               "Mapping": "dict"}
+_CONTAINERS = {
+    "list": "list",
+    "List": "list",
+    "tuple": "list",
+    "Tuple": "list",
+    "dict": "dict",
+    "Dict": "dict",
+    "set": "list",
+    "Set": "list",
+    "Sequence": "list",
+    "Mapping": "dict",
+}
 
 
 class NotebookParameter(BaseModel):
@@ -63,7 +72,7 @@ def _describe(info: dict[str, Any]) -> NotebookParameter:
     return NotebookParameter(
         name=info["name"],
         type=kind,
-        nullable=nullable or default is None and evaluable,
+        nullable=nullable or (default is None and evaluable),
         annotation=annotation,
         default=_jsonable(default) if evaluable else None,
         default_source=source,
@@ -166,7 +175,9 @@ def coerce_parameters(
                     problems.append(f"'{name}': the notebook has no cell tagged 'parameters'")
                 else:
                     known = ", ".join(declared) or "none"
-                    problems.append(f"'{name}' is not a parameter of this notebook (known: {known})")
+                    problems.append(
+                        f"'{name}' is not a parameter of this notebook (known: {known})"
+                    )
                 continue
             spec = NotebookParameter(name=name, type="any", nullable=True)
         try:
@@ -175,7 +186,8 @@ def coerce_parameters(
             problems.append(f"'{name}': {exc}")
     if problems:
         hint = (
-            "tag a cell 'parameters' in the notebook, or pass --allow-unknown-params to inject anyway"
+            "tag a cell 'parameters' in the notebook, "
+            "or pass --allow-unknown-params to inject anyway"
             if not has_parameters_cell
             else "fix the values; pass --allow-unknown-params to inject names the notebook does "
             "not declare"

@@ -116,17 +116,11 @@ class Jobs:
         allow_unknown_params: bool,
         start_agent: bool,
         rerun_of: str | None,
-        snapshot_for_inspection: Path | None = None,
     ) -> Job:
         nb = _parse_notebook(source, recorded_path)
-        backend, config, capacity = self._ws.compute.backend(compute)
+        _backend, _config, capacity = self._ws.compute.backend(compute)
         kernel = kernel_name or _notebook_kernel(nb, recorded_path)
         _check_kernel(kernel)
-        declared = self._declared_parameters(source, snapshot_for_inspection)
-        has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
-        params = coerce_parameters(
-            parameters, declared, allow_unknown=allow_unknown_params, has_parameters_cell=has_cell
-        )
         res = _resources({k: v for k, v in resources.items() if v is not None})
         _check_capacity(res, capacity, compute)
         if timeout is not None and timeout <= 0:
@@ -142,55 +136,49 @@ class Jobs:
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_bytes(source)
-        now = utcnow()
-        stem = recorded_path.stem
-        row = JobRow(
-            id=job_id,
-            display_name=display_name or stem,
-            experiment=experiment or stem,
-            compute=compute,
-            kernel_name=kernel,
-            notebook_path=str(recorded_path),
-            cwd=str(cwd),
-            parameters=params,
-            resources=res.model_dump(),
-            timeout_s=timeout,
-            max_retries=max_retries,
-            attempt=1,
-            tags={str(k): str(v) for k, v in (tags or {}).items()},
-            owner=_user(),
-            rerun_of=rerun_of,
-            status=JobStatus.QUEUED.value,
-            status_reason="",
-            cancel_requested=False,
-            created_at=now,
-            updated_at=now,
-            gpu_ids=[],
-        )
         try:
+            has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
+            params = coerce_parameters(
+                parameters,
+                inspect_parameters(snapshot),
+                allow_unknown=allow_unknown_params,
+                has_parameters_cell=has_cell,
+            )
+            now = utcnow()
+            stem = recorded_path.stem
+            row = JobRow(
+                id=job_id,
+                display_name=display_name or stem,
+                experiment=experiment or stem,
+                compute=compute,
+                kernel_name=kernel,
+                notebook_path=str(recorded_path),
+                cwd=str(cwd),
+                parameters=params,
+                resources=res.model_dump(),
+                timeout_s=timeout,
+                max_retries=max_retries,
+                attempt=1,
+                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                owner=_user(),
+                rerun_of=rerun_of,
+                status=JobStatus.QUEUED.value,
+                status_reason="",
+                cancel_requested=False,
+                created_at=now,
+                updated_at=now,
+                gpu_ids=[],
+            )
             with self._ws.db.write() as s:
                 s.add(row)
                 s.add(status_event(job_id, JobStatus.QUEUED, now))
-        except Exception:
-            shutil.rmtree(snapshot.parent, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(snapshot.parent, ignore_errors=True)  # nothing half-submitted
             raise
         if start_agent:
             self.agent(compute).ensure_running()
             self.agent(compute).wake()
         return Job(self._ws, _to_info(row))
-
-    def _declared_parameters(
-        self, source: bytes, snapshot: Path | None
-    ) -> dict[str, NotebookParameter]:
-        if snapshot is not None:
-            return inspect_parameters(snapshot)
-        tmp = self._ws.paths.jobs_dir / f".inspect-{new_id()}.ipynb"
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(source)
-        try:
-            return inspect_parameters(tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def parameters(self, notebook: str | Path) -> dict[str, NotebookParameter]:
         """The typed parameters of a notebook (for forms and ``--help``)."""
@@ -286,7 +274,7 @@ class Jobs:
         return JobList([Job(self._ws, _to_info(r)) for r in rows], next_cursor=next_cursor)
 
     def logs(self, job_id: str, offset: int = 0, *, tail: int | None = None) -> tuple[str, int]:
-        """Text of the job's log from byte ``offset`` (or its last ``tail`` bytes) and the new offset."""
+        """The job's log from byte ``offset`` (or its last ``tail`` bytes), and the new offset."""
         info = self.info(job_id)
         path = self._ws.paths.log(info.id)
         if not path.exists():
@@ -308,8 +296,13 @@ class Jobs:
         with self._ws.db.session() as s:
             rows = s.scalars(query.order_by(JobEventRow.id).limit(limit)).all()
             return [
-                {"id": r.id, "job_id": r.job_id, "kind": r.kind, "data": r.data,
-                 "created_at": r.created_at.isoformat()}
+                {
+                    "id": r.id,
+                    "job_id": r.job_id,
+                    "kind": r.kind,
+                    "data": r.data,
+                    "created_at": r.created_at.isoformat(),
+                }
                 for r in rows
             ]
 
@@ -338,7 +331,9 @@ class Jobs:
                     cancel_requested=True,
                     finished_at=now,
                     updated_at=now,
-                    error=JobError(kind="canceled", message="canceled before it started").model_dump(),
+                    error=JobError(
+                        kind="canceled", message="canceled before it started"
+                    ).model_dump(),
                 )
             ).rowcount
             if done:
@@ -359,8 +354,20 @@ class Jobs:
         snapshot = self._ws.paths.snapshot(info.id)
         if not snapshot.exists():
             raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
-        allowed = {"compute", "kernel_name", "cpus", "gpus", "memory", "timeout", "max_retries",
-                   "tags", "experiment", "display_name", "allow_unknown_params", "start_agent"}
+        allowed = {
+            "compute",
+            "kernel_name",
+            "cpus",
+            "gpus",
+            "memory",
+            "timeout",
+            "max_retries",
+            "tags",
+            "experiment",
+            "display_name",
+            "allow_unknown_params",
+            "start_agent",
+        }
         unknown = set(overrides) - allowed
         if unknown:
             raise InvalidInputError(
@@ -388,7 +395,6 @@ class Jobs:
             allow_unknown_params=overrides.get("allow_unknown_params", True),
             start_agent=overrides.get("start_agent", True),
             rerun_of=info.id,
-            snapshot_for_inspection=snapshot,
         )
 
     def delete(self, job_id: str, *, delete_run: bool = True) -> None:
@@ -400,13 +406,15 @@ class Jobs:
         active = [i.id for i in infos if not i.status.is_final]
         if active:
             raise ConflictError(
-                f"job(s) {', '.join(active)} are still {', '.join({i.status.value for i in infos if not i.status.is_final})}",
+                f"job(s) {', '.join(active)} are still queued or running",
                 hint="cancel them first, then delete",
             )
         ids = [i.id for i in infos]
         with self._ws.db.write() as s:
             s.execute(
-                delete(JobRow).where(JobRow.id.in_(ids), JobRow.status.in_([x.value for x in FINAL_STATUSES]))
+                delete(JobRow).where(
+                    JobRow.id.in_(ids), JobRow.status.in_([x.value for x in FINAL_STATUSES])
+                )
             )
             s.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
         for info in infos:
@@ -415,7 +423,9 @@ class Jobs:
                 self._ws.tracking.delete_run(info.mlflow_run_id)
         return ids
 
-    def wait(self, job_id: str, timeout: float | None = None, poll_interval: float = 0.05) -> JobInfo:
+    def wait(
+        self, job_id: str, timeout: float | None = None, poll_interval: float = 0.05
+    ) -> JobInfo:
         """Block until the job is final; keeps its agent alive (restarting a dead one)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last_check = time.monotonic()

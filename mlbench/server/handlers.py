@@ -29,8 +29,10 @@ class MlbenchHandler(APIHandler):
         if isinstance(exc, MlbenchError):
             body = exc.to_dict()
         else:
-            body = {"code": "server_error" if status_code >= 500 else "http_error",
-                    "message": self._reason}
+            body = {
+                "code": "server_error" if status_code >= 500 else "http_error",
+                "message": self._reason,
+            }
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": body}))
 

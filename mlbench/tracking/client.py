@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
-RUN_STATUS = {"completed": "FINISHED", "failed": "FAILED", "timed_out": "FAILED", "canceled": "KILLED"}
+RUN_STATUS = {
+    "completed": "FINISHED",
+    "failed": "FAILED",
+    "timed_out": "FAILED",
+    "canceled": "KILLED",
+}
 
 
 class TrackingClient:

@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh clone (see README.md):
+#   make run-example   set up, then run examples/train.ipynb as a tracked job
+#   make test          set up, then run every check and test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mlbench-installed
+
+.PHONY: setup run-example test test-python lint bench clean
+
+$(STAMP): pyproject.toml package.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run-example: setup
+	$(BIN)/mlbench run examples/train.ipynb -p epochs 30 -p learning_rate 0.05
+
+lint: setup
+	$(BIN)/ruff check mlbench tests benchmarks
+	$(BIN)/ruff format --check mlbench tests benchmarks
+	$(BIN)/jlpm install --immutable
+	$(BIN)/jlpm lint:check
+	$(BIN)/jlpm test
+
+test-python: setup
+	$(BIN)/python -m pytest -ra --durations=15
+
+test: lint test-python
+
+bench: setup
+	$(BIN)/python benchmarks/bench_jobs.py
+
+clean:
+	rm -rf $(VENV) node_modules lib mlbench/labextension tsconfig.tsbuildinfo
