@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mlbench-installed
+# jlpm, jupyter-builder and the kernels' python must come from the venv
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup run-example test test-python lint bench clean
 
