@@ -51,6 +51,7 @@ from mlbench.workspace import Workspace
 log = logging.getLogger(__name__)
 
 DEFAULT_KERNEL = "python3"
+MAX_WORKERS = 64
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Agent:
         if target.kind != "local":
             raise SystemExit(f"compute kind {target.kind!r} has no agent in this version")
         self.capacity: Capacity = target.capacity
+        self._target_updated_at = target.updated_at
         self.idle_timeout = (
             self.config.idle_timeout_s
             if self.config.idle_timeout_s is not None
@@ -128,9 +130,8 @@ class Agent:
             start_timeout=self.ws.settings.kernel_start_timeout_s,
         )
         self.heartbeats = HeartbeatWatch(self.ws.settings.kernel_heartbeat_timeout_s)
-        self.workers = ThreadPoolExecutor(
-            max_workers=self.capacity.max_concurrent_jobs, thread_name_prefix="job"
-        )
+        # Sized for the largest target; the scheduler enforces the target's own limit.
+        self.workers = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="job")
         now = utcnow()
         with self.ws.db.write() as s:
             s.add(
@@ -289,6 +290,15 @@ class Agent:
         self._last_heartbeat = now
         with self.ws.db.write() as s:
             s.execute(update(AgentRow).where(AgentRow.id == self.id).values(heartbeat_at=utcnow()))
+        self._reload_target()
+
+    def _reload_target(self) -> None:
+        """Pick up `mlbench compute update` without a restart (it applies to new jobs)."""
+        target = self.ws.compute.get(self.compute)
+        if target.updated_at != self._target_updated_at:
+            self._target_updated_at = target.updated_at
+            self.capacity = target.capacity
+            log.info("compute target %r changed: now %s", self.compute, self.capacity)
 
     # -- scheduling ----------------------------------------------------------------------------
     def _free(self) -> tuple[float, int | None, list[str]]:
@@ -390,6 +400,32 @@ class Agent:
             exc = job.future.exception() if job.future else None
             if exc is not None:
                 log.error("job %s worker crashed", job.job_id, exc_info=exc)
+                self._fail_crashed(job, exc)
+
+    def _fail_crashed(self, job: RunningJob, exc: BaseException) -> None:
+        """A bug in the agent must not leave a job 'running' until the next restart."""
+        if job.kernel is not None:
+            job.kernel.shutdown()
+        message = f"internal error in the agent: {type(exc).__name__}: {exc}"
+        now = utcnow()
+        with self.ws.db.write() as s:
+            done = s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job.job_id,
+                    JobRow.agent_id == self.id,
+                    JobRow.status.in_(("starting", "running")),
+                )
+                .values(
+                    status=JobStatus.FAILED.value,
+                    status_reason=message,
+                    error=JobError(kind="internal_error", message=message).model_dump(),
+                    finished_at=now,
+                    updated_at=now,
+                )
+            ).rowcount
+            if done:
+                s.add(status_event(job.job_id, JobStatus.FAILED, now, message))
 
     # -- supervision ---------------------------------------------------------------------------
     def _supervise(self) -> None:

@@ -297,6 +297,8 @@ class HeartbeatWatch:
         self.timeout = timeout
         self._ctx = zmq.Context.instance()
         self._watched: dict[str, dict[str, Any]] = {}
+        self._closing: list[Any] = []  # sockets are closed by the thread that polls them
+        self._lock = threading.Lock()
 
     def watch(self, key: str, kernel: Kernel) -> None:
         info = kernel.connection_info()
@@ -304,18 +306,28 @@ class HeartbeatWatch:
             addr = f"ipc://{info['ip']}-{info['hb_port']}"
         else:
             addr = f"{info['transport']}://{info['ip']}:{info['hb_port']}"
-        self._watched[key] = {"addr": addr, "sock": None, "sent": None, "ok": time.monotonic()}
+        with self._lock:
+            self._watched[key] = {"addr": addr, "sock": None, "sent": None, "ok": time.monotonic()}
 
     def unwatch(self, key: str) -> None:
-        entry = self._watched.pop(key, None)
-        if entry and entry["sock"] is not None:
-            entry["sock"].close(linger=0)
+        with self._lock:
+            entry = self._watched.pop(key, None)
+            if entry and entry["sock"] is not None:
+                self._closing.append(entry["sock"])
 
     def silent(self) -> dict[str, float]:
-        """Send due pings, collect replies; return {key: seconds silent} past the timeout."""
+        """Send due pings, collect replies; return {key: seconds silent} past the timeout.
+
+        Called from one thread only (the agent's main loop), which owns the sockets.
+        """
         now = time.monotonic()
         silent = {}
-        for key, entry in self._watched.items():
+        with self._lock:
+            watched = list(self._watched.items())
+            closing, self._closing = self._closing, []
+        for sock in closing:
+            sock.close(linger=0)
+        for key, entry in watched:
             sock = entry["sock"]
             if sock is not None and entry["sent"] is not None and sock.poll(0):
                 sock.recv()
@@ -325,7 +337,11 @@ class HeartbeatWatch:
                     sock = self._ctx.socket(zmq.REQ)
                     sock.linger = 0
                     sock.connect(entry["addr"])
-                    entry["sock"] = sock
+                    with self._lock:
+                        entry["sock"] = sock
+                        if key not in self._watched:  # unwatched meanwhile
+                            self._closing.append(sock)
+                            continue
                 sock.send(b"ping")
                 entry["sent"] = now
             quiet = now - entry["ok"]
@@ -336,3 +352,4 @@ class HeartbeatWatch:
     def close(self) -> None:
         for key in list(self._watched):
             self.unwatch(key)
+        self.silent()  # closes the sockets
