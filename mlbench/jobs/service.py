@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from mlbench._ids import new_id, utcnow
 from mlbench.errors import (
@@ -219,8 +219,9 @@ class Jobs:
         text: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        oldest_first: bool = False,
     ) -> JobList:
-        """Newest first, ``limit`` at a time; pass the returned ``next_cursor`` for more."""
+        """Newest first (or oldest first), ``limit`` at a time; pass ``next_cursor`` for more."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
         query = select(JobRow)
@@ -250,13 +251,21 @@ class Jobs:
             )
         if cursor:
             created, last_id = _decode_cursor(cursor)
-            query = query.where(
-                or_(
+            if oldest_first:
+                after = or_(
+                    JobRow.created_at > created,
+                    and_(JobRow.created_at == created, JobRow.id > last_id),
+                )
+            else:
+                after = or_(
                     JobRow.created_at < created,
                     and_(JobRow.created_at == created, JobRow.id < last_id),
                 )
-            )
-        query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc())
+            query = query.where(after)
+        if oldest_first:
+            query = query.order_by(JobRow.created_at.asc(), JobRow.id.asc())
+        else:
+            query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc())
         tag_key, _, tag_value = (tag or "").partition("=")
         rows: list[JobRow] = []
         with self._ws.db.session() as s:
@@ -305,6 +314,11 @@ class Jobs:
                 }
                 for r in rows
             ]
+
+    def last_event_id(self) -> int:
+        """Id of the newest job event (0 when there is none): where a live tail starts."""
+        with self._ws.db.session() as s:
+            return int(s.scalar(select(func.max(JobEventRow.id))) or 0)
 
     def output_notebook_path(self, job_id: str) -> Path | None:
         info = self.info(job_id)
