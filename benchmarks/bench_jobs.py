@@ -168,9 +168,14 @@ def bench_scheduler(nb: Path, runs: int, jobs: int) -> dict[str, Any] | None:
             SCHEDULER_VENV,
         )
         return None
-    from benchmarks.baselines.jupyter_scheduler import run_baseline
+    from benchmarks.baselines.jupyter_scheduler import BaselineError, run_baseline
 
-    return run_baseline(SCHEDULER_VENV, nb, latency_jobs=runs, throughput_jobs=jobs, concurrency=10)
+    try:
+        return run_baseline(
+            SCHEDULER_VENV, nb, latency_jobs=runs, throughput_jobs=jobs, concurrency=10
+        )
+    except BaselineError as exc:  # a baseline that fails is a result too
+        return {"error": str(exc)}
 
 
 def main() -> None:
@@ -204,26 +209,32 @@ def main() -> None:
             if THREE_CELLS.exists()
             else notebook(workdir / "three.ipynb", "y = x * 2", "print(y)", parameters="x = 1")
         )
+        sections = {
+            "latency": (
+                "latency_mlbench",
+                lambda: bench_latency(ws, nb, args.latency_runs, args.pause),
+            ),
+            "papermill": (
+                "latency_papermill_cli",
+                lambda: bench_papermill_cli(nb, args.latency_runs, workdir),
+            ),
+            "throughput": (
+                "throughput_mlbench",
+                lambda: bench_throughput(ws, nb, args.throughput_jobs),
+            ),
+            "metrics": ("metrics", lambda: bench_metrics(ws, workdir, args.metric_points)),
+        }
         try:
-            if "latency" not in args.skip:
-                log.info("latency: mlbench ...")
-                results["latency_mlbench"] = bench_latency(ws, nb, args.latency_runs, args.pause)
-            if "papermill" not in args.skip:
-                log.info("latency: papermill CLI ...")
-                results["latency_papermill_cli"] = bench_papermill_cli(
-                    nb, args.latency_runs, workdir
-                )
-            if "throughput" not in args.skip:
-                log.info("throughput: mlbench ...")
-                results["throughput_mlbench"] = bench_throughput(ws, nb, args.throughput_jobs)
-            if "metrics" not in args.skip:
-                log.info("metrics ...")
-                results["metrics"] = bench_metrics(ws, workdir, args.metric_points)
+            for key, (name, run) in sections.items():
+                if key not in args.skip:
+                    log.info("%s ...", name)
+                    results[name] = run()
+                    log.info("%s: %s", name, json.dumps(results[name]))
         finally:
             for target in ws.compute.list():
                 ws.jobs.agent(target.name).stop(now=True)
         if "scheduler" not in args.skip:
-            log.info("jupyter-scheduler ...")
+            log.info("jupyter_scheduler ...")
             results["jupyter_scheduler"] = bench_scheduler(
                 nb, args.latency_runs, args.throughput_jobs
             )
