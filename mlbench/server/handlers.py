@@ -1,60 +1,757 @@
-"""REST handlers: each a few lines over the core, errors mapped in one place."""
+"""REST handlers: each a few lines over the core; parsing, errors and auth live in the base.
+
+Every verb is ``@tornado.web.authenticated`` and ``@authorized`` on the ``mlbench`` resource,
+``read`` for GET and ``write`` for everything that changes state; ``@endpoint`` describes it for
+the OpenAPI document (:mod:`mlbench.server.openapi`), which is generated from this module.
+"""
 
 from __future__ import annotations
 
-import json
+import shutil
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import nbformat
 import tornado
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
-from mlbench.errors import ConflictError, InvalidInputError, MlbenchError, NotFoundError
+from mlbench.compute.registry import compute_backends
+from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
+from mlbench.jobs.models import JobInfo, JobStatus
+from mlbench.server import models as m
+from mlbench.server.base import (
+    READ,
+    WRITE,
+    MlbenchHandler,
+    NotImplementedYetError,
+    endpoint,
+)
+from mlbench.tracking.query import (
+    ExperimentPage,
+    ExperimentSummary,
+    MetricHistory,
+    RunComparison,
+    RunPage,
+    RunSummary,
+)
 
 API = "mlbench/api/v1"
-AUTH_RESOURCE = "mlbench"
-
-_STATUS = ((NotFoundError, 404), (ConflictError, 409), (InvalidInputError, 400))
+NOTEBOOK = {"type": "object", "description": "An nbformat 4 notebook."}
 
 
-class MlbenchHandler(APIHandler):
-    auth_resource = AUTH_RESOURCE
-
-    @property
-    def ws(self) -> Any:
-        return self.settings["mlbench_workspace"]
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, MlbenchError):
-            body = exc.to_dict()
-        else:
-            body = {
-                "code": "server_error" if status_code >= 500 else "http_error",
-                "message": self._reason,
-            }
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": body}))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, MlbenchError):
-            return
-        super().log_exception(typ, value, tb)
-
-    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, MlbenchError):
-            status_code = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
-        super().send_error(status_code, **kwargs)
+class OutputNotFoundError(NotFoundError):
+    code = "output_not_found"
 
 
+class DestinationExistsError(ConflictError):
+    code = "destination_exists"
+
+
+# -- meta --------------------------------------------------------------------------------------
 class HealthHandler(MlbenchHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
+    @authorized(READ)
+    @endpoint(summary="Server and workspace status", tag="meta", action=READ, response=m.Health)
+    async def get(self) -> None:
         from mlbench import __version__
 
-        self.finish({"status": "ok", "version": __version__, "workspace": str(self.ws.home)})
+        self.reply(m.Health(status="ok", version=__version__, workspace=str(self.ws.home)))
 
 
-def route_handlers() -> list[tuple[str, type[APIHandler]]]:
-    return [(url_path_join("/", API, "health"), HealthHandler)]
+class OpenAPIHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="This API's OpenAPI 3.1 document",
+        tag="meta",
+        action=READ,
+        extra={"responses_schema": {"type": "object"}},
+    )
+    async def get(self) -> None:
+        from mlbench.server.openapi import served_document
+
+        self.finish(served_document(self.base_url))
+
+
+# -- compute -----------------------------------------------------------------------------------
+def _compute_list(ws: Any) -> m.ComputeList:
+    return m.ComputeList(items=[ws.compute.status(t.name) for t in ws.compute.list()])
+
+
+def _create_compute(ws: Any, req: m.CreateCompute) -> Any:
+    _check_config_keys(req.config)
+    ws.compute.create(req.name, req.kind, description=req.description, **req.config)
+    return ws.compute.status(req.name)
+
+
+def _update_compute(ws: Any, name: str, req: m.UpdateCompute) -> Any:
+    _check_config_keys(req.config)
+    ws.compute.update(name, description=req.description, **req.config)
+    return ws.compute.status(name)
+
+
+def _check_config_keys(config: dict[str, Any]) -> None:
+    reserved = sorted({"name", "kind", "description"} & set(config))
+    if reserved:
+        raise InvalidInputError(
+            f"{', '.join(reserved)} cannot be set inside config",
+            hint="name, kind and description are top-level fields",
+            details={"errors": [{"field": f"config.{k}", "message": "reserved"} for k in reserved]},
+        )
+
+
+class ComputeListHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Compute targets with capacity, running jobs and GPU ids in use",
+        tag="compute",
+        action=READ,
+        response=m.ComputeList,
+    )
+    async def get(self) -> None:
+        self.reply(await self.call(_compute_list, self.ws))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Create a compute target",
+        tag="compute",
+        action=WRITE,
+        body=m.CreateCompute,
+        response=m.ComputeStatus,
+        status=201,
+        errors=(409,),
+    )
+    async def post(self) -> None:
+        req = self.body(m.CreateCompute)
+        self.reply(await self.call(_create_compute, self.ws, req), 201)
+
+
+class ComputeHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="One compute target", tag="compute", action=READ, response=m.ComputeStatus)
+    async def get(self, name: str) -> None:
+        self.reply(await self.call(self.ws.compute.status, name))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Change a compute target's settings",
+        tag="compute",
+        action=WRITE,
+        body=m.UpdateCompute,
+        response=m.ComputeStatus,
+    )
+    async def patch(self, name: str) -> None:
+        req = self.body(m.UpdateCompute)
+        self.reply(await self.call(_update_compute, self.ws, name, req))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a compute target (not 'local'; none of its jobs active)",
+        tag="compute",
+        action=WRITE,
+        status=204,
+        errors=(409,),
+    )
+    async def delete(self, name: str) -> None:
+        await self.call(self.ws.compute.delete, name)
+        self.reply(None, 204)
+
+
+class ComputeKindsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Compute kinds and the JSON schema of their settings",
+        tag="compute",
+        action=READ,
+        response=m.ComputeKindList,
+    )
+    async def get(self) -> None:
+        self.reply(_compute_kinds())
+
+
+def _compute_kinds() -> m.ComputeKindList:
+    items = []
+    for kind in compute_backends.kinds():
+        backend = compute_backends.get(kind)
+        items.append(
+            m.ComputeKind(
+                kind=kind,
+                description=backend.description,
+                config_schema=backend.config_model.model_json_schema(),
+            )
+        )
+    return m.ComputeKindList(items=items)
+
+
+# -- kernels and notebooks ---------------------------------------------------------------------
+def _kernels(default: str | None) -> m.KernelList:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().get_all_specs()
+    items = [
+        m.KernelSpecInfo(
+            name=name,
+            display_name=str(s["spec"].get("display_name", name)),
+            language=str(s["spec"].get("language", "")),
+        )
+        for name, s in sorted(specs.items())
+    ]
+    return m.KernelList(items=items, default=default if default in specs else None)
+
+
+def _notebook_parameters(ws: Any, path: Path, rel: str) -> m.NotebookParameters:
+    params = ws.jobs.parameters(path)  # validates the notebook first
+    nb = nbformat.read(path, as_version=4)
+    return m.NotebookParameters(
+        path=rel,
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name"),
+        has_parameters_cell=any(
+            "parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells
+        ),
+        parameters=list(params.values()),
+    )
+
+
+class KernelsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Kernels a job can run on", tag="notebooks", action=READ, response=m.KernelList
+    )
+    async def get(self) -> None:
+        default = getattr(self.kernel_spec_manager, "default_kernel_name", None)
+        self.reply(await self.call(_kernels, default))
+
+
+class NotebookParametersHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A notebook's typed parameters (from its cell tagged 'parameters')",
+        tag="notebooks",
+        action=READ,
+        query=m.NotebookPathQuery,
+        response=m.NotebookParameters,
+        errors=(404,),
+    )
+    async def get(self) -> None:
+        q = self.query(m.NotebookPathQuery)
+        path = self.user_path(q.path)
+        self.reply(await self.call(_notebook_parameters, self.ws, path, self.relative(path) or ""))
+
+
+# -- jobs --------------------------------------------------------------------------------------
+def _submit(ws: Any, req: m.SubmitJob, notebook: Path, cwd: Path | None) -> JobInfo:
+    job = ws.jobs.submit(
+        notebook,
+        req.parameters,
+        compute=req.compute,
+        kernel_name=req.kernel_name,
+        cpus=req.resources.cpus,
+        gpus=req.resources.gpus,
+        memory=req.resources.memory,
+        timeout=req.timeout_s,
+        max_retries=req.max_retries,
+        tags=req.tags,
+        experiment=req.experiment,
+        display_name=req.display_name,
+        cwd=cwd,
+        allow_unknown_params=req.allow_unknown_params,
+    )
+    return ws.jobs.info(job.id)
+
+
+def _rerun(ws: Any, job_id: str, req: m.RerunJob) -> JobInfo:
+    overrides = {
+        "compute": req.compute,
+        "kernel_name": req.kernel_name,
+        "cpus": req.resources.cpus,
+        "gpus": req.resources.gpus,
+        "memory": req.resources.memory,
+        "timeout": req.timeout_s,
+        "max_retries": req.max_retries,
+        "tags": req.tags,
+        "experiment": req.experiment,
+        "display_name": req.display_name,
+    }
+    given = {k: v for k, v in overrides.items() if v is not None}
+    job = ws.jobs.rerun(job_id, req.parameters, **given)
+    return ws.jobs.info(job.id)
+
+
+def _list_jobs(ws: Any, q: m.ListJobsQuery) -> tuple[list[JobInfo], str | None]:
+    page = ws.jobs.list(
+        status=q.status or None,
+        compute=q.compute,
+        experiment=q.experiment,
+        tag=q.tag,
+        text=q.text,
+        limit=q.limit,
+        cursor=q.cursor,
+        oldest_first=q.sort == "created_at",
+    )
+    return [j._info for j in page], page.next_cursor
+
+
+def _logs(ws: Any, job_id: str, q: m.LogsQuery) -> m.JobLogs:
+    info = ws.jobs.info(job_id)  # first: when it is final, the log read next is complete
+    text, offset = ws.jobs.logs(info.id, q.offset, tail=q.tail)
+    return m.JobLogs(job_id=info.id, text=text, offset=offset, status=info.status)
+
+
+def _progress(ws: Any, job_id: str) -> m.Progress:
+    info = ws.jobs.info(job_id)
+    done = info.status == JobStatus.COMPLETED
+    return m.Progress(
+        job_id=info.id,
+        status=info.status,
+        status_reason=info.status_reason,
+        fraction=1.0 if done else info.progress.fraction,
+        progress=info.progress,
+    )
+
+
+def _job_events(ws: Any, job_id: str, q: m.EventsQuery) -> m.EventPage:
+    info = ws.jobs.info(job_id)
+    items = ws.jobs.events(after=q.after, job_id=info.id, limit=q.limit)
+    return m.EventPage(items=items, last_event_id=ws.jobs.last_event_id())
+
+
+def _events(ws: Any, q: m.EventsQuery) -> m.EventPage:
+    last = ws.jobs.last_event_id()
+    items = ws.jobs.events(after=q.after, job_id=q.job_id, limit=q.limit)
+    return m.EventPage(items=items, last_event_id=max(last, items[-1]["id"] if items else 0))
+
+
+def _output_source(ws: Any, job_id: str) -> tuple[JobInfo, Path]:
+    info = ws.jobs.info(job_id)
+    path = ws.jobs.output_notebook_path(info.id)
+    if path is None:
+        raise OutputNotFoundError(
+            f"job {info.id} has no output notebook yet ({info.status.value})",
+            hint="the output notebook is written once the job starts running",
+        )
+    return info, path
+
+
+def _copy_output(source: Path, dest: Path, overwrite: bool) -> None:
+    if dest.exists() and not overwrite:
+        raise DestinationExistsError(
+            f"{dest.name} already exists", hint="pass overwrite: true or choose another path"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.mlbench-tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(dest)
+
+
+class JobBase(MlbenchHandler):
+    def job(self, info: JobInfo) -> m.Job:
+        """The REST view of a job: the core record plus its notebook's path under the root."""
+        return m.Job.model_construct(
+            **dict(info), notebook_relpath=self.relative(info.notebook_path)
+        )
+
+
+class JobsHandler(JobBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="List jobs, newest first, filtered and paged",
+        tag="jobs",
+        action=READ,
+        query=m.ListJobsQuery,
+        response=m.JobPage,
+    )
+    async def get(self) -> None:
+        q = self.query(m.ListJobsQuery)
+        infos, cursor = await self.call(_list_jobs, self.ws, q)
+        self.reply(m.JobPage(items=[self.job(i) for i in infos], next_cursor=cursor))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Submit a notebook (path relative to the server root) as a job",
+        tag="jobs",
+        action=WRITE,
+        body=m.SubmitJob,
+        response=m.Job,
+        status=201,
+        errors=(404, 413),
+    )
+    async def post(self) -> None:
+        req = self.body(m.SubmitJob)
+        notebook = self.user_path(req.notebook_path)
+        cwd = self.user_path(req.cwd, kind="dir") if req.cwd else None
+        self.reply(self.job(await self.call(_submit, self.ws, req, notebook, cwd)), 201)
+
+
+class JobsDeleteHandler(JobBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete several finished jobs at once (all or none)",
+        tag="jobs",
+        action=WRITE,
+        body=m.DeleteJobsRequest,
+        response=m.DeleteJobsResult,
+        errors=(404, 409, 413),
+    )
+    async def post(self) -> None:
+        req = self.body(m.DeleteJobsRequest)
+        deleted = await self.call(self.ws.jobs.delete_many, req.ids, delete_run=req.delete_runs)
+        self.reply(m.DeleteJobsResult(deleted=deleted))
+
+
+class JobHandler(JobBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="One job", tag="jobs", action=READ, response=m.Job)
+    async def get(self, job_id: str) -> None:
+        self.reply(self.job(await self.call(self.ws.jobs.info, job_id)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a finished job, its files and (restorably) its MLflow run",
+        tag="jobs",
+        action=WRITE,
+        query=m.DeleteJobQuery,
+        status=204,
+        errors=(409,),
+    )
+    async def delete(self, job_id: str) -> None:
+        q = self.query(m.DeleteJobQuery)
+        await self.call(self.ws.jobs.delete, job_id, delete_run=q.delete_run)
+        self.reply(None, 204)
+
+
+class JobCancelHandler(JobBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Cancel a job (a queued one at once; a running one is interrupted, then killed)",
+        tag="jobs",
+        action=WRITE,
+        response=m.Job,
+        errors=(409,),
+    )
+    async def post(self, job_id: str) -> None:
+        self.reply(self.job(await self.call(self.ws.jobs.cancel, job_id)))
+
+
+class JobRerunHandler(JobBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Run a job's notebook snapshot again, with overrides",
+        tag="jobs",
+        action=WRITE,
+        body=m.RerunJob,
+        response=m.Job,
+        status=201,
+        errors=(409, 413),
+    )
+    async def post(self, job_id: str) -> None:
+        req = self.body(m.RerunJob)
+        self.reply(self.job(await self.call(_rerun, self.ws, job_id, req)), 201)
+
+
+class JobLogsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A job's log from a byte offset (or its tail)",
+        tag="jobs",
+        action=READ,
+        query=m.LogsQuery,
+        response=m.JobLogs,
+    )
+    async def get(self, job_id: str) -> None:
+        q = self.query(m.LogsQuery)
+        self.reply(await self.call(_logs, self.ws, job_id, q))
+
+
+class JobProgressHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A job's status and per-cell progress", tag="jobs", action=READ, response=m.Progress
+    )
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.call(_progress, self.ws, job_id))
+
+
+class JobEventsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A job's recorded events (status changes and progress), oldest first",
+        tag="events",
+        action=READ,
+        query=m.EventsQuery,
+        response=m.EventPage,
+    )
+    async def get(self, job_id: str) -> None:
+        q = self.query(m.EventsQuery)
+        self.reply(await self.call(_job_events, self.ws, job_id, q))
+
+
+class JobOutputHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="The executed output notebook (nbformat JSON)",
+        tag="jobs",
+        action=READ,
+        extra={"responses_schema": NOTEBOOK},
+    )
+    async def get(self, job_id: str) -> None:
+        _info, source = await self.call(_output_source, self.ws, job_id)
+        self.finish(await self.call(source.read_bytes))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Copy the output notebook into the server's tree, for JupyterLab to open",
+        tag="jobs",
+        action=WRITE,
+        body=m.CopyOutput,
+        response=m.OutputCopied,
+        status=201,
+        errors=(409, 413),
+    )
+    async def post(self, job_id: str) -> None:
+        req = self.body(m.CopyOutput)
+        info, source = await self.call(_output_source, self.ws, job_id)
+        rel = req.path or self.default_output_path(info)
+        dest = self.user_path(rel, must_exist=False)
+        if dest.is_dir():
+            raise InvalidInputError(f"{rel!r} is a folder", hint="give a file path ending .ipynb")
+        await self.call(_copy_output, source, dest, req.overwrite)
+        self.reply(m.OutputCopied(path=self.relative(dest) or rel), 201)
+
+    def default_output_path(self, info: JobInfo) -> str:
+        folder = PurePosixPath(self.relative(Path(info.notebook_path).parent) or "")
+        name = f"{Path(info.notebook_path).stem}-{info.id[:8]}.output.ipynb"
+        return str(folder / name)
+
+
+# -- events ------------------------------------------------------------------------------------
+class EventsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Recorded job events after an id (the stream's polling twin)",
+        tag="events",
+        action=READ,
+        query=m.EventsQuery,
+        response=m.EventPage,
+    )
+    async def get(self) -> None:
+        q = self.query(m.EventsQuery)
+        self.reply(await self.call(_events, self.ws, q))
+
+
+# -- experiments and runs ----------------------------------------------------------------------
+class ExperimentsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Experiments, most recently updated first",
+        tag="experiments",
+        action=READ,
+        query=m.ListExperimentsQuery,
+        response=ExperimentPage,
+    )
+    async def get(self) -> None:
+        q = self.query(m.ListExperimentsQuery)
+        queries = self.mlbench.queries
+        self.reply(
+            await self.call(queries.experiments, text=q.text, limit=q.limit, cursor=q.cursor)
+        )
+
+
+class ExperimentHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="One experiment", tag="experiments", action=READ, response=ExperimentSummary)
+    async def get(self, experiment_id: str) -> None:
+        self.reply(await self.call(self.mlbench.queries.experiment, experiment_id))
+
+
+class RunsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Runs of an experiment with params and latest metrics, sortable by a metric",
+        tag="experiments",
+        action=READ,
+        query=m.ListRunsQuery,
+        response=RunPage,
+    )
+    async def get(self, experiment_id: str) -> None:
+        q = self.query(m.ListRunsQuery)
+        self.reply(await self.call(self.mlbench.queries.runs, experiment_id, **q.model_dump()))
+
+
+class RunHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="One run", tag="experiments", action=READ, response=RunSummary)
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.mlbench.queries.run, run_id))
+
+
+class MetricHistoryHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Metric histories of runs, downsampled server-side (extremes kept)",
+        tag="experiments",
+        action=READ,
+        query=m.MetricHistoryQuery,
+        response=MetricHistory,
+        errors=(404,),
+    )
+    async def get(self) -> None:
+        q = self.query(m.MetricHistoryQuery)
+        queries = self.mlbench.queries
+        self.reply(
+            await self.call(queries.metric_history, q.run_id, q.key, max_points=q.max_points)
+        )
+
+
+class CompareRunsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Runs side by side: params (flagged where they differ) and latest metrics",
+        tag="experiments",
+        action=READ,
+        query=m.CompareRunsQuery,
+        response=RunComparison,
+        errors=(404,),
+    )
+    async def get(self) -> None:
+        q = self.query(m.CompareRunsQuery)
+        self.reply(await self.call(self.mlbench.queries.compare, q.run_id))
+
+
+# -- data (planned: datastores and data assets are another issue) ------------------------------
+def _planned(what: str) -> NotImplementedYetError:
+    return NotImplementedYetError(
+        f"{what} are not available yet",
+        hint="datastores and data assets are planned; this route's shape is fixed already",
+        details={"planned": True},
+    )
+
+
+class DatastoresHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="Datastores (planned)", tag="data", action=READ, planned=True)
+    async def get(self) -> None:
+        raise _planned("datastores")
+
+
+class DatastoreHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One datastore, secrets never included (planned)",
+        tag="data",
+        action=READ,
+        planned=True,
+    )
+    async def get(self, name: str) -> None:
+        raise _planned("datastores")
+
+
+class DataAssetsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Data assets, latest version each (planned)", tag="data", action=READ, planned=True
+    )
+    async def get(self) -> None:
+        raise _planned("data assets")
+
+
+class DataAssetHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="A data asset's versions (planned)", tag="data", action=READ, planned=True)
+    async def get(self, name: str) -> None:
+        raise _planned("data assets")
+
+
+class DataAssetVersionHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One version: URI, hash, size, schema preview and lineage (planned)",
+        tag="data",
+        action=READ,
+        planned=True,
+    )
+    async def get(self, name: str, version: str) -> None:
+        raise _planned("data assets")
+
+
+# -- the route table ---------------------------------------------------------------------------
+def routes() -> list[tuple[str, type[Any]]]:
+    """(path template relative to the API root, handler); more specific paths first."""
+    from mlbench.server.events import EventStreamHandler
+
+    return [
+        ("/health", HealthHandler),
+        ("/openapi.json", OpenAPIHandler),
+        ("/compute", ComputeListHandler),
+        ("/compute/{name}", ComputeHandler),
+        ("/compute-kinds", ComputeKindsHandler),
+        ("/kernels", KernelsHandler),
+        ("/notebooks/parameters", NotebookParametersHandler),
+        ("/jobs", JobsHandler),
+        ("/jobs/delete", JobsDeleteHandler),
+        ("/jobs/{job_id}", JobHandler),
+        ("/jobs/{job_id}/cancel", JobCancelHandler),
+        ("/jobs/{job_id}/rerun", JobRerunHandler),
+        ("/jobs/{job_id}/logs", JobLogsHandler),
+        ("/jobs/{job_id}/progress", JobProgressHandler),
+        ("/jobs/{job_id}/events", JobEventsHandler),
+        ("/jobs/{job_id}/output", JobOutputHandler),
+        ("/events", EventsHandler),
+        ("/events/stream", EventStreamHandler),
+        ("/experiments", ExperimentsHandler),
+        ("/experiments/{experiment_id}", ExperimentHandler),
+        ("/experiments/{experiment_id}/runs", RunsHandler),
+        ("/runs/metric-history", MetricHistoryHandler),
+        ("/runs/compare", CompareRunsHandler),
+        ("/runs/{run_id}", RunHandler),
+        ("/datastores", DatastoresHandler),
+        ("/datastores/{name}", DatastoreHandler),
+        ("/data", DataAssetsHandler),
+        ("/data/{name}", DataAssetHandler),
+        ("/data/{name}/versions/{version}", DataAssetVersionHandler),
+    ]
+
+
+def _pattern(template: str) -> str:
+    out = template
+    for part in template.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            out = out.replace(part, f"(?P<{part[1:-1]}>[^/]+)")
+    return out + "/?"
+
+
+def route_handlers() -> list[tuple[str, type[Any]]]:
+    """Tornado URL specs (relative to the server's base_url, which jupyter-server adds)."""
+    return [(url_path_join("/", API, _pattern(t)), h) for t, h in routes()]

@@ -1,0 +1,303 @@
+"""The one base handler: parsing, replies, the thread pool, paths and the error mapping.
+
+Every REST handler is a few lines over the core: it parses its query string or body into a
+pydantic model (:meth:`MlbenchHandler.query`, :meth:`MlbenchHandler.body`), calls the core in a
+worker thread (:meth:`MlbenchHandler.call`; the core is synchronous and may import MLflow) and
+replies with a pydantic model (:meth:`MlbenchHandler.reply`). Errors of every kind become one
+shape, ``{"error": {"code", "message", "hint"?, "details"}}``, with the status chosen in
+:func:`status_for`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import typing
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from http.client import responses
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+import tornado
+from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError
+
+from mlbench.errors import (
+    AgentError,
+    ConflictError,
+    InvalidInputError,
+    MlbenchError,
+    NotFoundError,
+    WaitTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+AUTH_RESOURCE = "mlbench"
+READ, WRITE = "read", "write"
+DEFAULT_MAX_BODY = 1024 * 1024
+
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 400),
+    (ValidationError, 400),
+    (WaitTimeoutError, 504),
+    (AgentError, 503),
+)
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    501: "not_implemented",
+}
+
+
+class PathOutsideRootError(InvalidInputError):
+    code = "path_outside_root"
+
+
+class InvalidPathError(InvalidInputError):
+    code = "invalid_path"
+
+
+class FileNotFoundInRootError(NotFoundError):
+    code = "file_not_found"
+
+
+class NotImplementedYetError(MlbenchError):
+    code = "not_implemented"
+
+
+# -- endpoint metadata (read by the OpenAPI generator and the tests) ---------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    summary: str
+    tag: str
+    action: str
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    content_type: str = "application/json"
+    planned: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def endpoint(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Describe a handler method for the OpenAPI document (outermost decorators copy it)."""
+
+    def attach(method: Callable[..., Any]) -> Callable[..., Any]:
+        method.__mlbench_endpoint__ = Endpoint(**spec)  # type: ignore[attr-defined]
+        return method
+
+    return attach
+
+
+def endpoint_of(method: Any) -> Endpoint | None:
+    return getattr(method, "__mlbench_endpoint__", None)
+
+
+# -- errors ------------------------------------------------------------------------------------
+def status_for(exc: BaseException | None, default: int = 500) -> int:
+    if isinstance(exc, HTTPError):
+        return exc.status_code
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    if isinstance(exc, NotImplementedYetError):
+        return 501
+    return default
+
+
+def error_body(status: int, exc: BaseException | None, reason: str) -> dict[str, Any]:
+    if isinstance(exc, MlbenchError):
+        body = {"code": exc.code, "message": exc.message, "details": dict(exc.details)}
+        if exc.hint:
+            body["hint"] = exc.hint
+        return body
+    if isinstance(exc, ValidationError):
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]) or "body",
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return {
+            "code": "validation_error",
+            "message": f"invalid request ({problems})",
+            "details": {"errors": errors},
+        }
+    if status >= 500 and not isinstance(exc, HTTPError):
+        return {
+            "code": "internal_error",
+            "message": "internal server error (details are in the server log)",
+            "details": {},
+        }
+    message = (exc.log_message if isinstance(exc, HTTPError) else None) or reason
+    return {
+        "code": _HTTP_CODES.get(status, "server_error" if status >= 500 else "http_error"),
+        "message": message or responses.get(status, "error"),
+        "details": {},
+    }
+
+
+# -- the base handlers -------------------------------------------------------------------------
+class MlbenchMixin:
+    """What the REST handlers and the event stream share: services, query parsing, errors."""
+
+    auth_resource = AUTH_RESOURCE
+    settings: dict[str, Any]
+    request: Any
+
+    @property
+    def ws(self) -> Any:
+        return self.settings["mlbench_workspace"]
+
+    @property
+    def mlbench(self) -> Any:
+        """The extension's shared services (see :class:`mlbench.server.extension.Services`)."""
+        return self.settings["mlbench"]
+
+    # requests
+    def query(self, model: type[M]) -> M:
+        """The query string as ``model``; list fields take repeated or comma-separated values."""
+        raw: dict[str, Any] = {}
+        for name, info in model.model_fields.items():
+            values = self.get_arguments(name, strip=False)
+            if not values:
+                continue
+            if _is_list(info.annotation):
+                raw[name] = [v for value in values for v in value.split(",") if v]
+            else:
+                raw[name] = values[-1]
+        return model.model_validate(raw)
+
+    async def call(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run a (synchronous, maybe slow) core call in the extension's thread pool."""
+        executor: Executor = self.mlbench.executor
+        loop = tornado.ioloop.IOLoop.current()
+        return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
+    # errors: one mapping for every handler
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if not isinstance(e, (HTTPError, MlbenchError, ValidationError)):
+            super()._handle_request_exception(e)  # logs the traceback, answers 500
+            return
+        if self._finished:
+            return
+        self.send_error(status_for(e), exc_info=(type(e), e, e.__traceback__))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        body = error_body(status_code, exc, self._reason)
+        if status_code >= 500:
+            log.error("%s %s -> %s: %s", self.request.method, self.request.path, status_code, body)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": body}))
+
+
+class MlbenchHandler(MlbenchMixin, APIHandler):
+    """Base of every mlbench REST handler."""
+
+    def body(self, model: type[M]) -> M:
+        """The JSON body as ``model`` (an empty body is ``{}``); 413 past the size limit."""
+        data = self.request.body or b""
+        limit = self.mlbench.max_body_bytes
+        if len(data) > limit:
+            raise HTTPError(413, f"request body is larger than {limit} bytes")
+        if not data.strip():
+            return model.model_validate({})
+        try:
+            parsed = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(
+                f"the request body is not valid JSON: {exc}",
+                hint="send a JSON object with Content-Type: application/json",
+            ) from None
+        return model.model_validate(parsed)
+
+    # replies
+    def reply(self, model: BaseModel | None, status: int = 200) -> None:
+        self.set_status(status)
+        if model is None:
+            self.finish()
+            return
+        self.finish(model.model_dump_json())
+
+    # paths under the server root
+    @functools.cached_property
+    def root_dir(self) -> Path:
+        root = getattr(self.contents_manager, "root_dir", None) or self.settings.get(
+            "server_root_dir", os.getcwd()
+        )
+        return Path(os.path.expanduser(root)).resolve()
+
+    def user_path(self, rel: str, *, must_exist: bool = True, kind: str = "file") -> Path:
+        """``rel`` (relative to the server root) as an absolute path that stays inside the root.
+
+        Absolute paths, ``..`` escapes and symlinks leading out are refused, as are hidden
+        files unless the contents manager allows them.
+        """
+        if "\x00" in rel or "\\" in rel:
+            raise InvalidPathError(f"invalid path {rel!r}")
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or rel.startswith("~"):
+            raise PathOutsideRootError(
+                f"path {rel!r} must be relative to the server root",
+                hint="give the path as shown in JupyterLab's file browser, e.g. work/train.ipynb",
+            )
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
+        if not allow_hidden and any(p.startswith(".") and p not in (".", "..") for p in pure.parts):
+            raise InvalidPathError(
+                f"path {rel!r} is hidden", hint="hidden files are not served by this server"
+            )
+        root = self.root_dir
+        try:
+            resolved = (root / pure).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InvalidPathError(f"invalid path {rel!r}: {exc}") from None
+        if resolved != root and root not in resolved.parents:
+            raise PathOutsideRootError(
+                f"path {rel!r} resolves outside the server root",
+                hint="paths must stay inside the folder JupyterLab serves",
+            )
+        if must_exist:
+            if not resolved.exists():
+                raise FileNotFoundInRootError(f"{rel!r} does not exist")
+            if kind == "file" and not resolved.is_file():
+                raise InvalidPathError(f"{rel!r} is not a file")
+            if kind == "dir" and not resolved.is_dir():
+                raise InvalidPathError(f"{rel!r} is not a folder")
+        return resolved
+
+    def relative(self, path: str | Path) -> str | None:
+        """``path`` relative to the server root (POSIX separators), or None when outside it."""
+        try:
+            return Path(path).relative_to(self.root_dir).as_posix()
+        except ValueError:
+            return None
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        return True
+    return any(typing.get_origin(a) is list for a in typing.get_args(annotation))

@@ -1,0 +1,288 @@
+"""Request and response models of the REST API (mirrored one-to-one by the TypeScript client).
+
+Core models (``JobInfo``, ``ComputeStatus``, ``RunSummary``...) are reused as they are; the
+models here are what only the REST face needs: request bodies, query strings and envelopes.
+Every request model forbids unknown fields, so a typo is a 400 naming the field, not a silently
+ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlbench.compute.service import ComputeStatus
+from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
+from mlbench.jobs.parameters import NotebookParameter
+
+MAX_TAGS = 64
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- common ------------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    code: str = Field(
+        description="Stable machine-readable code, e.g. validation_error, job_not_found, conflict."
+    )
+    message: str
+    hint: str | None = Field(None, description="How to fix it, when there is a known fix.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="For validation errors: errors[] with field, message and type.",
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    workspace: str
+
+
+# -- compute -----------------------------------------------------------------------------------
+class ComputeList(BaseModel):
+    items: list[ComputeStatus]
+
+
+class ComputeKind(BaseModel):
+    kind: str
+    description: str
+    config_schema: dict[str, Any] = Field(description="JSON schema of the kind's settings.")
+
+
+class ComputeKindList(BaseModel):
+    items: list[ComputeKind]
+
+
+class CreateCompute(Request):
+    name: str = Field(description="Letters, digits, '.', '_' or '-'; at most 64.")
+    kind: str = "local"
+    description: str = Field("", max_length=2000)
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the kind (see /compute-kinds), e.g. cpus, gpu_ids, "
+        "max_concurrent_jobs, kernel_pool_size, idle_timeout_s.",
+    )
+
+
+class UpdateCompute(Request):
+    description: str | None = Field(None, max_length=2000)
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Settings to change; null resets one to its default."
+    )
+
+
+# -- kernels and notebooks ---------------------------------------------------------------------
+class KernelSpecInfo(BaseModel):
+    name: str
+    display_name: str
+    language: str
+
+
+class KernelList(BaseModel):
+    items: list[KernelSpecInfo]
+    default: str | None = Field(None, description="The kernel the server's notebooks default to.")
+
+
+class NotebookPathQuery(Request):
+    path: str = Field(min_length=1, description="Notebook path relative to the server root.")
+
+
+class NotebookParameters(BaseModel):
+    path: str = Field(description="The notebook path, relative to the server root.")
+    kernel_name: str | None = Field(None, description="The kernel the notebook names.")
+    has_parameters_cell: bool
+    parameters: list[NotebookParameter]
+
+
+# -- jobs --------------------------------------------------------------------------------------
+class Resources(Request):
+    cpus: float | None = Field(None, gt=0)
+    gpus: int | None = Field(None, ge=0)
+    memory: int | str | None = Field(
+        None, description="MiB as a number, or a size such as '4GB' or '512MB'."
+    )
+
+
+class SubmitJob(Request):
+    notebook_path: str = Field(
+        min_length=1, description="Path of the notebook relative to the server root."
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    compute: str = "local"
+    kernel_name: str | None = Field(None, description="Default: the notebook's kernel.")
+    resources: Resources = Field(default_factory=Resources)
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int = Field(0, ge=0, le=100)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS)
+    experiment: str | None = Field(None, min_length=1, max_length=256)
+    display_name: str | None = Field(None, min_length=1, max_length=256)
+    cwd: str | None = Field(
+        None, description="Working folder relative to the server root (default: the notebook's)."
+    )
+    allow_unknown_params: bool = False
+
+
+class RerunJob(Request):
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Merged over the original job's parameters."
+    )
+    compute: str | None = None
+    kernel_name: str | None = None
+    resources: Resources = Field(default_factory=Resources)
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0, le=100)
+    tags: dict[str, str] | None = Field(None, max_length=MAX_TAGS)
+    experiment: str | None = Field(None, min_length=1, max_length=256)
+    display_name: str | None = Field(None, min_length=1, max_length=256)
+
+
+class ListJobsQuery(Request):
+    status: list[JobStatus] = Field(
+        default_factory=list, description="Repeat (or comma-separate) to match any of several."
+    )
+    experiment: str | None = None
+    compute: str | None = None
+    tag: str | None = Field(None, description="KEY or KEY=VALUE.")
+    text: str | None = Field(
+        None, max_length=256, description="Matched in name, notebook, experiment and id."
+    )
+    sort: Literal["-created_at", "created_at"] = Field(
+        "-created_at", description="-created_at: newest first; created_at: oldest first."
+    )
+    limit: int = Field(50, ge=1, le=1000)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class Job(JobInfo):
+    """A job, with its notebook's path relative to the server root when it lies under it."""
+
+    notebook_relpath: str | None = Field(
+        None, description="notebook_path relative to the server root (null when outside it)."
+    )
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None = None
+
+
+class DeleteJobsRequest(Request):
+    ids: list[str] = Field(min_length=1, max_length=1000)
+    delete_runs: bool = Field(True, description="Also delete (restorably) their MLflow runs.")
+
+
+class DeleteJobsResult(BaseModel):
+    deleted: list[str]
+
+
+class DeleteJobQuery(Request):
+    delete_run: bool = True
+
+
+class LogsQuery(Request):
+    offset: int = Field(0, ge=0, description="Byte offset to read from (the last reply's offset).")
+    tail: int | None = Field(
+        None, ge=0, le=10_000_000, description="Instead of offset: the last N bytes."
+    )
+
+
+class JobLogs(BaseModel):
+    job_id: str
+    text: str
+    offset: int = Field(description="Pass as offset to read what comes next.")
+    status: JobStatus
+
+
+class Progress(BaseModel):
+    job_id: str
+    status: JobStatus
+    status_reason: str
+    fraction: float = Field(ge=0, le=1, description="Cells done / cells.")
+    progress: JobProgress
+
+
+class CopyOutput(Request):
+    path: str | None = Field(
+        None,
+        min_length=1,
+        description="Destination relative to the server root "
+        "(default: beside the source notebook, or at the root).",
+    )
+    overwrite: bool = False
+
+
+class OutputCopied(BaseModel):
+    path: str = Field(description="Where the output notebook now is, relative to the server root.")
+
+
+class EventsQuery(Request):
+    after: int = Field(0, ge=0, description="Only events with a larger id (resume point).")
+    job_id: str | None = Field(None, description="Only this job's events.")
+    limit: int = Field(500, ge=1, le=5000)
+
+
+class JobEvent(BaseModel):
+    id: int = Field(description="Increasing; resume a stream from the last one seen.")
+    job_id: str
+    kind: str = Field(description="status (data.status, data.reason...) or progress.")
+    data: dict[str, Any]
+    created_at: str
+
+
+class EventPage(BaseModel):
+    items: list[JobEvent]
+    last_event_id: int = Field(description="The newest event id in the workspace.")
+
+
+class StreamQuery(Request):
+    after: int | None = Field(
+        None, ge=0, description="Replay events after this id first (default: only new ones)."
+    )
+    job_id: list[str] = Field(default_factory=list, description="Only these jobs' events.")
+
+
+# -- experiments and runs ----------------------------------------------------------------------
+class ListExperimentsQuery(Request):
+    text: str | None = Field(None, max_length=256, description="Part of the name.")
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class ListRunsQuery(Request):
+    status: str | None = Field(None, description="RUNNING, FINISHED, FAILED or KILLED.")
+    job_id: str | None = None
+    filter: str | None = Field(
+        None, max_length=2000, description="MLflow search filter, e.g. metrics.loss < 0.1."
+    )
+    sort: str = Field(
+        "start_time",
+        description="start_time, end_time, run_name, status, metrics.KEY, params.KEY or tags.KEY.",
+    )
+    order: Literal["asc", "desc"] = "desc"
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class MetricHistoryQuery(Request):
+    run_id: list[str] = Field(min_length=1, max_length=50, description="Repeat for several runs.")
+    key: list[str] = Field(
+        default_factory=list, description="Repeat for several; none: every metric of each run."
+    )
+    max_points: int = Field(1000, ge=4, le=100_000, description="Per series, extremes kept.")
+
+
+class CompareRunsQuery(Request):
+    run_id: list[str] = Field(min_length=1, max_length=50, description="Repeat for each run.")
+
+
+# -- data (planned) ----------------------------------------------------------------------------
+class NotImplementedBody(ErrorResponse):
+    """The data routes answer 501 until datastores and data assets land."""
