@@ -1,0 +1,113 @@
+"""Team mode: the metadata database on a real PostgreSQL server (started by the test)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _pg_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(candidates[-1]).resolve().parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb) are not installed")
+    pytest.importorskip("psycopg")
+    # PostgreSQL refuses to run as root: run it as the 'postgres' user in a folder it owns.
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    data = Path(tempfile.mkdtemp(prefix="mlbench-pg-"))
+    if as_root:
+        shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)
+
+    run(
+        str(bindir / "initdb"),
+        "-D",
+        str(data / "db"),
+        "-U",
+        "mlbench",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+    )
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data / "db"),
+        "-l",
+        str(data / "log"),
+        "-w",
+        "-o",
+        f"-h 127.0.0.1 -p {port} -k {data}",
+        "start",
+    )
+    try:
+        run(
+            str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlbench", "mlbench"
+        )
+        yield f"postgresql+psycopg://mlbench@127.0.0.1:{port}/mlbench"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_migrations_match_the_models_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from mlbench.store import Base, Database
+
+    db = Database(postgres_url, lock_dir=tmp_path)
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.dispose()
+
+
+def test_jobs_run_with_a_postgres_metadata_store(
+    postgres_url: str, tmp_path: Path, notebook: Any
+) -> None:
+    from mlbench import Workspace
+    from tests.conftest import _stop_agents
+
+    ws = Workspace(tmp_path / "ws", database_url=postgres_url, agent_idle_timeout_s=30)
+    try:
+        assert ws.info()["database_url"].startswith("postgresql+psycopg://mlbench@")
+        nb = notebook("print('on postgres', x)", parameters="x = 1")
+        jobs = [ws.jobs.submit(nb, {"x": i}) for i in range(3)]
+        infos = [j.wait(120).info for j in jobs]
+        assert [i.status.value for i in infos] == ["completed"] * 3
+        assert "on postgres 2" in jobs[2].logs()
+        assert [
+            e["data"]["status"] for e in ws.jobs.events(job_id=jobs[0].id) if e["kind"] == "status"
+        ] == ["queued", "starting", "running", "completed"]
+        failing = ws.jobs.submit(notebook("1 / 0", name="fail.ipynb")).wait(120).info
+        assert failing.status.value == "failed" and failing.error.ename == "ZeroDivisionError"
+        assert len(ws.jobs.list(limit=10)) == 4
+    finally:
+        _stop_agents(ws)
+        ws.close()
