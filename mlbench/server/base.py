@@ -226,7 +226,7 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
         if not data.strip():
             return model.model_validate({})
         try:
-            parsed = json.loads(data)
+            parsed = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(
                 f"the request body is not valid JSON: {exc}",
@@ -294,6 +294,17 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
             return Path(path).relative_to(self.root_dir).as_posix()
         except ValueError:
             return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large")
+    return value
 
 
 def _is_list(annotation: Any) -> bool:

@@ -17,6 +17,7 @@ from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 
 MAX_TAGS = 64
+MAX_ID = 2**63 - 1  # event ids and offsets are 64-bit integers in the database
 
 
 class Request(BaseModel):
@@ -188,7 +189,9 @@ class DeleteJobQuery(Request):
 
 
 class LogsQuery(Request):
-    offset: int = Field(0, ge=0, description="Byte offset to read from (the last reply's offset).")
+    offset: int = Field(
+        0, ge=0, le=MAX_ID, description="Byte offset to read from (the last reply's offset)."
+    )
     tail: int | None = Field(
         None, ge=0, le=10_000_000, description="Instead of offset: the last N bytes."
     )
@@ -224,7 +227,9 @@ class OutputCopied(BaseModel):
 
 
 class EventsQuery(Request):
-    after: int = Field(0, ge=0, description="Only events with a larger id (resume point).")
+    after: int = Field(
+        0, ge=0, le=MAX_ID, description="Only events with a larger id (resume point)."
+    )
     job_id: str | None = Field(None, description="Only this job's events.")
     limit: int = Field(500, ge=1, le=5000)
 
@@ -244,7 +249,10 @@ class EventPage(BaseModel):
 
 class StreamQuery(Request):
     after: int | None = Field(
-        None, ge=0, description="Replay events after this id first (default: only new ones)."
+        None,
+        ge=0,
+        le=MAX_ID,
+        description="Replay events after this id first (default: only new ones).",
     )
     job_id: list[str] = Field(default_factory=list, description="Only these jobs' events.")
 

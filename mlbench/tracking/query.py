@@ -12,6 +12,7 @@ are read with one indexed SQL query when the store is MLflow's SQL store (buildi
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import re
@@ -196,6 +197,7 @@ class TrackingQueries:
         """Active experiments, most recently updated first."""
         _check_limit(limit)
         filter_string = f"name ILIKE {_quote('%' + text + '%')}" if text else None
+        _check_cursor(cursor)
         with _mlflow_errors():
             page = self._client.search_experiments(
                 max_results=limit,
@@ -242,6 +244,7 @@ class TrackingQueries:
         if filter:
             _check_filter(filter)
             clauses.append(filter)
+        _check_cursor(cursor)
         order_by = [f"{_sort_key(sort)} {order.upper()}"]
         if sort != "start_time":
             order_by.append("attributes.start_time DESC")
@@ -426,6 +429,18 @@ def _run(run: Any) -> RunSummary:
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+
+
+def _check_cursor(cursor: str | None) -> None:
+    """MLflow page tokens are base64 text; anything else is the caller's mistake, not a 500."""
+    if not cursor:
+        return
+    try:
+        base64.b64decode(cursor.encode("ascii"), validate=False)
+    except (UnicodeEncodeError, ValueError):
+        raise InvalidInputError(
+            "invalid cursor", hint="pass the next_cursor of a previous page unchanged"
+        ) from None
 
 
 def _quote(value: str) -> str:
