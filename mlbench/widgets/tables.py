@@ -1,0 +1,82 @@
+"""A static table: what magics such as ``%mlbench compute`` and ``%mlbench runs`` return.
+
+Nothing to update, so no widget: an object with an HTML and a plain-text repr (reads the same in
+JupyterLab, a saved notebook, nbconvert and a terminal) and its data in ``rows``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlbench.widgets._format import MUTED, card, esc, html_table, text_table
+from mlbench.widgets.display import Displayable
+
+
+class TableView(Displayable):
+    """Rows of values under named columns, with an optional title and footnote."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        title: str = "",
+        note: str = "",
+        empty: str = "nothing to show",
+        html_cells: Sequence[Sequence[str]] | None = None,
+    ) -> None:
+        self.columns = list(columns)
+        self._values = [list(r) for r in rows]
+        self.title = title
+        self.note = note
+        self.empty = empty
+        self._html_cells = [list(r) for r in html_cells] if html_cells is not None else None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as dicts keyed by column."""
+        return [dict(zip(self.columns, r, strict=True)) for r in self._values]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._values, columns=self.columns)
+
+    def _display_bundle(self) -> dict[str, Any]:
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+    def _repr_html_(self) -> str:
+        if not self._values:
+            body = f'<div style="color:{MUTED};font-size:12px">{esc(self.empty)}</div>'
+        elif self._html_cells is not None:
+            body = html_table(self.columns, self._html_cells, raw=True)
+        else:
+            body = html_table(self.columns, [[_cell(v) for v in r] for r in self._values])
+        if self.note:
+            body += (
+                f'<div style="color:{MUTED};font-size:12px;margin-top:4px">{esc(self.note)}</div>'
+            )
+        return card(body, title=esc(self.title))
+
+    def __repr__(self) -> str:
+        lines = [self.title] if self.title else []
+        if self._values:
+            lines.append(text_table(self.columns, [[_cell(v) for v in r] for r in self._values]))
+        else:
+            lines.append(self.empty)
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
