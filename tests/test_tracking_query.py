@@ -206,3 +206,19 @@ def test_non_finite_latest_metric_is_null(store: dict[str, Any]) -> None:
     assert run.metrics["loss"] is None and not any(
         isinstance(v, float) and math.isnan(v) for v in run.metrics.values()
     )
+
+
+def test_cached_history_follows_new_points(tmp_path: Path) -> None:
+    tracking = TrackingClient(f"sqlite:///{tmp_path / 'm.db'}", (tmp_path / "a").as_uri())
+    q = TrackingQueries(tracking)
+    _, run = tracking.start_run("cache", "r", {}, {})
+    tracking.log_points(run, [("loss", float(i), i, i) for i in range(100)])
+    first = q.metric_history([run], ["loss"], max_points=10).series[0]
+    assert q.metric_history([run], ["loss"], max_points=10).series[0] is first  # cached
+    tracking.log_points(run, [("loss", -5.0, 100, 100)])
+    grown = q.metric_history([run], ["loss"], max_points=10).series[0]
+    assert grown.total_points == 101 and min(v for v in grown.values if v is not None) == -5.0
+    # ties on a step are ordered by time, as MLflow's history is
+    tracking.log_points(run, [("tie", 2.0, 0, 20), ("tie", 1.0, 0, 10)])
+    tie = q.metric_history([run], ["tie"]).series[0]
+    assert tie.timestamps == [10, 20] and tie.values == [1.0, 2.0]

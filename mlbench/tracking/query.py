@@ -16,7 +16,9 @@ import base64
 import logging
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import chain
@@ -183,8 +185,9 @@ def _when(ms: int | None) -> datetime | None:
 class TrackingQueries:
     """Read-only queries over one workspace's tracking store."""
 
-    def __init__(self, tracking: TrackingClient) -> None:
+    def __init__(self, tracking: TrackingClient, cache_size: int = 256) -> None:
         self._tracking = tracking
+        self._cache = _LruCache(cache_size)
 
     @property
     def _client(self) -> Any:
@@ -290,8 +293,18 @@ class TrackingQueries:
         reader = self._sql_reader()
         series = []
         for run_id, key in wanted:
-            steps, values, stamps = reader(run_id, key) if reader else self._api_points(run_id, key)
-            series.append(_series(run_id, key, steps, values, stamps, max_points))
+            if reader is None:
+                steps, values, stamps = self._api_points(run_id, key)
+                series.append(_series(run_id, key, steps, values, stamps, max_points))
+                continue
+            # A stored series only grows: (count, last step) tells whether a cached result of
+            # this (run, key, max_points) is still the answer, at the cost of an index lookup.
+            version = reader.version(run_id, key)
+            cached = self._cache.get((run_id, key, max_points, version))
+            if cached is None:
+                cached = _series(run_id, key, *reader.read(run_id, key), max_points)
+                self._cache.put((run_id, key, max_points, version), cached)
+            series.append(cached)
         return MetricHistory(series=series, max_points=max_points)
 
     def _api_points(self, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -304,42 +317,13 @@ class TrackingQueries:
             np.array([m.timestamp for m in history], dtype=np.int64),
         )
 
-    def _sql_reader(
-        self,
-    ) -> Callable[[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
-        """One indexed query per series on MLflow's SQL store; None for other stores."""
+    def _sql_reader(self) -> _SqlMetrics | None:
+        """Indexed queries on MLflow's SQL store; None for other stores (REST servers...)."""
         store = getattr(getattr(self._client, "_tracking_client", None), "store", None)
         engine = getattr(store, "engine", None)
         if engine is None or type(store).__name__ != "SqlAlchemyStore":
             return None
-        style = engine.dialect.paramstyle
-        run_mark, key_mark = _MARKS.get(style, ("%s", "%s"))
-        sql = (
-            "SELECT step, value, is_nan, timestamp FROM metrics "
-            f"WHERE run_uuid = {run_mark} AND key = {key_mark} ORDER BY step, timestamp"
-        )
-        named = style in ("named", "pyformat")
-
-        def read(run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            # The DB-API cursor directly: SQLAlchemy's Row objects would triple the cost.
-            raw = engine.raw_connection()
-            try:
-                cur = raw.cursor()
-                params: Any = {"run": run_id, "key": key} if named else (run_id, key)
-                cur.execute(sql, params)
-                rows = cur.fetchall()
-                cur.close()
-            finally:
-                raw.close()
-            if not rows:
-                empty = np.array([], dtype=np.int64)
-                return empty, np.array([], dtype=float), empty
-            flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=len(rows) * 4)
-            data = flat.reshape(len(rows), 4)
-            values = np.where(data[:, 2] != 0, np.nan, data[:, 1])
-            return data[:, 0].astype(np.int64), values, data[:, 3].astype(np.int64)
-
-        return read
+        return _SqlMetrics(engine)
 
     # comparison
     def compare(self, run_ids: Sequence[str]) -> RunComparison:
@@ -372,6 +356,74 @@ class TrackingQueries:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+class _SqlMetrics:
+    """Metric series straight from MLflow's ``metrics`` table through the DB-API cursor.
+
+    ``ORDER BY step`` follows the (run_uuid, key, step) index; ties are ordered by time in numpy,
+    which is cheaper than SQLite's temporary sort. SQLAlchemy's Row objects would triple the
+    cost of 100,000 rows, hence the raw cursor.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        style = engine.dialect.paramstyle
+        run_mark, key_mark = _MARKS.get(style, ("%s", "%s"))
+        where = f"WHERE run_uuid = {run_mark} AND key = {key_mark}"
+        self.read_sql = f"SELECT step, value, is_nan, timestamp FROM metrics {where} ORDER BY step"
+        self.version_sql = f"SELECT COUNT(*), MAX(step) FROM metrics {where}"
+        self.named = style in ("named", "pyformat")
+
+    def _fetch(self, sql: str, run_id: str, key: str) -> list[Any]:
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(sql, {"run": run_id, "key": key} if self.named else (run_id, key))
+            rows = cur.fetchall()
+            cur.close()
+            return list(rows)
+        finally:
+            raw.close()
+
+    def version(self, run_id: str, key: str) -> tuple[int, int]:
+        count, last = self._fetch(self.version_sql, run_id, key)[0]
+        return int(count or 0), int(last or 0)
+
+    def read(self, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self._fetch(self.read_sql, run_id, key)
+        if not rows:
+            empty = np.array([], dtype=np.int64)
+            return empty, np.array([], dtype=float), empty
+        data = np.fromiter(chain.from_iterable(rows), dtype=float, count=len(rows) * 4)
+        data = data.reshape(len(rows), 4)
+        steps, stamps = data[:, 0].astype(np.int64), data[:, 3].astype(np.int64)
+        order = np.lexsort((stamps, steps))
+        values = np.where(data[:, 2] != 0, np.nan, data[:, 1])
+        return steps[order], values[order], stamps[order]
+
+
+class _LruCache:
+    """A small thread-safe LRU map (the server calls queries from a thread pool)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def _series(
     run_id: str,
     key: str,
