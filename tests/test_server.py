@@ -412,6 +412,7 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
         root / "work" / "train.ipynb",
         "import mlbench\nfor i in range(20):\n    mlbench.log_metric('loss', 1 / (i + 1))",
         "print('trained', epochs)",
+        "print('naïve ✓ 日本語 ' * 3)",
         parameters="epochs: int = 1",
     )
     stream = await jp_ws_fetch(API, "events", "stream")
@@ -473,6 +474,16 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
     assert more["text"] == "" and more["offset"] == logs["offset"]
     tail = await api.get("/jobs/{job_id}/logs", job_id=job["id"], params={"tail": 10})
     assert len(tail["text"].encode()) <= 10
+    chunks, offset = [], 0
+    while True:  # small pieces add up to the whole log
+        part = await api.get(
+            "/jobs/{job_id}/logs", job_id=job["id"], params={"offset": offset, "max_bytes": 7}
+        )
+        if not part["text"]:
+            break
+        chunks.append(part["text"])
+        offset = part["offset"]
+    assert "".join(chunks) == logs["text"] and "日本語" in logs["text"]
     progress = await api.get("/jobs/{job_id}/progress", job_id=job["id"], expect=200)
     assert progress["fraction"] == 1.0 and progress["progress"]["cell_count"] >= 3
 

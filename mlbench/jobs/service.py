@@ -282,8 +282,19 @@ class Jobs:
         next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobList([Job(self._ws, _to_info(r)) for r in rows], next_cursor=next_cursor)
 
-    def logs(self, job_id: str, offset: int = 0, *, tail: int | None = None) -> tuple[str, int]:
-        """The job's log from byte ``offset`` (or its last ``tail`` bytes), and the new offset."""
+    def logs(
+        self,
+        job_id: str,
+        offset: int = 0,
+        *,
+        tail: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[str, int]:
+        """The job's log from byte ``offset`` (or its last ``tail`` bytes), and the new offset.
+
+        ``max_bytes`` caps one read (cut at a UTF-8 character boundary); read again from the
+        returned offset for the rest.
+        """
         info = self.info(job_id)
         path = self._ws.paths.log(info.id)
         if not path.exists():
@@ -292,7 +303,14 @@ class Jobs:
             size = f.seek(0, 2)
             start = max(0, size - tail) if tail is not None else min(max(0, offset), size)
             f.seek(start)
-            data = f.read()
+            data = f.read(max_bytes) if max_bytes is not None else f.read()
+        if max_bytes is not None and len(data) == max_bytes and start + len(data) < size:
+            cut = len(data)
+            while cut > 0 and len(data) - cut < 3 and data[cut - 1] & 0xC0 == 0x80:
+                cut -= 1  # continuation bytes of a character split by the cap
+            if cut > 0 and data[cut - 1] >= 0xC0:
+                cut -= 1  # and its lead byte
+            data = data[:cut] if cut > 0 else data
         return data.decode("utf-8", errors="replace"), start + len(data)
 
     def events(

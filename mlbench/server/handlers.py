@@ -302,7 +302,7 @@ def _list_jobs(ws: Any, q: m.ListJobsQuery) -> tuple[list[JobInfo], str | None]:
 
 def _logs(ws: Any, job_id: str, q: m.LogsQuery) -> m.JobLogs:
     info = ws.jobs.info(job_id)  # first: when it is final, the log read next is complete
-    text, offset = ws.jobs.logs(info.id, q.offset, tail=q.tail)
+    text, offset = ws.jobs.logs(info.id, q.offset, tail=q.tail, max_bytes=q.max_bytes)
     return m.JobLogs(job_id=info.id, text=text, offset=offset, status=info.status)
 
 

@@ -195,6 +195,12 @@ class LogsQuery(Request):
     tail: int | None = Field(
         None, ge=0, le=10_000_000, description="Instead of offset: the last N bytes."
     )
+    max_bytes: int = Field(
+        1024 * 1024,
+        ge=1,
+        le=16 * 1024 * 1024,
+        description="At most this much per reply; read again from the returned offset.",
+    )
 
 
 class JobLogs(BaseModel):
