@@ -25,6 +25,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mlbench' has no attribute {name!r}")
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext mlbench``: the ``%mlbench`` magics (imported only now, to keep this cheap)."""
+    from mlbench.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from mlbench.magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "mlbench"}]
 

@@ -1,0 +1,319 @@
+"""Arguments of ``%mlbench``: one argparse parser per subcommand, options named as in the CLI.
+
+A wrong argument is a :class:`MlbenchUsageError`: one line, no traceback; ``--help`` prints the
+subcommand's help and runs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+DATA_ISSUE = "issue 6 (datastores and versioned data assets)"
+
+
+class MlbenchUsageError(UsageError):
+    """A wrong command or a refused request, shown as one line: ``UsageError: <message>``.
+
+    IPython prints its own ``UsageError`` to stderr, which nbclient and papermill do not see as
+    the cell's error (a job would fail with an empty message). This one is an ``error`` output
+    whose whole traceback is that line, so notebooks, nbconvert and jobs record the message.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"UsageError: {self}"]
+
+
+class HelpShown(Exception):
+    """``--help`` was printed: nothing to run."""
+
+
+class MagicParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise MlbenchUsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message)
+        raise HelpShown
+
+
+def _existing_file(value: str) -> str:
+    if not Path(value).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"file {value!r} does not exist")
+    return value
+
+
+def _key_value(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{value!r} is not KEY=VALUE")
+    return key, val
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def add_parameter_options(p: argparse.ArgumentParser) -> None:
+    """papermill's parameter options, exactly as ``mlbench run`` takes them."""
+    g = p.add_argument_group("parameters (as in `mlbench run`)")
+    g.add_argument(
+        "-p",
+        "--parameters",
+        dest="params",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter; the value is converted to the parameter's type",
+    )
+    g.add_argument(
+        "-r",
+        "--parameters_raw",
+        dest="raw_params",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter passed as a string, unconverted",
+    )
+    g.add_argument(
+        "-y",
+        "--parameters_yaml",
+        dest="yaml_texts",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="parameters as a YAML mapping",
+    )
+    g.add_argument(
+        "-f",
+        "--parameters_file",
+        dest="yaml_files",
+        action="append",
+        default=[],
+        type=_existing_file,
+        metavar="FILE",
+        help="parameters from a YAML file",
+    )
+
+
+def add_submit_options(p: argparse.ArgumentParser, *, cwd: bool = True) -> None:
+    g = p.add_argument_group("job options (as in `mlbench job submit`)")
+    g.add_argument("-c", "--compute", default="local", help="compute target (default: local)")
+    g.add_argument("--kernel", dest="kernel_name", help="kernel (default: the notebook's)")
+    g.add_argument("--cpus", type=float, help="CPUs to reserve (default 1)")
+    g.add_argument("--gpus", type=int, help="GPUs to reserve (default 0)")
+    g.add_argument("--memory", help="memory to reserve, e.g. 4GB")
+    g.add_argument("--timeout", type=float, help="seconds before the job is stopped")
+    g.add_argument(
+        "--max-retries", type=int, default=0, help="times a failed job is run again (default 0)"
+    )
+    g.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="a tag of the job and its MLflow run (repeatable)",
+    )
+    g.add_argument("-e", "--experiment", help="MLflow experiment (default: the notebook's name)")
+    g.add_argument("--name", dest="display_name", help="display name (default: notebook name)")
+    if cwd:
+        g.add_argument("--cwd", help="working folder (default: the notebook's folder)")
+    g.add_argument(
+        "--allow-unknown-params",
+        action="store_true",
+        help="inject parameters the notebook does not declare",
+    )
+
+
+def add_check_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="end the cell with an error unless the job completed (for notebooks of jobs)",
+    )
+
+
+def build_parser() -> MagicParser:
+    parser = MagicParser(
+        prog="%mlbench",
+        description=(
+            "Submit, follow and inspect mlbench jobs and runs from a notebook.\n\n"
+            "The workspace is --workspace, else `%config MlbenchMagics.workspace = PATH`, else\n"
+            "$MLBENCH_HOME, else ~/.mlbench. Every command takes --help."
+        ),
+        epilog=(
+            "examples:\n"
+            "  %mlbench run train.ipynb -p epochs 5 -p lr 0.01\n"
+            "  %mlbench submit train.ipynb --gpus 1\n"
+            "  %mlbench jobs --status running\n"
+            "  %mlbench compare JOB_ID JOB_ID --metric loss\n"
+            "  %%mlbench job -p n 3     (cell magic: run the cell as a job)"
+        ),
+    )
+    parser.add_argument("-w", "--workspace", help="workspace folder for this command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=MagicParser)
+
+    p = sub.add_parser(
+        "run",
+        help="submit a notebook and follow it until it ends (blocks the cell)",
+        description="Submit NOTEBOOK as a job and show its live widget until it ends.\n"
+        "Interrupting the kernel stops waiting; the job goes on.",
+    )
+    p.add_argument("notebook")
+    add_parameter_options(p)
+    add_submit_options(p)
+    add_check_option(p)
+
+    p = sub.add_parser(
+        "submit",
+        help="submit a notebook and return its live widget at once",
+        description="Queue NOTEBOOK as a job; the cell ends at once, the widget stays live.",
+    )
+    p.add_argument("notebook")
+    add_parameter_options(p)
+    add_submit_options(p)
+
+    p = sub.add_parser(
+        "job",
+        help="(cell magic %%%%mlbench job) run the cell's code as a job of its own",
+        description="%%mlbench job [options]\n\n"
+        "Run the cell as a one-cell notebook job, in the kernel's working folder. Names given\n"
+        "with -p/-r/-y/-f become the job's parameters (declared in a parameters cell).",
+    )
+    add_parameter_options(p)
+    add_submit_options(p)
+    p.add_argument("--wait", action="store_true", help="block until the job ends, like run")
+    add_check_option(p)
+
+    p = sub.add_parser("jobs", help="the jobs table (live while jobs are active)")
+    p.add_argument(
+        "-s",
+        "--status",
+        action="append",
+        default=[],
+        help="only this status (repeatable): queued, starting, running, completed, failed, "
+        "canceled, timed_out",
+    )
+    p.add_argument("--compute", help="only this compute target")
+    p.add_argument("-e", "--experiment", help="only this experiment")
+    p.add_argument("--tag", help="only jobs with this tag (KEY or KEY=VALUE)")
+    p.add_argument("-q", "--text", help="search names, notebooks, experiments and ids")
+    p.add_argument("-n", "--limit", type=_positive_int, default=20, help="at most N (default 20)")
+    p.add_argument("--no-live", action="store_true", help="a snapshot, no live refresh")
+
+    p = sub.add_parser(
+        "show",
+        help="one job's widget",
+        description="Show a job's widget (live while it runs). Inside a job, ID defaults to "
+        "the job itself.",
+    )
+    p.add_argument("job_id", nargs="?", metavar="ID")
+
+    p = sub.add_parser("wait", help="show a job's widget and block until it ends")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--timeout", type=float, help="stop waiting after this many seconds")
+    add_check_option(p)
+
+    p = sub.add_parser("logs", help="print a job's output (stdout and stderr of its cells)")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    p.add_argument("--tail", type=_positive_int, metavar="BYTES", help="only the last BYTES")
+
+    p = sub.add_parser("cancel", help="cancel jobs (queued at once, running interrupted)")
+    p.add_argument("job_ids", nargs="+", metavar="ID")
+
+    p = sub.add_parser(
+        "rerun",
+        help="run a job's notebook snapshot again with parameters overridden",
+        description="Submit the same notebook snapshot again, with parameters overridden.",
+    )
+    p.add_argument("job_id", metavar="ID")
+    add_parameter_options(p)
+    p.add_argument("-c", "--compute", help="another compute target")
+    p.add_argument("--gpus", type=int, help="GPUs to reserve")
+    p.add_argument("--timeout", type=float, help="seconds before the job is stopped")
+    p.add_argument("--wait", action="store_true", help="block until the job ends, like run")
+    add_check_option(p)
+
+    p = sub.add_parser("params", help="the typed parameters of a notebook")
+    p.add_argument("notebook")
+
+    p = sub.add_parser("compute", help="compute targets, their capacity and what runs on them")
+    p.add_argument("name", nargs="?", help="only this target")
+
+    p = sub.add_parser("experiments", help="MLflow experiments, most recently updated first")
+    p.add_argument("-q", "--text", help="only names containing TEXT")
+    p.add_argument("-n", "--limit", type=_positive_int, default=50)
+
+    p = sub.add_parser(
+        "runs",
+        help="the runs of an experiment with their metrics and parameters",
+        description="Runs of EXPERIMENT (its name or MLflow id). --sort takes a metric name,\n"
+        "metrics.KEY, params.KEY, tags.KEY, start_time, end_time, run_name or status;\n"
+        "metrics sort ascending by default, everything else newest first.",
+    )
+    p.add_argument("experiment")
+    p.add_argument("--sort", default="start_time", metavar="KEY")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--asc", dest="order", action="store_const", const="asc")
+    order.add_argument("--desc", dest="order", action="store_const", const="desc")
+    p.add_argument("-s", "--status", help="RUNNING, FINISHED, FAILED or KILLED")
+    p.add_argument("--filter", help='MLflow filter, e.g. "metrics.loss < 0.1"')
+    p.add_argument("-n", "--limit", type=_positive_int, default=50)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare runs on a chart (run ids or job ids)",
+        description="Compare runs (MLflow run ids, job ids or unique job id prefixes): each\n"
+        "metric's history on one chart, the latest values, and the parameters that differ.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument(
+        "-m", "--metric", dest="metrics", action="append", default=[], help="metric to chart"
+    )
+    p.add_argument("--max-points", type=_positive_int, default=500, help="points per series")
+
+    p = sub.add_parser(
+        "data",
+        help=f"data assets (not available yet: {DATA_ISSUE})",
+        description=f"Data assets are not available yet: they arrive with {DATA_ISSUE}.",
+    )
+    data_sub = p.add_subparsers(dest="data_command", metavar="COMMAND", parser_class=MagicParser)
+    dp = data_sub.add_parser(
+        "get", help="the asset: a DataFrame for tables, a local path otherwise (planned)"
+    )
+    dp.add_argument("asset", metavar="NAME[:VERSION]")
+
+    sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
+    return parser
+
+
+def split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:  # e.g. an unclosed quote
+        raise MlbenchUsageError(f"%mlbench: cannot read the arguments: {exc}") from None
+
+
+def parse(parser: MagicParser, line: str) -> argparse.Namespace:
+    return parser.parse_args(split(line))
