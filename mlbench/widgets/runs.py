@@ -51,7 +51,7 @@ def find_experiment(ws: Workspace, name_or_id: str) -> ExperimentSummary:
             break
     try:
         return q.experiment(name_or_id)
-    except ExperimentNotFoundError:
+    except (ExperimentNotFoundError, InvalidInputError):  # not an id either
         names = [e.name for e in q.experiments(limit=20).items]
         raise ExperimentNotFoundError(
             f"experiment {name_or_id!r} does not exist",
