@@ -186,7 +186,26 @@ def test_every_route_and_verb_is_documented() -> None:
             served.add((template, method))
     assert served == documented
     assert {t for t, _ in routes()} == set(DOC["paths"])
-    assert len(route_handlers()) == len(routes())
+    assert len(route_handlers()) == len(routes()) + 1  # + the catch-all 404
+
+
+async def test_unknown_api_routes_answer_in_the_error_shape(jp_fetch: Any) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        r = await jp_fetch(
+            API,
+            "no",
+            "such",
+            "route",
+            method=method,
+            raise_error=False,
+            body=b"{}" if method == "POST" else None,
+            allow_nonstandard_methods=True,
+        )
+        assert r.code == 404 and json.loads(r.body)["error"]["code"] == "not_found"
+    r = await jp_fetch(API, "nope", raise_error=False, headers={"Authorization": ""})
+    assert r.code == 403
+    r = await jp_fetch(API, "jobs", method="PUT", body=b"{}", raise_error=False)
+    assert r.code == 405 and json.loads(r.body)["error"]["code"] == "method_not_allowed"
 
 
 async def test_openapi_is_served_under_the_base_url(api: Api, jp_base_url: str) -> None:
@@ -254,9 +273,10 @@ async def test_authorizer_decides_read_and_write(jp_fetch: Any) -> None:
     assert {a for m, a, _ in asked if m != "GET"} == {"write"}
 
 
-async def test_cookie_authenticated_writes_need_the_xsrf_token(jp_fetch: Any) -> None:
-    # a browser: token-authenticated once, which sets the login cookie...
-    first = await jp_fetch(API + "/health")
+async def browser_login(jp_fetch: Any, host: str | None = None) -> tuple[str, str]:
+    """(Cookie header, xsrf token) as a browser has them after logging in (to ``host``)."""
+    # token-authenticated once, which sets the login cookie (named after the host)...
+    first = await jp_fetch(API + "/health", headers={"Host": host} if host else None)
     jar = "; ".join(
         c.split(";", 1)[0] for c in first.headers.get_list("Set-Cookie") if "username-" in c
     )
@@ -270,7 +290,11 @@ async def test_cookie_authenticated_writes_need_the_xsrf_token(jp_fetch: Any) ->
         for c in page.headers.get_list("Set-Cookie")
         if c.startswith("_xsrf=")
     )
-    jar = f"{jar}; _xsrf={xsrf}"
+    return f"{jar}; _xsrf={xsrf}", xsrf
+
+
+async def test_cookie_authenticated_writes_need_the_xsrf_token(jp_fetch: Any) -> None:
+    jar, xsrf = await browser_login(jp_fetch)
     browser = {"Authorization": "", "Cookie": jar}
     read = await jp_fetch(API + "/health", headers=browser, raise_error=False)
     assert read.code == 200
@@ -768,6 +792,22 @@ async def test_event_stream_resume_filter_and_fan_out(
             break
         await asyncio.sleep(0.05)
     assert not hub.subscribers
+
+
+async def test_event_stream_refuses_foreign_origins(
+    jp_ws_fetch: Any, jp_fetch: Any, jp_http_port: int
+) -> None:
+    """Cross-site WebSocket hijacking: a page elsewhere cannot ride the login cookie."""
+    jar, _ = await browser_login(jp_fetch, host=f"localhost:{jp_http_port}")  # as jp_ws_fetch
+    browser = {"Authorization": "", "Cookie": jar}
+    with pytest.raises(HTTPClientError) as err:
+        await jp_ws_fetch(
+            API, "events", "stream", headers={**browser, "Origin": "http://evil.example"}
+        )
+    assert err.value.code == 403
+    same_site = await jp_ws_fetch(API, "events", "stream", headers=browser)
+    assert json.loads(await same_site.read_message())["type"] == "hello"
+    same_site.close()
 
 
 async def test_event_stream_refuses_bad_queries_and_plain_http(jp_ws_fetch: Any, api: Api) -> None:

@@ -234,6 +234,14 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
             ) from None
         return model.model_validate(parsed)
 
+    def on_finish(self) -> None:
+        # A change made here (submit, cancel...) reaches stream clients without waiting a tick.
+        if self.request.method != "GET" and self.get_status() < 400:
+            hub = getattr(self.settings.get("mlbench"), "hub", None)
+            if hub is not None:
+                hub.poke()
+        super().on_finish()
+
     # replies
     def reply(self, model: BaseModel | None, status: int = 200) -> None:
         self.set_status(status)

@@ -752,6 +752,26 @@ def _pattern(template: str) -> str:
     return out + "/?"
 
 
+class UnknownRouteHandler(MlbenchHandler):
+    """Anything else under the API root: a 404 in the API's error shape, not an HTML page."""
+
+    @tornado.web.authenticated
+    @authorized(READ)
+    async def get(self, path: str) -> None:
+        raise NotFoundError(f"no such API route: /{path}", hint="see the OpenAPI document")
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    async def post(self, path: str) -> None:
+        await self.get(path)
+
+    put = patch = delete = post
+
+
 def route_handlers() -> list[tuple[str, type[Any]]]:
     """Tornado URL specs (relative to the server's base_url, which jupyter-server adds)."""
-    return [(url_path_join("/", API, _pattern(t)), h) for t, h in routes()]
+    specs: list[tuple[str, type[Any]]] = [
+        (url_path_join("/", API, _pattern(t)), h) for t, h in routes()
+    ]
+    specs.append((url_path_join("/", API, "(?P<path>.*)"), UnknownRouteHandler))
+    return specs
