@@ -101,6 +101,15 @@ def check_against_document(method: str, template: str, code: int, body: Any) -> 
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
 
 
+def check_stream_message(text: str) -> dict[str, Any]:
+    """A message of /events/stream, checked against the document's server messages."""
+    message = json.loads(text)
+    kinds = DOC["paths"]["/events/stream"]["get"]["x-websocket-messages"]["server"]
+    schema = {"oneOf": kinds, "components": DOC["components"]}
+    jsonschema.validate(message, schema, cls=jsonschema.Draft202012Validator)
+    return dict(message)
+
+
 class Api:
     def __init__(self, fetch: Any) -> None:
         self.fetch = fetch
@@ -367,6 +376,7 @@ async def test_compute_routes(api: Api) -> None:
 async def test_kernels(api: Api) -> None:
     kernels = await api.get("/kernels", expect=200)
     assert "python3" in {k["name"] for k in kernels["items"]}
+    assert kernels["default"] == "python3"
 
 
 async def test_notebook_parameters(api: Api, root: Path) -> None:
@@ -440,7 +450,7 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
         parameters="epochs: int = 1",
     )
     stream = await jp_ws_fetch(API, "events", "stream")
-    hello = json.loads(await stream.read_message())
+    hello = check_stream_message(await stream.read_message())
     assert hello["type"] == "hello" and hello["after"] is None
 
     job = await api.post(
@@ -463,7 +473,7 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
     deadline = time.monotonic() + WAIT
     while "completed" not in statuses and "failed" not in statuses:
         assert time.monotonic() < deadline, f"events so far: {statuses}"
-        msg = json.loads(await asyncio.wait_for(stream.read_message(), WAIT))
+        msg = check_stream_message(await asyncio.wait_for(stream.read_message(), WAIT))
         assert msg["type"] == "event"
         ids.append(msg["id"])
         if msg["job_id"] == job["id"] and msg["kind"] == "status":
@@ -775,7 +785,8 @@ async def test_event_stream_resume_filter_and_fan_out(
     new_y = _add_events(ws, "job-y", 2)
 
     async def receive(c: Any, n: int) -> list[int]:
-        return [json.loads(await asyncio.wait_for(c.read_message(), 10))["id"] for _ in range(n)]
+        texts = [await asyncio.wait_for(c.read_message(), 10) for _ in range(n)]
+        return [check_stream_message(t)["id"] for t in texts]
 
     for c in clients:
         assert await receive(c, 6) == new_x + new_y
@@ -784,7 +795,7 @@ async def test_event_stream_resume_filter_and_fan_out(
     hub = jp_serverapp.web_app.settings["mlbench"].hub
     assert len(hub.subscribers) == 7
     resumed.write_message(json.dumps({"type": "ping"}))
-    assert json.loads(await resumed.read_message()) == {"type": "pong"}
+    assert check_stream_message(await resumed.read_message()) == {"type": "pong"}
     for c in [*clients, filtered, resumed]:
         c.close()
     for _ in range(50):

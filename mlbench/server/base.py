@@ -95,6 +95,8 @@ class Endpoint:
     description: str = ""
     content_type: str = "application/json"
     planned: bool = False
+    server_messages: tuple[type[BaseModel], ...] = ()
+    client_messages: tuple[type[BaseModel], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -49,6 +49,7 @@ OVERFLOW_CLOSE_CODE = 4000
 PROTOCOL = (__doc__ or "").split("Protocol", 1)[1].split("\n", 1)[1].strip()
 
 Event = dict[str, Any]
+TEXT = "_text"  # an event's serialized message, made once by the hub
 RunSync = Callable[..., Awaitable[Any]]
 
 
@@ -132,6 +133,7 @@ class EventHub:
                 await asyncio.sleep(self.interval * 4)
             self.polls += 1
             for event in events:
+                event[TEXT] = json.dumps({"type": "event", **event})  # once, for every client
                 for sub in list(self.subscribers):
                     sub.offer(event)
             if events:
@@ -160,6 +162,8 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
         query=m.StreamQuery,
         status=101,
         description=PROTOCOL,
+        server_messages=(m.StreamHello, m.StreamEvent, m.StreamOverflow, m.StreamPong),
+        client_messages=(m.StreamPing,),
     )
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
@@ -222,7 +226,8 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
                 return False
 
     async def _send_event(self, event: Event) -> None:
-        await self.write_message(json.dumps({"type": "event", **event}))
+        text = event.get(TEXT) or json.dumps({"type": "event", **event})
+        await self.write_message(text)
         self.sent = event["id"]
 
     def _send(self, message: dict[str, Any]) -> None:

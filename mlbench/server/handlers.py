@@ -226,7 +226,7 @@ class KernelsHandler(MlbenchHandler):
         summary="Kernels a job can run on", tag="notebooks", action=READ, response=m.KernelList
     )
     async def get(self) -> None:
-        default = getattr(self.kernel_spec_manager, "default_kernel_name", None)
+        default = getattr(self.kernel_manager, "default_kernel_name", None)
         self.reply(await self.call(_kernels, default))
 
 

@@ -263,6 +263,36 @@ class StreamQuery(Request):
     job_id: list[str] = Field(default_factory=list, description="Only these jobs' events.")
 
 
+# WebSocket messages of /events/stream (JSON text frames)
+class StreamHello(BaseModel):
+    """First message: where the live tail starts, and the replay point asked for."""
+
+    type: Literal["hello"]
+    last_event_id: int
+    after: int | None
+
+
+class StreamEvent(JobEvent):
+    type: Literal["event"]
+
+
+class StreamOverflow(BaseModel):
+    """The client fell too far behind; reload over REST, reconnect with after=last_event_id."""
+
+    type: Literal["overflow"]
+    last_event_id: int
+
+
+class StreamPong(BaseModel):
+    type: Literal["pong"]
+
+
+class StreamPing(BaseModel):
+    """Client -> server; answered with a pong."""
+
+    type: Literal["ping"]
+
+
 # -- experiments and runs ----------------------------------------------------------------------
 class ListExperimentsQuery(Request):
     text: str | None = Field(None, max_length=256, description="Part of the name.")

@@ -65,6 +65,10 @@ def build_document() -> dict[str, Any]:
             models[(spec.body, "validation")] = None
         if spec.response:
             models[(spec.response, "serialization")] = None
+        for message in spec.server_messages:
+            models[(message, "serialization")] = None
+        for message in spec.client_messages:
+            models[(message, "validation")] = None
     keys, schemas = models_json_schema(list(models), ref_template=REF)
     components = dict(sorted(schemas.get("$defs", {}).items()))
 
@@ -106,6 +110,11 @@ def build_document() -> dict[str, Any]:
         op["responses"] = _responses(template, spec, keys)
         if spec.planned:
             op["x-mlbench-planned"] = True
+        if spec.server_messages or spec.client_messages:
+            op["x-websocket-messages"] = {
+                "server": [keys[(m, "serialization")] for m in spec.server_messages],
+                "client": [keys[(m, "validation")] for m in spec.client_messages],
+            }
         paths.setdefault(template, {})[method] = op
 
     return {
