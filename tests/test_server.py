@@ -195,6 +195,10 @@ def test_every_route_and_verb_is_documented() -> None:
             served.add((template, method))
     assert served == documented
     assert {t for t, _ in routes()} == set(DOC["paths"])
+    for path, ops in DOC["paths"].items():  # reads are GETs; the authorizer test checks both
+        for method, op in ops.items():
+            expected = "read" if method == "get" else "write"
+            assert op["x-jupyter-authorization"]["action"] == expected, (method, path)
     assert len(route_handlers()) == len(routes()) + 1  # + the catch-all 404
 
 

@@ -318,7 +318,7 @@ def _progress(ws: Any, job_id: str) -> m.Progress:
     )
 
 
-def _job_events(ws: Any, job_id: str, q: m.EventsQuery) -> m.EventPage:
+def _job_events(ws: Any, job_id: str, q: m.JobEventsQuery) -> m.EventPage:
     info = ws.jobs.info(job_id)
     items = ws.jobs.events(after=q.after, job_id=info.id, limit=q.limit)
     return m.EventPage(items=items, last_event_id=ws.jobs.last_event_id())
@@ -496,11 +496,11 @@ class JobEventsHandler(MlbenchHandler):
         summary="A job's recorded events (status changes and progress), oldest first",
         tag="events",
         action=READ,
-        query=m.EventsQuery,
+        query=m.JobEventsQuery,
         response=m.EventPage,
     )
     async def get(self, job_id: str) -> None:
-        q = self.query(m.EventsQuery)
+        q = self.query(m.JobEventsQuery)
         self.reply(await self.call(_job_events, self.ws, job_id, q))
 
 

@@ -240,6 +240,13 @@ class EventsQuery(Request):
     limit: int = Field(500, ge=1, le=5000)
 
 
+class JobEventsQuery(Request):
+    after: int = Field(
+        0, ge=0, le=MAX_ID, description="Only events with a larger id (resume point)."
+    )
+    limit: int = Field(500, ge=1, le=5000)
+
+
 class JobEvent(BaseModel):
     id: int = Field(description="Increasing; resume a stream from the last one seen.")
     job_id: str
