@@ -13,6 +13,9 @@ import pytest
 from mlbench.errors import InvalidInputError, NotFoundError
 from mlbench.tracking.client import TrackingClient
 from mlbench.tracking.query import TrackingQueries, downsample_indices
+from tests import test_postgres
+
+postgres_url = test_postgres.postgres_url  # a real PostgreSQL server (skips without one)
 
 
 # -- downsampling (pure) -----------------------------------------------------------------------
@@ -222,3 +225,30 @@ def test_cached_history_follows_new_points(tmp_path: Path) -> None:
     tracking.log_points(run, [("tie", 2.0, 0, 20), ("tie", 1.0, 0, 10)])
     tie = q.metric_history([run], ["tie"]).series[0]
     assert tie.timestamps == [10, 20] and tie.values == [1.0, 2.0]
+
+
+def test_queries_on_an_mlflow_postgresql_store(postgres_url: str) -> None:
+    """The SQL fast path speaks PostgreSQL's placeholders too (team mode's tracking store)."""
+    base = postgres_url.rsplit("/", 1)[0]
+    _create_database(postgres_url, "mlflow_query")
+    tracking = TrackingClient(f"{base}/mlflow_query")
+    q = TrackingQueries(tracking)
+    exp, run = tracking.start_run("pg", "r", {}, {"a": 1})
+    tracking.log_points(run, [("loss", float(i % 11), i, i) for i in range(500)])
+    tracking.log_points(run, [("loss", float("nan"), 500, 500)])
+    assert q._sql_reader() is not None
+    series = q.metric_history([run], ["loss"], max_points=20).series[0]
+    assert series.total_points == 501 and len(series.steps) <= 20
+    assert max(v for v in series.values if v is not None) == 10.0 and series.values[-1] is None
+    assert q.runs(exp, sort="metrics.loss").items[0].run_id == run
+    assert q.compare([run]).params[0].key == "a"
+
+
+def _create_database(url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
