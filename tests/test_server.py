@@ -809,6 +809,24 @@ async def test_event_stream_resume_filter_and_fan_out(
     assert not hub.subscribers
 
 
+async def test_a_client_too_far_behind_is_told_where_to_resume(
+    jp_ws_fetch: Any, ws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlbench.server import events
+
+    monkeypatch.setattr(events, "BATCH", 5)
+    monkeypatch.setattr(events, "MAX_REPLAY", 10)
+    ids = _add_events(ws, "job-z", 30)
+    stream = await jp_ws_fetch(API, "events", "stream", params={"after": str(ids[0] - 1)})
+    messages = []
+    while (text := await asyncio.wait_for(stream.read_message(), 10)) is not None:
+        messages.append(check_stream_message(text))
+    assert messages[0]["type"] == "hello" and messages[-1]["type"] == "overflow"
+    replayed = [m["id"] for m in messages if m["type"] == "event"]
+    assert replayed == ids[: len(replayed)] and messages[-1]["last_event_id"] == replayed[-1]
+    assert stream.close_code == events.OVERFLOW_CLOSE_CODE
+
+
 async def test_event_stream_refuses_foreign_origins(
     jp_ws_fetch: Any, jp_fetch: Any, jp_http_port: int
 ) -> None:

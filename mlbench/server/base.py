@@ -93,7 +93,6 @@ class Endpoint:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str = ""
-    content_type: str = "application/json"
     planned: bool = False
     server_messages: tuple[type[BaseModel], ...] = ()
     client_messages: tuple[type[BaseModel], ...] = ()

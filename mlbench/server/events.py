@@ -45,6 +45,7 @@ BATCH = 1000
 MAX_PENDING = 20_000
 MAX_REPLAY = 100_000
 OVERFLOW_CLOSE_CODE = 4000
+MAX_CLIENT_MESSAGE = 64 * 1024
 
 PROTOCOL = (__doc__ or "").split("Protocol", 1)[1].split("\n", 1)[1].strip()
 
@@ -153,6 +154,10 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
     def get_compression_options(self) -> dict[str, Any] | None:
         return self.settings.get("websocket_compression_options", None)
 
+    @property
+    def max_message_size(self) -> int:
+        return MAX_CLIENT_MESSAGE  # clients only ever send pings
+
     @ws_authenticated
     @authorized(READ)
     @endpoint(
@@ -231,8 +236,11 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
         self.sent = event["id"]
 
     def _send(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(json.dumps(message))
+        try:
+            sent = self.write_message(json.dumps(message))
+        except WebSocketClosedError:
+            return
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())  # closed meanwhile: fine
 
     def _overflow(self) -> None:
         self._send({"type": "overflow", "last_event_id": self.sent})

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from mlbench.tracking.client import TrackingClient
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 MAX_PAGE = 1000
 MAX_SERIES = 200
