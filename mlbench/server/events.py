@@ -185,6 +185,9 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
         job_ids = frozenset(self.params.job_id) or None
         self.subscriber = Subscriber(job_ids)
         start = await hub.subscribe(self.subscriber)
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            hub.unsubscribe(self.subscriber)  # the client left while we subscribed
+            return
         after = self.params.after
         self._send({"type": "hello", "last_event_id": start, "after": after})
         self.sent = start if after is None else after
