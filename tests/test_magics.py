@@ -155,6 +155,12 @@ def test_help_and_bad_arguments(home: Path, folder: Path) -> None:
         *(f"%mlbench {c} --help" for c in commands),
         "%mlbench data get --help",
         *BAD,
+        # the workspace: -w for one command, %config for the session, else MLBENCH_HOME
+        f"%mlbench -w {folder / 'other-ws'} info",
+        f"%config MlbenchMagics.workspace = '{folder / 'configured-ws'}'\n%mlbench info",
+        "%config MlbenchMagics.workspace = None\n%mlbench info",
+        "%unload_ext mlbench",
+        "%mlbench info",
     ]
     nb = execute(cells, folder)
     for cell in nb.cells[:3]:
@@ -172,7 +178,8 @@ def test_help_and_bad_arguments(home: Path, folder: Path) -> None:
     for option in ("-p NAME VALUE", "-r NAME VALUE", "-y YAML", "-f FILE", "--compute", "--gpus"):
         assert option in run_help
     # each wrong command: one line naming the problem, no traceback, nothing submitted
-    for (source, expected), cell in zip(BAD.items(), nb.cells[-len(BAD) :], strict=True):
+    bad_cells = nb.cells[-len(BAD) - 5 : -5]
+    for (source, expected), cell in zip(BAD.items(), bad_cells, strict=True):
         lines = error_lines(cell)
         assert len(lines) == 1, (source, lines)
         assert lines[0].startswith("UsageError: "), (source, lines)
@@ -181,6 +188,12 @@ def test_help_and_bad_arguments(home: Path, folder: Path) -> None:
 
     ws = Workspace(home)
     assert list(ws.jobs.list()) == []
+    other, configured, default, unloaded, gone = nb.cells[-5:]
+    assert f"workspace     {folder / 'other-ws'}\n" in text(other)
+    assert f"workspace     {folder / 'configured-ws'}\n" in text(configured)
+    assert f"workspace     {home}\n" in text(default)
+    assert_ok(unloaded)
+    assert "Line magic function `%mlbench` not found" in " ".join(error_lines(gone))
 
 
 def test_run_submit_follow_and_inspect(home: Path, folder: Path) -> None:
@@ -313,8 +326,12 @@ def test_magics_inside_a_job(home: Path, folder: Path) -> None:
     """A job's notebook that uses the magics: same workspace, child jobs tagged with their
     parent, progress in the parent's log, metrics in the parent's run."""
     from mlbench import Workspace
+    from mlbench.agent.process import AgentHandle
 
     ws = Workspace(home)
+    agent = AgentHandle(ws, "local")
+    agent.ensure_running(wait=True)
+    agent_pid = agent.info()["pid"]
     parent_nb = make_notebook(
         folder / "parent.ipynb",
         "%load_ext mlbench",
@@ -344,6 +361,23 @@ def test_magics_inside_a_job(home: Path, folder: Path) -> None:
     info_text = text(out.cells[1])
     assert f"in job        {job.id}" in info_text and f"workspace     {home}" in info_text
     assert f"mlbench job {job.id} (parent) running" in text(out.cells[4])  # show: itself
+    # the child ran on the agent that runs the parent: the kernel started no agent of its own
+    assert agent.info()["pid"] == agent_pid
+    assert sorted(p.name for p in ws.paths.agents_dir.glob("*.lock")) == ["local.lock"]
+    # canceling a job that waits for its child cancels the child too
+    waiting = make_notebook(
+        folder / "waiting.ipynb", "%load_ext mlbench", "%mlbench run slow.ipynb -e children"
+    )
+    parent = ws.jobs.submit(waiting, experiment="parents")
+    child_id = wait_for_child(ws, parent.id)
+    deadline = time.monotonic() + WAIT  # the parent's cell is waiting for it
+    while f"job {child_id} (slow): running" not in ws.jobs.logs(parent.id)[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    ws.jobs.cancel(parent.id)
+    assert parent.wait(WAIT).status.value == "canceled"
+    assert ws.jobs.wait(child_id, timeout=WAIT).status.value == "canceled"
+    assert f"[mlbench] interrupted: canceled job {child_id}" in ws.jobs.logs(parent.id)[0]
     # a single-slot target: waiting there for a child would never end, so it is refused
     ws.compute.create("solo", max_concurrent_jobs=1)
     blocked = make_notebook(
@@ -357,6 +391,16 @@ def test_magics_inside_a_job(home: Path, folder: Path) -> None:
     assert refused.error.traceback == [f"UsageError: {refused.error.evalue}"]
     assert [j.id for j in ws.jobs.list(compute="solo")] == [refused.id]  # nothing was queued
     ws.close()
+
+
+def wait_for_child(ws: Any, parent_id: str) -> str:
+    """The id of the running child job that ``parent_id`` submitted."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        for job in ws.jobs.list(tag=f"mlbench.parent_job_id={parent_id}", status="running"):
+            return job.id
+        time.sleep(0.1)
+    raise AssertionError(f"job {parent_id} started no child")
 
 
 def test_example_notebook_runs(home: Path, tmp_path: Path) -> None:

@@ -138,7 +138,28 @@ def test_cancel_button_and_open_output(module_ws: Any, notebook: Any, tmp_path: 
     assert copied == tmp_path / f"quick-{done.id[:8]}.output.ipynb"
     out = nbformat.read(copied, as_version=4)
     assert any("out" in o.get("text", "") for c in out.cells for o in c.get("outputs", []))
-    assert copied.name in view._message.value and "<a href=" in view._message.value
+    (link,) = view._link.outputs  # rendered by JupyterLab, which opens the link in a tab
+    assert f'<a href="{copied.as_uri()}"' in link["data"]["text/html"]  # (not under the cwd)
+    assert view._message.value.endswith("output:</span>")
+
+
+def test_output_tail_is_bounded_and_shows_lines_as_a_terminal_would(
+    module_ws: Any, notebook: Any
+) -> None:
+    job = module_ws.jobs.submit(notebook("pass", name="quiet.ipynb"), start_agent=False)
+    widget = JobWidget(job, module_ws, live=False, log_lines=5)
+    log = module_ws.paths.log(job.id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:  # what the agent appends as cells print
+        f.write("start\n\x1b[31mred\x1b[0m\nprogress 10%\rprogress 50%\rprogress 100%\npart")
+    widget.refresh()
+    assert widget.log_tail.splitlines() == ["start", "red", "progress 100%", "part"]
+    with open(log, "a") as f:  # a line completed, then far more output than one view holds
+        f.write("ial\n" + "".join(f"line {i}\n" for i in range(20_000)) + "last")
+    widget.refresh()
+    assert widget.log_tail.splitlines() == [f"line {i}" for i in range(19_996, 20_000)] + ["last"]
+    assert widget._log_html.value.count("\n") == 4  # the newest 5 lines, no scrolling needed
+    widget.cancel()
 
 
 def test_jobs_table_lists_refreshes_and_opens_a_job(module_ws: Any, notebook: Any) -> None:

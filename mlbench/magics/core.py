@@ -121,7 +121,7 @@ class MlbenchMagics(Magics):
     # -- jobs ----------------------------------------------------------------------------------
     def _cmd_run(self, args: argparse.Namespace) -> JobWidget:
         ws = self._ws(args)
-        self._refuse_deadlock(ws, args.compute)
+        self._before_blocking(ws, args.compute)
         job = ws.jobs.submit(args.notebook, self._parameters(args), **self._submit_options(args))
         return self._follow(ws, job, check=args.check)
 
@@ -150,7 +150,7 @@ class MlbenchMagics(Magics):
                 f"%%mlbench job: not a Python name: {', '.join(map(repr, bad))}"
             )
         if args.wait:
-            self._refuse_deadlock(ws, args.compute)
+            self._before_blocking(ws, args.compute)
         options = self._submit_options(args)
         options["kernel_name"] = options.get("kernel_name") or current_kernel_name()
         options["cwd"] = os.getcwd()
@@ -179,7 +179,7 @@ class MlbenchMagics(Magics):
             overrides["tags"] = tags
         if args.wait:
             compute = args.compute or ws.jobs.info(args.job_id).compute
-            self._refuse_deadlock(ws, compute)
+            self._before_blocking(ws, compute)
         job = ws.jobs.rerun(args.job_id, self._parameters(args), **overrides)
         if args.wait:
             return self._follow(ws, job, check=args.check)
@@ -196,7 +196,7 @@ class MlbenchMagics(Magics):
         ws = self._ws(args)
         info = ws.jobs.info(args.job_id)
         if not info.status.is_final:
-            self._refuse_deadlock(ws, info.compute)
+            self._before_blocking(ws, info.compute)
         return self._follow(ws, ws.jobs.get(info.id), check=args.check, timeout=args.timeout)
 
     def _cmd_jobs(self, args: argparse.Namespace) -> Any:
@@ -361,7 +361,7 @@ class MlbenchMagics(Magics):
             ]
         else:
             rows.append(["in job", "no (this kernel is not running a job)"])
-        return TableView(["", "value"], rows, title="mlbench")
+        return TableView(["", "value"], rows, title="mlbench", max_width=200)
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -411,23 +411,26 @@ class MlbenchMagics(Magics):
         from mlbench.widgets.job import JobWidget
 
         in_job = current_job_id() is not None
-        widget = JobWidget(job, ws, live=False)
-        widget.show()
+        widget: JobWidget | None = None
         try:
+            widget = JobWidget(job, ws, live=False)
+            widget.show()
             widget.wait(timeout, on_change=_print_change if in_job else None)
         except KeyboardInterrupt:
             if in_job:  # this job is being canceled or timed out: don't leave the child behind
-                if not widget.info.status.is_final:
-                    ws.jobs.cancel(widget.id)
-                    print(f"[mlbench] interrupted: canceled job {widget.id}", flush=True)
+                if not ws.jobs.info(job.id).status.is_final:
+                    ws.jobs.cancel(job.id)
+                    print(f"[mlbench] interrupted: canceled job {job.id}", flush=True)
                 raise
-            widget.start()
+            if widget is not None:
+                widget.start()
             raise MlbenchUsageError(
-                f"stopped waiting; job {widget.id} goes on and its widget stays live "
-                f"(%mlbench cancel {widget.id} stops it)"
+                f"stopped waiting; job {job.id} goes on"
+                + (" and its widget stays live" if widget is not None else "")
+                + f" (%mlbench cancel {job.id} stops it)"
             ) from None
         except WaitTimeoutError as exc:
-            if not in_job:
+            if not in_job and widget is not None:
                 widget.start()
             raise MlbenchUsageError(_one_line(exc)) from None
         if check and widget.status != "completed":
@@ -437,8 +440,15 @@ class MlbenchMagics(Magics):
         return widget
 
     @staticmethod
-    def _refuse_deadlock(ws: Workspace, compute: str) -> None:
-        """Inside a job, waiting for a job that needs this job's slot would wait forever."""
+    def _before_blocking(ws: Workspace, compute: str) -> None:
+        """Checks before submitting a job the cell will wait for.
+
+        The widget module is imported first, so nothing slow runs between the submission and
+        the wait that cancels the child when this job is interrupted. Inside a job, waiting
+        for a job that needs this job's slot would wait forever: refused.
+        """
+        import mlbench.widgets.job  # noqa: F401
+
         parent = current_job_id()
         if not parent:
             return

@@ -86,7 +86,7 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         live: bool = True,
         poll_interval: float = 0.25,
         metrics_interval: float = 1.0,
-        log_lines: int = 40,
+        log_lines: int = 15,
         **kwargs: Any,
     ) -> None:
         self._ws = workspace_of(job, ws)
@@ -97,7 +97,8 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         self.poll_interval = poll_interval
         self.metrics_interval = metrics_interval
         self.series: dict[str, Series] = {}
-        self._log_lines: deque[str] = deque(maxlen=max(1, log_lines))
+        self.log_lines = max(1, log_lines)
+        self._log_lines: deque[str] = deque(maxlen=self.log_lines)
         self._log_partial = ""
         self._log_offset: int | None = None
         self._metrics_at = 0.0
@@ -117,6 +118,9 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         self._log_html = widgets.HTML()
         self._error_html = widgets.HTML()
         self._message = widgets.HTML()
+        # Rendered by JupyterLab's rendermime (unlike an HTML widget's content), so a relative
+        # link opens the file in a JupyterLab tab.
+        self._link = widgets.Output()
         self.cancel_button = widgets.Button(
             description="Cancel",
             icon="stop",
@@ -142,7 +146,10 @@ class JobWidget(StaticReprMixin, widgets.VBox):
                 self._error_html,
                 self._metrics_html,
                 self._log_html,
-                widgets.HBox([self.cancel_button, self.output_button, self._message]),
+                widgets.HBox(
+                    [self.cancel_button, self.output_button, self._message, self._link],
+                    layout=widgets.Layout(align_items="center"),
+                ),
             ],
             layout=widgets.Layout(
                 border=f"1px solid {BORDER}", padding="6px 10px", max_width="980px"
@@ -183,18 +190,26 @@ class JobWidget(StaticReprMixin, widgets.VBox):
             return final
 
     def _read_log(self) -> None:
+        """Append new output to the tail; only the last ``LOG_TAIL_BYTES`` are ever read, so a
+        job that prints megabytes between two refreshes costs one bounded read."""
         jobs = self._ws.jobs
         if self._log_offset is None:
             text, self._log_offset = jobs.logs(self.info.id, tail=LOG_TAIL_BYTES)
             if text and self._log_offset > len(text.encode()):
                 text = text.split("\n", 1)[-1]  # drop a line cut by the tail
         else:
-            text, self._log_offset = jobs.logs(self.info.id, self._log_offset)
+            text, offset = jobs.logs(self.info.id, self._log_offset, max_bytes=LOG_TAIL_BYTES)
+            if offset - self._log_offset >= LOG_TAIL_BYTES - 4:  # capped (at a char boundary):
+                # more new output than the view holds; jump to its tail
+                self._log_partial = ""
+                text, offset = jobs.logs(self.info.id, tail=LOG_TAIL_BYTES)
+                text = text.split("\n", 1)[-1]
+            self._log_offset = offset
         if not text:
             return
         lines = (self._log_partial + strip_ansi(text)).split("\n")
         self._log_partial = lines.pop()
-        self._log_lines.extend(line.rstrip("\r") for line in lines)
+        self._log_lines.extend(_as_shown(line) for line in lines)
 
     def _fetch_metrics_soon(self, info: JobInfo) -> None:
         """Read metrics in a thread of their own: MLflow's first import takes seconds, and
@@ -245,8 +260,8 @@ class JobWidget(StaticReprMixin, widgets.VBox):
     def log_tail(self) -> str:
         lines = list(self._log_lines)
         if self._log_partial:
-            lines.append(self._log_partial)
-        return "\n".join(lines)
+            lines.append(_as_shown(self._log_partial))
+        return "\n".join(lines[-self.log_lines :])
 
     # -- live updates ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -356,12 +371,23 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         except OSError as exc:
             self._message.value = _note(f"could not copy the output notebook: {exc}", error=True)
             return None
-        link = dest.name if folder is None else str(dest)
-        self._message.value = (
-            f'<span style="font-family:{FONT};font-size:12px">output: '
-            f'<a href="{esc(link)}" target="_blank">{esc(dest.name)}</a>'
-            f"{' (still running: copy again for newer output)' if not self.finished else ''}"
-            "</span>"
+        # relative to the kernel's folder, which is where JupyterLab resolves the notebook's links
+        try:
+            href = dest.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            href = dest.resolve().as_uri()
+        self._message.value = _note(
+            "output (still running: click again for newer output):"
+            if not self.finished
+            else "output:"
+        )
+        anchor = f'<a href="{esc(href)}" style="font-size:12px">{esc(dest.name)}</a>'
+        self._link.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"text/html": anchor, "text/plain": str(dest)},
+                "metadata": {},
+            },
         )
         return dest
 
@@ -384,7 +410,7 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         )
         self._error_html.value = self._error_block()
         self._metrics_html.value = self._charts_html()
-        self._log_html.value = self._log_block(scroll=True)
+        self._log_html.value = self._log_block(self.log_lines)
         self.cancel_button.disabled = info.status.is_final
 
     def _cells_done(self) -> int:
@@ -478,22 +504,15 @@ class JobWidget(StaticReprMixin, widgets.VBox):
             f'margin:4px 0">{"".join(charts)}</div>{more}'
         )
 
-    def _log_block(self, *, scroll: bool, lines: int | None = None) -> str:
-        text = self.log_tail
-        if lines is not None:
-            text = "\n".join(text.splitlines()[-lines:])
+    def _log_block(self, lines: int) -> str:
+        """The newest ``lines`` lines of output, unscrolled, so the newest is always in view."""
+        text = "\n".join(self.log_tail.splitlines()[-lines:])
         if not text:
             return ""
-        # column-reverse keeps the newest line in view as the log grows
-        box = (
-            "max-height:14em;overflow:auto;display:flex;flex-direction:column-reverse;"
-            if scroll
-            else ""
-        )
         return (
-            f'<div style="{box}border:1px solid {BORDER};border-radius:3px;margin:4px 0">'
+            f'<div style="border:1px solid {BORDER};border-radius:3px;margin:4px 0">'
             f'<pre style="font-family:{MONO};font-size:11px;margin:0;padding:4px 6px;'
-            f'white-space:pre-wrap">{esc(text)}</pre></div>'
+            f'white-space:pre-wrap;overflow-wrap:anywhere">{esc(text)}</pre></div>'
         )
 
     # -- static representations (saved notebooks, nbconvert, papermill) ----------------------
@@ -516,7 +535,7 @@ class JobWidget(StaticReprMixin, widgets.VBox):
                 + bar
                 + self._error_block()
                 + self._charts_html()
-                + self._log_block(scroll=False, lines=12)
+                + self._log_block(min(self.log_lines, 12))
             )
 
     def _static_text(self) -> str:
@@ -544,3 +563,8 @@ class JobWidget(StaticReprMixin, widgets.VBox):
 def _note(text: str, *, error: bool = False) -> str:
     color = "#c62828" if error else MUTED
     return f'<span style="font-family:{FONT};font-size:12px;color:{color}">{esc(text)}</span>'
+
+
+def _as_shown(line: str) -> str:
+    """A line as a terminal shows it: progress bars rewrite it after each carriage return."""
+    return line.rstrip("\r").rsplit("\r", 1)[-1]

@@ -25,6 +25,7 @@ class TableView(Displayable):
         note: str = "",
         empty: str = "nothing to show",
         html_cells: Sequence[Sequence[str]] | None = None,
+        max_width: int = 40,
     ) -> None:
         self.columns = list(columns)
         self._values = [list(r) for r in rows]
@@ -32,6 +33,8 @@ class TableView(Displayable):
         self.note = note
         self.empty = empty
         self._html_cells = [list(r) for r in html_cells] if html_cells is not None else None
+        self.max_width = max_width
+        """Longer cells are cut in the plain-text form (the HTML form shows them whole)."""
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -66,7 +69,8 @@ class TableView(Displayable):
     def __repr__(self) -> str:
         lines = [self.title] if self.title else []
         if self._values:
-            lines.append(text_table(self.columns, [[_cell(v) for v in r] for r in self._values]))
+            cells = [[_cell(v) for v in r] for r in self._values]
+            lines.append(text_table(self.columns, cells, max_width=self.max_width))
         else:
             lines.append(self.empty)
         if self.note:
