@@ -393,6 +393,20 @@ def test_magics_inside_a_job(home: Path, folder: Path) -> None:
     ws.close()
 
 
+def test_cell_notebook_name_and_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlbench.magics.cell import build_notebook, cell_notebook_name, current_kernel_name
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/work/train model.ipynb")
+    assert cell_notebook_name() == "train model_cell"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert cell_notebook_name() == "cell"
+    assert current_kernel_name() == "python3"  # the venv's kernel runs this interpreter
+    nb = build_notebook("print(a, b)\n\n", ["a", "b", "a"], "python3")
+    assert [c.source for c in nb.cells] == ["a = None\nb = None", "print(a, b)"]
+    assert nb.cells[0].metadata.tags == ["parameters"]
+    assert len(build_notebook("x", [], "python3").cells) == 1
+
+
 def wait_for_child(ws: Any, parent_id: str) -> str:
     """The id of the running child job that ``parent_id`` submitted."""
     deadline = time.monotonic() + WAIT

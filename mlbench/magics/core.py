@@ -153,7 +153,7 @@ class MlbenchMagics(Magics):
             self._before_blocking(ws, args.compute)
         options = self._submit_options(args)
         options["kernel_name"] = options.get("kernel_name") or current_kernel_name()
-        options["cwd"] = os.getcwd()
+        options.setdefault("cwd", os.getcwd())  # where the cell would have run
         nb = build_notebook(cell, parameters, options["kernel_name"])
         with temporary_notebook(ws.home, nb, cell_notebook_name()) as path:
             job = ws.jobs.submit(path, parameters, **options)
@@ -242,65 +242,14 @@ class MlbenchMagics(Magics):
 
     # -- inspection ------------------------------------------------------------------------------
     def _cmd_params(self, args: argparse.Namespace) -> Any:
-        from mlbench.widgets.tables import TableView
+        from mlbench.widgets.tables import params_table
 
-        params = self._ws(args).jobs.parameters(args.notebook)
-        rows = [
-            [
-                p.name,
-                p.type + (" | None" if p.nullable and p.type != "any" else ""),
-                p.default_source,
-                p.help,
-            ]
-            for p in params.values()
-        ]
-        return TableView(
-            ["name", "type", "default", "help"],
-            rows,
-            title=f"Parameters of {Path(args.notebook).name}",
-            empty="no parameters (tag a cell 'parameters' to declare some)",
-        )
+        return params_table(self._ws(args), args.notebook)
 
     def _cmd_compute(self, args: argparse.Namespace) -> Any:
-        from mlbench.widgets.tables import TableView
+        from mlbench.widgets.tables import compute_table
 
-        ws = self._ws(args)
-        targets = [ws.compute.get(args.name)] if args.name else ws.compute.list()
-        rows = []
-        for target in targets:
-            st = ws.compute.status(target.name)
-            cap = target.capacity
-            gpus = ",".join(cap.gpu_ids) or "-"
-            if st.gpu_ids_in_use:
-                gpus += f" (in use: {','.join(st.gpu_ids_in_use)})"
-            rows.append(
-                [
-                    target.name,
-                    target.kind,
-                    f"{st.cpus_in_use:g}/{cap.cpus:g}",
-                    f"{cap.memory_mb} MiB" if cap.memory_mb else "-",
-                    gpus,
-                    cap.max_concurrent_jobs,
-                    st.running,
-                    st.queued,
-                    "running" if st.agent else "stopped (starts on demand)",
-                ]
-            )
-        return TableView(
-            [
-                "name",
-                "kind",
-                "cpus used",
-                "memory",
-                "gpus",
-                "max jobs",
-                "running",
-                "queued",
-                "agent",
-            ],
-            rows,
-            title="Compute targets",
-        )
+        return compute_table(self._ws(args), args.name)
 
     def _cmd_experiments(self, args: argparse.Namespace) -> Any:
         from mlbench.widgets.runs import experiments_table
@@ -341,27 +290,9 @@ class MlbenchMagics(Magics):
         )
 
     def _cmd_info(self, args: argparse.Namespace) -> Any:
-        from mlbench.widgets.tables import TableView
+        from mlbench.widgets.tables import workspace_table
 
-        ws = self._ws(args)
-        info = ws.info()
-        rows = [
-            ["workspace", info["home"]],
-            ["database", info["database_url"]],
-            ["tracking URI", info["tracking_uri"]],
-            ["artifacts", info["artifact_root"]],
-            ["version", info["version"]],
-        ]
-        job_id = current_job_id()
-        if job_id:
-            rows += [
-                ["in job", job_id],
-                ["attempt", os.environ.get("MLBENCH_ATTEMPT", "-")],
-                ["MLflow run", os.environ.get("MLFLOW_RUN_ID", "-")],
-            ]
-        else:
-            rows.append(["in job", "no (this kernel is not running a job)"])
-        return TableView(["", "value"], rows, title="mlbench", max_width=200)
+        return workspace_table(self._ws(args))
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -475,3 +406,7 @@ def _print_change(info: JobInfo) -> None:
         if info.error:
             line += f" — {info.error.message}"
     print(line, flush=True)
+
+
+# `%mlbench?` shows the same help as `%mlbench --help`.
+MlbenchMagics.mlbench.__doc__ = build_parser().format_help()

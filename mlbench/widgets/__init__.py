@@ -9,13 +9,16 @@ from __future__ import annotations
 from mlbench.widgets.job import JobWidget
 from mlbench.widgets.jobs import JobsTable
 from mlbench.widgets.runs import RunComparisonChart, experiments_table, runs_table
-from mlbench.widgets.tables import TableView
+from mlbench.widgets.tables import TableView, compute_table, params_table, workspace_table
 
 __all__ = [
     "JobWidget",
     "JobsTable",
     "RunComparisonChart",
     "TableView",
+    "compute_table",
     "experiments_table",
+    "params_table",
     "runs_table",
+    "workspace_table",
 ]

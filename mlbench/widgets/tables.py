@@ -6,11 +6,16 @@ JupyterLab, a saved notebook, nbconvert and a terminal) and its data in ``rows``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlbench.widgets._format import MUTED, card, esc, html_table, text_table
 from mlbench.widgets.display import Displayable
+
+if TYPE_CHECKING:
+    from mlbench.workspace import Workspace
 
 
 class TableView(Displayable):
@@ -84,3 +89,72 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def params_table(ws: Workspace, notebook: str | os.PathLike[str]) -> TableView:
+    """The typed parameters of a notebook (``mlbench params``)."""
+    params = ws.jobs.parameters(notebook)
+    rows = [
+        [
+            p.name,
+            p.type + (" | None" if p.nullable and p.type != "any" else ""),
+            p.default_source,
+            p.help,
+        ]
+        for p in params.values()
+    ]
+    return TableView(
+        ["name", "type", "default", "help"],
+        rows,
+        title=f"Parameters of {Path(notebook).name}",
+        empty="no parameters (tag a cell 'parameters' to declare some)",
+    )
+
+
+def compute_table(ws: Workspace, name: str | None = None) -> TableView:
+    """Compute targets with their capacity, what runs and waits there, and their agent."""
+    targets = [ws.compute.get(name)] if name else ws.compute.list()
+    rows = []
+    for target in targets:
+        st = ws.compute.status(target.name)
+        cap = target.capacity
+        gpus = ",".join(cap.gpu_ids) or "-"
+        if st.gpu_ids_in_use:
+            gpus += f" (in use: {','.join(st.gpu_ids_in_use)})"
+        rows.append(
+            [
+                target.name,
+                target.kind,
+                f"{st.cpus_in_use:g}/{cap.cpus:g}",
+                f"{cap.memory_mb} MiB" if cap.memory_mb else "-",
+                gpus,
+                cap.max_concurrent_jobs,
+                st.running,
+                st.queued,
+                "running" if st.agent else "stopped (starts on demand)",
+            ]
+        )
+    columns = ["name", "kind", "cpus used", "memory", "gpus", "max jobs", "running", "queued"]
+    return TableView([*columns, "agent"], rows, title="Compute targets")
+
+
+def workspace_table(ws: Workspace) -> TableView:
+    """Where the workspace keeps things, and the job this process runs in, if any."""
+    info = ws.info()
+    rows = [
+        ["workspace", info["home"]],
+        ["database", info["database_url"]],
+        ["tracking URI", info["tracking_uri"]],
+        ["artifacts", info["artifact_root"]],
+        ["version", info["version"]],
+    ]
+    job_id = os.environ.get("MLBENCH_JOB_ID")
+    if job_id:
+        rows += [
+            ["in job", job_id],
+            ["attempt", os.environ.get("MLBENCH_ATTEMPT", "-")],
+            ["MLflow run", os.environ.get("MLFLOW_RUN_ID", "-")],
+        ]
+    else:
+        rows.append(["in job", "no (this kernel is not running a job)"])
+    return TableView(["", "value"], rows, title="mlbench", max_width=200)
