@@ -344,7 +344,7 @@ class MlbenchMagics(Magics):
         in_job = current_job_id() is not None
         widget: JobWidget | None = None
         try:
-            widget = JobWidget(job, ws, live=False)
+            widget = JobWidget(job, ws, live=False, poll_interval=0.1)  # the cell ends sooner
             widget.show()
             widget.wait(timeout, on_change=_print_change if in_job else None)
         except KeyboardInterrupt:
