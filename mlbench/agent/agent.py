@@ -9,7 +9,6 @@ left behind: jobs it was running are requeued per their retry policy or failed w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
@@ -37,7 +36,7 @@ from mlbench.agent.execute import (
     register_engine,
     run_notebook,
 )
-from mlbench.agent.kernels import HeartbeatWatch, Kernel, KernelPool
+from mlbench.agent.kernels import HeartbeatWatch, Kernel, KernelPool, signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
@@ -797,8 +796,8 @@ def _kill_orphan_kernel(pid: int | None, started_at: datetime | None) -> None:
         born = proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return
-    # pid reuse guard: it must look like a kernel and predate the job's start
-    if "kernel" not in cmdline or (started_at and born > started_at.timestamp() + 1):
+    # pid reuse guard: it must look like a kernel (or a forked one) and predate the job
+    looks_like_kernel = "kernel" in cmdline or "zygote" in cmdline
+    if not looks_like_kernel or (started_at and born > started_at.timestamp() + 1):
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    signal_process_group(pid, signal.SIGKILL)

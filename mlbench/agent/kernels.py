@@ -17,6 +17,7 @@ import signal
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
 
+from mlbench.agent.forkserver import ForkProvisioner, ForkServer, forkable
 from mlbench.errors import KernelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -122,11 +124,8 @@ class Kernel:
 
     def signal_group(self, sig: int) -> None:
         """Signal the kernel's whole process group (the kernel and what it spawned)."""
-        pid = self.pid
-        if not pid:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(os.getpgid(pid), sig)
+        if self.pid:
+            signal_process_group(self.pid, sig)
 
     def interrupt(self) -> None:
         try:
@@ -154,7 +153,13 @@ class KernelPool:
     """Pre-started kernels per kernel name, refilled in the background."""
 
     def __init__(
-        self, *, base_env: dict[str, str], cwd: str, size: int, start_timeout: float
+        self,
+        *,
+        base_env: dict[str, str],
+        cwd: str,
+        size: int,
+        start_timeout: float,
+        fork: bool = True,
     ) -> None:
         self._base_env = base_env
         self._cwd = cwd
@@ -166,6 +171,9 @@ class KernelPool:
         self._closed = False
         self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-start")
         self._specs = KernelSpecManager()
+        self._fork = fork
+        self._fork_servers: dict[str, ForkServer] = {}
+        self._fork_lock = threading.Lock()
 
     def language(self, kernel_name: str) -> str:
         try:
@@ -245,6 +253,14 @@ class KernelPool:
             transport="ipc",
             connection_file=str(_runtime_dir() / f"k-{secrets.token_hex(6)}.json"),
         )
+        server = self._fork_server(km.kernel_spec.argv)
+        if server is not None:
+            km.kernel_id = str(uuid.uuid4())
+            provisioner = ForkProvisioner(
+                kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km
+            )
+            provisioner.server = server
+            km.provisioner = provisioner
         km.start_kernel(env=env, cwd=cwd)
         kernel = Kernel(name=kernel_name, language=language, km=km)
         # Wait until it answers, so a job never waits on a kernel that is still importing.
@@ -263,6 +279,26 @@ class KernelPool:
             kc.context.destroy(linger=0)
         return kernel
 
+    def _fork_server(self, argv: list[str]) -> ForkServer | None:
+        """The fork server for this kernelspec's interpreter (started on first use), if any."""
+        if not self._fork:
+            return None
+        python = forkable(argv)
+        if python is None:
+            return None
+        with self._fork_lock:
+            server = self._fork_servers.get(python)
+            if server is not None and server.alive:
+                return server
+            try:
+                server = ForkServer(python)
+            except Exception as exc:  # fall back to ordinary kernel starts
+                log.warning("no kernel fork server for %s: %s", python, exc)
+                self._fork = False
+                return None
+            self._fork_servers[python] = server
+            return server
+
     def size(self, kernel_name: str) -> int:
         with self._lock:
             return len(self._ready[kernel_name])
@@ -275,6 +311,17 @@ class KernelPool:
         self._starter.shutdown(wait=True, cancel_futures=True)
         for kernel in kernels:
             kernel.shutdown()
+        for server in self._fork_servers.values():
+            server.close()
+
+
+def signal_process_group(pid: int, sig: int) -> None:
+    """Signal a kernel and its children: its own process group, never a group it shares."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
 
 
 def _runtime_dir() -> Path:

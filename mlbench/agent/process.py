@@ -100,6 +100,11 @@ class AgentHandle:
                 close_fds=True,
             )
         log.debug("started agent for %s (pid %s)", self.compute, proc.pid)
+        # Return once it holds the lock (about 0.1 s): from then on everyone sees it, and
+        # `stop()` right after a submission cannot miss an agent that is still starting.
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and proc.poll() is None and not self.is_running():
+            time.sleep(0.01)
 
     def wake(self, message: bytes = WAKE) -> bool:
         info = self.info()
@@ -123,8 +128,8 @@ class AgentHandle:
         info = self.info()
         if info is None:
             return False
-        self.wake(STOP_NOW if now else STOP)
-        if self._wait_exit(timeout):
+        # One still starting has no wake-up port yet; SIGTERM stops it (as "now") instead.
+        if self.wake(STOP_NOW if now else STOP) and self._wait_exit(timeout):
             return True
         pid = info.get("pid")
         if pid:
@@ -153,11 +158,14 @@ def acquire_agent_lock(workspace: str | os.PathLike[str], compute: str) -> FileL
     from mlbench.config import resolve_home
     from mlbench.paths import WorkspacePaths
 
-    lock = FileLock(WorkspacePaths(resolve_home(workspace)).agents_dir / f"{compute}.lock")
+    agents_dir = WorkspacePaths(resolve_home(workspace)).agents_dir
+    lock = FileLock(agents_dir / f"{compute}.lock")
     # Someone probing "is an agent running?" holds the lock for microseconds: retry briefly.
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         if lock.acquire(blocking=False):
+            # Until it is ready, say who we are, so that `stop()` can find us.
+            write_info(agents_dir / f"{compute}.json", {"pid": os.getpid(), "state": "starting"})
             return lock
         time.sleep(0.01)
     return None
