@@ -314,3 +314,11 @@ def test_list_filters_and_paging(module_ws: Any, notebook: Any) -> None:
     assert not module_ws.jobs.list(tag="batch=q", limit=10)
     assert len(module_ws.jobs.list(text="pageable", status="completed", limit=10)) == 5
     assert module_ws.jobs.get(ids[0][:6]).id == ids[0]  # unique prefixes work
+
+
+def test_error_without_error_output_keeps_its_message(module_ws: Any, notebook: Any) -> None:
+    nb = notebook("%this_magic_does_not_exist")
+    info = module_ws.jobs.submit(nb).wait(WAIT).info
+    assert info.status.value == "failed"
+    assert "`%this_magic_does_not_exist` not found" in info.error.evalue
+    assert "UsageError" in info.status_reason

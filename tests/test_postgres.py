@@ -111,3 +111,44 @@ def test_jobs_run_with_a_postgres_metadata_store(
     finally:
         _stop_agents(ws)
         ws.close()
+
+
+def test_event_feed_never_skips_an_event_under_concurrent_writers(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A reader tailing job_events by id must see every event even when writers interleave."""
+    import threading
+    import time
+
+    from mlbench import Workspace
+    from mlbench._ids import utcnow
+    from mlbench.store import JobEventRow
+
+    ws = Workspace(tmp_path / "ws", database_url=postgres_url)
+    start = ws.jobs.events(after=0, limit=100_000)
+    after = start[-1]["id"] if start else 0
+    writers, per_writer = 4, 40
+
+    def write(n: int) -> None:
+        for i in range(per_writer):
+            with ws.db.write() as s:
+                s.add(
+                    JobEventRow(job_id=f"w{n}", kind="status", data={"i": i}, created_at=utcnow())
+                )
+                s.flush()  # the id is taken here ...
+                time.sleep(0.002 * (n % 2))  # ... and committed a little later by some writers
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    seen: list[int] = []
+    while any(t.is_alive() for t in threads) or len(seen) < writers * per_writer:
+        batch = ws.jobs.events(after=after, limit=1000)
+        if batch:
+            seen += [e["id"] for e in batch]
+            after = batch[-1]["id"]
+        if not any(t.is_alive() for t in threads) and not batch:
+            break
+    assert len(seen) == writers * per_writer
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    ws.close()

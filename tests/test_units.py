@@ -189,3 +189,32 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MLBENCH_AGENT_IDLE_TIMEOUT", "20")
     s = load_settings(tmp_path, {"cancel_grace_s": 1})
     assert (s.agent_idle_timeout_s, s.cancel_grace_s) == (20, 1)
+
+
+def test_agents_started_from_a_job_do_not_inherit_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlbench.compute import local
+    from mlbench.compute.gpus import GpuInfo
+    from mlbench.environment import AGENT_GPUS_ENV, agent_environment
+
+    job_env = {
+        "PATH": "/bin",
+        "MLBENCH_JOB_ID": "abc",
+        "MLFLOW_RUN_ID": "r",
+        "MLBENCH_ATTEMPT": "1",
+        "MLBENCH_METRICS_FILE": "/m",
+        "MLBENCH_OUTPUT_DIR": "/o",
+        "MLFLOW_EXPERIMENT_NAME": "e",
+        "CUDA_VISIBLE_DEVICES": "",
+        AGENT_GPUS_ENV: "*",
+    }
+    assert agent_environment(job_env) == {"PATH": "/bin"}
+    assert agent_environment({**job_env, AGENT_GPUS_ENV: "0,1"})["CUDA_VISIBLE_DEVICES"] == "0,1"
+    outside = {"PATH": "/bin", "CUDA_VISIBLE_DEVICES": "1"}
+    assert agent_environment(outside) == outside  # a user's own restriction is kept
+
+    # Inside a CPU-only job (CUDA_VISIBLE_DEVICES=""), the machine still has its GPUs.
+    monkeypatch.setattr(local, "detect_gpus", lambda: [GpuInfo(index="0"), GpuInfo(index="1")])
+    for key, value in job_env.items():
+        monkeypatch.setenv(key, value)
+    backend = local.LocalBackend()
+    assert backend.capacity(backend.parse_config({})).gpu_ids == ["0", "1"]

@@ -39,6 +39,7 @@ from mlbench.agent.execute import (
 from mlbench.agent.kernels import HeartbeatWatch, Kernel, KernelPool, signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
+from mlbench.environment import AGENT_GPUS_ENV
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
 from mlbench.jobs.service import status_event
 from mlbench.store import AgentRow, JobEventRow, JobRow
@@ -562,6 +563,7 @@ class Agent:
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_EXPERIMENT_NAME": info.experiment,
             "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids),
+            AGENT_GPUS_ENV: os.environ.get("CUDA_VISIBLE_DEVICES", "*"),
         }
 
     def _mark_running(self, info: JobInfo, kernel: Kernel, run_id: str) -> None:

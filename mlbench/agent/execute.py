@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import nbformat
 from nbclient.exceptions import DeadKernelError
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager
@@ -249,6 +250,10 @@ def run_notebook(
     except PapermillExecutionError as exc:
         if stop.requested:
             return _stopped(stop, exc)
+        if not exc.evalue:
+            # An error with no error output (e.g. an IPython UsageError from a magic) has its
+            # message on stderr only.
+            exc.evalue = _failed_cell_stderr(output)
         return Outcome(
             JobStatus.FAILED,
             f"cell {exc.cell_index} raised {exc.ename}: {_first_line(exc.evalue)}",
@@ -319,6 +324,22 @@ def _stopped(stop: StopRequest, exc: PapermillExecutionError | None) -> Outcome:
         JobError(kind="agent_lost", message=msg, cell_index=cell),
         retryable=True,
     )
+
+
+def _failed_cell_stderr(output: Path) -> str:
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:
+        return ""
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("papermill", {}).get("exception"):
+            text = "".join(
+                o.get("text", "")
+                for o in cell.get("outputs", [])
+                if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            )
+            return text.strip()[-2000:]
+    return ""
 
 
 def _first_line(text: str | None) -> str:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlbench.environment import agent_environment
 from mlbench.errors import AgentError
 from mlbench.store.locks import FileLock
 
@@ -84,7 +85,7 @@ class AgentHandle:
             self.compute,
             "--on-demand",
         ]
-        env = dict(os.environ)
+        env = agent_environment(os.environ)
         env["MLBENCH_HOME"] = str(self.ws.home)
         for key, value in self.ws.setting_overrides.items():
             env[key] = str(value)

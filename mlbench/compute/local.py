@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
 from mlbench.compute.gpus import detect_gpus
+from mlbench.environment import AGENT_GPUS_ENV
 
 
 class LocalComputeConfig(ComputeConfig):
@@ -56,6 +57,10 @@ class LocalBackend(ComputeBackend):
 def _visible_gpu_ids() -> list[str]:
     gpus = detect_gpus()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if "MLBENCH_JOB_ID" in os.environ and AGENT_GPUS_ENV in os.environ:
+        # Inside a job CUDA_VISIBLE_DEVICES is the job's share; the machine is the agent's view.
+        agent = os.environ[AGENT_GPUS_ENV]
+        visible = None if agent == "*" else agent
     if visible is None:
         return [g.index for g in gpus]
     # The agent itself was restricted: only hand out what it was given (indices or UUIDs).

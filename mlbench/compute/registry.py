@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from importlib.metadata import entry_points
 
 from mlbench.compute.base import ComputeBackend
@@ -17,6 +18,7 @@ class ComputeBackends:
     def __init__(self) -> None:
         self._backends: dict[str, ComputeBackend] = {}
         self._loaded = False
+        self._lock = threading.Lock()
 
     def register(self, backend: ComputeBackend) -> None:
         self._backends[backend.kind] = backend
@@ -24,7 +26,12 @@ class ComputeBackends:
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
+        with self._lock:  # threads (server handlers, agent workers) may ask at once
+            if not self._loaded:
+                self._load_entry_points()
+                self._loaded = True
+
+    def _load_entry_points(self) -> None:
         specs = dict(_BUILTIN)
         for ep in entry_points(group="mlbench.compute"):
             specs[ep.name] = ep.value

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from mlbench.errors import InvalidInputError
 from mlbench.store.locks import file_lock
+from mlbench.store.schema import JobEventRow
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        if not self.is_sqlite:
+            for maker in (self._sessions, self._write_sessions):
+                event.listen(maker, "before_flush", _serialize_event_inserts)
 
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
@@ -117,6 +121,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# Readers tail job_events by id. On PostgreSQL, ids come from a sequence and transactions may
+# commit out of order, so a reader could see id 12 before 11 commits and then skip 11 forever.
+# Transactions that add events therefore take one lock until they commit (SQLite already has a
+# single writer).
+_EVENTS_LOCK = 0x6D6C6265  # "mlbe"
+
+
+def _serialize_event_inserts(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(obj, JobEventRow) for obj in session.new):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK})
 
 
 @contextmanager
