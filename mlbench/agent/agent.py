@@ -32,11 +32,11 @@ from mlbench.agent.execute import (
     JobStopped,
     Outcome,
     StopRequest,
-    python_prelude,
     register_engine,
-    run_notebook,
+    stopped_outcome,
 )
-from mlbench.agent.kernels import HeartbeatWatch, Kernel, KernelPool, signal_process_group
+from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_class
+from mlbench.agent.kernels import signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
 from mlbench.environment import AGENT_GPUS_ENV
@@ -50,7 +50,6 @@ from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KERNEL = "python3"
 MAX_WORKERS = 64
 
 
@@ -62,7 +61,7 @@ class RunningJob:
     timeout_s: float | None
     stop: StopRequest = field(default_factory=StopRequest)
     started: float | None = None  # monotonic, when its first cell may run
-    kernel: Kernel | None = None
+    handle: ExecutionHandle | None = None  # how to interrupt or kill it
     relay: MetricsRelay | None = None
     stop_sent_at: float | None = None
     killed: bool = False
@@ -107,8 +106,6 @@ class Agent:
     def _start(self) -> None:
         target = self.ws.compute.get(self.compute)
         _backend, self.config, _ = self.ws.compute.backend(self.compute)
-        if target.kind != "local":
-            raise SystemExit(f"compute kind {target.kind!r} has no agent in this version")
         self.capacity: Capacity = target.capacity
         self._target_updated_at = target.updated_at
         self.idle_timeout = (
@@ -123,13 +120,9 @@ class Agent:
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.bind(("127.0.0.1", 0))
         self._wake_sock.setblocking(False)
-        self.pool = KernelPool(
-            base_env=_kernel_base_env(),
-            cwd=str(self.ws.paths.jobs_dir),
-            size=getattr(self.config, "kernel_pool_size", 1),
-            start_timeout=self.ws.settings.kernel_start_timeout_s,
+        self.executor: Executor = executor_class(target.kind)(
+            self.config, self.ws.settings, self.ws.paths.jobs_dir
         )
-        self.heartbeats = HeartbeatWatch(self.ws.settings.kernel_heartbeat_timeout_s)
         # Sized for the largest target; the scheduler enforces the target's own limit.
         self.workers = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="job")
         now = utcnow()
@@ -185,12 +178,7 @@ class Agent:
                     .distinct()
                 )
             )
-        names.add(DEFAULT_KERNEL)
-        for name in names:
-            try:
-                self.pool.refill(name)
-            except Exception as exc:
-                log.debug("not pre-starting kernel %r: %s", name, exc)
+        self.executor.start(names)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -205,14 +193,12 @@ class Agent:
 
     def _finish(self) -> None:
         self._relay_stop.set()
-        pool = getattr(self, "pool", None)
-        if pool is not None:
-            pool.close()
         workers = getattr(self, "workers", None)
         if workers is not None:
             workers.shutdown(wait=True)
-        if getattr(self, "heartbeats", None) is not None:
-            self.heartbeats.close()
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            executor.close()
         if self._wake_sock is not None:
             self._wake_sock.close()
         self.handle.info_path.unlink(missing_ok=True)
@@ -335,6 +321,9 @@ class Agent:
                 )
                 break
             res = JobResources.model_validate(raw_resources or {})
+            if not self.executor.assigns_resources:  # the engine places it (e.g. Ray)
+                self._claim(job_id, res, [], timeout_s)
+                continue
             cpus, memory, gpus = self._free()
             why = None
             if res.gpus and (gpu_blocked or res.gpus > len(gpus)):
@@ -396,7 +385,6 @@ class Agent:
             for job in done:
                 del self._running[job.job_id]
         for job in done:
-            self.heartbeats.unwatch(job.job_id)
             exc = job.future.exception() if job.future else None
             if exc is not None:
                 log.error("job %s worker crashed", job.job_id, exc_info=exc)
@@ -404,8 +392,7 @@ class Agent:
 
     def _fail_crashed(self, job: RunningJob, exc: BaseException) -> None:
         """A bug in the agent must not leave a job 'running' until the next restart."""
-        if job.kernel is not None:
-            job.kernel.shutdown()
+        self.executor.release(job.handle)
         message = f"internal error in the agent: {type(exc).__name__}: {exc}"
         now = utcnow()
         with self.ws.db.write() as s:
@@ -438,7 +425,7 @@ class Agent:
             canceled = set(
                 s.scalars(sql_select(JobRow.id).where(JobRow.id.in_(ids), JobRow.cancel_requested))
             )
-        silent = self.heartbeats.silent()
+        silent = self.executor.silent()
         now = time.monotonic()
         grace = self.ws.settings.cancel_grace_s
         for job in jobs:
@@ -455,15 +442,15 @@ class Agent:
                 # A frozen kernel will not handle an interrupt: kill it at once.
                 job.stop_sent_at = now - grace
             if job.stop_sent_at is not None and not job.killed and now - job.stop_sent_at >= grace:
-                if job.kernel is not None:
-                    log.info("job %s did not stop in %.0f s: killing its kernel", job.job_id, grace)
-                    job.kernel.kill()
+                if job.handle is not None:
+                    log.info("job %s did not stop in %.0f s: killing it", job.job_id, grace)
+                    job.handle.kill()
                 job.killed = True
 
     def _send_stop(self, job: RunningJob) -> None:
         job.stop_sent_at = time.monotonic()
-        if job.kernel is not None:
-            job.kernel.interrupt()
+        if job.handle is not None:
+            job.handle.interrupt()
 
     # -- one job (worker thread) ---------------------------------------------------------------
     def _run_job(self, job: RunningJob) -> None:
@@ -484,31 +471,26 @@ class Agent:
                         "no GPUs requested: CUDA_VISIBLE_DEVICES is empty "
                         "(ask for GPUs with --gpus N)",
                     )
-                kernel = self.pool.acquire(info.kernel_name, env=env, cwd=info.cwd)
-                job.kernel = kernel
-                if kernel.pid:
-                    self.heartbeats.watch(job.job_id, kernel)
-                prelude = python_prelude(env, info.cwd) if kernel.language == "python" else ""
-                if job.stop.requested:
-                    raise JobStopped
-                self._mark_running(info, kernel, run_id)
-                job.started = time.monotonic()
                 job.relay = MetricsRelay(self.ws.tracking, run_id, paths.metrics(job.job_id))
-                outcome = run_notebook(
-                    snapshot=paths.snapshot(job.job_id),
-                    output=paths.output_notebook(job.job_id),
-                    parameters=info.parameters,
-                    kernel=kernel,
-                    prelude=prelude,
-                    log_file=log_file,
-                    listener=_ProgressWriter(self.ws, job),
-                    stop=job.stop,
-                    start_timeout=self.ws.settings.kernel_start_timeout_s,
+                outcome = self.executor.run(
+                    JobRun(
+                        info=info,
+                        env=env,
+                        snapshot=paths.snapshot(job.job_id),
+                        output=paths.output_notebook(job.job_id),
+                        outputs_dir=paths.outputs(job.job_id),
+                        metrics_file=paths.metrics(job.job_id),
+                        log_file=log_file,
+                        listener=_ProgressWriter(self.ws, job),
+                        stop=job.stop,
+                        attach=lambda handle: setattr(job, "handle", handle),
+                        started=lambda pid, gpu_ids: self._mark_running(
+                            info, job, run_id, pid, gpu_ids
+                        ),
+                    )
                 )
             except JobStopped:
-                from mlbench.agent.execute import _stopped
-
-                outcome = _stopped(job.stop, None)
+                outcome = stopped_outcome(job.stop, None)
             except Exception as exc:
                 log.exception("job %s could not run", job.job_id)
                 message = f"{type(exc).__name__}: {exc}"
@@ -518,9 +500,6 @@ class Agent:
                     JobError(kind="setup_error", message=message),
                     retryable=False,
                 )
-            finally:
-                if job.kernel is not None:
-                    self.heartbeats.unwatch(job.job_id)
             _note(
                 log_file,
                 f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""),
@@ -566,28 +545,36 @@ class Agent:
             AGENT_GPUS_ENV: os.environ.get("CUDA_VISIBLE_DEVICES", "*"),
         }
 
-    def _mark_running(self, info: JobInfo, kernel: Kernel, run_id: str) -> None:
+    def _mark_running(
+        self,
+        info: JobInfo,
+        job: RunningJob,
+        run_id: str,
+        pid: int | None,
+        gpu_ids: list[str] | None,
+    ) -> None:
         now = utcnow()
+        values: dict[str, Any] = dict(
+            status=JobStatus.RUNNING.value,
+            started_at=now,
+            updated_at=now,
+            kernel_pid=pid,
+            mlflow_run_id=run_id,
+        )
+        if gpu_ids is not None:  # chosen by the engine (e.g. Ray), not by this agent
+            values["gpu_ids"] = gpu_ids
         with self.ws.db.write() as s:
             s.execute(
                 update(JobRow)
                 .where(JobRow.id == info.id, JobRow.agent_id == self.id)
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    started_at=now,
-                    updated_at=now,
-                    kernel_pid=kernel.pid,
-                    mlflow_run_id=run_id,
-                )
+                .values(**values)
             )
-            s.add(status_event(info.id, JobStatus.RUNNING, now, kernel_pid=kernel.pid))
+            s.add(status_event(info.id, JobStatus.RUNNING, now, kernel_pid=pid))
+        job.started = time.monotonic()
 
     def _finalize(
         self, info: JobInfo, job: RunningJob, run_id: str | None, outcome: Outcome, job_dir: Path
     ) -> None:
-        kernel = job.kernel
-        if kernel is not None:
-            kernel.kill()  # results are flushed; reaping it waits until the outcome is recorded
         paths = self.ws.paths
         if run_id:
             try:
@@ -605,8 +592,7 @@ class Agent:
             except Exception:
                 log.exception("recording job %s in MLflow failed", info.id)
         self._record_outcome(info, outcome)
-        if kernel is not None:
-            kernel.shutdown()  # its resources (GPUs) are released only once it is gone
+        self.executor.release(job.handle)
 
     def _record_outcome(self, info: JobInfo, outcome: Outcome) -> None:
         now = utcnow()
@@ -780,12 +766,6 @@ def _strip_ansi(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
-
-
-def _kernel_base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBENCH_SETTINGS")}
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
 
 
 def _kill_orphan_kernel(pid: int | None, started_at: datetime | None) -> None:

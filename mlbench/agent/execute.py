@@ -249,7 +249,7 @@ def run_notebook(
         )
     except PapermillExecutionError as exc:
         if stop.requested:
-            return _stopped(stop, exc)
+            return stopped_outcome(stop, exc)
         if not exc.evalue:
             # An error with no error output (e.g. an IPython UsageError from a magic) has its
             # message on stderr only.
@@ -271,7 +271,7 @@ def run_notebook(
         )
     except DeadKernelError:
         if stop.requested:
-            return _stopped(stop, None)
+            return stopped_outcome(stop, None)
         cause = kernel.exit_status()
         hint = " (the system may have run out of memory)" if "SIGKILL" in cause else ""
         message = f"the kernel died while running the job: {cause}{hint}"
@@ -283,7 +283,7 @@ def run_notebook(
         )
     except JobSetupError as exc:
         if stop.requested:
-            return _stopped(stop, None)
+            return stopped_outcome(stop, None)
         return Outcome(
             JobStatus.FAILED,
             str(exc),
@@ -291,12 +291,12 @@ def run_notebook(
             retryable=True,
         )
     except JobStopped:
-        return _stopped(stop, None)
+        return stopped_outcome(stop, None)
     # Every cell ran: even if a stop came in at the last moment, the job did complete.
     return Outcome(JobStatus.COMPLETED)
 
 
-def _stopped(stop: StopRequest, exc: PapermillExecutionError | None) -> Outcome:
+def stopped_outcome(stop: StopRequest, exc: PapermillExecutionError | None) -> Outcome:
     cell = exc.cell_index if exc is not None else None
     where = f" in cell {cell}" if cell is not None else ""
     if stop.reason == "canceled":

@@ -1,0 +1,173 @@
+"""Executors: how an agent runs a claimed job on its kind of compute.
+
+The agent owns what every kind shares — claiming, the MLflow run, progress and events,
+timeouts and cancellation, metrics relay, the final state. An executor owns where the notebook
+runs: kernels on this machine (:class:`LocalExecutor`), tasks on a Ray cluster
+(:mod:`mlbench.agent.ray_executor`). Executors register under the compute kind they serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
+
+from mlbench.agent.execute import (
+    CellListener,
+    JobStopped,
+    Outcome,
+    StopRequest,
+    python_prelude,
+    run_notebook,
+)
+from mlbench.agent.kernels import HeartbeatWatch, KernelPool
+
+if TYPE_CHECKING:
+    from mlbench.compute.base import ComputeConfig
+    from mlbench.config import WorkspaceSettings
+    from mlbench.jobs.models import JobInfo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KERNEL = "python3"
+
+
+class ExecutionHandle(Protocol):
+    """What the agent's supervisor needs to stop a running job."""
+
+    def interrupt(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+@dataclass
+class JobRun:
+    """Everything an executor gets to run one job (built by the agent)."""
+
+    info: JobInfo
+    env: dict[str, str]
+    snapshot: Path
+    output: Path
+    outputs_dir: Path
+    metrics_file: Path
+    log_file: TextIO
+    listener: CellListener
+    stop: StopRequest
+    attach: Callable[[ExecutionHandle], None]
+    """Tell the agent how to interrupt or kill the job, as soon as that is possible."""
+    started: Callable[[int | None, list[str] | None], None]
+    """Call when the first cell may run: (process id, GPU ids if the executor chose them)."""
+
+
+class Executor(ABC):
+    kind: ClassVar[str]
+    assigns_resources: ClassVar[bool] = True
+    """True: the agent hands out CPUs, memory and concrete GPU ids itself (this machine).
+    False: the engine behind the target places jobs (Ray), the agent only caps concurrency."""
+
+    def __init__(self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path) -> None:
+        self.config = config
+        self.settings = settings
+        self.workdir = workdir
+
+    def start(self, kernel_names: set[str]) -> None:  # noqa: B027 - optional hook
+        """Get ready (connect, pre-start kernels for these kernel names)."""
+
+    @abstractmethod
+    def run(self, job: JobRun) -> Outcome:
+        """Run the job to its end, in the calling (worker) thread."""
+
+    def release(self, handle: ExecutionHandle | None) -> None:  # noqa: B027
+        """Free what the job held, after its outcome is recorded."""
+
+    def silent(self) -> dict[str, float]:
+        """Jobs whose execution stopped answering: {job id: seconds silent}."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027
+        """Release everything (the agent is stopping)."""
+
+
+class LocalExecutor(Executor):
+    """Kernels on this machine, from a pool of pre-started (forked) kernels."""
+
+    kind = "local"
+
+    def __init__(self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path) -> None:
+        super().__init__(config, settings, workdir)
+        self.pool = KernelPool(
+            base_env=kernel_base_env(),
+            cwd=str(workdir),
+            size=getattr(config, "kernel_pool_size", 1),
+            start_timeout=settings.kernel_start_timeout_s,
+        )
+        self.heartbeats = HeartbeatWatch(settings.kernel_heartbeat_timeout_s)
+
+    def start(self, kernel_names: set[str]) -> None:
+        for name in kernel_names | {DEFAULT_KERNEL}:
+            try:
+                self.pool.refill(name)
+            except Exception as exc:
+                log.debug("not pre-starting kernel %r: %s", name, exc)
+
+    def run(self, job: JobRun) -> Outcome:
+        info = job.info
+        kernel = self.pool.acquire(info.kernel_name, env=job.env, cwd=info.cwd)
+        job.attach(kernel)
+        if kernel.pid:
+            self.heartbeats.watch(info.id, kernel)
+        try:
+            if job.stop.requested:
+                raise JobStopped
+            job.started(kernel.pid, None)
+            return run_notebook(
+                snapshot=job.snapshot,
+                output=job.output,
+                parameters=info.parameters,
+                kernel=kernel,
+                prelude=python_prelude(job.env, info.cwd) if kernel.language == "python" else "",
+                log_file=job.log_file,
+                listener=job.listener,
+                stop=job.stop,
+                start_timeout=self.settings.kernel_start_timeout_s,
+            )
+        finally:
+            self.heartbeats.unwatch(info.id)
+            kernel.kill()  # results are flushed; reaping waits until the outcome is recorded
+
+    def release(self, handle: ExecutionHandle | None) -> None:
+        shutdown = getattr(handle, "shutdown", None)
+        if shutdown is not None:
+            shutdown()  # a job's GPUs are free only once its kernel is gone
+
+    def silent(self) -> dict[str, float]:
+        return self.heartbeats.silent()
+
+    def close(self) -> None:
+        self.pool.close()
+        self.heartbeats.close()
+
+
+def kernel_base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBENCH_SETTINGS")}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+_EXECUTORS: dict[str, str] = {
+    "local": "mlbench.agent.executors:LocalExecutor",
+    "ray": "mlbench.agent.ray_executor:RayExecutor",
+}
+
+
+def executor_class(kind: str) -> type[Executor]:
+    spec = _EXECUTORS.get(kind)
+    if spec is None:
+        raise ValueError(f"compute kind {kind!r} has no executor in this version")
+    module, _, attr = spec.partition(":")
+    cls: Any = getattr(__import__(module, fromlist=[attr]), attr)
+    return cls  # type: ignore[no-any-return]
