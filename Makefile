@@ -29,7 +29,7 @@ lint: setup
 	$(BIN)/jlpm test
 
 test-python: setup
-	$(BIN)/python -m pytest -ra --durations=15
+	.ci/loopback $(BIN)/python -m pytest -ra --durations=15
 
 test: lint test-python
 

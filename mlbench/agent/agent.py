@@ -145,20 +145,18 @@ class Agent:
         )
         self._relay_thread.start()
         self._install_signal_handlers()
-        write_info(
-            self.handle.info_path,
-            {
-                "agent_id": self.id,
-                "pid": os.getpid(),
-                "port": self._wake_sock.getsockname()[1],
-                "compute": self.compute,
-                "host": socket.gethostname(),
-                "version": __version__,
-                "started_at": now.isoformat(),
-                "on_demand": self.on_demand,
-                "state": "ready",
-            },
-        )
+        self._info = {
+            "agent_id": self.id,
+            "pid": os.getpid(),
+            "port": self._wake_sock.getsockname()[1],
+            "compute": self.compute,
+            "host": socket.gethostname(),
+            "version": __version__,
+            "started_at": now.isoformat(),
+            "on_demand": self.on_demand,
+            "state": "ready",
+        }
+        self._publish()
         log.info(
             "agent %s for %r ready (pid %s): %g CPUs, GPUs %s, %d jobs at once",
             self.id,
@@ -277,6 +275,19 @@ class Agent:
         with self.ws.db.write() as s:
             s.execute(update(AgentRow).where(AgentRow.id == self.id).values(heartbeat_at=utcnow()))
         self._reload_target()
+        self._publish()
+
+    def _publish(self) -> None:
+        """Write what `mlbench compute show` and the compute view show about this agent."""
+        try:
+            cluster = self.executor.cluster()
+        except Exception as exc:  # a cluster hiccup must not stop the agent
+            cluster = {"error": str(exc)}
+        if cluster is not None:
+            self._info["cluster"] = cluster
+        self._info["heartbeat_at"] = utcnow().isoformat()
+        self._info["running"] = len(self._running)
+        write_info(self.handle.info_path, self._info)
 
     def _reload_target(self) -> None:
         """Pick up `mlbench compute update` without a restart (it applies to new jobs)."""

@@ -88,6 +88,10 @@ class Executor(ABC):
         """Jobs whose execution stopped answering: {job id: seconds silent}."""
         return {}
 
+    def cluster(self) -> dict[str, Any] | None:
+        """Nodes and their resources in use, where the target is a cluster."""
+        return None
+
     def close(self) -> None:  # noqa: B027
         """Release everything (the agent is stopping)."""
 

@@ -10,20 +10,30 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Capacity(BaseModel):
-    """What a target can run at once; the agent schedules jobs against it."""
+    """What a target can run at once; jobs asking for more are refused at submission."""
 
     cpus: float
     memory_mb: int | None = None
-    gpu_ids: list[str] = Field(default_factory=list)
+    gpus: int = Field(0, ge=0, description="GPUs in all (on every node of a cluster).")
+    gpu_ids: list[str] = Field(
+        default_factory=list,
+        description="GPU ids the agent hands out itself (this machine); empty where the "
+        "engine assigns them (Ray).",
+    )
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom resources (Ray), e.g. {'a100': 4}."
+    )
     max_concurrent_jobs: int
 
-    @property
-    def gpus(self) -> int:
-        return len(self.gpu_ids)
+    @model_validator(mode="after")
+    def _count_gpu_ids(self) -> Capacity:
+        if self.gpu_ids and not self.gpus:
+            self.gpus = len(self.gpu_ids)
+        return self
 
 
 class ComputeConfig(BaseModel):
@@ -53,5 +63,13 @@ class ComputeBackend(ABC):
     def capacity(self, config: ComputeConfig) -> Capacity:
         """Resources the target offers, with defaults resolved (detected CPUs, GPUs...)."""
 
-    def check(self, config: ComputeConfig) -> None:  # noqa: B027 - optional hook
-        """Raise a clear error when the target cannot be used (unreachable, misconfigured)."""
+    def check(self, config: ComputeConfig) -> ComputeConfig:
+        """Raise a clear error when the target cannot be used (unreachable, misconfigured).
+
+        Returns the config to store, e.g. with what the check learned (a cluster's size).
+        """
+        return config
+
+    def job_defaults(self, config: ComputeConfig) -> dict[str, Any]:
+        """Resources a job gets when it does not ask (JobResources fields)."""
+        return {}

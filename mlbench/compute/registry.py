@@ -11,7 +11,10 @@ from mlbench.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-_BUILTIN = {"local": "mlbench.compute.local:LocalBackend"}
+_BUILTIN = {
+    "local": "mlbench.compute.local:LocalBackend",
+    "ray": "mlbench.compute.ray:RayBackend",
+}
 
 
 class ComputeBackends:

@@ -113,8 +113,7 @@ class ComputeTargets:
                 "(at most 64, starting with a letter or digit)",
             )
         backend = compute_backends.get(kind)
-        parsed = self._parse(backend, config)
-        backend.check(parsed)
+        parsed = backend.check(self._parse(backend, config))
         now = utcnow()
         with self._ws.db.write() as s:
             if s.get(ComputeTargetRow, name) is not None:
@@ -139,8 +138,7 @@ class ComputeTargets:
         backend = compute_backends.get(target.kind)
         merged = {**target.config, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
-        parsed = self._parse(backend, merged)
-        backend.check(parsed)
+        parsed = backend.check(self._parse(backend, merged))
         with self._ws.db.write() as s:
             row = s.get(ComputeTargetRow, name)
             assert row is not None

@@ -46,6 +46,10 @@ class JobResources(BaseModel):
     memory_mb: int | None = Field(
         None, gt=0, description="Memory reserved (MiB); accepts '4GB', '512M'."
     )
+    custom: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom resources of the target (Ray), e.g. {'a100': 1}.",
+    )
 
     @field_validator("memory_mb", mode="before")
     @classmethod

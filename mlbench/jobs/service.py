@@ -63,6 +63,7 @@ class Jobs:
         cpus: float | None = None,
         gpus: int | None = None,
         memory: str | int | None = None,
+        custom_resources: dict[str, float] | None = None,
         timeout: float | None = None,
         max_retries: int = 0,
         tags: dict[str, Any] | None = None,
@@ -86,7 +87,12 @@ class Jobs:
             parameters=parameters or {},
             compute=compute,
             kernel_name=kernel_name,
-            resources={"cpus": cpus, "gpus": gpus, "memory_mb": memory},
+            resources={
+                "cpus": cpus,
+                "gpus": gpus,
+                "memory_mb": memory,
+                "custom": custom_resources,
+            },
             timeout=timeout,
             max_retries=max_retries,
             tags=tags,
@@ -118,10 +124,11 @@ class Jobs:
         rerun_of: str | None,
     ) -> Job:
         nb = _parse_notebook(source, recorded_path)
-        _backend, _config, capacity = self._ws.compute.backend(compute)
+        backend, config, capacity = self._ws.compute.backend(compute)
         kernel = kernel_name or _notebook_kernel(nb, recorded_path)
         _check_kernel(kernel)
-        res = _resources({k: v for k, v in resources.items() if v is not None})
+        given = {k: v for k, v in resources.items() if v is not None}
+        res = _resources({**backend.job_defaults(config), **given})
         _check_capacity(res, capacity, compute)
         if timeout is not None and timeout <= 0:
             raise InvalidInputError(f"timeout must be positive seconds, got {timeout}")
@@ -391,6 +398,7 @@ class Jobs:
             "kernel_name",
             "cpus",
             "gpus",
+            "custom_resources",
             "memory",
             "timeout",
             "max_retries",
@@ -417,6 +425,7 @@ class Jobs:
                 "cpus": overrides.get("cpus", res["cpus"]),
                 "gpus": overrides.get("gpus", res["gpus"]),
                 "memory_mb": overrides.get("memory", res["memory_mb"]),
+                "custom": overrides.get("custom_resources", res["custom"]),
             },
             timeout=overrides.get("timeout", info.timeout_s),
             max_retries=overrides.get("max_retries", info.max_retries),
@@ -566,6 +575,10 @@ def _check_capacity(res: JobResources, capacity: Any, compute: str) -> None:
         problems.append(
             f"{res.memory_mb} MiB requested but {compute!r} has {capacity.memory_mb} MiB"
         )
+    for name, amount in res.custom.items():
+        has = capacity.resources.get(name, 0.0)
+        if amount > has:
+            problems.append(f"{amount:g} {name!r} requested but {compute!r} has {has:g}")
     if problems:
         raise ResourceRequestError(
             "the job can never run: " + "; ".join(problems),

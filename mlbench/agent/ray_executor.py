@@ -1,0 +1,204 @@
+"""Running jobs as tasks on a Ray cluster (the agent's side; see :mod:`ray_worker`).
+
+Each job is one Ray task asking for the job's ``num_cpus``, ``num_gpus``, memory and custom
+resources; Ray queues it until a node has them. The task streams messages back (a streaming
+generator) and the agent turns them into what a local job produces: progress, the job log,
+metrics for the relay, the output notebook and its files. Cancel is ``ray.cancel`` (then
+``force=True`` after the grace period); a worker or node that dies fails the job with that
+reason, and the job's retry policy applies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlbench.agent.execute import JobStopped, Outcome, stopped_outcome
+from mlbench.agent.executors import Executor, JobRun
+from mlbench.compute.ray import RayComputeConfig
+from mlbench.jobs.models import JobError, JobStatus
+
+if TYPE_CHECKING:
+    from mlbench.config import WorkspaceSettings
+
+log = logging.getLogger(__name__)
+
+_MIB = 1024 * 1024
+
+
+class RayTask:
+    """The handle the supervisor uses to stop a job's task."""
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+
+    def interrupt(self) -> None:
+        import ray
+
+        ray.cancel(self.ref, force=False)
+
+    def kill(self) -> None:
+        import ray
+
+        ray.cancel(self.ref, force=True)
+
+
+class RayExecutor(Executor):
+    kind = "ray"
+    assigns_resources = False
+
+    def __init__(self, config: Any, settings: WorkspaceSettings, workdir: Path) -> None:
+        super().__init__(config, settings, workdir)
+        assert isinstance(config, RayComputeConfig)
+        self.ray_config = config
+        self._remote: Any = None
+
+    def start(self, kernel_names: set[str]) -> None:
+        import ray
+
+        from mlbench.agent.ray_worker import run_job_payload
+
+        ray.init(
+            address=self.ray_config.address,
+            namespace=self.ray_config.namespace,
+            runtime_env=self.ray_config.runtime_env,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+        )
+        # max_retries=0: mlbench applies the job's own retry policy, with a fresh MLflow run.
+        self._remote = ray.remote(num_returns="streaming", max_retries=0)(run_job_payload)
+        log.info("connected to Ray at %s: %s", self.ray_config.address, ray.cluster_resources())
+
+    def cluster(self) -> dict[str, Any]:
+        """Nodes with their total and available resources, for the compute view."""
+        import ray
+
+        nodes = []
+        for node in ray.nodes():
+            if not node.get("Alive"):
+                continue
+            resources = {k: v for k, v in node["Resources"].items() if not k.startswith("node:")}
+            nodes.append({"node_ip": node["NodeManagerAddress"], "resources": resources})
+        return {
+            "nodes": nodes,
+            "total": dict(ray.cluster_resources()),
+            "available": dict(ray.available_resources()),
+        }
+
+    def run(self, job: JobRun) -> Outcome:
+        import ray
+
+        info = job.info
+        res = info.resources
+        payload = {
+            "job_id": info.id,
+            "notebook": job.snapshot.read_bytes(),
+            "parameters": info.parameters,
+            "kernel_name": info.kernel_name,
+            "env": job.env,
+            "cwd": info.cwd,
+            "start_timeout": self.settings.kernel_start_timeout_s,
+        }
+        options: dict[str, Any] = {"num_cpus": res.cpus, "num_gpus": res.gpus}
+        if res.memory_mb:
+            options["memory"] = res.memory_mb * _MIB
+        if res.custom:
+            options["resources"] = dict(res.custom)
+        if job.stop.requested:
+            raise JobStopped
+        gen = self._remote.options(**options).remote(payload)
+        task = RayTask(gen)
+        job.attach(task)
+        job.log_file.write(
+            f"[mlbench] queued on Ray ({', '.join(f'{k}={v}' for k, v in options.items())})\n"
+        )
+        result: dict[str, Any] | None = None
+        try:
+            while True:
+                ready, _ = ray.wait([gen], timeout=0.5)
+                if not ready:
+                    continue
+                try:
+                    message = ray.get(next(gen))
+                except StopIteration:
+                    break
+                result = self._handle(job, message) or result
+        except (ray.exceptions.TaskCancelledError, KeyboardInterrupt):
+            return (
+                stopped_outcome(job.stop, None)
+                if job.stop.requested
+                else _lost("the Ray task was canceled outside mlbench")
+            )
+        except ray.exceptions.RayError as exc:
+            if job.stop.requested:
+                return stopped_outcome(job.stop, None)
+            return _lost(_describe(exc))
+        if result is None:
+            if job.stop.requested:
+                return stopped_outcome(job.stop, None)
+            return _lost("the Ray task ended without a result")
+        return self._outcome(job, result)
+
+    def _handle(self, job: JobRun, message: dict[str, Any]) -> dict[str, Any] | None:
+        kind = message.get("type")
+        if kind == "started":
+            job.log_file.write(
+                f"[mlbench] running on Ray node {message['node']}"
+                + (f", GPUs {','.join(message['gpu_ids'])}" if message["gpu_ids"] else "")
+                + "\n"
+            )
+            job.started(None, list(message["gpu_ids"]))
+        elif kind == "cell":
+            with contextlib.suppress(JobStopped):  # a stop request: the supervisor cancels
+                job.listener.cell_started(message["index"], message["count"], message["source"])
+        elif kind == "log":
+            job.log_file.write(message["text"])
+        elif kind == "metrics":
+            with open(job.metrics_file, "a", encoding="utf-8") as f:
+                f.write(message["text"])
+        elif kind == "result":
+            if message.get("output") is not None:
+                job.output.write_bytes(message["output"])
+            for name, data in message.get("outputs", {}).items():
+                target = (job.outputs_dir / name).resolve()
+                if job.outputs_dir.resolve() in target.parents:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+            return message
+        return None
+
+    def _outcome(self, job: JobRun, result: dict[str, Any]) -> Outcome:
+        data = result["outcome"]
+        error = JobError.model_validate(data["error"]) if data.get("error") else None
+        outcome = Outcome(JobStatus(data["status"]), data["reason"], error, data["retryable"])
+        if job.stop.requested and outcome.status != JobStatus.COMPLETED:
+            return stopped_outcome(job.stop, None)
+        return outcome
+
+    def close(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def _lost(message: str) -> Outcome:
+    return Outcome(
+        JobStatus.FAILED, message, JobError(kind="worker_lost", message=message), retryable=True
+    )
+
+
+def _describe(exc: Exception) -> str:
+    import ray
+
+    if isinstance(exc, ray.exceptions.WorkerCrashedError):
+        return "the Ray worker running the job died (its process exited or was killed)"
+    if isinstance(exc, ray.exceptions.NodeDiedError):
+        return "the Ray node running the job died"
+    if isinstance(exc, ray.exceptions.OutOfMemoryError):
+        return "Ray killed the job's worker: the node ran out of memory"
+    first = str(exc).strip().splitlines()
+    return f"the Ray task failed: {type(exc).__name__}: {first[0] if first else ''}"

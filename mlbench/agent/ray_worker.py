@@ -1,0 +1,171 @@
+"""What runs on a Ray worker for one job (imported there; never touches the workspace).
+
+The job arrives self-contained (notebook bytes, parameters, environment) and everything goes
+back through Ray as a stream of small messages — the node, the GPUs Ray gave it, per-cell
+progress, output text, metric lines, and finally the outcome with the executed notebook and the
+files the job wrote to ``MLBENCH_OUTPUT_DIR`` — so a worker needs no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlbench.agent.execute import JobStopped, Outcome, StopRequest, register_engine, run_notebook
+from mlbench.agent.kernels import KernelPool
+
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # files sent back from MLBENCH_OUTPUT_DIR, in all
+
+
+class _Listener:
+    def __init__(self, events: queue.Queue[dict[str, Any]], stop: StopRequest) -> None:
+        self._events = events
+        self._stop = stop
+
+    def cell_started(self, index: int, count: int, source: str) -> None:
+        if self._stop.requested:
+            raise JobStopped
+        self._events.put({"type": "cell", "index": index, "count": count, "source": source})
+
+    def cell_finished(self, index: int) -> None:
+        pass
+
+
+class _LogStream:
+    """A file-like object papermill writes cell output to; forwarded as messages."""
+
+    def __init__(self, events: queue.Queue[dict[str, Any]]) -> None:
+        self._events = events
+
+    def write(self, text: str) -> int:
+        if text:
+            self._events.put({"type": "log", "text": text})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The body of the Ray task (a streaming generator): run one job, report as it goes."""
+    import ray
+
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+    workdir = Path(tempfile.mkdtemp(prefix=f"mlbench-{payload['job_id']}-"))
+    snapshot, output = workdir / "input.ipynb", workdir / "output.ipynb"
+    metrics, outputs = workdir / "metrics.jsonl", workdir / "outputs"
+    outputs.mkdir()
+    snapshot.write_bytes(payload["notebook"])
+    cwd = payload["cwd"] if os.path.isdir(payload["cwd"]) else str(workdir)
+    env = {
+        **payload["env"],
+        "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids),
+        "MLBENCH_METRICS_FILE": str(metrics),
+        "MLBENCH_OUTPUT_DIR": str(outputs),
+    }
+    register_engine()
+    pool = KernelPool(
+        base_env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+        cwd=str(workdir),
+        size=0,  # one kernel, started with the job's environment
+        start_timeout=payload["start_timeout"],
+        fork=False,
+    )
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    stop = StopRequest()
+    result: dict[str, Any] = {}
+    kernel = None
+    try:
+        kernel = pool.acquire(payload["kernel_name"], env=env, cwd=cwd)
+        yield {
+            "type": "started",
+            "node": ray.util.get_node_ip_address(),
+            "pid": kernel.pid,
+            "gpu_ids": gpu_ids,
+        }
+
+        def execute() -> None:
+            result["outcome"] = run_notebook(
+                snapshot=snapshot,
+                output=output,
+                parameters=payload["parameters"],
+                kernel=kernel,
+                prelude="",
+                log_file=_LogStream(events),
+                listener=_Listener(events, stop),
+                stop=stop,
+                start_timeout=payload["start_timeout"],
+            )
+
+        thread = threading.Thread(target=execute, name="notebook", daemon=True)
+        thread.start()
+        offset = 0
+        while True:
+            try:
+                alive = thread.is_alive()
+                try:
+                    yield events.get(timeout=0.2)
+                    continue
+                except queue.Empty:
+                    pass
+                chunk, offset = _new_lines(metrics, offset)
+                if chunk:
+                    yield {"type": "metrics", "text": chunk}
+                if not alive and events.empty():
+                    break
+            except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
+                stop.set("canceled", "the Ray task was canceled")
+                kernel.interrupt()
+        chunk, offset = _new_lines(metrics, offset)
+        if chunk:
+            yield {"type": "metrics", "text": chunk}
+        outcome: Outcome = result["outcome"]
+        yield {
+            "type": "result",
+            "outcome": {
+                "status": outcome.status.value,
+                "reason": outcome.reason,
+                "error": outcome.error.model_dump() if outcome.error else None,
+                "retryable": outcome.retryable,
+            },
+            "output": output.read_bytes() if output.exists() else None,
+            "outputs": _collect(outputs),
+        }
+    finally:
+        if kernel is not None:
+            kernel.signal_group(signal.SIGKILL)
+            kernel.shutdown()
+        pool.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _new_lines(path: Path, offset: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return "", offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return "", offset
+    return data[: end + 1].decode(), offset + end + 1
+
+
+def _collect(folder: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        if total + size > MAX_OUTPUT_BYTES:
+            break
+        files[str(path.relative_to(folder))] = path.read_bytes()
+        total += size
+    return files

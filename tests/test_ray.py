@@ -1,0 +1,202 @@
+"""The ``ray`` compute kind against a real Ray head started by the tests.
+
+Ray listens on every interface whatever --node-ip-address says (see MACHINE-NOTES), so these
+tests run only inside a loopback-only network namespace — `make test` runs the whole suite in
+one (`unshare --net`); elsewhere they are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlbench.errors import InvalidInputError, ResourceRequestError
+from tests.conftest import _stop_agents, make_notebook
+from tests.test_jobs import WAIT, wait_for
+
+ray = pytest.importorskip("ray")
+
+
+def _only_loopback() -> bool:
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    if not _only_loopback():
+        pytest.skip(
+            "Ray binds all interfaces: run in a loopback-only network namespace "
+            "(`make test` does: unshare --net)"
+        )
+    exe = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="mlbray-")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [
+            exe,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=2",
+            "--num-gpus=2",
+            '--resources={"special": 1}',
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [exe, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False
+        )
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_ws(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from mlbench import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("ray-ws"), agent_idle_timeout_s=60, cancel_grace_s=3)
+    ws.compute.create("ray", "ray", address=ray_address)
+    yield ws
+    _stop_agents(ws)
+    ws.close()
+
+
+def test_target_creation_checks_the_cluster(ray_ws: Any, ray_address: str) -> None:
+    cap = ray_ws.compute.get("ray").capacity
+    assert (cap.cpus, cap.gpus, cap.resources) == (2.0, 2, {"special": 1.0})
+    # Ray keeps retrying a dead address, so an unreachable cluster ends in the bounded wait.
+    with pytest.raises(InvalidInputError, match="Ray cluster at '127.0.0.1:1'") as info:
+        ray_ws.compute.create("nowhere", "ray", address="127.0.0.1:1", connect_timeout_s=8)
+    assert "address" in (info.value.hint or "")
+    assert [t.name for t in ray_ws.compute.list()] == ["local", "ray"]  # nothing half-created
+
+
+def test_job_on_ray_completes_with_output_and_metrics(ray_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(
+        tmp_path / "train.ipynb",
+        "import os, mlbench\nprint('x is', x, 'on', os.environ['MLBENCH_JOB_ID'])",
+        "for i in range(100):\n    mlbench.log_metric('loss', 1 / (i + 1))",
+        "open(os.environ['MLBENCH_OUTPUT_DIR'] + '/model.txt', 'w').write('weights')",
+        parameters="x = 1",
+    )
+    job = ray_ws.jobs.submit(nb, {"x": 42}, compute="ray")
+    info = job.wait(WAIT).info
+    assert info.status.value == "completed", info.status_reason
+    assert f"x is 42 on {job.id}" in job.logs()
+    assert "running on Ray node 127.0.0.1" in job.logs()
+    assert job.output_notebook_path() is not None
+    assert len(ray_ws.tracking.metric_history(info.mlflow_run_id, "loss")) == 100
+    assert (ray_ws.paths.outputs(job.id) / "model.txt").read_text() == "weights"
+    summary = ray_ws.tracking.run_summary(info.mlflow_run_id)
+    assert summary["status"] == "FINISHED" and summary["params"]["x"] == "42"
+    # the compute view shows the cluster's nodes and their use
+    cluster = ray_ws.compute.status("ray").agent["cluster"]
+    assert cluster["nodes"][0]["node_ip"] == "127.0.0.1" and cluster["total"]["GPU"] == 2
+
+
+def test_failing_cell_fails_like_local(ray_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(tmp_path / "fail.ipynb", "a = 1", "raise ValueError('bad ' + str(a))")
+    info = ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info
+    assert info.status.value == "failed"
+    assert (info.error.kind, info.error.ename, info.error.evalue) == (
+        "cell_error",
+        "ValueError",
+        "bad 1",
+    )
+    assert info.error.cell_index == 1
+
+
+def test_gpu_jobs_get_distinct_gpus_and_a_third_waits(ray_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(
+        tmp_path / "gpu.ipynb",
+        "import os, time\nprint('CUDA', os.environ['CUDA_VISIBLE_DEVICES'])\ntime.sleep(4)",
+    )
+    jobs = [ray_ws.jobs.submit(nb, compute="ray", gpus=1, cpus=0.5) for _ in range(3)]
+    infos = [j.wait(WAIT).info for j in jobs]
+    assert all(i.status.value == "completed" for i in infos)
+    first, second, third = sorted(infos, key=lambda i: i.started_at)
+    assert {first.gpu_ids[0], second.gpu_ids[0]} == {"0", "1"}
+    assert first.started_at < second.finished_at and second.started_at < first.finished_at
+    assert third.started_at >= min(first.finished_at, second.finished_at)
+    seen = {j.logs().split("CUDA ")[1].split()[0] for j in jobs}
+    assert seen == {"0", "1"}
+
+
+def test_impossible_requests_are_refused(ray_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(tmp_path / "x.ipynb", "x = 1")
+    with pytest.raises(ResourceRequestError, match="3 GPU"):
+        ray_ws.jobs.submit(nb, compute="ray", gpus=3)
+    with pytest.raises(ResourceRequestError, match="'special'"):
+        ray_ws.jobs.submit(nb, compute="ray", custom_resources={"special": 2})
+    info = ray_ws.jobs.submit(nb, compute="ray", custom_resources={"special": 1}).wait(WAIT).info
+    assert info.status.value == "completed"
+
+
+def test_cancel_a_running_ray_job(ray_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(
+        tmp_path / "slow.ipynb",
+        "print('go', flush=True)",
+        "import time\nwhile True:\n    time.sleep(0.1)",
+    )
+    job = ray_ws.jobs.submit(nb, compute="ray")
+    wait_for(lambda: job.info.progress.cell_index == 1)
+    info = job.cancel().wait(WAIT).info
+    assert info.status.value == "canceled"
+
+
+def test_worker_killed_mid_job_fails_with_reason_and_is_retried(
+    ray_ws: Any, tmp_path: Path
+) -> None:
+    # The kernel's parent is the Ray worker: attempt 1 kills it.
+    nb = make_notebook(
+        tmp_path / "crash.ipynb",
+        "import os, signal, time\nif os.environ['MLBENCH_ATTEMPT'] == '1':\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(60)\nprint('second try')",
+    )
+    info = ray_ws.jobs.submit(nb, compute="ray", max_retries=1).wait(WAIT).info
+    assert info.status.value == "completed" and info.attempt == 2
+    assert info.error is not None and info.error.kind == "worker_lost"  # why attempt 1 failed
+    assert "worker" in info.error.message
+    once = ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info
+    assert once.status.value == "failed" and once.error.kind == "worker_lost"
+
+
+def test_agent_restarted_while_ray_jobs_run(ray_ws: Any, tmp_path: Path) -> None:
+    import signal as signals
+
+    nb = make_notebook(tmp_path / "long.ipynb", "import time\ntime.sleep(30)")
+    kept = ray_ws.jobs.submit(nb, compute="ray", max_retries=1)
+    lost = ray_ws.jobs.submit(nb, compute="ray")
+    wait_for(lambda: kept.status.value == "running" and lost.status.value == "running")
+    pid = json.loads(ray_ws.jobs.agent("ray").info_path.read_text())["pid"]
+    os.kill(pid, signals.SIGKILL)
+    wait_for(lambda: not ray_ws.jobs.agent("ray").is_running())
+    ray_ws.jobs.agent("ray").ensure_running(wait=True)
+    assert lost.wait(WAIT).info.error.kind == "agent_lost"
+    wait_for(lambda: kept.info.attempt == 2 and kept.status.value == "running")
+    assert kept.cancel().wait(WAIT).status.value == "canceled"
+    time.sleep(0.5)
+    assert all(j.status.is_final for j in (kept, lost))
