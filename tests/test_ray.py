@@ -88,7 +88,7 @@ def test_target_creation_checks_the_cluster(ray_ws: Any, ray_address: str) -> No
     cap = ray_ws.compute.get("ray").capacity
     assert (cap.cpus, cap.gpus, cap.resources) == (2.0, 2, {"special": 1.0})
     # Ray keeps retrying a dead address, so an unreachable cluster ends in the bounded wait.
-    with pytest.raises(InvalidInputError, match="Ray cluster at '127.0.0.1:1'") as info:
+    with pytest.raises(InvalidInputError, match=r"Ray cluster at '127.0.0.1:1'") as info:
         ray_ws.compute.create("nowhere", "ray", address="127.0.0.1:1", connect_timeout_s=8)
     assert "address" in (info.value.hint or "")
     assert [t.name for t in ray_ws.compute.list()] == ["local", "ray"]  # nothing half-created

@@ -1,6 +1,29 @@
 """Metadata store: SQLAlchemy 2 models, the database handle and Alembic migrations."""
 
 from mlbench.store.db import Database
-from mlbench.store.schema import AgentRow, Base, ComputeTargetRow, JobEventRow, JobRow
+from mlbench.store.schema import (
+    AgentRow,
+    Base,
+    ComputeTargetRow,
+    DataAssetRow,
+    DataLineageRow,
+    DataManifestRow,
+    DatastoreRow,
+    DataVersionRow,
+    JobEventRow,
+    JobRow,
+)
 
-__all__ = ["AgentRow", "Base", "ComputeTargetRow", "Database", "JobEventRow", "JobRow"]
+__all__ = [
+    "AgentRow",
+    "Base",
+    "ComputeTargetRow",
+    "DataAssetRow",
+    "DataLineageRow",
+    "DataManifestRow",
+    "DataVersionRow",
+    "Database",
+    "DatastoreRow",
+    "JobEventRow",
+    "JobRow",
+]

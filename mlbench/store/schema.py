@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -93,6 +106,10 @@ class JobRow(Base):
     cell_source: Mapped[str | None] = mapped_column(Text)
     cell_started_at: Mapped[datetime | None]
 
+    # data assets bound to the job (see mlbench.data.jobs): [{name, asset, version, ...}]
+    inputs: Mapped[list[Any]] = mapped_column(default=list)
+    outputs: Mapped[list[Any]] = mapped_column(default=list)
+
 
 class JobEventRow(Base):
     """Append-only feed of job changes; readers tail it by ``id`` (REST event stream, widgets)."""
@@ -119,3 +136,95 @@ class AgentRow(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
+
+
+# -- data: datastores, data assets and lineage (mlbench.data) ---------------------------------
+class DatastoreRow(Base):
+    """A named connection to storage. Credentials are not here: see mlbench.data.secrets."""
+
+    __tablename__ = "datastores"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    credential_names: Mapped[list[Any]] = mapped_column(default=list)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DataAssetRow(Base):
+    """A data asset's name; its content lives in immutable versions."""
+
+    __tablename__ = "data_assets"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DataVersionRow(Base):
+    """One immutable version of a data asset."""
+
+    __tablename__ = "data_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_data_versions_name_version"),
+        Index("ix_data_versions_hash", "name", "content_hash"),
+        Index("ix_data_versions_job", "job_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str | None] = mapped_column(String(16))
+    datastore: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    stored: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_count: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[list[Any] | None] = mapped_column(JSON)
+    row_count: Mapped[int | None] = mapped_column(BigInteger)
+    preview: Mapped[list[Any] | None] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class DataManifestRow(Base):
+    """A folder's file list (path, size, hash), zlib-compressed JSON, keyed by its tree hash."""
+
+    __tablename__ = "data_manifests"
+
+    content_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    file_count: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class DataLineageRow(Base):
+    """An edge between a job and a data version: the job read it (input) or made it (output)."""
+
+    __tablename__ = "data_lineage"
+    __table_args__ = (
+        Index("ix_data_lineage_version", "version_id"),
+        Index("ix_data_lineage_job", "job_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    binding: Mapped[str] = mapped_column(String(128))
+    version_id: Mapped[str] = mapped_column(String(32))
+    asset_name: Mapped[str] = mapped_column(String(128))
+    asset_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]

@@ -1,0 +1,70 @@
+"""Names and references: ``name``, ``name:3``, ``name@latest``, ``data:name:3``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mlbench.errors import InvalidInputError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+DATASTORE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PREFIX = "data:"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """A reference to a data asset version; ``version`` None means the newest (not archived)."""
+
+    name: str
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" if self.version is not None else self.name
+
+
+def check_name(name: str, what: str = "data asset") -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidInputError(
+            f"invalid {what} name {name!r}",
+            hint="use letters, digits, '.', '_' or '-' (at most 128, starting with a letter "
+            "or digit); ':' and '@' separate the version",
+        )
+    return name
+
+
+def check_datastore_name(name: str) -> str:
+    if not isinstance(name, str) or not DATASTORE_NAME_RE.match(name):
+        raise InvalidInputError(
+            f"invalid datastore name {name!r}",
+            hint="use letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)",
+        )
+    return name
+
+
+def parse_ref(text: str) -> DataRef:
+    """``name``, ``name:VERSION``, ``name:latest`` or ``name@latest``, optionally ``data:``-led."""
+    raw = str(text).strip()
+    if raw.startswith(PREFIX):
+        raw = raw[len(PREFIX) :]
+    name, version = raw, None
+    if "@" in raw:
+        name, _, label = raw.partition("@")
+        if label != LATEST:
+            raise InvalidInputError(
+                f"invalid data reference {text!r}: unknown label {label!r}",
+                hint="use name, name:VERSION or name@latest",
+            )
+    elif ":" in raw:
+        name, _, tail = raw.partition(":")
+        if tail != LATEST:
+            if not tail.isdigit() or int(tail) < 1:
+                raise InvalidInputError(
+                    f"invalid data reference {text!r}: version {tail!r} is not a positive number",
+                    hint="use name, name:VERSION (e.g. iris:3) or name@latest",
+                )
+            version = int(tail)
+    check_name(name)
+    return DataRef(name, version)
