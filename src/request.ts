@@ -15,6 +15,7 @@ export interface IMlbenchErrorBody {
   error: {
     code: string;
     message: string;
+    hint?: string | null;
     details?: unknown;
   };
 }
@@ -28,12 +29,14 @@ export class MlbenchAPIError extends ServerConnection.ResponseError {
     response: Response,
     code: string,
     message: string,
-    details?: unknown
+    details?: unknown,
+    hint?: string | null
   ) {
     super(response, message);
     this.name = 'MlbenchAPIError';
     this.code = code;
     this.details = details;
+    this.hint = hint ?? undefined;
   }
 
   /**
@@ -53,6 +56,11 @@ export class MlbenchAPIError extends ServerConnection.ResponseError {
    * Optional structured details sent by the server.
    */
   readonly details?: unknown;
+
+  /**
+   * How to fix it, when the server knows a fix.
+   */
+  readonly hint?: string;
 }
 
 /**
@@ -107,8 +115,8 @@ export async function requestAPI<T>(
 
   if (!response.ok) {
     if (isMlbenchErrorBody(data)) {
-      const { code, message, details } = data.error;
-      throw new MlbenchAPIError(response, code, message, details);
+      const { code, message, details, hint } = data.error;
+      throw new MlbenchAPIError(response, code, message, details, hint);
     }
     const message =
       (typeof data === 'object' &&
