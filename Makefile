@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mlbench-installed
 # jlpm, jupyter-builder and the kernels' python must come from the venv
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run-example test test-python lint bench clean
+.PHONY: setup run-example test test-python test-ui build-ext lint bench clean
 
 $(STAMP): pyproject.toml package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,19 @@ lint: setup
 test-python: setup
 	.ci/loopback $(BIN)/python -m pytest -ra --durations=15
 
-test: lint test-python
+# The extension built and linked into the venv (a symlink, so later builds are picked up).
+build-ext: setup
+	$(BIN)/jlpm install --immutable
+	$(BIN)/jlpm build
+	$(BIN)/jupyter labextension develop --overwrite .
+
+# Galata/Playwright in Debian's Chromium against a real JupyterLab (see ui-tests/README.md);
+# installed outside, run inside the loopback-only namespace like the Python tests.
+test-ui: build-ext
+	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm install
+	cd ui-tests && CI=1 $(abspath .ci/loopback) $(abspath $(BIN))/jlpm playwright test
+
+test: lint test-python test-ui
 
 bench: setup
 	$(BIN)/python benchmarks/bench_jobs.py
