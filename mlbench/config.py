@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,6 +58,11 @@ class WorkspaceSettings(BaseModel):
         5.0, ge=0, description="After an interrupt, how long a job has to stop before it is killed."
     )
     kernel_start_timeout_s: float = Field(60.0, gt=0)
+    secrets_backend: Literal["file", "keyring"] = Field(
+        "file",
+        description="Where datastore credentials live: 0600 files in the workspace, or the OS "
+        "keyring (needs the keyring package).",
+    )
 
 
 def resolve_home(path: str | os.PathLike[str] | None = None) -> Path:

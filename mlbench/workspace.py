@@ -7,7 +7,7 @@ import logging
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlbench.compute.service import ComputeTargets
 from mlbench.config import WorkspaceSettings, load_settings, resolve_home
@@ -15,6 +15,10 @@ from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
 from mlbench.store import Database
 from mlbench.tracking.client import TrackingClient
+
+if TYPE_CHECKING:
+    from mlbench.data.datastores import Datastores
+    from mlbench.data.service import Data
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,20 @@ class Workspace:
         if self.settings.artifact_location:
             return self.settings.artifact_location
         return (self.paths.mlflow_dir / "artifacts").as_uri()
+
+    @cached_property
+    def datastores(self) -> Datastores:
+        """Named connections to storage (credentials kept apart, never shown)."""
+        from mlbench.data.datastores import Datastores
+
+        return Datastores(self)
+
+    @cached_property
+    def data(self) -> Data:
+        """Versioned data assets (``name:version``) with lineage."""
+        from mlbench.data.service import Data
+
+        return Data(self)
 
     @cached_property
     def tracking(self) -> TrackingClient:

@@ -39,6 +39,7 @@ from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_
 from mlbench.agent.kernels import signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
+from mlbench.data import jobs as data_jobs
 from mlbench.environment import AGENT_GPUS_ENV
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
 from mlbench.jobs.service import status_event
@@ -476,6 +477,7 @@ class Agent:
             try:
                 run_id = self._start_run(info)
                 env = self._job_env(info, run_id, job.gpu_ids)
+                data_jobs.stage(self.ws, info, run_id, log_file)  # data inputs, output folders
                 if not job.gpu_ids and self.capacity.gpu_ids:
                     _note(
                         log_file,
@@ -500,6 +502,12 @@ class Agent:
                         ),
                     )
                 )
+                if outcome.status == JobStatus.COMPLETED and info.outputs:
+                    problem = data_jobs.register_outputs(self.ws, info, run_id, log_file)
+                    if problem:  # the job's contract was to produce its outputs
+                        outcome = Outcome(
+                            JobStatus.FAILED, problem, JobError(kind="data_error", message=problem)
+                        )
             except JobStopped:
                 outcome = stopped_outcome(job.stop, None)
             except Exception as exc:

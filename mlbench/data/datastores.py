@@ -251,8 +251,7 @@ class Datastores:
 
     @property
     def secrets(self) -> SecretStore:
-        backend = getattr(self._ws.settings, "secrets_backend", "file")
-        return secret_store(self._ws.home, backend)
+        return secret_store(self._ws.home, self._ws.settings.secrets_backend)
 
     # -- reading -------------------------------------------------------------------------------
     def list(self) -> list[DatastoreInfo]:

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlbench.data.models import JobInput, JobOutput
+
 
 class JobStatus(str, Enum):
     QUEUED = "queued"
@@ -123,6 +125,13 @@ class JobInfo(BaseModel):
     mlflow_experiment_id: str | None
     mlflow_run_id: str | None
     progress: JobProgress
+    inputs: list[JobInput] = Field(
+        default_factory=list, description="Data asset versions the job reads."
+    )
+    outputs: list[JobOutput] = Field(
+        default_factory=list,
+        description="Data assets the job writes; version and ref are set once registered.",
+    )
 
     @property
     def duration_s(self) -> float | None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from mlbench._ids import new_id, utcnow
+from mlbench.data.models import JobInput, JobOutput
 from mlbench.errors import (
     ConflictError,
     InvalidInputError,
@@ -72,12 +73,20 @@ class Jobs:
         cwd: str | Path | None = None,
         allow_unknown_params: bool = False,
         start_agent: bool = True,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> Job:
         """Validate and queue a notebook job; the compute target's agent is started if needed.
 
         Everything is checked before anything is queued: the notebook, the kernel, every
         parameter against the notebook's ``parameters`` cell, and the resources against the
         target's capacity.
+
+        ``inputs`` maps a parameter name to a data asset version (``"data:iris:3"``, or
+        ``"iris"`` for the newest): the job gets the data's local path in that parameter.
+        ``outputs`` maps a parameter name to an asset name (``"data:iris-clean"``, options as
+        in ``"data:x,kind=table,format=csv,datastore=s3data"``): the notebook writes to the path
+        in that parameter and a new version is registered when the job completes.
         """
         path = Path(notebook).expanduser().resolve()
         source = _read_notebook_bytes(path)
@@ -102,6 +111,8 @@ class Jobs:
             allow_unknown_params=allow_unknown_params,
             start_agent=start_agent,
             rerun_of=None,
+            inputs=inputs,
+            outputs=outputs,
         )
 
     def _submit(
@@ -122,6 +133,8 @@ class Jobs:
         allow_unknown_params: bool,
         start_agent: bool,
         rerun_of: str | None,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> Job:
         nb = _parse_notebook(source, recorded_path)
         backend, config, capacity = self._ws.compute.backend(compute)
@@ -140,6 +153,13 @@ class Jobs:
             )
 
         job_id = new_id()
+        bound_in: list[Any] = []
+        bound_out: list[Any] = []
+        if inputs or outputs:
+            from mlbench.data.jobs import bind
+
+            bound_in, bound_out, data_paths = bind(self._ws, job_id, inputs, outputs, parameters)
+            parameters = {**parameters, **data_paths}
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_bytes(source)
@@ -175,10 +195,14 @@ class Jobs:
                 created_at=now,
                 updated_at=now,
                 gpu_ids=[],
+                inputs=[b.model_dump(mode="json") for b in bound_in],
+                outputs=[b.model_dump(mode="json") for b in bound_out],
             )
             with self._ws.db.write() as s:
                 s.add(row)
                 s.add(status_event(job_id, JobStatus.QUEUED, now))
+            for b in bound_in:  # lineage: this job reads that version
+                self._ws.data.record_input(job_id, b.name, self._ws.data.info(b.ref))
         except BaseException:
             shutil.rmtree(snapshot.parent, ignore_errors=True)  # nothing half-submitted
             raise
@@ -415,10 +439,17 @@ class Jobs:
                 hint="overridable: " + ", ".join(sorted(allowed)),
             )
         res = info.resources.model_dump()
+        bound = {b.name for b in info.inputs} | {b.name for b in info.outputs}
+        kept = {k: v for k, v in info.parameters.items() if k not in bound}  # paths made anew
         return self._submit(
             source=snapshot.read_bytes(),
             recorded_path=Path(info.notebook_path),
-            parameters={**info.parameters, **(parameters or {})},
+            parameters={**kept, **(parameters or {})},
+            inputs={b.name: b.ref for b in info.inputs} or None,
+            outputs={
+                b.name: b.model_copy(update={"version": None, "ref": None}) for b in info.outputs
+            }
+            or None,
             compute=overrides.get("compute", info.compute),
             kernel_name=overrides.get("kernel_name", info.kernel_name),
             resources={
@@ -646,6 +677,8 @@ def _to_info(row: JobRow) -> JobInfo:
             cell_started_at=row.cell_started_at,
             elapsed_s=elapsed,
         ),
+        inputs=[JobInput.model_validate(b) for b in row.inputs or []],
+        outputs=[JobOutput.model_validate(b) for b in row.outputs or []],
     )
 
 

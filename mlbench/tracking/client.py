@@ -111,6 +111,29 @@ class TrackingClient:
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    def log_data_inputs(self, run_id: str, datasets: list[dict[str, str]]) -> None:
+        """Record data versions a run read as MLflow dataset inputs.
+
+        Each item has ``name``, ``digest``, ``source`` (a URI) and ``binding`` (the notebook
+        parameter), which becomes the input's ``mlflow.data.context`` tag.
+        """
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(
+                    name=d["name"],
+                    digest=d["digest"],
+                    source_type="mlbench",
+                    source=json.dumps({"uri": d["source"]}),
+                ),
+                tags=[InputTag("mlflow.data.context", d["binding"])],
+            )
+            for d in datasets
+        ]
+        if inputs:
+            self.client.log_inputs(run_id, datasets=inputs)
+
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
