@@ -750,18 +750,6 @@ async def test_experiment_and_run_routes(api: Api, ws: Any) -> None:
     assert cmp["metrics"][0]["max_run_id"] == run_a
 
 
-async def test_data_routes_are_planned(api: Api) -> None:
-    for template, args in [
-        ("/datastores", {}),
-        ("/datastores/{name}", {"name": "s3"}),
-        ("/data", {}),
-        ("/data/{name}", {"name": "d"}),
-        ("/data/{name}/versions/{version}", {"name": "d", "version": "1"}),
-    ]:
-        body = await api.get(template, expect=501, **args)
-        assert error_code(body) == "not_implemented" and body["error"]["details"]["planned"]
-
-
 # -- events without running jobs ---------------------------------------------------------------
 def _add_events(ws: Any, job_id: str, count: int) -> list[int]:
     from mlbench._ids import utcnow

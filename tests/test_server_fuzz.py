@@ -2,8 +2,9 @@
 
 A real server process on 127.0.0.1 (loopback only), a tmp root and workspace; schemathesis
 reads the served OpenAPI document and sends generated (valid and invalid) requests, bounded in
-examples per operation and in time. The planned data routes answer 501 by design and are left
-out. Needs schemathesis (a test dependency); skipped without it.
+examples per operation and in time. The data routes are left out (they are tested in
+tests/test_data_server.py; fuzzing them would register datastores on arbitrary folders). Needs
+schemathesis (a test dependency); skipped without it.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         "--checks",
         CHECKS,
         "--exclude-tag",
-        "data",  # planned routes: 501 by design
+        "data",  # see the module docstring
         "--max-examples",
         str(MAX_EXAMPLES),
         "--max-time",

@@ -108,6 +108,22 @@ def submit_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 is_flag=True,
                 help="Inject parameters the notebook does not declare.",
             ),
+            click.option(
+                "--input",
+                "inputs",
+                multiple=True,
+                metavar="NAME=data:ASSET[:VERSION]",
+                help="A data version the job reads; parameter NAME gets its local path.",
+            ),
+            click.option(
+                "--output",
+                "outputs",
+                multiple=True,
+                metavar="NAME=data:ASSET[,kind=...]",
+                help="Register what the notebook writes to the path in parameter NAME as a new "
+                "version of ASSET when the job completes (kind=folder|file|table, format=, "
+                "datastore=).",
+            ),
         ]
     ):
         f = decorator(f)
@@ -121,6 +137,10 @@ def _submit(ctx: CliContext, notebook: str, opts: dict[str, Any]) -> Any:
         opts.pop("params"), opts.pop("raw_params"), opts.pop("yaml_texts"), opts.pop("yaml_files")
     )
     opts["tags"] = dict(opts.get("tags") or ())
+    from mlbench.data.jobs import parse_bindings
+
+    opts["inputs"] = parse_bindings(opts.get("inputs") or (), "input") or None
+    opts["outputs"] = parse_bindings(opts.get("outputs") or (), "output") or None
     return ctx.ws.jobs.submit(notebook, parameters, **opts)
 
 

@@ -126,6 +126,10 @@ def job_details(info: Any) -> None:
         rows.append(("parameters", ", ".join(f"{k}={v!r}" for k, v in info.parameters.items())))
     if info.tags:
         rows.append(("tags", ", ".join(f"{k}={v}" for k, v in info.tags.items())))
+    for b in info.inputs:
+        rows.append((f"input {b.name}", b.ref))
+    for b in info.outputs:
+        rows.append((f"output {b.name}", b.ref or f"{b.asset} (registered on completion)"))
     p = info.progress
     if p.cell_count:
         rows.append(("progress", f"cell {(p.cell_index or 0) + 1} of {p.cell_count}"))

@@ -219,7 +219,7 @@ class Datastore:
                 can_list=can_list,
                 can_write=can_write,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
-                message=self.redact(str(exc)),
+                message=self.redact(exc.message),
                 error_code=exc.code,
             )
 

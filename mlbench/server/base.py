@@ -27,6 +27,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError
 
+from mlbench.data.errors import DatastoreError
 from mlbench.errors import (
     AgentError,
     ConflictError,
@@ -52,6 +53,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ValidationError, 400),
     (WaitTimeoutError, 504),
     (AgentError, 503),
+    (DatastoreError, 502),  # the storage behind a datastore failed, not this server
 )
 _HTTP_CODES = {
     400: "bad_request",

@@ -17,6 +17,13 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
 from mlbench.compute.registry import compute_backends
+from mlbench.data.models import (
+    DataPreview,
+    DatastoreInfo,
+    DatastoreTestResult,
+    DataVersionInfo,
+    LineageGraph,
+)
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
 from mlbench.server import models as m
@@ -24,7 +31,6 @@ from mlbench.server.base import (
     READ,
     WRITE,
     MlbenchHandler,
-    NotImplementedYetError,
     endpoint,
 )
 from mlbench.tracking.query import (
@@ -264,6 +270,8 @@ def _submit(ws: Any, req: m.SubmitJob, notebook: Path, cwd: Path | None) -> JobI
         display_name=req.display_name,
         cwd=cwd,
         allow_unknown_params=req.allow_unknown_params,
+        inputs=req.inputs or None,
+        outputs=req.outputs or None,
     )
     return ws.jobs.info(job.id)
 
@@ -645,65 +653,262 @@ class CompareRunsHandler(MlbenchHandler):
         self.reply(await self.call(self.mlbench.queries.compare, q.run_id))
 
 
-# -- data (planned: datastores and data assets are another issue) ------------------------------
-def _planned(what: str) -> NotImplementedYetError:
-    return NotImplementedYetError(
-        f"{what} are not available yet",
-        hint="datastores and data assets are planned; this route's shape is fixed already",
-        details={"planned": True},
+# -- data --------------------------------------------------------------------------------------
+def _page(
+    items: list[Any], key: str, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """Items sorted by ``key`` after ``cursor`` (the last key of the previous page)."""
+    if cursor:
+        items = [i for i in items if str(getattr(i, key)) > cursor]
+    more = len(items) > limit
+    items = items[:limit]
+    return items, str(getattr(items[-1], key)) if more and items else None
+
+
+def _datastores(ws: Any) -> m.DatastorePage:
+    return m.DatastorePage(items=ws.datastores.list())
+
+
+def _create_datastore(ws: Any, req: m.CreateDatastore) -> DatastoreInfo:
+    return ws.datastores.create(
+        req.name,
+        req.kind,
+        description=req.description,
+        credentials=req.credentials,
+        read_only=req.read_only,
+        verify=req.verify,
+        **req.config,
     )
+
+
+def _list_data(ws: Any, q: m.ListDataQuery) -> m.DataVersionPage:
+    infos = ws.data.list(text=q.text, include_archived=q.include_archived)
+    items, cursor = _page(infos, "name", q.limit, q.cursor)
+    return m.DataVersionPage(items=items, next_cursor=cursor)
+
+
+def _versions(ws: Any, name: str, q: m.ListVersionsQuery) -> m.DataVersionPage:
+    infos = ws.data.versions(name, include_archived=q.include_archived)
+    if q.cursor:
+        if not q.cursor.isdigit():
+            raise InvalidInputError("invalid cursor", hint="pass next_cursor unchanged")
+        infos = [i for i in infos if i.version < int(q.cursor)]
+    more = len(infos) > q.limit
+    infos = infos[: q.limit]
+    return m.DataVersionPage(
+        items=infos, next_cursor=str(infos[-1].version) if more and infos else None
+    )
+
+
+def _version_ref(name: str, version: str) -> str:
+    if not version.isdigit() and version != "latest":
+        raise InvalidInputError(
+            f"invalid version {version!r}", hint="a version is a positive number, or latest"
+        )
+    return f"{name}:{version}"
+
+
+def _create_data(ws: Any, req: m.CreateData, local: Path | None) -> DataVersionInfo:
+    source = str(local) if local is not None else str(req.uri)
+    asset = ws.data.create(
+        req.name,
+        source,
+        kind=req.kind,
+        datastore=req.datastore,
+        format=req.format,
+        description=req.description,
+        tags=req.tags,
+    )
+    return asset.info
+
+
+def _archive_data(ws: Any, name: str, req: m.ArchiveData) -> m.DataVersionPage:
+    ref = f"{name}:{req.version}" if req.version else name
+    return m.DataVersionPage(items=ws.data.archive(ref, restore=req.restore))
 
 
 class DatastoresHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
-    @endpoint(summary="Datastores (planned)", tag="data", action=READ, planned=True)
+    @endpoint(
+        summary="Datastores (credentials by name only, never their values)",
+        tag="data",
+        action=READ,
+        response=m.DatastorePage,
+    )
     async def get(self) -> None:
-        raise _planned("datastores")
+        self.reply(await self.call(_datastores, self.ws))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Create a datastore; it is tested first unless verify is false",
+        tag="data",
+        action=WRITE,
+        body=m.CreateDatastore,
+        response=DatastoreInfo,
+        status=201,
+        errors=(409, 413, 502),
+    )
+    async def post(self) -> None:
+        req = self.body(m.CreateDatastore)
+        self.reply(await self.call(_create_datastore, self.ws, req), 201)
 
 
 class DatastoreHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
     @endpoint(
-        summary="One datastore, secrets never included (planned)",
+        summary="One datastore, secrets never included",
         tag="data",
         action=READ,
-        planned=True,
+        response=DatastoreInfo,
+        errors=(404,),
     )
     async def get(self, name: str) -> None:
-        raise _planned("datastores")
+        self.reply(await self.call(self.ws.datastores.get, name))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a datastore no data version lives on (its data is left in place)",
+        tag="data",
+        action=WRITE,
+        status=204,
+        errors=(404, 409),
+    )
+    async def delete(self, name: str) -> None:
+        await self.call(self.ws.datastores.delete, name)
+        self.reply(None, 204)
+
+
+class DatastoreTestHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Test a datastore: reachable, can list, can write (when writable)",
+        tag="data",
+        action=WRITE,
+        response=DatastoreTestResult,
+        errors=(404,),
+    )
+    async def post(self, name: str) -> None:
+        self.reply(await self.call(self.ws.datastores.test, name))
 
 
 class DataAssetsHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
     @endpoint(
-        summary="Data assets, latest version each (planned)", tag="data", action=READ, planned=True
+        summary="Data assets, the newest version of each, by name",
+        tag="data",
+        action=READ,
+        query=m.ListDataQuery,
+        response=m.DataVersionPage,
     )
     async def get(self) -> None:
-        raise _planned("data assets")
+        q = self.query(m.ListDataQuery)
+        self.reply(await self.call(_list_data, self.ws, q))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Register a data version from a path under the server root (uploaded) or a "
+        "URI on a datastore (referenced); identical content returns the existing version",
+        tag="data",
+        action=WRITE,
+        body=m.CreateData,
+        response=DataVersionInfo,
+        status=201,
+        errors=(404, 413, 502),
+    )
+    async def post(self) -> None:
+        req = self.body(m.CreateData)
+        if (req.path is None) == (req.uri is None):
+            raise InvalidInputError(
+                "give either path or uri", hint="path: under the server root; uri: on a datastore"
+            )
+        local = self.user_path(req.path, kind="any") if req.path is not None else None
+        self.reply(await self.call(_create_data, self.ws, req, local), 201)
 
 
 class DataAssetHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
-    @endpoint(summary="A data asset's versions (planned)", tag="data", action=READ, planned=True)
+    @endpoint(
+        summary="A data asset's versions, newest first",
+        tag="data",
+        action=READ,
+        query=m.ListVersionsQuery,
+        response=m.DataVersionPage,
+        errors=(404,),
+    )
     async def get(self, name: str) -> None:
-        raise _planned("data assets")
+        q = self.query(m.ListVersionsQuery)
+        self.reply(await self.call(_versions, self.ws, name, q))
+
+
+class DataArchiveHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Archive (or restore) a version or a whole asset; the data is kept",
+        tag="data",
+        action=WRITE,
+        body=m.ArchiveData,
+        response=m.DataVersionPage,
+        errors=(404,),
+    )
+    async def post(self, name: str) -> None:
+        req = self.body(m.ArchiveData)
+        self.reply(await self.call(_archive_data, self.ws, name, req))
 
 
 class DataAssetVersionHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
     @endpoint(
-        summary="One version: URI, hash, size, schema preview and lineage (planned)",
+        summary="One version: URI, hash, size, file count, schema and producing job",
         tag="data",
         action=READ,
-        planned=True,
+        response=DataVersionInfo,
+        errors=(404,),
     )
     async def get(self, name: str, version: str) -> None:
-        raise _planned("data assets")
+        self.reply(await self.call(self.ws.data.info, _version_ref(name, version)))
+
+
+class DataPreviewHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A version's first rows (tables) or its files (files and folders)",
+        tag="data",
+        action=READ,
+        query=m.PreviewQuery,
+        response=DataPreview,
+        errors=(404, 502),
+    )
+    async def get(self, name: str, version: str) -> None:
+        q = self.query(m.PreviewQuery)
+        self.reply(await self.call(self.ws.data.preview, _version_ref(name, version), q.limit))
+
+
+class DataLineageHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Lineage: the jobs that made and read the version, transitively (nodes, edges)",
+        tag="data",
+        action=READ,
+        query=m.LineageQuery,
+        response=LineageGraph,
+        errors=(404,),
+    )
+    async def get(self, name: str, version: str) -> None:
+        q = self.query(m.LineageQuery)
+        ref = _version_ref(name, version)
+        self.reply(await self.call(self.ws.data.lineage, ref, depth=q.depth))
 
 
 # -- the route table ---------------------------------------------------------------------------
@@ -738,9 +943,13 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/runs/{run_id}", RunHandler),
         ("/datastores", DatastoresHandler),
         ("/datastores/{name}", DatastoreHandler),
+        ("/datastores/{name}/test", DatastoreTestHandler),
         ("/data", DataAssetsHandler),
         ("/data/{name}", DataAssetHandler),
+        ("/data/{name}/archive", DataArchiveHandler),
         ("/data/{name}/versions/{version}", DataAssetVersionHandler),
+        ("/data/{name}/versions/{version}/preview", DataPreviewHandler),
+        ("/data/{name}/versions/{version}/lineage", DataLineageHandler),
     ]
 
 

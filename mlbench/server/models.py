@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlbench.compute.service import ComputeStatus
+from mlbench.data.models import DatastoreInfo, DataVersionInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 
@@ -129,6 +130,17 @@ class SubmitJob(Request):
         None, description="Working folder relative to the server root (default: the notebook's)."
     )
     allow_unknown_params: bool = False
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Parameter name -> data version (data:NAME:VERSION, NAME or NAME@latest); "
+        "the parameter receives the data's local path.",
+    )
+    outputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Parameter name -> data asset (data:NAME[,kind=file|folder|table]"
+        "[,format=parquet|csv][,datastore=STORE]); what the notebook writes to the path in the "
+        "parameter is registered as a new version when the job completes.",
+    )
 
 
 class RerunJob(Request):
@@ -337,3 +349,76 @@ class CompareRunsQuery(Request):
 # -- data (planned) ----------------------------------------------------------------------------
 class NotImplementedBody(ErrorResponse):
     """The data routes answer 501 until datastores and data assets land."""
+
+
+# -- data --------------------------------------------------------------------------------------
+class DatastorePage(BaseModel):
+    items: list[DatastoreInfo]
+    next_cursor: str | None = None
+
+
+class CreateDatastore(Request):
+    name: str = Field(min_length=1, max_length=64)
+    kind: str = Field(description="local, s3, azureblob or gcs.")
+    description: str = ""
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the kind, e.g. {bucket, prefix, endpoint_url} for s3.",
+    )
+    credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description="Stored apart (0600 file or keyring) and never returned, e.g. "
+        "{access_key_id, secret_access_key} for s3, {account_key} for azureblob.",
+    )
+    read_only: bool = False
+    verify: bool = Field(True, description="Refuse to save a datastore that fails its test.")
+
+
+class ListDataQuery(Request):
+    text: str | None = Field(None, description="Part of the asset name.")
+    include_archived: bool = False
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class ListVersionsQuery(Request):
+    include_archived: bool = True
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class DataVersionPage(BaseModel):
+    items: list[DataVersionInfo]
+    next_cursor: str | None = None
+
+
+class CreateData(Request):
+    name: str = Field(min_length=1, max_length=128)
+    path: str | None = Field(
+        None, description="A file or folder relative to the server root, uploaded to datastore."
+    )
+    uri: str | None = Field(
+        None,
+        description="Data already on a datastore, referenced where it is "
+        "(datastore://NAME/path, s3://bucket/key, az://container/path).",
+    )
+    kind: Literal["file", "folder", "table"] | None = Field(
+        None, description="Default: table for .csv/.parquet files, else file or folder."
+    )
+    datastore: str | None = Field(None, description="Default: the workspace's datastore.")
+    format: Literal["csv", "parquet"] | None = None
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS)
+
+
+class ArchiveData(Request):
+    version: int | None = Field(None, ge=1, description="Default: the whole asset.")
+    restore: bool = Field(False, description="Undo an archive.")
+
+
+class PreviewQuery(Request):
+    limit: int = Field(20, ge=0, le=1000, description="Rows of a table (files: 10x this).")
+
+
+class LineageQuery(Request):
+    depth: int = Field(10, ge=1, le=20, description="Jobs away from the version, each way.")

@@ -35,10 +35,11 @@ _ERRORS = {
     400: "Invalid input: a malformed body or query, a failing field (details.errors), a bad path",
     401: "Not authenticated",
     403: "Not authenticated, or not authorized for this action on the 'mlbench' resource",
-    404: "No such job, compute target, experiment, run or file",
+    404: "No such job, compute target, experiment, run, datastore, data version or file",
     409: "Conflicts with the current state (e.g. cancelling a finished job)",
     413: "Request body too large",
     501: "Planned route: not implemented yet",
+    502: "The storage behind a datastore failed (unreachable, or refused the credentials)",
 }
 
 
