@@ -527,6 +527,56 @@ export interface IListDataQuery {
   cursor?: string | null;
 }
 
+// -- data: preview and lineage (added with the Data section; mlbench/data/models.py) ----------
+
+export interface IFileEntry {
+  path: string;
+  size: number;
+  hash: string;
+}
+
+export interface IDataPreview {
+  ref: string;
+  kind: DataKind;
+  columns?: IColumnInfo[] | null;
+  /** Tables: the first rows. */
+  rows?: { [column: string]: unknown }[] | null;
+  row_count?: number | null;
+  /** Files and folders: the files. */
+  files?: IFileEntry[] | null;
+  file_count: number;
+  truncated: boolean;
+}
+
+export interface ILineageNode {
+  /** `data:NAME:VERSION` or `job:ID` */
+  id: string;
+  type: 'data' | 'job';
+  label: string;
+  name?: string | null;
+  version?: number | null;
+  job_id?: string | null;
+  /** Jobs: their status, or 'deleted'. */
+  status?: string | null;
+  archived?: boolean | null;
+}
+
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  /** The job's input or output name. */
+  binding: string;
+  direction: 'input' | 'output';
+}
+
+export interface ILineageGraph {
+  root: string;
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+  /** The depth limit cut the graph. */
+  truncated?: boolean;
+}
+
 // -- the client -----------------------------------------------------------------------------
 
 type QueryValue = string | number | boolean | null | undefined | string[];
@@ -728,6 +778,28 @@ export class MlbenchClient {
   }
   getDataVersion(name: string, version: number): Promise<IDataVersionInfo> {
     return this._get(`data/${enc(name)}/versions/${version}`);
+  }
+
+  // data: preview and lineage (added with the Data section) -------------------------------
+  /** The first rows of a table version, or the files of a file/folder one. */
+  dataPreview(
+    name: string,
+    version: number,
+    limit?: number
+  ): Promise<IDataPreview> {
+    return this._get(`data/${enc(name)}/versions/${version}/preview`, {
+      limit
+    });
+  }
+  /** The jobs and versions a version came from and went into. */
+  dataLineage(
+    name: string,
+    version: number,
+    depth?: number
+  ): Promise<ILineageGraph> {
+    return this._get(`data/${enc(name)}/versions/${version}/lineage`, {
+      depth
+    });
   }
 }
 

@@ -1,0 +1,628 @@
+import React, { useCallback, useEffect, useRef, useState } from 'react';
+import { caretLeftIcon, refreshIcon } from '@jupyterlab/ui-components';
+
+import {
+  IDataPreview,
+  IDataVersionInfo,
+  IDatastoreInfo,
+  ILineageGraph,
+  MlbenchAPIError,
+  MlbenchClient,
+  errorMessage
+} from '../api';
+import {
+  formatBytes,
+  isDataUnavailable,
+  levelTitle,
+  lineageLevels,
+  previewCell,
+  previewColumns
+} from './model';
+
+/**
+ * Rows a table preview asks for.
+ */
+export const PREVIEW_ROWS = 20;
+
+/**
+ * Properties of the Data section.
+ */
+export interface IDataSectionProps {
+  client: MlbenchClient;
+}
+
+type Tab = 'assets' | 'datastores';
+
+/**
+ * The Data section of the mlbench sidebar: data assets (latest version
+ * each) and datastores; an asset opens on its versions, with the chosen
+ * version's details, a preview and its lineage.
+ */
+export function DataSection(props: IDataSectionProps): JSX.Element {
+  const { client } = props;
+  const [tab, setTab] = useState<Tab>('assets');
+  const [asset, setAsset] = useState<string | null>(null);
+  // null until known; false once a data route answered 501/404.
+  const [available, setAvailable] = useState<boolean | null>(null);
+
+  const onError = useCallback((error: unknown): string => {
+    if (isDataUnavailable(error)) {
+      setAvailable(false);
+      return '';
+    }
+    return errorMessage(error);
+  }, []);
+
+  if (available === false) {
+    return (
+      <div className="mlbench-Data">
+        <div className="mlbench-Data-unavailable" role="status">
+          <strong>Data routes not available.</strong> This server&apos;s mlbench
+          does not serve datastores and data assets yet (the data routes
+          answered &quot;not implemented&quot;).
+          <button className="jp-mod-styled" onClick={() => setAvailable(null)}>
+            Try again
+          </button>
+        </div>
+      </div>
+    );
+  }
+
+  return (
+    <div className="mlbench-Data">
+      {asset === null ? (
+        <>
+          <div
+            className="mlbench-Data-tabs"
+            role="tablist"
+            aria-label="Data views"
+          >
+            {(['assets', 'datastores'] as Tab[]).map(t => (
+              <button
+                key={t}
+                role="tab"
+                aria-selected={tab === t}
+                className={
+                  'mlbench-Data-tab' + (tab === t ? ' jp-mod-active' : '')
+                }
+                onClick={() => setTab(t)}
+              >
+                {t === 'assets' ? 'Assets' : 'Datastores'}
+              </button>
+            ))}
+          </div>
+          <div role="tabpanel">
+            {tab === 'assets' ? (
+              <AssetList
+                client={client}
+                onOpen={setAsset}
+                onError={onError}
+                onAvailable={() => setAvailable(true)}
+              />
+            ) : (
+              <DatastoreList
+                client={client}
+                onError={onError}
+                onAvailable={() => setAvailable(true)}
+              />
+            )}
+          </div>
+        </>
+      ) : (
+        <AssetView
+          client={client}
+          name={asset}
+          onBack={() => setAsset(null)}
+          onError={onError}
+        />
+      )}
+    </div>
+  );
+}
+
+interface IListProps {
+  client: MlbenchClient;
+  onError: (error: unknown) => string;
+  onAvailable: () => void;
+}
+
+/**
+ * The data assets, the latest version of each, filtered by name.
+ */
+function AssetList(
+  props: IListProps & { onOpen: (name: string) => void }
+): JSX.Element {
+  const { client, onError, onAvailable, onOpen } = props;
+  const [text, setText] = useState('');
+  const [items, setItems] = useState<IDataVersionInfo[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState('');
+  const request = useRef(0);
+
+  const load = useCallback(
+    async (append: string | null) => {
+      const id = ++request.current;
+      try {
+        const page = await client.listData({
+          text: text.trim() || null,
+          limit: 100,
+          cursor: append
+        });
+        if (id !== request.current) {
+          return;
+        }
+        onAvailable();
+        setItems(prev =>
+          append && prev ? [...prev, ...page.items] : page.items
+        );
+        setCursor(page.next_cursor ?? null);
+        setError('');
+      } catch (reason) {
+        if (id === request.current) {
+          setError(onError(reason));
+        }
+      }
+    },
+    [client, text]
+  );
+
+  useEffect(() => {
+    void load(null);
+  }, [load]);
+
+  return (
+    <div className="mlbench-Data-list">
+      <div className="mlbench-Data-toolbar">
+        <input
+          className="jp-mod-styled mlbench-Data-search"
+          type="search"
+          placeholder="Filter assets"
+          aria-label="Filter data assets by name"
+          value={text}
+          onChange={e => setText(e.target.value)}
+        />
+        <button
+          className="jp-mod-styled mlbench-Data-iconButton"
+          title="Refresh data assets"
+          aria-label="Refresh data assets"
+          onClick={() => void load(null)}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+      </div>
+      {error && (
+        <div className="mlbench-Data-error" role="alert">
+          {error}
+        </div>
+      )}
+      {items === null && !error && (
+        <div className="mlbench-Data-empty">Loading data assets…</div>
+      )}
+      {items !== null && items.length === 0 && (
+        <div className="mlbench-Data-empty">
+          No data assets yet: create one with{' '}
+          <code>mlbench data create NAME PATH</code>.
+        </div>
+      )}
+      {items !== null && items.length > 0 && (
+        <ul className="mlbench-Data-items" aria-label="Data assets">
+          {items.map(v => (
+            <li key={v.id}>
+              <button
+                className="mlbench-Data-item"
+                onClick={() => onOpen(v.name)}
+                title={`Show the versions of ${v.name}`}
+              >
+                <span className="mlbench-Data-itemName">{v.name}</span>
+                <span className="mlbench-Data-itemMeta">
+                  v{v.version} · {v.kind} · {formatBytes(v.size_bytes)}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {cursor && (
+        <button
+          className="jp-mod-styled mlbench-Data-more"
+          onClick={() => void load(cursor)}
+        >
+          More assets
+        </button>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The datastores (credentials appear by name only; the server never sends
+ * their values).
+ */
+function DatastoreList(props: IListProps): JSX.Element {
+  const { client, onError, onAvailable } = props;
+  const [items, setItems] = useState<IDatastoreInfo[] | null>(null);
+  const [error, setError] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      const page = await client.listDatastores();
+      onAvailable();
+      setItems(page.items);
+      setError('');
+    } catch (reason) {
+      setError(onError(reason));
+    }
+  }, [client]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  return (
+    <div className="mlbench-Data-list">
+      <div className="mlbench-Data-toolbar">
+        <span className="mlbench-Data-toolbarTitle">Datastores</span>
+        <button
+          className="jp-mod-styled mlbench-Data-iconButton"
+          title="Refresh datastores"
+          aria-label="Refresh datastores"
+          onClick={() => void load()}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+      </div>
+      {error && (
+        <div className="mlbench-Data-error" role="alert">
+          {error}
+        </div>
+      )}
+      {items === null && !error && (
+        <div className="mlbench-Data-empty">Loading datastores…</div>
+      )}
+      {items !== null && (
+        <ul className="mlbench-Data-items" aria-label="Datastores">
+          {items.map(d => (
+            <li key={d.name} className="mlbench-Data-datastore">
+              <span className="mlbench-Data-itemName">
+                {d.name}
+                {d.is_default && (
+                  <span className="mlbench-Data-badge">default</span>
+                )}
+                {d.read_only && (
+                  <span className="mlbench-Data-badge">read-only</span>
+                )}
+              </span>
+              <span className="mlbench-Data-itemMeta" title={d.uri}>
+                {d.kind} · {d.uri}
+              </span>
+              {d.credentials && d.credentials.length > 0 && (
+                <span className="mlbench-Data-itemMeta">
+                  credentials: {d.credentials.join(', ')}
+                </span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/**
+ * One asset: its versions, and the chosen version's details, preview and
+ * lineage.
+ */
+function AssetView(props: {
+  client: MlbenchClient;
+  name: string;
+  onBack: () => void;
+  onError: (error: unknown) => string;
+}): JSX.Element {
+  const { client, name, onBack, onError } = props;
+  const [versions, setVersions] = useState<IDataVersionInfo[] | null>(null);
+  const [version, setVersion] = useState<number | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    let live = true;
+    client
+      .listDataVersions(name)
+      .then(page => {
+        if (!live) {
+          return;
+        }
+        // Newest first, whatever order the server sends.
+        const items = [...page.items].sort((a, b) => b.version - a.version);
+        setVersions(items);
+        setVersion(v => v ?? items[0]?.version ?? null);
+      })
+      .catch(reason => live && setError(onError(reason)));
+    return () => {
+      live = false;
+    };
+  }, [client, name]);
+
+  const info = versions?.find(v => v.version === version) ?? null;
+
+  return (
+    <div className="mlbench-Data-asset">
+      <div className="mlbench-Data-toolbar">
+        <button
+          className="jp-mod-styled mlbench-Data-iconButton"
+          title="Back to the data assets"
+          aria-label="Back to the data assets"
+          onClick={onBack}
+        >
+          <caretLeftIcon.react tag="span" />
+        </button>
+        <h3 className="mlbench-Data-title">{name}</h3>
+        {versions && versions.length > 0 && (
+          <label className="mlbench-Data-version">
+            Version
+            <select
+              className="jp-mod-styled"
+              value={version ?? ''}
+              onChange={e => setVersion(Number(e.target.value))}
+            >
+              {versions.map(v => (
+                <option key={v.version} value={v.version}>
+                  {v.version}
+                  {v.archived ? ' (archived)' : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+      </div>
+      {error && (
+        <div className="mlbench-Data-error" role="alert">
+          {error}
+        </div>
+      )}
+      {versions === null && !error && (
+        <div className="mlbench-Data-empty">Loading versions…</div>
+      )}
+      {info && (
+        <>
+          <VersionDetails info={info} />
+          <Preview client={client} info={info} />
+          <Lineage client={client} info={info} />
+        </>
+      )}
+    </div>
+  );
+}
+
+/**
+ * What a version is: where, how big, its hash, its schema, who made it.
+ */
+function VersionDetails(props: { info: IDataVersionInfo }): JSX.Element {
+  const { info } = props;
+  const rows: [string, string][] = [
+    ['Reference', info.ref],
+    ['Kind', info.format ? `${info.kind} (${info.format})` : info.kind],
+    ['Datastore', info.datastore],
+    ['URI', info.uri],
+    ['Stored', info.stored === 'upload' ? 'uploaded copy' : 'reference'],
+    ['Size', formatBytes(info.size_bytes)],
+    ['Files', String(info.file_count)],
+    [
+      'Rows',
+      info.row_count === null || info.row_count === undefined
+        ? ''
+        : info.row_count.toLocaleString('en-US')
+    ],
+    ['Hash', `${info.hash_algorithm ?? 'blake3'}:${info.content_hash}`],
+    ['Created', new Date(info.created_at).toLocaleString()],
+    ['Created by', info.created_by ?? ''],
+    ['Made by job', info.job_id ?? ''],
+    ['Source', info.source ?? ''],
+    ['Description', info.description ?? ''],
+    [
+      'Tags',
+      Object.entries(info.tags ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')
+    ]
+  ];
+  return (
+    <section className="mlbench-Data-details" aria-label="Version details">
+      <dl>
+        {rows
+          .filter(([, value]) => value !== '')
+          .map(([label, value]) => (
+            <React.Fragment key={label}>
+              <dt>{label}</dt>
+              <dd title={value}>{value}</dd>
+            </React.Fragment>
+          ))}
+      </dl>
+      {info.columns && info.columns.length > 0 && (
+        <details className="mlbench-Data-schema">
+          <summary>Schema ({info.columns.length} columns)</summary>
+          <ul>
+            {info.columns.map(c => (
+              <li key={c.name}>
+                <code>{c.name}</code> {c.type}
+                {c.nullable === false ? ' not null' : ''}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </section>
+  );
+}
+
+/**
+ * The first rows of a table, or the files of a file or folder.
+ */
+function Preview(props: {
+  client: MlbenchClient;
+  info: IDataVersionInfo;
+}): JSX.Element {
+  const { client, info } = props;
+  const [preview, setPreview] = useState<IDataPreview | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    let live = true;
+    setPreview(null);
+    setError('');
+    client
+      .dataPreview(info.name, info.version, PREVIEW_ROWS)
+      .then(p => live && setPreview(p))
+      .catch(reason => {
+        if (live) {
+          setError(
+            reason instanceof MlbenchAPIError && isDataUnavailable(reason)
+              ? 'No preview: this server does not serve data previews.'
+              : errorMessage(reason)
+          );
+        }
+      });
+    return () => {
+      live = false;
+    };
+  }, [client, info.name, info.version]);
+
+  const columns = preview ? previewColumns(preview) : [];
+  return (
+    <section className="mlbench-Data-preview" aria-label="Preview">
+      <h4>Preview</h4>
+      {error && <div className="mlbench-Data-error">{error}</div>}
+      {!preview && !error && (
+        <div className="mlbench-Data-empty">Loading preview…</div>
+      )}
+      {preview && preview.rows && (
+        <div className="mlbench-Data-tableWrap">
+          <table
+            className="mlbench-Data-table"
+            aria-label={`First rows of ${info.ref}`}
+          >
+            <thead>
+              <tr>
+                {columns.map(c => (
+                  <th key={c} scope="col">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {preview.rows.map((row, i) => (
+                <tr key={i}>
+                  {columns.map(c => (
+                    <td key={c}>{previewCell(row[c])}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {preview && preview.files && (
+        <ul className="mlbench-Data-files" aria-label={`Files of ${info.ref}`}>
+          {preview.files.map(f => (
+            <li key={f.path}>
+              <code>{f.path}</code> {formatBytes(f.size)}
+            </li>
+          ))}
+        </ul>
+      )}
+      {preview && (
+        <div className="mlbench-Data-note">
+          {preview.rows
+            ? `${preview.rows.length} of ${(preview.row_count ?? preview.rows.length).toLocaleString('en-US')} rows`
+            : `${preview.files?.length ?? 0} of ${preview.file_count} files`}
+          {preview.truncated ? ' (truncated)' : ''}
+        </div>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Which jobs and versions this version came from and went into.
+ */
+function Lineage(props: {
+  client: MlbenchClient;
+  info: IDataVersionInfo;
+}): JSX.Element {
+  const { client, info } = props;
+  const [graph, setGraph] = useState<ILineageGraph | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    let live = true;
+    setGraph(null);
+    setError('');
+    client
+      .dataLineage(info.name, info.version)
+      .then(g => live && setGraph(g))
+      .catch(reason => {
+        if (live) {
+          setError(
+            isDataUnavailable(reason)
+              ? 'No lineage: this server does not serve data lineage.'
+              : errorMessage(reason)
+          );
+        }
+      });
+    return () => {
+      live = false;
+    };
+  }, [client, info.name, info.version]);
+
+  const levels = graph ? lineageLevels(graph) : [];
+  const binding = (id: string): string => {
+    const e = graph?.edges.find(x => x.source === id || x.target === id);
+    return e ? e.binding : '';
+  };
+  return (
+    <section className="mlbench-Data-lineage" aria-label="Lineage">
+      <h4>Lineage</h4>
+      {error && <div className="mlbench-Data-error">{error}</div>}
+      {!graph && !error && (
+        <div className="mlbench-Data-empty">Loading lineage…</div>
+      )}
+      {graph && levels.length <= 1 && (
+        <div className="mlbench-Data-empty">
+          No job has made or read this version yet.
+        </div>
+      )}
+      {graph && levels.length > 1 && (
+        <ol className="mlbench-Data-levels">
+          {levels.map(l => (
+            <li key={l.level} data-level={l.level}>
+              <div className="mlbench-Data-levelTitle">
+                {levelTitle(l.level)}
+              </div>
+              <ul>
+                {l.nodes.map(n => (
+                  <li
+                    key={n.id}
+                    className={`mlbench-Data-node mlbench-Data-node-${n.type}`}
+                    title={n.id}
+                  >
+                    <span className="mlbench-Data-nodeKind">
+                      {n.type === 'job' ? 'job' : 'data'}
+                    </span>{' '}
+                    {n.label}
+                    {n.status ? ` · ${n.status}` : ''}
+                    {n.id !== graph.root && binding(n.id)
+                      ? ` · ${binding(n.id)}`
+                      : ''}
+                  </li>
+                ))}
+              </ul>
+            </li>
+          ))}
+        </ol>
+      )}
+      {graph?.truncated && (
+        <div className="mlbench-Data-note">Cut at the depth limit.</div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,2 @@
+export { DataSection, IDataSectionProps } from './data-section';
+export * from './model';

@@ -1,0 +1,5 @@
+export {
+  ExperimentsSection,
+  IExperimentsSectionProps
+} from './experiments-section';
+export * from './model';
