@@ -140,8 +140,8 @@ BAD = {
     "%%mlbench jobs\nprint(1)": "%%mlbench runs only `job` as a cell magic",
     "%%mlbench job\n": "the cell body is empty",  # IPython's own check
     "%%mlbench job -p 2x 1\nprint(1)": "%%mlbench job: not a Python name: '2x'",
-    "%mlbench data get iris:1": "%mlbench data is not available yet: datastores and data "
-    "assets arrive with issue 6",
+    "%mlbench data get iris:1": "data asset 'iris' does not exist",
+    "%mlbench data get iris:x": "invalid data reference 'iris:x'",
 }
 
 

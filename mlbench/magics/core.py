@@ -28,7 +28,6 @@ from traitlets import Unicode
 
 from mlbench.errors import MlbenchError, WaitTimeoutError
 from mlbench.magics.parser import (
-    DATA_ISSUE,
     HelpShown,
     MlbenchUsageError,
     build_parser,
@@ -283,11 +282,20 @@ class MlbenchMagics(Magics):
             args.runs, self._ws(args), metrics=args.metrics, max_points=args.max_points
         )
 
-    def _cmd_data(self, args: argparse.Namespace) -> None:
-        raise MlbenchUsageError(
-            f"%mlbench data is not available yet: datastores and data assets arrive with "
-            f"{DATA_ISSUE}; until then pass file paths or URIs as job parameters"
-        )
+    def _cmd_data(self, args: argparse.Namespace) -> Any:
+        ws = self._ws(args)
+        if args.data_command == "list":
+            from mlbench.widgets.tables import data_table
+
+            return data_table(ws.data.list(text=args.text))
+        if args.data_command != "get":
+            raise MlbenchUsageError("%mlbench data: give a command (get, list)")
+        asset = ws.data.get(args.asset)
+        if args.as_asset:
+            return asset
+        if asset.kind.value == "table":
+            return asset.to_pandas()
+        return asset.path()
 
     def _cmd_info(self, args: argparse.Namespace) -> Any:
         from mlbench.widgets.tables import workspace_table
@@ -326,6 +334,11 @@ class MlbenchMagics(Magics):
             "cwd": getattr(args, "cwd", None),
             "allow_unknown_params": args.allow_unknown_params,
         }
+        if args.inputs or args.outputs:
+            from mlbench.data.jobs import parse_bindings
+
+            options["inputs"] = parse_bindings(args.inputs, "input") or None
+            options["outputs"] = parse_bindings(args.outputs, "output") or None
         return {k: v for k, v in options.items() if v is not None}
 
     @staticmethod

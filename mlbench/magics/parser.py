@@ -13,8 +13,6 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-DATA_ISSUE = "issue 6 (datastores and versioned data assets)"
-
 
 class MlbenchUsageError(UsageError):
     """A wrong command or a refused request, shown as one line: ``UsageError: <message>``.
@@ -142,6 +140,23 @@ def add_submit_options(p: argparse.ArgumentParser, *, cwd: bool = True) -> None:
         "--allow-unknown-params",
         action="store_true",
         help="inject parameters the notebook does not declare",
+    )
+    g.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=data:ASSET[:VERSION]",
+        help="a data version the job reads; parameter NAME gets its local path (repeatable)",
+    )
+    g.add_argument(
+        "--output",
+        dest="outputs",
+        action="append",
+        default=[],
+        metavar="NAME=data:ASSET",
+        help="register what the job writes to the path in parameter NAME as a new version "
+        "(repeatable)",
     )
 
 
@@ -293,16 +308,19 @@ def build_parser() -> MagicParser:
     )
     p.add_argument("--max-points", type=_positive_int, default=500, help="points per series")
 
-    p = sub.add_parser(
-        "data",
-        help=f"data assets (not available yet: {DATA_ISSUE})",
-        description=f"Data assets are not available yet: they arrive with {DATA_ISSUE}.",
-    )
+    p = sub.add_parser("data", help="data assets: get one (a DataFrame for tables), list them")
     data_sub = p.add_subparsers(dest="data_command", metavar="COMMAND", parser_class=MagicParser)
     dp = data_sub.add_parser(
-        "get", help="the asset: a DataFrame for tables, a local path otherwise (planned)"
+        "get",
+        help="a version: a pandas DataFrame for tables, a local path for files and folders",
+        description="Returns a pandas DataFrame for a table, the local path of a file or folder "
+        "(downloaded once into the workspace's cache when remote), or with --asset the "
+        "data asset object (.path(), .open(), .to_arrow(), .preview(), .lineage()).",
     )
-    dp.add_argument("asset", metavar="NAME[:VERSION]")
+    dp.add_argument("asset", metavar="NAME[:VERSION]", help="NAME, NAME:VERSION or NAME@latest")
+    dp.add_argument("--asset", dest="as_asset", action="store_true", help="the asset object")
+    dl = data_sub.add_parser("list", help="data assets, the newest version of each")
+    dl.add_argument("-q", "--text", help="part of the name")
 
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser

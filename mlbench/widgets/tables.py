@@ -158,3 +158,25 @@ def workspace_table(ws: Workspace) -> TableView:
     else:
         rows.append(["in job", "no (this kernel is not running a job)"])
     return TableView(["", "value"], rows, title="mlbench", max_width=200)
+
+
+def data_table(infos: Sequence[Any]) -> TableView:
+    """Data assets, the newest version of each (``%mlbench data list``)."""
+    rows = [
+        [
+            i.ref,
+            i.kind.value + (f" ({i.format})" if i.format else ""),
+            i.size_bytes,
+            i.file_count,
+            i.row_count,
+            i.datastore,
+            i.job_id,
+        ]
+        for i in infos
+    ]
+    return TableView(
+        ["asset", "kind", "bytes", "files", "rows", "datastore", "made by job"],
+        rows,
+        title="Data assets",
+        empty="no data assets (create one with `mlbench data create NAME PATH`)",
+    )
