@@ -84,7 +84,8 @@ class JobError(BaseModel):
 
     kind: str = Field(
         description="cell_error, kernel_died, kernel_unresponsive, timeout, canceled, "
-        "agent_lost, setup_error or internal_error"
+        "agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output "
+        "not written or not registered) or internal_error"
     )
     message: str
     cell_index: int | None = None
