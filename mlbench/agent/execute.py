@@ -23,7 +23,6 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager
 from papermill.exceptions import PapermillExecutionError
 from traitlets import Unicode
 
-from mlbench.agent.kernels import Kernel
 from mlbench.jobs.models import JobError, JobStatus
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,18 @@ def python_prelude(env: dict[str, str], cwd: str) -> str:
         f"_mlbench_os.chdir({json.dumps(cwd)})\n"
         "del _mlbench_os\n"
     )
+
+
+class NotebookKernel(Protocol):
+    """A started kernel a job runs on (a local one, or one on a gateway)."""
+
+    name: str
+    language: str
+
+    @property
+    def km(self) -> Any: ...
+
+    def exit_status(self) -> str: ...
 
 
 class CellListener(Protocol):
@@ -215,18 +226,20 @@ def run_notebook(
     snapshot: Path,
     output: Path,
     parameters: dict[str, Any],
-    kernel: Kernel,
+    kernel: NotebookKernel,
     prelude: str,
     log_file: Any,
     listener: CellListener,
     stop: StopRequest,
     start_timeout: float,
+    epilogue: str = "",
 ) -> Outcome:
     """Execute the notebook; classify how it ended, papermill's way.
 
     A raising cell fails the job (``SystemExit`` with no or a zero code does not);
     a kernel that dies fails it with the cause; a stop requested by the agent (cancel,
     timeout, unresponsive kernel, agent stopping) decides the status when it caused the end.
+    ``epilogue`` is Python run silently after the last cell, after the metrics flush.
     """
     import papermill
 
@@ -245,7 +258,7 @@ def run_notebook(
             km=kernel.km,
             listener=listener,
             prelude=prelude,
-            epilogue=EPILOGUE if kernel.language == "python" else "",
+            epilogue=EPILOGUE + epilogue if kernel.language == "python" else "",
         )
     except PapermillExecutionError as exc:
         if stop.requested:

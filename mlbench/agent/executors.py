@@ -3,7 +3,8 @@
 The agent owns what every kind shares — claiming, the MLflow run, progress and events,
 timeouts and cancellation, metrics relay, the final state. An executor owns where the notebook
 runs: kernels on this machine (:class:`LocalExecutor`), tasks on a Ray cluster
-(:mod:`mlbench.agent.ray_executor`). Executors register under the compute kind they serve.
+(:mod:`mlbench.agent.ray_executor`), kernels on a Jupyter gateway
+(:mod:`mlbench.agent.gateway_executor`). Executors register under the compute kind they serve.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def kernel_base_env() -> dict[str, str]:
 _EXECUTORS: dict[str, str] = {
     "local": "mlbench.agent.executors:LocalExecutor",
     "ray": "mlbench.agent.ray_executor:RayExecutor",
+    "gateway": "mlbench.agent.gateway_executor:GatewayExecutor",
 }
 
 

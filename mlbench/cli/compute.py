@@ -26,6 +26,31 @@ def _config_options(f: Any) -> Any:
                 type=float,
                 help="Seconds an idle agent waits before exiting.",
             ),
+            click.option(
+                "--address", help="ray: the cluster, 'auto', 'host:6379' or 'ray://host:10001'."
+            ),
+            click.option("--namespace", help="ray: the Ray namespace the agent uses."),
+            click.option(
+                "--default-cpus", type=float, help="ray: CPUs of a job that does not ask."
+            ),
+            click.option("--default-gpus", type=int, help="ray: GPUs of a job that does not ask."),
+            click.option("--url", help="gateway: the Kernel/Enterprise Gateway's base URL."),
+            click.option(
+                "--token",
+                envvar="MLBENCH_GATEWAY_TOKEN",
+                help="gateway: its auth token (or $MLBENCH_GATEWAY_TOKEN); kept as a secret.",
+            ),
+            click.option(
+                "--validate-cert/--no-validate-cert",
+                default=None,
+                help="gateway: verify its TLS certificate (default: yes).",
+            ),
+            click.option(
+                "--connect-timeout",
+                "connect_timeout_s",
+                type=float,
+                help="ray/gateway: seconds to wait for the cluster or gateway.",
+            ),
             click.option("--description", help="What the target is for."),
         ]
     ):
@@ -85,8 +110,10 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
     console.print(f"[bold]{t.name}[/] ({t.kind}) {t.description}")
     console.print(f"  settings: {t.config or '{}'}")
     console.print(
-        f"  capacity: {cap.cpus:g} CPUs, {cap.memory_mb or '?'} MiB, "
-        f"GPUs [{', '.join(cap.gpu_ids) or 'none'}], {cap.max_concurrent_jobs} jobs at once"
+        f"  capacity: {cap.cpus:g} CPUs, {cap.memory_mb or '?'} MiB, {cap.gpus} GPUs"
+        + (f" [{', '.join(cap.gpu_ids)}]" if cap.gpu_ids else "")
+        + "".join(f", {k} {v:g}" for k, v in cap.resources.items())
+        + f", {cap.max_concurrent_jobs} jobs at once"
     )
     console.print(
         f"  load: {st.running} running, {st.queued} queued, {st.cpus_in_use:g} CPUs and "
@@ -98,6 +125,24 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
         if agent
         else "  agent: not running (starts on demand)"
     )
+    cluster = (agent or {}).get("cluster")
+    for node in (cluster or {}).get("nodes", []):
+        res = node.get("resources", {})
+        console.print(
+            f"  node {node.get('node_ip')}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
+            + "".join(
+                f", {k} {v:g}"
+                for k, v in res.items()
+                if k not in ("CPU", "GPU", "memory", "object_store_memory")
+            )
+        )
+    if cluster:
+        free, total = cluster.get("available", {}), cluster.get("total", {})
+        console.print(
+            f"  cluster in use: {total.get('CPU', 0) - free.get('CPU', 0):g}/"
+            f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0) - free.get('GPU', 0):g}/"
+            f"{total.get('GPU', 0):g} GPUs"
+        )
 
 
 @compute_group.command("create")

@@ -55,6 +55,8 @@ class ComputeBackend(ABC):
     kind: ClassVar[str]
     config_model: ClassVar[type[ComputeConfig]]
     description: ClassVar[str] = ""
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    """Settings kept in the workspace's secret store, never with the target's settings."""
 
     def parse_config(self, raw: dict[str, Any]) -> ComputeConfig:
         return self.config_model.model_validate(raw)
@@ -69,6 +71,10 @@ class ComputeBackend(ABC):
         Returns the config to store, e.g. with what the check learned (a cluster's size).
         """
         return config
+
+    def kernel_names(self, config: ComputeConfig) -> list[str] | None:
+        """Kernels jobs may use on this target; None: the kernelspecs installed here."""
+        return None
 
     def job_defaults(self, config: ComputeConfig) -> dict[str, Any]:
         """Resources a job gets when it does not ask (JobResources fields)."""

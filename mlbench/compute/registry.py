@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 _BUILTIN = {
     "local": "mlbench.compute.local:LocalBackend",
     "ray": "mlbench.compute.ray:RayBackend",
+    "gateway": "mlbench.compute.gateway:GatewayBackend",
 }
 
 

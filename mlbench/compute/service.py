@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mlbench._ids import utcnow
 from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
 from mlbench.compute.registry import compute_backends
+from mlbench.data.secrets import SecretStore, secret_store
 from mlbench.errors import ComputeNotFoundError, ConflictError, InvalidInputError
 from mlbench.store import ComputeTargetRow, JobRow
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
     from mlbench.workspace import Workspace
 
 DEFAULT_COMPUTE = "local"
+
+
+def _secret_key(name: str) -> str:
+    # '@' cannot start a datastore name: compute secrets never collide with datastores'.
+    return f"@compute.{name}"
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ACTIVE_STATUSES = ("queued", "starting", "running")
 
@@ -97,9 +105,11 @@ class ComputeTargets:
         )
 
     def backend(self, name: str) -> tuple[ComputeBackend, ComputeConfig, Capacity]:
+        """The target's backend and settings, secrets included (for the agent, not for show)."""
         target = self.get(name)
         backend = compute_backends.get(target.kind)
-        config = backend.parse_config(target.config)
+        secrets = self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
+        config = backend.parse_config({**target.config, **secrets})
         return backend, config, target.capacity
 
     # -- writing -------------------------------------------------------------------------------
@@ -113,6 +123,12 @@ class ComputeTargets:
                 "(at most 64, starting with a letter or digit)",
             )
         backend = compute_backends.get(kind)
+        with self._ws.db.session() as s:
+            if s.get(ComputeTargetRow, name) is not None:
+                raise ConflictError(
+                    f"compute target {name!r} already exists",
+                    hint=f"update it with `mlbench compute update {name} ...` or pick another name",
+                )
         parsed = backend.check(self._parse(backend, config))
         now = utcnow()
         with self._ws.db.write() as s:
@@ -121,6 +137,7 @@ class ComputeTargets:
                     f"compute target {name!r} already exists",
                     hint=f"update it with `mlbench compute update {name} ...` or pick another name",
                 )
+            self._store_secrets(backend, name, parsed)
             s.add(
                 ComputeTargetRow(
                     name=name,
@@ -136,12 +153,14 @@ class ComputeTargets:
     def update(self, name: str, *, description: str | None = None, **changes: Any) -> ComputeTarget:
         target = self.get(name)
         backend = compute_backends.get(target.kind)
-        merged = {**target.config, **changes}
+        secrets = self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
+        merged = {**target.config, **secrets, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         parsed = backend.check(self._parse(backend, merged))
         with self._ws.db.write() as s:
             row = s.get(ComputeTargetRow, name)
             assert row is not None
+            self._store_secrets(backend, name, parsed)
             row.config = parsed.model_dump(exclude_none=True, mode="json")
             if description is not None:
                 row.description = description
@@ -170,6 +189,7 @@ class ComputeTargets:
             row = s.get(ComputeTargetRow, name)
             if row is not None:
                 s.delete(row)
+        self._secrets.delete(_secret_key(name))
 
     def ensure_default(self) -> None:
         with self._ws.db.session() as s:
@@ -190,6 +210,22 @@ class ComputeTargets:
                 )
 
     # -- helpers -------------------------------------------------------------------------------
+    @property
+    def _secrets(self) -> SecretStore:
+        return secret_store(self._ws.home, self._ws.settings.secrets_backend)
+
+    def _store_secrets(self, backend: ComputeBackend, name: str, config: ComputeConfig) -> None:
+        if not backend.secret_fields:
+            return
+        values = {}
+        for field in backend.secret_fields:
+            value = getattr(config, field, None)
+            if value is not None:
+                values[field] = (
+                    value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+                )
+        self._secrets.set(_secret_key(name), values)
+
     @staticmethod
     def _parse(backend: ComputeBackend, config: dict[str, Any]) -> ComputeConfig:
         try:

@@ -139,7 +139,7 @@ class Jobs:
         nb = _parse_notebook(source, recorded_path)
         backend, config, capacity = self._ws.compute.backend(compute)
         kernel = kernel_name or _notebook_kernel(nb, recorded_path)
-        _check_kernel(kernel)
+        _check_kernel(kernel, compute, backend.kernel_names(config))
         given = {k: v for k, v in resources.items() if v is not None}
         res = _resources({**backend.job_defaults(config), **given})
         _check_capacity(res, capacity, compute)
@@ -574,7 +574,16 @@ def _notebook_kernel(nb: nbformat.NotebookNode, path: Path) -> str:
     return str(name)
 
 
-def _check_kernel(name: str) -> None:
+def _check_kernel(name: str, compute: str, offered: list[str] | None) -> None:
+    """The kernel must exist where the job runs: here, or among the target's kernels."""
+    if offered is not None:
+        if name not in offered:
+            raise KernelNotFoundError(
+                f"kernel {name!r} is not offered by compute target {compute!r}",
+                hint=f"its kernels: {', '.join(offered) or 'none'}; choose one with --kernel "
+                f"(`mlbench compute update {compute}` re-reads them)",
+            )
+        return
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     ksm = KernelSpecManager()

@@ -14,6 +14,8 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 METRICS_FILE_ENV = "MLBENCH_METRICS_FILE"
+METRICS_TRANSPORT_ENV = "MLBENCH_METRICS_TRANSPORT"
+METRICS_MIME = "application/vnd.mlbench.metrics+jsonl"
 FLUSH_EVERY_POINTS = 1000
 FLUSH_EVERY_S = 1.0
 
@@ -24,6 +26,13 @@ class Sink(Protocol):
     def write(self, points: list[Point]) -> None: ...
 
 
+def json_lines(points: list[Point]) -> str:
+    """The metrics line format the agent's relay reads."""
+    return "".join(
+        json.dumps({"k": k, "v": v, "s": s, "t": t}, allow_nan=True) + "\n" for k, v, s, t in points
+    )
+
+
 class FileSink:
     """JSON lines appended to the job's metrics file; the agent relays them to MLflow."""
 
@@ -31,16 +40,27 @@ class FileSink:
         self.path = path
 
     def write(self, points: list[Point]) -> None:
-        text = "".join(
-            json.dumps({"k": k, "v": v, "s": s, "t": t}, allow_nan=True) + "\n"
-            for k, v, s, t in points
-        )
+        text = json_lines(points)
         # One O_APPEND write per batch: a reader never sees half a batch interleaved.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, text.encode())
         finally:
             os.close(fd)
+
+
+class DisplaySink:
+    """The same lines as display messages, for a kernel with no file the agent can read.
+
+    On a gateway the kernel runs on another machine: the agent's client takes messages of
+    this MIME type off the kernel's output stream (they never reach the notebook) and
+    relays them like the lines of a metrics file.
+    """
+
+    def write(self, points: list[Point]) -> None:
+        from IPython.display import publish_display_data
+
+        publish_display_data({METRICS_MIME: json_lines(points)})
 
 
 class MlflowSink:
@@ -118,7 +138,12 @@ def _get_buffer() -> MetricBuffer:
         with _buffer_lock:
             if _buffer is None:
                 path = os.environ.get(METRICS_FILE_ENV)
-                _buffer = MetricBuffer(FileSink(path) if path else MlflowSink())
+                sink: Sink = MlflowSink()
+                if os.environ.get(METRICS_TRANSPORT_ENV) == "display":
+                    sink = DisplaySink()
+                elif path:
+                    sink = FileSink(path)
+                _buffer = MetricBuffer(sink)
                 atexit.register(flush)
     return _buffer
 
