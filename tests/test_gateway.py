@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def kernel_gateway(tmp: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        with _suppress():
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(15)
@@ -79,14 +79,6 @@ def kernel_gateway(tmp: Path) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
-
-
-@contextmanager
-def _suppress() -> Iterator[None]:
-    try:
-        yield
-    except ProcessLookupError:
-        pass
 
 
 def kernels_on(url: str) -> list[dict[str, Any]]:
