@@ -459,3 +459,30 @@ def test_job_binding_errors_are_caught_at_submission(ws: Any, notebook: Any) -> 
     with pytest.raises(InvalidInputError, match="NAME=data:ASSET:VERSION"):
         parse_bindings(("train",), "input")
     assert os.environ.get("MLBENCH_JOB_ID") is None
+
+
+def test_magic_data_get_and_list(ws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_magics import assert_ok, execute, text
+
+    (tmp_path / "iris.csv").write_text("a,b\n1,x\n2,y\n")
+    write_tree(tmp_path / "imgs", {"a.txt": "a"})
+    ws.data.create("iris", tmp_path / "iris.csv")
+    imgs = ws.data.create("imgs", tmp_path / "imgs")
+    monkeypatch.setenv("MLBENCH_HOME", str(ws.home))
+    nb = execute(
+        [
+            "%load_ext mlbench",
+            "df = %mlbench data get iris\nprint(type(df).__name__, len(df), list(df.columns))",
+            "p = %mlbench data get imgs:1\nprint(p)",
+            "a = %mlbench data get iris@latest --asset\nprint(a.ref, a.info.row_count)",
+            "%mlbench data list",
+        ],
+        tmp_path,
+    )
+    for cell in nb.cells:
+        assert_ok(cell)
+    assert text(nb.cells[1]).strip() == "DataFrame 2 ['a', 'b']"
+    assert text(nb.cells[2]).strip() == str(imgs.path())
+    assert text(nb.cells[3]).strip() == "iris:1 2"
+    listing = text(nb.cells[4])
+    assert "iris:1" in listing and "imgs:1" in listing and "table (csv)" in listing
