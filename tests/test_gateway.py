@@ -219,3 +219,28 @@ def test_gateway_stopped_mid_job_fails_it_within_bounded_time(tmp_path: Path) ->
     finally:
         _stop_agents(ws)
         ws.close()
+
+
+def test_cli_creates_a_gateway_target_without_showing_its_token(
+    gateway_url: str, tmp_path: Path
+) -> None:
+    from tests.test_cli import mlbench
+
+    env_token = {"MLBENCH_GATEWAY_TOKEN": TOKEN}
+    os.environ.update(env_token)  # the CLI reads the token from the environment, not argv
+    try:
+        made = mlbench(
+            tmp_path, "compute", "create", "box", "--type", "gateway", "--url", gateway_url,
+            "--gpu-ids", "0,1", "--cpus", "8",
+        )  # fmt: skip
+    finally:
+        os.environ.pop("MLBENCH_GATEWAY_TOKEN")
+    assert made.returncode == 0, made.stderr
+    shown = mlbench(tmp_path, "compute", "show", "box")
+    assert "python3" in shown.stdout and "capacity: 8 CPUs" in shown.stdout
+    assert "2 GPUs [0, 1]" in shown.stdout, shown.stdout
+    as_json = mlbench(tmp_path, "compute", "show", "box", "--json")
+    assert TOKEN not in shown.stdout + as_json.stdout + made.stdout + made.stderr
+    assert json.loads(as_json.stdout)["target"]["config"]["url"] == gateway_url
+    wrong = mlbench(tmp_path, "compute", "create", "x", "--type", "local", "--url", gateway_url)
+    assert wrong.returncode != 0 and "url" in wrong.stderr and "Traceback" not in wrong.stderr
