@@ -134,6 +134,9 @@ def test_versions_dedupe_resolution_and_archive(ws: Any, tmp_path: Path) -> None
     # the same content under another name is stored once on the datastore
     other = ws.data.create("d-copy", path)
     assert other.version == 1 and other.info.path == v3.info.path
+    blobs = [p for p in (ws.home / "data" / "mlbench" / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 3  # one, two, three
+    assert all(p.stat().st_mode & 0o222 == 0 for p in blobs)  # stored bytes are read-only
 
     for ref, version in [("d", 3), ("d@latest", 3), ("d:latest", 3), ("d:2", 2), ("data:d:1", 1)]:
         assert ws.data.get(ref).version == version, ref
@@ -299,7 +302,9 @@ def test_bad_input_gives_clear_errors_and_registers_nothing(ws: Any, tmp_path: P
     with pytest.raises(InvalidInputError, match="cannot read"):
         ws.data.create("y", tmp_path / "broken.parquet")
     assert (count_rows(ws, DataVersionRow), count_rows(ws, DataAssetRow)) == before
-    assert not any((ws.home / "data" / "mlbench").glob("*/*/broken.parquet"))  # no upload left
+    # nothing uploaded for what failed: the one blob and manifest are those of "known"
+    stored = sorted(p.parent.name for p in (ws.home / "data" / "mlbench").rglob("*") if p.is_file())
+    assert stored == sorted(["manifests", ws.data.get("known").info.content_hash[:2]])
     assert [d.name for d in ws.datastores.list()] == ["workspace"]
 
 

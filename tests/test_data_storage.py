@@ -25,6 +25,7 @@ from mlbench.data.errors import (
     PathOutsideDatastoreError,
 )
 from mlbench.data.hashing import scan_remote
+from mlbench.data.service import blob_path
 from mlbench.store import DatastoreRow, DataVersionRow
 from tests import storage_servers
 from tests.storage_servers import AZURITE_KEY, AzuriteServer, S3Server, free_port
@@ -83,7 +84,8 @@ def test_s3_round_trip_cache_and_dedupe(
     t = ws.data.create("scores", src / "t.parquet", datastore="s3")
     assert f.info.uri.startswith(f"s3://{s3.bucket}/team/mlbench/")
     keys = {o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket)["Contents"]}  # type: ignore[attr-defined]
-    assert f"team/{d.info.path}/sub/b.bin" in keys
+    b_hash = next(e.hash for e in d.files() if e.path == "sub/b.bin")
+    assert f"team/{blob_path(b_hash)}" in keys and f"team/{d.info.path}" in keys  # + manifest
     # reading downloads into the workspace's cache, keyed by the content hash
     cache = ws.home / "cache" / "data"
     assert f.path() == cache / f.info.content_hash / "model.pt"
@@ -92,7 +94,7 @@ def test_s3_round_trip_cache_and_dedupe(
     assert t.to_pandas()["v"].tolist() == [0.5, 1.5, 2.5]
     assert t.info.row_count == 3 and [c.name for c in t.info.columns or []] == ["id", "v"]
     # the cache serves later reads: even with the object gone from S3
-    s3.client().delete_object(Bucket=s3.bucket, Key=f"team/{f.info.path}/model.pt")  # type: ignore[attr-defined]
+    s3.client().delete_object(Bucket=s3.bucket, Key=f"team/{blob_path(f.info.content_hash)}")  # type: ignore[attr-defined]
     assert ws.data.get("model:1").path().read_bytes() == b"weights"
     # identical content: the same version, nothing uploaded again
     assert ws.data.create("imgs", src / "imgs", datastore="s3").version == 1
@@ -268,10 +270,12 @@ def test_azureblob_round_trip_on_azurite(ws: Any, azurite: AzuriteServer, tmp_pa
     assert (d.path() / "x" / "1.txt").read_text() == "one"
     assert t.to_pandas()["c"].tolist() == [1, 2]
     assert ws.data.create("azf", folder, datastore="az").version == 1
-    ref = ws.data.create(
-        "azref", f"az://{azurite.container}/ml/{d.info.path}", kind="folder", datastore="az"
-    )
+    fs = ws.datastores.open("az").fs
+    fs.pipe_file(f"{azurite.container}/ml/lake/x/1.txt", b"one")
+    fs.pipe_file(f"{azurite.container}/ml/lake/2.txt", b"two")
+    ref = ws.data.create("azref", f"az://{azurite.container}/ml/lake", datastore="az")
     assert ref.info.stored == "reference" and ref.info.content_hash == d.info.content_hash
+    assert (ref.path() / "2.txt").read_text() == "two"
     wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
     with pytest.raises(DatastoreAuthError) as err:
         ws.datastores.create(

@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OBJECTS = "mlbench"  # folder of uploaded (content-addressed) data on a datastore
+OBJECTS = "mlbench"  # folder of uploaded data on a datastore: blobs/ and manifests/
+UPLOAD_THREADS = 8
 _TABLE_EXTENSIONS = (".csv", ".tsv", ".parquet", ".pq")
 MAX_LINEAGE_DEPTH = 20
 
@@ -242,8 +243,8 @@ class Data:
         columns = rows = preview = None
         if kind == DataKind.TABLE:
             columns, rows, preview = _describe_table(str(local), fmt, None, scan)
-        rel = f"{OBJECTS}/{scan.content_hash[:2]}/{scan.content_hash}"
-        created = self._upload(store, local, scan, rel)
+        rel = manifest_path(scan.content_hash)
+        created = self._upload(store, name, local, scan, rel, kind)
         try:
             return self._commit(
                 name=name,
@@ -264,9 +265,9 @@ class Data:
                 binding=binding,
             )
         except BaseException:
-            if created:  # nothing half-registered: the upload goes with the failed record
+            for full in created:  # nothing half-registered: what this upload added goes too
                 with contextlib.suppress(Exception):
-                    store.fs.rm(store.full(rel), recursive=True)
+                    store.fs.rm_file(full)
             raise
 
     def _create_reference(
@@ -340,34 +341,89 @@ class Data:
             self.hash_cache,
         )
 
-    def _upload(self, store: Datastore, local: Path, scan: Scan, rel: str) -> bool:
-        """Copy the content into the datastore unless it is there already; True if created."""
-        dest = store.full(rel)
+    def _upload(
+        self, store: Datastore, name: str, local: Path, scan: Scan, rel: str, kind: DataKind
+    ) -> list[str]:
+        """Store each file once, by its hash (``blobs/``), and the version's file list
+        (``manifests/``); only files not there already are copied. Returns what was added.
+
+        Re-versioning a large folder therefore copies only the files that changed: the blobs
+        of the asset's previous version on this datastore are known to be there; any other is
+        looked up (in parallel on remote stores).
+        """
         fs = store.fs
-        have: dict[str, int] = {}
-        if store.call("listing", fs.exists, dest):
-            found = store.call("listing", fs.find, dest, detail=True)
-            base = dest.rstrip("/") + "/"
-            have = {
-                p[len(base) :]: int(i.get("size") or 0)
-                for p, i in found.items()
-                if p.startswith(base)
-            }
-        created = not have
-        pairs = []
+        # on remote stores a lookup is a request: trust the previous version's file list instead
+        known = set() if store.is_local else self._uploaded_hashes(name, store.name)
+        todo: dict[str, Entry] = {}
         for e in scan.entries:
-            if have.get(e.path) == e.size:
-                continue  # same content address, same size: uploaded before
-            src = local / e.path if scan.is_dir else local
-            pairs.append((str(src), f"{dest}/{e.path}"))
+            if e.hash not in known:
+                todo.setdefault(e.hash, e)
+
+        def missing(e: Entry) -> bool:
+            full = store.full(blob_path(e.hash))
+            if store.is_local:
+                return not os.path.exists(full)
+            return not store.call("looking up", fs.exists, full)
+
+        if store.is_local or len(todo) < 2:
+            absent = [e for e in todo.values() if missing(e)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+                flags = list(pool.map(missing, todo.values()))
+            absent = [e for e, gone in zip(todo.values(), flags, strict=True) if gone]
+        pairs = [
+            (str(local / e.path if scan.is_dir else local), store.full(blob_path(e.hash)))
+            for e in absent
+        ]
+        manifest_full = store.full(rel)
+        created: list[str] = []
         try:
             store.put_files(pairs)
+            created = [p[1] for p in pairs]
+            if store.is_local:
+                for _, full in pairs:  # a version's bytes are immutable: keep them read-only
+                    os.chmod(full, 0o444)
+            if store.is_local:
+                if not os.path.exists(manifest_full):
+                    Path(manifest_full).parent.mkdir(parents=True, exist_ok=True)
+                    tmp = f"{manifest_full}.{new_id()}.tmp"
+                    Path(tmp).write_bytes(manifest_bytes(kind, scan))
+                    os.replace(tmp, manifest_full)
+                    created.append(manifest_full)
+            elif not store.call("looking up", fs.exists, manifest_full):
+                store.call(
+                    "writing the manifest", fs.pipe_file, manifest_full, manifest_bytes(kind, scan)
+                )
+                created.append(manifest_full)
         except BaseException:
-            if created:
+            for full in created:
                 with contextlib.suppress(Exception):
-                    fs.rm(dest, recursive=True)
+                    fs.rm_file(full)
             raise
+        log.debug("uploaded %d of %d file(s) to %s", len(pairs), scan.file_count, store.name)
         return created
+
+    def _uploaded_hashes(self, name: str, datastore: str) -> set[str]:
+        """File hashes of the newest uploaded version of ``name`` on ``datastore``."""
+        with self._ws.db.session() as s:
+            row = s.scalars(
+                select(DataVersionRow)
+                .where(
+                    DataVersionRow.name == name,
+                    DataVersionRow.datastore == datastore,
+                    DataVersionRow.stored == "upload",
+                )
+                .order_by(DataVersionRow.version.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return set()
+            if row.filename is not None:
+                return {row.content_hash}
+            manifest = s.get(DataManifestRow, row.content_hash)
+            return {e.hash for e in decode_manifest(manifest.entries)} if manifest else set()
 
     def _same_content(self, name: str, content_hash: str, kind: DataKind) -> DataVersionRow | None:
         with self._ws.db.session() as s:
@@ -620,53 +676,57 @@ class Data:
     def local_path(self, info: DataVersionInfo) -> Path:
         store = self._stores.open(info.datastore)
         folder = info.filename is None
-        if store.is_local:
+        if store.is_local and info.stored == "reference":
             full = Path(store.full(info.path))
-            if info.stored == "upload" and info.filename is not None:
-                full = full / info.filename
             if not full.exists():
                 raise DataPathNotFoundError(
                     f"the data of {info.ref} is gone from datastore {store.name!r} ({full})",
                     hint="the version cannot be used; register the data again",
                 )
-            if info.stored == "reference":
-                scan = scan_local(full, self.hash_cache)
-                if scan.content_hash != info.content_hash:
-                    raise DataChangedError(
-                        f"the data of {info.ref} at {full} changed since it was registered",
-                        hint=f"register the new content as a new version: "
-                        f"`mlbench data create {info.name} {store.uri(info.path)}`",
-                    )
+            scan = scan_local(full, self.hash_cache)
+            if scan.content_hash != info.content_hash:
+                raise DataChangedError(
+                    f"the data of {info.ref} at {full} changed since it was registered",
+                    hint=f"register the new content as a new version: "
+                    f"`mlbench data create {info.name} {store.uri(info.path)}`",
+                )
             return full
         target = self.cache_dir / info.content_hash
         if not target.exists():
-            self._download(store, info, target)
+            self._materialize(store, info, target)
         return target if folder else target / str(info.filename)
 
-    def _download(self, store: Datastore, info: DataVersionInfo, target: Path) -> None:
+    def _materialize(self, store: Datastore, info: DataVersionInfo, target: Path) -> None:
+        """Lay the version's files out under ``target``: hard links to the blobs of a local
+        datastore, else downloads checked against the recorded hash."""
         entries = self.entries(info)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{info.content_hash[:12]}-", dir=target.parent))
         try:
-            base = store.full(info.path)
             pairs = []
             for e in entries:
                 local = tmp / e.path
                 local.parent.mkdir(parents=True, exist_ok=True)
-                if info.filename is not None and info.stored == "reference":
-                    remote = base
+                if info.stored == "upload":
+                    remote = store.full(blob_path(e.hash))
+                elif info.filename is not None:
+                    remote = store.full(info.path)
                 else:
-                    remote = f"{base}/{e.path}"
+                    remote = f"{store.full(info.path)}/{e.path}"
                 pairs.append((remote, str(local)))
-            store.get_files(pairs)
-            scan = scan_local(tmp if info.filename is None else tmp / info.filename)
-            if scan.content_hash != info.content_hash:
-                raise DataChangedError(
-                    f"the data of {info.ref} on datastore {store.name!r} changed since it was "
-                    "registered (its hash differs)",
-                    hint=f"register the new content as a new version (`mlbench data create "
-                    f"{info.name} {info.uri}`)",
-                )
+            if store.is_local:
+                for remote, local in pairs:
+                    _link_or_copy(remote, local, store.name)
+            else:
+                store.get_files(pairs)
+                scan = scan_local(tmp if info.filename is None else tmp / info.filename)
+                if scan.content_hash != info.content_hash:
+                    raise DataChangedError(
+                        f"the data of {info.ref} on datastore {store.name!r} changed since it "
+                        "was registered (its hash differs)",
+                        hint=f"register the new content as a new version (`mlbench data create "
+                        f"{info.name} {info.uri}`)",
+                    )
             try:
                 tmp.rename(target)
             except OSError:
@@ -840,8 +900,6 @@ class Data:
         try:
             store = self._stores.open(row.datastore)
             uri = store.uri(row.path)
-            if row.filename is not None and row.stored == "upload":
-                uri = f"{uri}/{row.filename}"
         except Exception:  # a deleted datastore must not hide the record
             uri = f"datastore://{row.datastore}/{row.path}"
         return DataVersionInfo(
@@ -874,6 +932,42 @@ class Data:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def blob_path(file_hash: str) -> str:
+    """Where an uploaded file is kept on a datastore (relative to its root), by content."""
+    return f"{OBJECTS}/blobs/{file_hash[:2]}/{file_hash}"
+
+
+def manifest_path(content_hash: str) -> str:
+    return f"{OBJECTS}/manifests/{content_hash}.json"
+
+
+def manifest_bytes(kind: DataKind, scan: Scan) -> bytes:
+    """The version's file list, stored next to the blobs so the data explains itself."""
+    import json
+
+    return json.dumps(
+        {
+            "hash_algorithm": "blake3",
+            "content_hash": scan.content_hash,
+            "kind": kind.value,
+            "files": [[e.path, e.size, e.hash] for e in scan.entries],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _link_or_copy(src: str, dest: str, datastore: str) -> None:
+    try:
+        os.link(src, dest)
+    except FileNotFoundError:
+        raise DataPathNotFoundError(
+            f"a file of this version is gone from datastore {datastore!r} ({src})",
+            hint="the version cannot be used; register the data again",
+        ) from None
+    except OSError:  # another filesystem, or no hard links there
+        shutil.copyfile(src, dest)
+
+
 def _kind(kind: str | DataKind | None) -> DataKind | None:
     if kind is None or isinstance(kind, DataKind):
         return kind
