@@ -244,3 +244,10 @@ def test_cli_creates_a_gateway_target_without_showing_its_token(
     assert json.loads(as_json.stdout)["target"]["config"]["url"] == gateway_url
     wrong = mlbench(tmp_path, "compute", "create", "x", "--type", "local", "--url", gateway_url)
     assert wrong.returncode != 0 and "url" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_data_bindings_are_refused_on_a_gateway_target(gw_ws: Any, tmp_path: Path) -> None:
+    nb = make_notebook(tmp_path / "x.ipynb", "print(train)", parameters='train = ""')
+    with pytest.raises(InvalidInputError, match="cannot take data inputs") as info:
+        gw_ws.jobs.submit(nb, compute="gw", inputs={"train": "data:raw"})
+    assert "local or ray" in (info.value.hint or "")

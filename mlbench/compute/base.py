@@ -57,6 +57,8 @@ class ComputeBackend(ABC):
     description: ClassVar[str] = ""
     secret_fields: ClassVar[tuple[str, ...]] = ()
     """Settings kept in the workspace's secret store, never with the target's settings."""
+    carries_data: ClassVar[bool] = True
+    """Whether jobs on this kind can take data inputs and outputs (``--input``/``--output``)."""
 
     def parse_config(self, raw: dict[str, Any]) -> ComputeConfig:
         return self.config_model.model_validate(raw)

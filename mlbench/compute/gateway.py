@@ -68,6 +68,8 @@ class GatewayBackend(ComputeBackend):
     config_model = GatewayComputeConfig
     description = "A Jupyter Kernel Gateway or Enterprise Gateway: kernels run on its machine."
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+    # The gateway's kernel cannot see this machine's files, and nothing carries them yet.
+    carries_data = False
 
     def check(self, config: ComputeConfig) -> ComputeConfig:
         from mlbench.agent.gateway_client import GatewayConnection

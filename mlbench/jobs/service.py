@@ -155,6 +155,12 @@ class Jobs:
         job_id = new_id()
         bound_in: list[Any] = []
         bound_out: list[Any] = []
+        if (inputs or outputs) and not backend.carries_data:
+            raise InvalidInputError(
+                f"compute target {compute!r} ({backend.kind}) cannot take data inputs or outputs",
+                hint="run jobs with --input/--output on a local or ray target, or read the data "
+                "in the notebook from storage the target's machine can reach",
+            )
         if inputs or outputs:
             from mlbench.data.jobs import bind
 
