@@ -263,6 +263,10 @@ class Datastores:
     def get(self, name: str) -> DatastoreInfo:
         return self._to_info(self._row(name))
 
+    def show(self, name: str) -> DatastoreInfo:
+        """The same as :meth:`get` (the CLI's verb)."""
+        return self.get(name)
+
     def open(self, name: str | None = None) -> Datastore:
         """The datastore ready for use (its filesystem opens on first use)."""
         row = self._row(name or DEFAULT_DATASTORE)
