@@ -161,9 +161,16 @@ async def test_datastores_over_rest_never_show_secrets(
     (root / "lake").mkdir()
     local = await api.post(
         "/datastores",
-        body={"name": "lake", "kind": "local", "config": {"path": str(root / "lake")}},
+        body={"name": "lake", "kind": "local", "config": {"path": "lake"}},
         expect=201,
     )
+    for path, code in (("/tmp", "path_outside_root"), ("../", "path_outside_root")):
+        refused = await api.post(
+            "/datastores",
+            body={"name": "out", "kind": "local", "config": {"path": path}},
+            expect=400,
+        )
+        assert error_code(refused) == code
     assert local["uri"] == (root / "lake").resolve().as_uri()
     tested = await api.post("/datastores/{name}/test", name="lake", expect=200)
     assert tested["ok"] and tested["can_write"]

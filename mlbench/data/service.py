@@ -360,7 +360,7 @@ class Data:
                 todo.setdefault(e.hash, e)
 
         def missing(e: Entry) -> bool:
-            full = store.full(blob_path(e.hash))
+            full = store.internal(blob_path(e.hash))
             if store.is_local:
                 return not os.path.exists(full)
             return not store.call("looking up", fs.exists, full)
@@ -374,10 +374,10 @@ class Data:
                 flags = list(pool.map(missing, todo.values()))
             absent = [e for e, gone in zip(todo.values(), flags, strict=True) if gone]
         pairs = [
-            (str(local / e.path if scan.is_dir else local), store.full(blob_path(e.hash)))
+            (str(local / e.path if scan.is_dir else local), store.internal(blob_path(e.hash)))
             for e in absent
         ]
-        manifest_full = store.full(rel)
+        manifest_full = store.internal(rel)
         created: list[str] = []
         try:
             store.put_files(pairs)
@@ -704,15 +704,19 @@ class Data:
         tmp = Path(tempfile.mkdtemp(prefix=f".{info.content_hash[:12]}-", dir=target.parent))
         try:
             pairs = []
+            base = store.full(info.path) if info.stored == "reference" else ""
+            made: set[Path] = set()
             for e in entries:
                 local = tmp / e.path
-                local.parent.mkdir(parents=True, exist_ok=True)
+                if local.parent not in made:
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(local.parent)
                 if info.stored == "upload":
-                    remote = store.full(blob_path(e.hash))
+                    remote = store.internal(blob_path(e.hash))
                 elif info.filename is not None:
-                    remote = store.full(info.path)
+                    remote = base
                 else:
-                    remote = f"{store.full(info.path)}/{e.path}"
+                    remote = f"{base}/{e.path}"
                 pairs.append((remote, str(local)))
             if store.is_local:
                 for remote, local in pairs:

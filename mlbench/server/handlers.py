@@ -752,6 +752,9 @@ class DatastoresHandler(MlbenchHandler):
     )
     async def post(self) -> None:
         req = self.body(m.CreateDatastore)
+        if req.kind == "local":  # like every path of this API: inside the server root
+            folder = self.user_path(str(req.config.get("path", "")), kind="dir")
+            req = req.model_copy(update={"config": {**req.config, "path": str(folder)}})
         self.reply(await self.call(_create_datastore, self.ws, req), 201)
 
 

@@ -363,7 +363,8 @@ class CreateDatastore(Request):
     description: str = ""
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Settings of the kind, e.g. {bucket, prefix, endpoint_url} for s3.",
+        description="Settings of the kind, e.g. {bucket, prefix, endpoint_url} for s3; for "
+        "local, {path} relative to the server root.",
     )
     credentials: dict[str, str] = Field(
         default_factory=dict,
