@@ -54,7 +54,7 @@ def sha256_file(path: Path) -> str:
 
 
 def tool(cmd: list[str]) -> None:
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def bench_hash(folder: Path, size_mb: int, repeats: int) -> list[tuple[str, float]]:
