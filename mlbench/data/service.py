@@ -747,7 +747,8 @@ class Data:
         out.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             target = out / asset.name
-            shutil.copytree(src, target, dirs_exist_ok=True)
+            # plain copies: the cache's files are read-only hard links, a download is the user's
+            shutil.copytree(src, target, dirs_exist_ok=True, copy_function=shutil.copyfile)
             return target
         target = out / src.name
         shutil.copyfile(src, target)
