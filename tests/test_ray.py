@@ -45,7 +45,7 @@ def ray_address() -> Iterator[str]:
         port = s.getsockname()[1]
     temp = tempfile.mkdtemp(prefix="mlbray-")  # Ray's socket paths must stay short
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run(
+    started = subprocess.run(
         [
             exe,
             "start",
@@ -59,11 +59,14 @@ def ray_address() -> Iterator[str]:
             "--disable-usage-stats",
             f"--temp-dir={temp}",
         ],
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         env=env,
         timeout=120,
     )
+    if started.returncode != 0:
+        raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
     try:
         yield f"127.0.0.1:{port}"
     finally:
@@ -202,3 +205,24 @@ def test_agent_restarted_while_ray_jobs_run(ray_ws: Any, tmp_path: Path) -> None
     assert kept.cancel().wait(WAIT).status.value == "canceled"
     time.sleep(0.5)
     assert all(j.status.is_final for j in (kept, lost))
+
+
+def test_data_inputs_and_outputs_travel_with_a_ray_job(ray_ws: Any, tmp_path: Path) -> None:
+    raw = tmp_path / "raw.csv"
+    raw.write_text("x,y\n1,2\n3,4\n")
+    ray_ws.data.create("raw", raw)
+    nb = make_notebook(
+        tmp_path / "clean.ipynb",
+        "import os\nrows = open(train).read().splitlines()\n"
+        "assert 'mlbench-' in train, train  # the worker's copy, not the workspace's\n"
+        "open(os.path.join(out, 'count.txt'), 'w').write(str(len(rows) - 1))",
+        parameters='train = ""\nout = ""',
+    )
+    job = ray_ws.jobs.submit(
+        nb, compute="ray", inputs={"train": "data:raw"}, outputs={"out": "data:counts"}
+    )
+    info = job.wait(WAIT).info
+    assert info.status.value == "completed", (info.status_reason, job.logs())
+    assert [(o.name, o.ref) for o in info.outputs] == [("out", "counts:1")]
+    assert (ray_ws.data.get("counts").path() / "count.txt").read_text() == "2"
+    assert f"job:{job.id}" in {n.id for n in ray_ws.data.lineage("raw:1").nodes}

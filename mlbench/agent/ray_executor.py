@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MIB = 1024 * 1024
+MAX_DATA_BYTES = 1024 * _MIB  # data inputs carried to a worker, in all
 
 
 class RayTask:
@@ -93,8 +95,10 @@ class RayExecutor(Executor):
 
         info = job.info
         res = info.resources
+        data_root = job.snapshot.parent / "data"
         payload = {
             "job_id": info.id,
+            "data": pack_job_data(info, data_root),
             "notebook": job.snapshot.read_bytes(),
             "parameters": info.parameters,
             "kernel_name": info.kernel_name,
@@ -162,11 +166,8 @@ class RayExecutor(Executor):
         elif kind == "result":
             if message.get("output") is not None:
                 job.output.write_bytes(message["output"])
-            for name, data in message.get("outputs", {}).items():
-                target = (job.outputs_dir / name).resolve()
-                if job.outputs_dir.resolve() in target.parents:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
+            _unpack(job.outputs_dir, message.get("outputs", {}))
+            _unpack(job.snapshot.parent / "data", message.get("data_outputs", {}))
             return message
         return None
 
@@ -183,6 +184,47 @@ class RayExecutor(Executor):
 
         if ray.is_initialized():
             ray.shutdown()
+
+
+def pack_job_data(info: Any, data_root: Path) -> dict[str, Any]:
+    """The job's staged data inputs as bytes, and where its data parameters point.
+
+    The agent staged inputs under ``data_root`` (see :func:`mlbench.data.jobs.stage`); a worker
+    on another node cannot see them, so they travel with the task and the worker rebuilds the
+    same tree, pointing the data parameters at its copy.
+    """
+    if not (info.inputs or info.outputs):
+        return {}
+    files: dict[str, bytes] = {}
+    total = 0
+    for folder, _, names in os.walk(data_root / "inputs", followlinks=True):
+        for name in sorted(names):
+            path = Path(folder) / name
+            total += path.stat().st_size
+            if total > MAX_DATA_BYTES:
+                raise ValueError(
+                    f"the job's data inputs are over {MAX_DATA_BYTES // _MIB} MiB, more than a "
+                    "Ray job carries to its worker; run it on a local target"
+                )
+            files[str(path.relative_to(data_root))] = path.read_bytes()
+    params = {}
+    for binding in [*info.inputs, *info.outputs]:
+        value = info.parameters.get(binding.name)
+        for base in (data_root, data_root.resolve()):
+            if isinstance(value, str) and base in Path(value).parents:
+                params[binding.name] = str(Path(value).relative_to(base))
+                break
+    outputs = [f"outputs/{out.name}" for out in info.outputs]
+    return {"files": files, "params": params, "outputs": outputs}
+
+
+def _unpack(folder: Path, files: dict[str, bytes]) -> None:
+    root = folder.resolve()
+    for name, data in files.items():
+        target = (root / name).resolve()
+        if root in target.parents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
 
 def _lost(message: str) -> Outcome:

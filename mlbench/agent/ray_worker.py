@@ -63,6 +63,7 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     metrics, outputs = workdir / "metrics.jsonl", workdir / "outputs"
     outputs.mkdir()
     snapshot.write_bytes(payload["notebook"])
+    parameters = {**payload["parameters"], **_unpack_data(payload.get("data") or {}, workdir)}
     cwd = payload["cwd"] if os.path.isdir(payload["cwd"]) else str(workdir)
     env = {
         **payload["env"],
@@ -95,7 +96,7 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
             result["outcome"] = run_notebook(
                 snapshot=snapshot,
                 output=output,
-                parameters=payload["parameters"],
+                parameters=parameters,
                 kernel=kernel,
                 prelude="",
                 log_file=_LogStream(events),
@@ -137,6 +138,7 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
             },
             "output": output.read_bytes() if output.exists() else None,
             "outputs": _collect(outputs),
+            "data_outputs": _collect(workdir / "data", under="outputs"),
         }
     finally:
         if kernel is not None:
@@ -159,10 +161,26 @@ def _new_lines(path: Path, offset: int) -> tuple[str, int]:
     return data[: end + 1].decode(), offset + end + 1
 
 
-def _collect(folder: Path) -> dict[str, bytes]:
+def _unpack_data(data: dict[str, Any], workdir: Path) -> dict[str, str]:
+    """Rebuild the job's staged data under ``workdir/data``; the data parameters' new values."""
+    root = workdir / "data"
+    for name, content in data.get("files", {}).items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    for name in data.get("outputs", []):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    return {key: str(root / rel) for key, rel in data.get("params", {}).items()}
+
+
+def _collect(folder: Path, under: str = "") -> dict[str, bytes]:
+    """Files under ``folder/under`` by their path relative to ``folder``, within the cap."""
     files: dict[str, bytes] = {}
     total = 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    top = folder / under if under else folder
+    if not top.is_dir():
+        return files
+    for path in sorted(p for p in top.rglob("*") if p.is_file()):
         size = path.stat().st_size
         if total + size > MAX_OUTPUT_BYTES:
             break
