@@ -1,14 +1,34 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  ToolbarButton,
+  WidgetTracker,
+  showDialog
+} from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import React from 'react';
 
+import { EventStream, IJob, MlbenchClient, errorMessage } from './api';
+import { CommandIDs, PLUGIN_ID } from './commands';
+import { DataSection } from './data';
+import { ExperimentsSection } from './experiments';
+import { mlbenchIcon } from './icons';
+import { IJobActions } from './jobs/jobs-list';
+import { JobsStore } from './jobs/jobs-store';
+import type { JobView } from './jobs/job-view';
 import { MlbenchAPIError, requestAPI } from './request';
+import { ISidebarSection, MlbenchSidebar } from './sidebar';
 
-/**
- * The id of the mlbench front-end plugin.
- */
-export const PLUGIN_ID = 'mlbench:plugin';
+export { CommandIDs, PLUGIN_ID } from './commands';
 
 /**
  * The body of `GET {baseUrl}/mlbench/api/v1/health`.
@@ -51,6 +71,376 @@ export async function checkServer(
 }
 
 /**
+ * Settings from schema/plugin.json.
+ */
+interface ISettings {
+  defaultCompute: string;
+  defaultExperiment: string;
+  notifications: boolean;
+}
+
+/**
+ * The sidebar's sections below Compute and Jobs.
+ */
+const extraSections: ISidebarSection[] = [
+  {
+    id: 'experiments',
+    title: 'Experiments',
+    render: client => React.createElement(ExperimentsSection, { client })
+  },
+  {
+    id: 'data',
+    title: 'Data',
+    render: client => React.createElement(DataSection, { client })
+  }
+];
+
+function activate(
+  app: JupyterFrontEnd,
+  palette: ICommandPalette | null,
+  settingRegistry: ISettingRegistry | null,
+  docManager: IDocumentManager | null,
+  browserFactory: IFileBrowserFactory | null,
+  notebooks: INotebookTracker | null,
+  restorer: ILayoutRestorer | null
+): void {
+  void checkServer(app);
+  const { commands, shell } = app;
+  const client = new MlbenchClient(app.serviceManager.serverSettings);
+  // one event stream for the whole UI: the list and every job view share it
+  const stream = new EventStream(client);
+  const jobs = new JobsStore({ client, stream });
+  const settings: ISettings = {
+    defaultCompute: 'local',
+    defaultExperiment: '',
+    notifications: true
+  };
+  if (settingRegistry) {
+    void settingRegistry.load(PLUGIN_ID).then(loaded => {
+      const read = () => Object.assign(settings, loaded.composite);
+      read();
+      loaded.changed.connect(read);
+    });
+  }
+  // jobs submitted from this page: their end is notified
+  const submittedHere = new Set<string>();
+  const tracker = new WidgetTracker<JobView>({ namespace: 'mlbench-job' });
+
+  const trackSubmitted = (job: IJob) => {
+    submittedHere.add(job.id);
+    jobs.upsert(job);
+  };
+
+  const jobArg = (args: { id?: unknown }) => String(args.id ?? '');
+  const byJobId = {
+    args: {
+      type: 'object' as const,
+      properties: { id: { type: 'string' as const, description: 'A job id' } },
+      required: ['id']
+    }
+  };
+
+  const actions: IJobActions = {
+    open: job => void commands.execute(CommandIDs.openJob, { id: job.id }),
+    logs: job => void commands.execute(CommandIDs.showJobLogs, { id: job.id }),
+    output: job =>
+      void commands.execute(CommandIDs.openJobOutput, { id: job.id }),
+    cancel: job => void commands.execute(CommandIDs.cancelJob, { id: job.id }),
+    rerun: job => void commands.execute(CommandIDs.rerunJob, { id: job.id }),
+    delete: job => void commands.execute(CommandIDs.deleteJob, { id: job.id })
+  };
+
+  const sidebar = new MlbenchSidebar({
+    client,
+    jobs,
+    actions,
+    sections: extraSections
+  });
+  shell.add(sidebar, 'left', { rank: 650 });
+  if (restorer) {
+    restorer.add(sidebar, sidebar.id);
+  }
+  void sidebar.refresh();
+
+  jobs.jobFinished.connect((_, job) => {
+    if (!settings.notifications || !submittedHere.has(job.id)) {
+      return;
+    }
+    submittedHere.delete(job.id);
+    const name = job.display_name || job.id.slice(0, 8);
+    const message = `Job ${name} ${job.status.replace('_', ' ')}${
+      job.status === 'completed'
+        ? ''
+        : `: ${job.error?.message ?? job.status_reason}`
+    }`;
+    Notification.emit(
+      message,
+      job.status === 'completed' ? 'success' : 'error',
+      {
+        autoClose: job.status === 'completed' ? 8000 : false,
+        actions: [
+          {
+            label: 'Open job',
+            caption: `Open job ${job.id}`,
+            callback: () =>
+              void commands.execute(CommandIDs.openJob, { id: job.id })
+          }
+        ]
+      }
+    );
+  });
+
+  const fail = (title: string) => (reason: unknown) => {
+    Notification.error(`${title}: ${errorMessage(reason)}`, {
+      autoClose: 8000
+    });
+  };
+
+  const openJob = async (id: string): Promise<JobView> => {
+    let view = tracker.find(w => w.model.jobId === id);
+    if (!view) {
+      // loaded on first use: not needed to start JupyterLab
+      const { JobView } = await import('./jobs/job-view');
+      view = new JobView({ client, stream, jobId: id, actions });
+      void tracker.add(view);
+      shell.add(view, 'main');
+    }
+    shell.activateById(view.id);
+    return view;
+  };
+
+  commands.addCommand(CommandIDs.openSidebar, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: 'Show the mlbench Sidebar',
+    icon: mlbenchIcon,
+    execute: () => shell.activateById(sidebar.id)
+  });
+
+  commands.addCommand(CommandIDs.refresh, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: 'Refresh mlbench Jobs and Compute',
+    execute: () => sidebar.refresh()
+  });
+
+  const currentNotebookPath = (): string | null => {
+    const widget = shell.currentWidget;
+    if (notebooks?.currentWidget && widget === notebooks.currentWidget) {
+      return notebooks.currentWidget.context.path;
+    }
+    const browser = browserFactory?.tracker.currentWidget;
+    if (browser) {
+      for (const item of browser.selectedItems()) {
+        if (item.path.endsWith('.ipynb')) {
+          return item.path;
+        }
+      }
+    }
+    return notebooks?.currentWidget?.context.path ?? null;
+  };
+
+  commands.addCommand(CommandIDs.runAsJob, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          path: {
+            type: 'string',
+            description:
+              'The notebook, relative to the server root (default: the current one)'
+          }
+        }
+      }
+    },
+    label: args =>
+      args.isPalette ? 'Run Notebook as mlbench Job...' : 'Run as job...',
+    caption: 'Run this notebook as a tracked mlbench job',
+    icon: args => (args.toolbar ? mlbenchIcon : undefined),
+    execute: async args => {
+      let path = typeof args.path === 'string' ? args.path : null;
+      if (!path) {
+        path = currentNotebookPath();
+      }
+      if (!path) {
+        await showDialog({
+          title: 'Run as job',
+          body: 'Open or select a notebook first.',
+          buttons: [Dialog.okButton()]
+        });
+        return;
+      }
+      const panel = notebooks?.find(p => p.context.path === path);
+      if (panel?.context.model.dirty) {
+        // the job runs the saved file
+        await panel.context.save();
+      }
+      const { showSubmitDialog } = await import('./submit/submit-dialog');
+      const job = await showSubmitDialog({
+        client,
+        path,
+        defaultCompute: settings.defaultCompute,
+        defaultExperiment: settings.defaultExperiment
+      });
+      if (job) {
+        trackSubmitted(job);
+        shell.activateById(sidebar.id);
+        Notification.info(
+          `Job ${job.display_name || job.id.slice(0, 8)} submitted`,
+          {
+            autoClose: 3000
+          }
+        );
+      }
+      return job?.id;
+    }
+  });
+
+  commands.addCommand(CommandIDs.openJob, {
+    describedBy: byJobId,
+    label: 'Open mlbench Job',
+    execute: async args => {
+      const id = jobArg(args);
+      if (id) {
+        await openJob(id);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.showJobLogs, {
+    describedBy: byJobId,
+    label: 'Show mlbench Job Logs',
+    execute: async args => {
+      const id = jobArg(args);
+      if (!id) {
+        return;
+      }
+      const view = await openJob(id);
+      // the log is the view's last section
+      requestAnimationFrame(() => {
+        const log = view.node.querySelector<HTMLElement>(
+          '.mlbench-JobView-log'
+        );
+        log?.scrollIntoView({ block: 'end' });
+        log?.focus();
+      });
+    }
+  });
+
+  commands.addCommand(CommandIDs.openJobOutput, {
+    describedBy: byJobId,
+    label: 'Open mlbench Job Output Notebook',
+    execute: async args => {
+      const id = jobArg(args);
+      try {
+        const copied = await client.copyJobOutput(id, {});
+        docManager?.openOrReveal(copied.path);
+        return copied.path;
+      } catch (reason) {
+        if (
+          reason instanceof MlbenchAPIError &&
+          reason.code === 'destination_exists'
+        ) {
+          // copied before: open that copy
+          const path = (reason.details as { path?: string } | undefined)?.path;
+          if (path) {
+            docManager?.openOrReveal(path);
+            return path;
+          }
+        }
+        fail('Could not open the output notebook')(reason);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.cancelJob, {
+    describedBy: byJobId,
+    label: 'Cancel mlbench Job',
+    execute: async args => {
+      try {
+        jobs.upsert(await client.cancelJob(jobArg(args)));
+      } catch (reason) {
+        fail('Could not cancel the job')(reason);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.rerunJob, {
+    describedBy: byJobId,
+    label: 'Rerun mlbench Job',
+    execute: async args => {
+      try {
+        const job = await client.rerunJob(jobArg(args));
+        trackSubmitted(job);
+        return job.id;
+      } catch (reason) {
+        fail('Could not rerun the job')(reason);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.deleteJob, {
+    describedBy: byJobId,
+    label: 'Delete mlbench Job',
+    execute: async args => {
+      const id = jobArg(args);
+      const job = jobs.get(id);
+      const result = await showDialog({
+        title: 'Delete job',
+        body: `Delete job ${job ? job.display_name || id : id} and its MLflow run?`,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+      });
+      if (!result.button.accept) {
+        return;
+      }
+      try {
+        await client.deleteJob(id);
+        jobs.remove([id]);
+        tracker.find(w => w.model.jobId === id)?.close();
+      } catch (reason) {
+        fail('Could not delete the job')(reason);
+      }
+    }
+  });
+
+  if (palette) {
+    for (const command of [
+      CommandIDs.openSidebar,
+      CommandIDs.runAsJob,
+      CommandIDs.refresh
+    ]) {
+      palette.addItem({
+        command,
+        category: 'mlbench',
+        args: { isPalette: true }
+      });
+    }
+  }
+
+  app.contextMenu.addItem({
+    command: CommandIDs.runAsJob,
+    selector: '.jp-DirListing-item[data-file-type="notebook"]',
+    rank: 3
+  });
+
+  // a toolbar button on every notebook
+  app.docRegistry.addWidgetExtension('Notebook', {
+    createNew: (panel: NotebookPanel) => {
+      const button = new ToolbarButton({
+        icon: mlbenchIcon,
+        label: 'Run as job',
+        tooltip: 'Run this notebook as a tracked mlbench job',
+        className: 'mlbench-RunAsJobButton',
+        onClick: () =>
+          void commands.execute(CommandIDs.runAsJob, {
+            path: panel.context.path
+          })
+      });
+      panel.toolbar.insertAfter('cellType', 'mlbench-run-as-job', button);
+      return button;
+    }
+  });
+}
+
+/**
  * The mlbench front-end plugin.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -58,9 +448,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'A notebook-first ML workbench: tracked notebook jobs, compute, data and models inside JupyterLab.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd): void => {
-    void checkServer(app);
-  }
+  optional: [
+    ICommandPalette,
+    ISettingRegistry,
+    IDocumentManager,
+    IFileBrowserFactory,
+    INotebookTracker,
+    ILayoutRestorer
+  ],
+  activate
 };
 
 export default plugin;

@@ -11,7 +11,14 @@ const os = require('os');
 const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
-const port = Number(process.env.MLBENCH_UI_PORT || 8899);
+// A random port unless given: several runs (or engineers) can share a machine.
+// Set here in the main process, the workers inherit it.
+if (!process.env.MLBENCH_UI_PORT) {
+  process.env.MLBENCH_UI_PORT = String(
+    20000 + Math.floor(Math.random() * 20000)
+  );
+}
+const port = Number(process.env.MLBENCH_UI_PORT);
 const url = `http://127.0.0.1:${port}`;
 
 // One scratch tree per run, shared with the server through its environment.
@@ -35,6 +42,7 @@ module.exports = {
   timeout: 120000,
   expect: { timeout: 30000 },
   reporter: [['list'], ['html', { open: 'never' }]],
+  globalTeardown: require.resolve('./global-teardown.js'),
   use: {
     ...baseConfig.use,
     baseURL: url,

@@ -1,13 +1,44 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ServerConnection } from '@jupyterlab/services';
+import { CommandRegistry } from '@lumino/commands';
+import { Widget } from '@lumino/widgets';
 
-import plugin, { PLUGIN_ID, checkServer } from '../index';
+import plugin, { CommandIDs, PLUGIN_ID, checkServer } from '../index';
+
+/** A socket that never connects: activation opens the event stream. */
+class SilentSocket {
+  readyState = 0;
+  constructor(readonly url: string) {}
+  send(): void {
+    // never connected
+  }
+  close(): void {
+    // never connected
+  }
+}
 
 const serverSettings = ServerConnection.makeSettings({
-  baseUrl: 'http://localhost:8888/'
+  baseUrl: 'http://localhost:8888/',
+  WebSocket: SilentSocket as unknown as typeof WebSocket
 });
+
+// What activation touches of the application: real commands, a shell that
+// records what is added.
+const added: { widget: Widget; area: string }[] = [];
+const contextMenuItems: { command: string; selector: string }[] = [];
 const app = {
-  serviceManager: { serverSettings }
+  serviceManager: { serverSettings },
+  commands: new CommandRegistry(),
+  shell: {
+    add: (widget: Widget, area: string) => added.push({ widget, area }),
+    activateById: () => undefined,
+    currentWidget: null
+  },
+  contextMenu: {
+    addItem: (item: { command: string; selector: string }) =>
+      contextMenuItems.push(item)
+  },
+  docRegistry: { addWidgetExtension: () => undefined }
 } as unknown as JupyterFrontEnd;
 
 describe('mlbench:plugin', () => {
@@ -31,12 +62,29 @@ describe('mlbench:plugin', () => {
     expect(plugin.autoStart).toBe(true);
   });
 
-  it('asks the server for its health on activation', () => {
+  it('asks the server for its health, adds the sidebar and the commands on activation', () => {
     makeRequest.mockReturnValue(new Promise<Response>(() => undefined));
 
-    plugin.activate(app);
+    plugin.activate(app, null, null, null, null, null, null);
 
-    expect(makeRequest).toHaveBeenCalledTimes(1);
+    const urls = makeRequest.mock.calls.map(call => String(call[0]));
+    expect(urls).toContain('http://localhost:8888/mlbench/api/v1/health');
+    // the sidebar loads jobs and compute once, then follows the events
+    expect(urls.some(u => u.includes('/mlbench/api/v1/jobs?'))).toBe(true);
+    expect(urls).toContain('http://localhost:8888/mlbench/api/v1/compute');
+    expect(added.map(a => [a.widget.id, a.area])).toEqual([
+      ['mlbench-sidebar', 'left']
+    ]);
+    for (const id of Object.values(CommandIDs)) {
+      expect(app.commands.hasCommand(id)).toBe(true);
+    }
+    expect(contextMenuItems).toEqual([
+      expect.objectContaining({
+        command: CommandIDs.runAsJob,
+        selector: '.jp-DirListing-item[data-file-type="notebook"]'
+      })
+    ]);
+    expect(app.commands.label(CommandIDs.runAsJob, {})).toBe('Run as job...');
   });
 
   it('logs the server version', async () => {

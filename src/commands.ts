@@ -1,0 +1,19 @@
+/**
+ * The id of the mlbench front-end plugin (also its settings' id).
+ */
+export const PLUGIN_ID = 'mlbench:plugin';
+
+/**
+ * The ids of mlbench's commands.
+ */
+export namespace CommandIDs {
+  export const openSidebar = 'mlbench:open-sidebar';
+  export const runAsJob = 'mlbench:run-as-job';
+  export const openJob = 'mlbench:open-job';
+  export const showJobLogs = 'mlbench:show-job-logs';
+  export const openJobOutput = 'mlbench:open-job-output';
+  export const cancelJob = 'mlbench:cancel-job';
+  export const rerunJob = 'mlbench:rerun-job';
+  export const deleteJob = 'mlbench:delete-job';
+  export const refresh = 'mlbench:refresh';
+}

@@ -1,0 +1,387 @@
+/**
+ * The job detail view in the main area: status and timeline, per-cell
+ * progress, live log tail, parameters, error cell and traceback, actions.
+ */
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import React, { useEffect, useRef, useState } from 'react';
+
+import {
+  EventStream,
+  IJob,
+  IJobEvent,
+  MlbenchClient,
+  errorMessage,
+  isFinal
+} from '../api';
+import { mlbenchIcon } from '../icons';
+import { formatTime, jobDuration, jobTitle } from './format';
+import { IJobActions, ProgressBar, StatusBadge } from './jobs-list';
+import { applyEvent } from './jobs-store';
+
+/** The log tail kept in the view. */
+export const MAX_LOG_CHARS = 200000;
+const LOG_POLL_MS = 1000;
+
+/**
+ * ANSI escapes out of tracebacks and logs.
+ */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+}
+
+/**
+ * The state of one job view: the job, its status timeline and its log tail.
+ */
+export class JobViewModel {
+  constructor(
+    readonly client: MlbenchClient,
+    readonly jobId: string,
+    stream: EventStream
+  ) {
+    this._stream = stream;
+    stream.event.connect(this._onEvent, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get job(): IJob | null {
+    return this._job;
+  }
+  get timeline(): IJobEvent[] {
+    return this._timeline;
+  }
+  get logs(): string {
+    return this._logs;
+  }
+  get error(): string {
+    return this._error;
+  }
+
+  async load(): Promise<void> {
+    try {
+      this._job = await this.client.getJob(this.jobId);
+      const events = await this.client.jobEvents(this.jobId, { limit: 5000 });
+      this._timeline = events.items.filter(e => e.kind === 'status');
+      this._error = '';
+    } catch (reason) {
+      this._error = errorMessage(reason);
+    }
+    this._changed.emit();
+    await this._readLogs();
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    clearTimeout(this._logTimer);
+    this._stream.event.disconnect(this._onEvent, this);
+    Signal.clearData(this);
+  }
+
+  private async _readLogs(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    try {
+      // the first read takes the tail only: a long log is not all needed
+      const reply = await this.client.jobLogs(
+        this.jobId,
+        this._logOffset === null
+          ? { tail: MAX_LOG_CHARS }
+          : { offset: this._logOffset }
+      );
+      if (reply.text) {
+        this._logs = (this._logs + reply.text).slice(-MAX_LOG_CHARS);
+        this._changed.emit();
+      }
+      this._logOffset = reply.offset;
+      if (isFinal(reply.status) && this._job && isFinal(this._job.status)) {
+        return; // complete: the status was read before the log
+      }
+    } catch {
+      // no log yet (queued): try again
+    }
+    if (!this._disposed) {
+      this._logTimer = setTimeout(() => void this._readLogs(), LOG_POLL_MS);
+    }
+  }
+
+  private _onEvent(_: EventStream, event: IJobEvent): void {
+    if (event.job_id !== this.jobId || !this._job) {
+      return;
+    }
+    this._job = applyEvent(this._job, event);
+    if (event.kind === 'status') {
+      this._timeline = [...this._timeline, event];
+      // the full record has the error, gpu ids, run id...
+      void this.client.getJob(this.jobId).then(job => {
+        this._job = job;
+        this._changed.emit();
+      });
+    }
+    this._changed.emit();
+  }
+
+  private _job: IJob | null = null;
+  private _timeline: IJobEvent[] = [];
+  private _logs = '';
+  private _logOffset: number | null = null;
+  private _logTimer: ReturnType<typeof setTimeout> | undefined;
+  private _error = '';
+  private _disposed = false;
+  private _stream: EventStream;
+  private _changed = new Signal<this, void>(this);
+}
+
+function Field(props: {
+  label: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <>
+      <dt>{props.label}</dt>
+      <dd>{props.children}</dd>
+    </>
+  );
+}
+
+function JobDetail(props: {
+  model: JobViewModel;
+  actions: IJobActions;
+}): JSX.Element {
+  const { model, actions } = props;
+  const [, setTick] = useState(0);
+  const logRef = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    const onChange = () => setTick(t => t + 1);
+    model.changed.connect(onChange);
+    const timer = setInterval(onChange, 1000);
+    return () => {
+      model.changed.disconnect(onChange);
+      clearInterval(timer);
+    };
+  }, [model]);
+  const logs = model.logs;
+  useEffect(() => {
+    // follow the tail
+    const node = logRef.current;
+    if (node) {
+      node.scrollTop = node.scrollHeight;
+    }
+  }, [logs]);
+
+  const job = model.job;
+  if (!job) {
+    return (
+      <div className="mlbench-JobView-loading" role="status">
+        {model.error || 'Loading job...'}
+      </div>
+    );
+  }
+  const final = isFinal(job.status);
+  const { cell_index, cell_count, cell_source } = job.progress;
+  const params = Object.entries(job.parameters);
+  const error = job.error;
+  return (
+    <div className="mlbench-JobView-content" data-job-id={job.id}>
+      <div className="mlbench-JobView-header">
+        <h2 className="mlbench-JobView-title">{jobTitle(job)}</h2>
+        <StatusBadge status={job.status} />
+        <span className="mlbench-JobView-reason">{job.status_reason}</span>
+        <span className="mlbench-JobView-buttons">
+          {!final && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-warn"
+              aria-label="Cancel this job"
+              onClick={() => actions.cancel(job)}
+            >
+              Cancel
+            </button>
+          )}
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-reject"
+            aria-label="Rerun this job"
+            onClick={() => actions.rerun(job)}
+          >
+            Rerun
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-accept"
+            aria-label="Open the output notebook"
+            disabled={!(job.status === 'completed' || job.status === 'failed')}
+            onClick={() => actions.output(job)}
+          >
+            Open output
+          </button>
+        </span>
+      </div>
+
+      <dl className="mlbench-JobView-fields">
+        <Field label="Job">{job.id}</Field>
+        <Field label="Notebook">
+          {job.notebook_relpath ?? job.notebook_path}
+        </Field>
+        <Field label="Compute">
+          {job.compute}
+          {job.gpu_ids.length ? ` (GPU ${job.gpu_ids.join(', ')})` : ''}
+        </Field>
+        <Field label="Kernel">{job.kernel_name}</Field>
+        <Field label="Experiment">{job.experiment}</Field>
+        <Field label="Created">{formatTime(job.created_at)}</Field>
+        <Field label="Started">{formatTime(job.started_at)}</Field>
+        <Field label="Finished">{formatTime(job.finished_at)}</Field>
+        <Field label="Duration">{jobDuration(job)}</Field>
+        <Field label="Attempt">
+          {job.attempt} of {job.max_retries + 1}
+        </Field>
+        {job.mlflow_run_id && (
+          <Field label="MLflow run">{job.mlflow_run_id}</Field>
+        )}
+        {Object.keys(job.tags).length > 0 && (
+          <Field label="Tags">
+            {Object.entries(job.tags)
+              .map(([k, v]) => (v ? `${k}=${v}` : k))
+              .join(', ')}
+          </Field>
+        )}
+      </dl>
+
+      <section className="mlbench-JobView-section" aria-label="Progress">
+        <h3>Progress</h3>
+        <ProgressBar job={job} />
+        <div className="mlbench-JobView-cell">
+          {cell_count
+            ? job.status === 'completed'
+              ? `${cell_count} of ${cell_count} cells`
+              : `cell ${(cell_index ?? 0) + 1} of ${cell_count}`
+            : 'not started'}
+        </div>
+        {cell_source && !final && (
+          <pre className="mlbench-JobView-source">{cell_source}</pre>
+        )}
+      </section>
+
+      {error && (
+        <section
+          className="mlbench-JobView-section mlbench-JobView-error"
+          aria-label="Error"
+        >
+          <h3>
+            Error
+            {error.cell_index !== null && error.cell_index !== undefined
+              ? ` in cell ${error.cell_index + 1}`
+              : ''}
+          </h3>
+          <div className="mlbench-JobView-errorMessage">
+            {error.ename
+              ? `${error.ename}: ${error.evalue ?? ''}`
+              : error.message}
+          </div>
+          {error.cell_source && (
+            <pre className="mlbench-JobView-source mlbench-JobView-errorCell">
+              {error.cell_source}
+            </pre>
+          )}
+          {error.traceback && error.traceback.length > 0 && (
+            <pre className="mlbench-JobView-traceback">
+              {stripAnsi(error.traceback.join('\n'))}
+            </pre>
+          )}
+        </section>
+      )}
+
+      <section className="mlbench-JobView-section" aria-label="Parameters">
+        <h3>Parameters</h3>
+        {params.length ? (
+          <table className="mlbench-JobView-params">
+            <tbody>
+              {params.map(([name, value]) => (
+                <tr key={name}>
+                  <th scope="row">{name}</th>
+                  <td>{JSON.stringify(value)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <div className="mlbench-Section-empty">The notebook's defaults.</div>
+        )}
+      </section>
+
+      <section className="mlbench-JobView-section" aria-label="Timeline">
+        <h3>Timeline</h3>
+        <ol className="mlbench-JobView-timeline">
+          {model.timeline.map(event => (
+            <li key={event.id} data-status={String(event.data.status)}>
+              <span className="mlbench-JobView-time">
+                {formatTime(event.created_at)}
+              </span>{' '}
+              <StatusBadge status={event.data.status as IJob['status']} />{' '}
+              {String(event.data.reason ?? '')}
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      <section
+        className="mlbench-JobView-section mlbench-JobView-logSection"
+        aria-label="Log"
+      >
+        <h3>Log</h3>
+        <pre className="mlbench-JobView-log" ref={logRef} tabIndex={0}>
+          {stripAnsi(logs) || (final ? '(empty)' : 'Waiting for output...')}
+        </pre>
+      </section>
+    </div>
+  );
+}
+
+/**
+ * The main-area widget of one job.
+ */
+export class JobView extends MainAreaWidget<ReactWidget> {
+  constructor(options: {
+    client: MlbenchClient;
+    stream: EventStream;
+    jobId: string;
+    actions: IJobActions;
+  }) {
+    const model = new JobViewModel(
+      options.client,
+      options.jobId,
+      options.stream
+    );
+    const content = ReactWidget.create(
+      <JobDetail model={model} actions={options.actions} />
+    );
+    content.addClass('mlbench-JobView');
+    super({ content });
+    this.model = model;
+    this.id = `mlbench-job-${options.jobId}`;
+    this.title.label = `Job ${options.jobId.slice(0, 8)}`;
+    this.title.icon = mlbenchIcon;
+    this.title.closable = true;
+    model.changed.connect(() => {
+      const job = model.job;
+      if (job) {
+        this.title.label = `${jobTitle(job)} (${job.status})`;
+        this.title.caption = `mlbench job ${job.id}`;
+      }
+    });
+    void model.load();
+  }
+
+  readonly model: JobViewModel;
+
+  dispose(): void {
+    this.model.dispose();
+    super.dispose();
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Stop the agent the test server started on demand: it would otherwise
+ * outlive the run until its idle timeout.
+ */
+const { execFileSync } = require('child_process');
+const path = require('path');
+
+module.exports = async () => {
+  const workspace = path.join(process.env.MLBENCH_UI_TMP, 'workspace');
+  try {
+    execFileSync('mlbench', ['agent', 'stop', '--now', '--timeout', '20'], {
+      env: { ...process.env, MLBENCH_HOME: workspace },
+      stdio: 'inherit',
+      timeout: 30000
+    });
+  } catch (error) {
+    console.warn(`could not stop the test agent: ${error}`);
+  }
+};

@@ -1,0 +1,268 @@
+/**
+ * The mlbench sidebar, the "Run as job" dialog and the job view, against a
+ * real JupyterLab, the real server extension, agent and kernels.
+ */
+import { IJupyterLabPageFixture, expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+import {
+  SCREENSHOT_DIR,
+  jobRow,
+  listJobs,
+  openNotebook,
+  openSidebar,
+  recordRowStatuses,
+  rowStatuses
+} from './helpers';
+
+// One server, one agent: the specs run in order and build on each other's jobs.
+test.describe.configure({ mode: 'serial' });
+
+test.use({ autoGoto: true });
+
+test('the sidebar shows compute and an empty jobs list', async ({ page }) => {
+  await openSidebar(page);
+  const sidebar = page.locator('#mlbench-sidebar');
+  const local = sidebar.locator('.mlbench-Compute[data-compute="local"]');
+  await expect(local).toBeVisible();
+  await expect(local).toContainText('local');
+  await expect(local).toContainText('0 running');
+  await expect(sidebar.locator('.mlbench-JobsFooter')).toContainText(
+    '0 of 0 jobs'
+  );
+  await expect(
+    sidebar.getByRole('button', { name: /Show Failed jobs/ })
+  ).toBeVisible();
+});
+
+test('a notebook submitted through the dialog goes queued, running, completed; its view and output open', async ({
+  page
+}) => {
+  await openSidebar(page);
+  await recordRowStatuses(page);
+  await openNotebook(page, 'train.ipynb');
+  await page.locator('.mlbench-RunAsJobButton').first().click();
+
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  const epochs = dialog.getByLabel('Parameter epochs');
+  // the form is typed from the notebook: default filled, type shown
+  await expect(epochs).toHaveValue('30');
+  await expect(dialog.locator('[data-param="learning_rate"]')).toContainText(
+    'float'
+  );
+  await expect(dialog.locator('[data-param="epochs"]')).toContainText(
+    'passes over the training data'
+  );
+  await epochs.fill('12');
+  await dialog.getByLabel('Tags').fill('suite=ui');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  await expect(dialog).toHaveCount(0);
+
+  const [job] = await listJobs(page);
+  expect(job.notebook_path).toContain('train.ipynb');
+  const row = jobRow(page, job.id);
+  // at once, before any event
+  await expect(row).toBeVisible({ timeout: 2000 });
+  await expect(row).toHaveAttribute('data-status', 'completed', {
+    timeout: 90000
+  });
+  const seen = await rowStatuses(page, job.id);
+  expect(seen[0]).toBe('queued');
+  expect(seen).toContain('running');
+  expect(seen[seen.length - 1]).toBe('completed');
+  expect(seen.indexOf('running')).toBeLessThan(seen.indexOf('completed'));
+  // the progress bar is full
+  await expect(row.getByRole('progressbar')).toHaveAttribute(
+    'aria-valuenow',
+    '100'
+  );
+
+  await row.click();
+  const view = page.locator(
+    `.mlbench-JobView-content[data-job-id="${job.id}"]`
+  );
+  await expect(view).toBeVisible();
+  await expect(view.locator('.mlbench-StatusBadge').first()).toHaveText(
+    'Completed'
+  );
+  const params = view.locator('.mlbench-JobView-params');
+  await expect(params).toContainText('epochs');
+  await expect(params).toContainText('12');
+  await expect(view.locator('.mlbench-JobView-timeline li')).not.toHaveCount(0);
+  await expect(view.locator('.mlbench-JobView-log')).toContainText(
+    'final_accuracy'
+  );
+  await view.getByRole('button', { name: 'Open the output notebook' }).click();
+  // the output is copied into the tree and opened as a notebook
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', {
+    hasText: /\.ipynb/
+  });
+  await expect
+    .poll(async () => (await tab.allTextContents()).join(' '))
+    .toMatch(new RegExp(job.id.slice(0, 8)));
+  const panel = page.locator('.jp-NotebookPanel:visible');
+  await expect(panel.locator('.jp-OutputArea-output').first()).toBeVisible();
+  await expect(panel).toContainText('final_accuracy');
+});
+
+test('a failing notebook shows its error cell and traceback', async ({
+  page
+}) => {
+  await openSidebar(page);
+  // from the file browser's context menu
+  await page.sidebar.openTab('filebrowser');
+  await page.filebrowser.openDirectory('/');
+  await page
+    .locator('.jp-DirListing-item[data-file-type="notebook"]', {
+      hasText: 'fail.ipynb'
+    })
+    .click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Run as job...' }).click();
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  await expect(dialog.getByLabel('Parameter divisor')).toHaveValue('0');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  await expect(dialog).toHaveCount(0);
+
+  const [job] = await listJobs(page);
+  expect(job.notebook_path).toContain('fail.ipynb');
+  const row = jobRow(page, job.id);
+  await expect(row).toHaveAttribute('data-status', 'failed', {
+    timeout: 90000
+  });
+  // submitted here: a notification says so, with a way to open it
+  const note = page.locator('.jp-toast-message', { hasText: /failed/ });
+  await expect(note.first()).toBeVisible();
+
+  await row.click();
+  const view = page.locator(
+    `.mlbench-JobView-content[data-job-id="${job.id}"]`
+  );
+  const error = view.getByRole('region', { name: 'Error' });
+  await expect(error).toContainText('Error in cell 4');
+  await expect(error.locator('.mlbench-JobView-errorCell')).toHaveText(
+    'ratio = 1 / divisor'
+  );
+  await expect(error.locator('.mlbench-JobView-errorMessage')).toContainText(
+    'ZeroDivisionError'
+  );
+  await expect(error.locator('.mlbench-JobView-traceback')).toContainText(
+    'ZeroDivisionError'
+  );
+});
+
+test('a running job can be canceled from the list', async ({ page }) => {
+  await openSidebar(page);
+  await openNotebook(page, 'slow.ipynb');
+  // from the command palette, on the current notebook
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute(
+      'apputils:activate-command-palette'
+    );
+  });
+  const input = page.locator('.lm-CommandPalette-input');
+  await input.fill('Run Notebook as mlbench Job');
+  await expect(
+    page.locator('.lm-CommandPalette-item.lm-mod-active')
+  ).toContainText('Run Notebook as mlbench Job...');
+  await input.press('Enter');
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  await expect(dialog.getByLabel('Parameter seconds')).toHaveValue('120');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  await expect(dialog).toHaveCount(0);
+
+  const [job] = await listJobs(page);
+  expect(job.notebook_path).toContain('slow.ipynb');
+  const row = jobRow(page, job.id);
+  await expect(row).toHaveAttribute('data-status', 'running', {
+    timeout: 60000
+  });
+  await row.getByRole('button', { name: /^Cancel job/ }).click();
+  await expect(row).toHaveAttribute('data-status', 'canceled', {
+    timeout: 30000
+  });
+  const after = (await listJobs(page)).find(j => j.id === job.id);
+  expect(after?.status).toBe('canceled');
+});
+
+test('a wrong-typed parameter is refused in the form', async ({ page }) => {
+  await openSidebar(page);
+  const before = (await listJobs(page)).length;
+  await openNotebook(page, 'train.ipynb');
+  await page.locator('.mlbench-RunAsJobButton').first().click();
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  const epochs = dialog.getByLabel('Parameter epochs');
+  await expect(epochs).toHaveValue('30');
+  await epochs.fill('ten');
+  await expect(epochs).toHaveAttribute('aria-invalid', 'true');
+  await expect(
+    dialog.locator('[data-param="epochs"] [role="alert"]')
+  ).toHaveText('expects int, got "ten"');
+  await dialog.getByLabel('Parameter learning_rate').fill('fast');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  // still open, nothing submitted
+  await expect(dialog).toBeVisible();
+  await expect(dialog.locator('.mlbench-Form-submitError')).toHaveText(
+    'Fix the highlighted fields.'
+  );
+  await expect(
+    dialog.locator('[data-param="learning_rate"] [role="alert"]')
+  ).toContainText('expects float');
+  expect((await listJobs(page)).length).toBe(before);
+  // fixed, it goes through
+  await epochs.fill('5');
+  await dialog.getByLabel('Parameter learning_rate').fill('0.1');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect.poll(async () => (await listJobs(page)).length).toBe(before + 1);
+});
+
+const HIDE_TOASTS = '.Toastify { display: none !important; }';
+
+async function screenshots(
+  page: IJupyterLabPageFixture,
+  jobId: string,
+  theme: string
+): Promise<void> {
+  await page.locator('#mlbench-sidebar').screenshot({
+    path: path.join(SCREENSHOT_DIR, `sidebar-${theme}.png`),
+    style: HIDE_TOASTS
+  });
+  await page.evaluate(
+    id =>
+      (window as any).jupyterapp.commands.execute('mlbench:open-job', { id }),
+    jobId
+  );
+  const view = page.locator(`.mlbench-JobView-content[data-job-id="${jobId}"]`);
+  await expect(view.getByRole('region', { name: 'Error' })).toBeVisible();
+  await page.locator('.mlbench-JobView:visible').screenshot({
+    path: path.join(SCREENSHOT_DIR, `job-view-${theme}.png`),
+    style: HIDE_TOASTS
+  });
+}
+
+test('light and dark themes', async ({ page }) => {
+  await openSidebar(page);
+  const jobs = await listJobs(page);
+  const failed = jobs.find(j => j.status === 'failed')!;
+  await expect(page.locator('.mlbench-JobRow')).toHaveCount(jobs.length);
+  await screenshots(page, failed.id, 'light');
+
+  await page.theme.setDarkTheme();
+  await openSidebar(page);
+  // the sidebar follows the theme: a dark background, light text
+  const [bg, fg] = await page.locator('#mlbench-sidebar').evaluate(el => {
+    const style = getComputedStyle(el);
+    return [style.backgroundColor, style.color];
+  });
+  const luminance = (rgb: string) => {
+    const [r, g, b] = rgb.match(/\d+/g)!.map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  expect(luminance(bg)).toBeLessThan(0.3);
+  expect(luminance(fg)).toBeGreaterThan(0.6);
+  await screenshots(page, failed.id, 'dark');
+  const badge = page.locator(
+    '.mlbench-JobView:visible .mlbench-JobView-header .mlbench-StatusBadge'
+  );
+  await expect(badge).toHaveText('Failed');
+});
