@@ -222,6 +222,14 @@ def test_bad_input_gives_clear_errors_and_registers_nothing(ws: Any, tmp_path: P
         (lambda: ws.data.get("known:7"), DataNotFoundError, "no version 7", "versions: 1"),
         (lambda: ws.data.get("known:x"), InvalidInputError, "not a positive number", "name:"),
         (lambda: ws.data.get("known@first"), InvalidInputError, "unknown label", "@latest"),
+        (lambda: ws.data.get("known:\u00b3"), InvalidInputError, "not a positive", "name:"),
+        (lambda: ws.data.get(f"known:{2**63}"), InvalidInputError, "not a positive", "name:"),
+        (
+            lambda: ws.data.create("y", ws.home),
+            InvalidInputError,
+            "contains datastore 'workspace'",
+            "datastore://workspace/PATH",
+        ),
         (lambda: ws.data.get("bad name!"), InvalidInputError, "invalid data asset name", "letters"),
         (
             lambda: ws.data.create("y", tmp_path / "missing.csv"),

@@ -104,6 +104,10 @@ async def test_data_assets_over_rest(api: Api, root: Path, ws: Any) -> None:
     assert error_code(absolute) == "path_outside_root"
     gone = await api.post("/data", body={"name": "x", "path": "data/none.csv"}, expect=404)
     assert error_code(gone) == "file_not_found"
+    for version in ("\u00b3", str(2**63), "-1"):
+        await api.get("/data/{name}/versions/{version}", name="iris", version=version, expect=400)
+    no_scheme = await api.post("/data", body={"name": "x", "uri": "~nobody/x"}, expect=400)
+    assert "has no scheme" in no_scheme["error"]["message"]
     both = await api.post("/data", body={"name": "x"}, expect=400)
     assert "either path or uri" in both["error"]["message"]
     escape = await api.post(

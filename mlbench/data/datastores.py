@@ -9,6 +9,7 @@ datastore named ``workspace`` (``<workspace>/data``), where uploads go by defaul
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import secrets as _secrets
 import threading
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 
 from mlbench._ids import utcnow
 from mlbench.data.errors import (
+    DataPathNotFoundError,
     DatastoreError,
     DatastoreNotFoundError,
     DatastoreReadOnlyError,
@@ -162,9 +164,16 @@ class Datastore:
                 try:
                     shutil.copyfile(local, tmp)
                     tmp.replace(dest)
-                except BaseException:
+                except BaseException as exc:
                     with contextlib.suppress(OSError):
                         tmp.unlink()
+                    if isinstance(exc, FileNotFoundError) and not os.path.exists(local):
+                        raise DataPathNotFoundError(
+                            f"{local} disappeared while it was being uploaded",
+                            hint="register data that is not being changed meanwhile",
+                        ) from None
+                    if isinstance(exc, OSError):
+                        raise translate(exc, self.name, self._credentials, "copying") from None
                     raise
             return
         lpaths = [p[0] for p in pairs]

@@ -11,6 +11,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 DATASTORE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PREFIX = "data:"
 LATEST = "latest"
+MAX_VERSION = 2**31 - 1  # versions are 32-bit integers in the database
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def parse_ref(text: str) -> DataRef:
     elif ":" in raw:
         name, _, tail = raw.partition(":")
         if tail != LATEST:
-            if not tail.isdigit() or int(tail) < 1:
+            if not (tail.isascii() and tail.isdigit()) or not 1 <= int(tail) <= MAX_VERSION:
                 raise InvalidInputError(
                     f"invalid data reference {text!r}: version {tail!r} is not a positive number",
                     hint="use name, name:VERSION (e.g. iris:3) or name@latest",

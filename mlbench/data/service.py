@@ -207,7 +207,12 @@ class Data:
             return self._create_reference(
                 name, store, rel, text, wanted, format, description, tags, job_id, binding
             )
-        local = Path(text).expanduser()
+        try:
+            local = Path(text).expanduser()
+        except RuntimeError:  # "~user" of nobody known
+            raise InvalidInputError(
+                f"cannot expand {text!r}", hint="give an absolute path"
+            ) from None
         if not local.exists():
             raise DataPathNotFoundError(
                 f"{text} does not exist",
@@ -232,6 +237,15 @@ class Data:
     ) -> DataAsset:
         store = self._stores.open(datastore or DEFAULT_DATASTORE)
         store.check_writable()
+        if store.is_local and local.is_dir():
+            root = Path(store.root).resolve()
+            if root == local or local in root.parents:
+                raise InvalidInputError(
+                    f"{local} contains datastore {store.name!r} ({root}), where it would be "
+                    "copied to",
+                    hint="upload a folder outside the datastore, or reference data already in "
+                    f"it (datastore://{store.name}/PATH)",
+                )
         scan = scan_local(local, self.hash_cache)
         log.debug("hashed %s: %d file(s), %d read", local, scan.file_count, scan.rehashed)
         kind, fmt = _decide_kind(wanted, scan, local.name, fmt)

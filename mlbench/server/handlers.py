@@ -690,7 +690,7 @@ def _list_data(ws: Any, q: m.ListDataQuery) -> m.DataVersionPage:
 def _versions(ws: Any, name: str, q: m.ListVersionsQuery) -> m.DataVersionPage:
     infos = ws.data.versions(name, include_archived=q.include_archived)
     if q.cursor:
-        if not q.cursor.isdigit():
+        if not (q.cursor.isascii() and q.cursor.isdigit()):
             raise InvalidInputError("invalid cursor", hint="pass next_cursor unchanged")
         infos = [i for i in infos if i.version < int(q.cursor)]
     more = len(infos) > q.limit
@@ -701,7 +701,7 @@ def _versions(ws: Any, name: str, q: m.ListVersionsQuery) -> m.DataVersionPage:
 
 
 def _version_ref(name: str, version: str) -> str:
-    if not version.isdigit() and version != "latest":
+    if not (version.isascii() and version.isdigit()) and version != "latest":
         raise InvalidInputError(
             f"invalid version {version!r}", hint="a version is a positive number, or latest"
         )
@@ -709,6 +709,11 @@ def _version_ref(name: str, version: str) -> str:
 
 
 def _create_data(ws: Any, req: m.CreateData, local: Path | None) -> DataVersionInfo:
+    if local is None and "://" not in str(req.uri):
+        raise InvalidInputError(
+            f"uri {req.uri!r} has no scheme",
+            hint="e.g. datastore://NAME/path or s3://bucket/key; local files go in path",
+        )
     source = str(local) if local is not None else str(req.uri)
     asset = ws.data.create(
         req.name,

@@ -413,7 +413,7 @@ class CreateData(Request):
 
 
 class ArchiveData(Request):
-    version: int | None = Field(None, ge=1, description="Default: the whole asset.")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="Default: the whole asset.")
     restore: bool = Field(False, description="Undo an archive.")
 
 
