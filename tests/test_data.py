@@ -348,6 +348,28 @@ def test_cli_data_and_datastore_commands(ws: Any, tmp_path: Path) -> None:
     err = run("data", "show", "iris:9", code=2)
     assert "no version 9" in err and "hint: versions: 1, 2" in err
 
+    # jobs: --input / --output on the command line, shown by `job show`
+    from tests.conftest import make_notebook
+
+    nb = make_notebook(
+        tmp_path / "copy.ipynb",
+        "import shutil\nshutil.copy(src, dst)",
+        parameters='src = ""\ndst = ""',
+    )
+    submitted = json.loads(
+        run(
+            "job", "submit", str(nb), "--input", "src=data:iris:1",
+            "--output", "dst=data:iris-copy,kind=file,filename=copy.csv", "--json",
+        )
+    )  # fmt: skip
+    assert submitted["inputs"][0]["ref"] == "iris:1"
+    assert ws.jobs.wait(submitted["id"], timeout=WAIT).status.value == "completed"
+    shown = run("job", "show", submitted["id"])
+    assert "input src" in shown and "output dst" in shown and "iris-copy:1" in shown
+    assert ws.data.get("iris-copy").path().name == "copy.csv"
+    bad = run("job", "submit", str(nb), "--input", "src", code=2)
+    assert "invalid --input 'src'" in bad and "NAME=data:ASSET:VERSION" in bad
+
     lake = tmp_path / "lake"
     lake.mkdir()
     assert "datastore lake (local)" in run(
