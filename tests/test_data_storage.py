@@ -179,6 +179,21 @@ def test_s3_wrong_key_and_unreachable_endpoint(
     with pytest.raises(DatastoreAuthError, match="access denied") as used:
         ws.data.create("x", "datastore://bad/some/file.csv")
     assert "mlbench datastore update bad" in (used.value.hint or "")
+    # the fix the hint names: the right key, read from standard input (not the command line)
+    from click.testing import CliRunner
+
+    from mlbench.cli.main import cli
+
+    fixed = CliRunner().invoke(
+        cli,
+        ["-w", str(ws.home), "datastore", "update", "bad", "--credential", "secret_access_key=-"],
+        input=s3.secret + "\n",
+        catch_exceptions=False,
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert "credentials: access_key_id, secret_access_key" in fixed.output
+    assert ws.datastores.test("bad").ok
+    assert_secret_free(s3.secret, fixed.output)
 
     closed = free_port()  # nothing listens there
     started = time.monotonic()

@@ -348,6 +348,52 @@ def _credentials(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+@datastore_group.command("update")
+@click.argument("name")
+@click.option("--path", help="local: the folder.")
+@click.option("--bucket", help="s3, gcs: the bucket.")
+@click.option("--container", help="azureblob: the container.")
+@click.option("--account-name", help="azureblob: the storage account.")
+@click.option("--prefix", help="Folder inside the bucket or container.")
+@click.option("--endpoint-url", help="S3-compatible storage, Azurite, a GCS emulator.")
+@click.option("--region", help="s3: the region.")
+@click.option(
+    "--credential",
+    "credentials",
+    multiple=True,
+    help="NAME=VALUE to set (NAME=- reads standard input, NAME=@file a file).",
+)
+@click.option("--remove-credential", "removed", multiple=True, help="NAME to remove.")
+@click.option("--read-only/--read-write", default=None)
+@click.option("--description")
+@click.option("--no-verify", is_flag=True, help="Save it without testing it first.")
+@pass_ctx
+def datastore_update(
+    ctx: CliContext,
+    name: str,
+    credentials: tuple[str, ...],
+    removed: tuple[str, ...],
+    read_only: bool | None,
+    description: str | None,
+    no_verify: bool,
+    **settings: Any,
+) -> None:
+    """Change a datastore's settings or credentials; it is tested again (unless --no-verify)."""
+    creds: dict[str, str | None] = {**_credentials(credentials), **dict.fromkeys(removed)}
+    info = ctx.ws.datastores.update(
+        name,
+        description=description,
+        credentials=creds or None,
+        read_only=read_only,
+        verify=not no_verify,
+        **{k: v for k, v in settings.items() if v is not None},
+    )
+    console.print(
+        f"datastore [bold]{info.name}[/] ({info.kind}) at {info.uri}; credentials: "
+        + (", ".join(info.credentials) or "none")
+    )
+
+
 @datastore_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
