@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -170,8 +171,9 @@ class Data:
     def _stores(self) -> Any:
         return self._ws.datastores
 
-    @property
+    @cached_property
     def hash_cache(self) -> HashCache:
+        """The stat cache of file hashes (one SQLite connection per thread)."""
         return HashCache(self._ws.home / "cache" / "hashes.sqlite")
 
     @property
