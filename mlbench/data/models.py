@@ -64,11 +64,14 @@ class DataVersionInfo(BaseModel):
     kind: DataKind
     format: str | None = Field(None, description="csv or parquet (tables).")
     datastore: str
-    path: str = Field(description="Where the data is, relative to the datastore's root.")
-    uri: str = Field(description="The data's full URI (for uploads: the manifest's location).")
+    path: str = Field(
+        description="Relative to the datastore's root: the data itself (references) or the "
+        "version's manifest (uploads, whose files are kept once each under mlbench/blobs/)."
+    )
+    uri: str = Field(description="The full URI of path.")
     stored: Literal["upload", "reference"] = Field(
-        description="upload: copied into the datastore (content-addressed); reference: data "
-        "that was already there, checked against its hash when used."
+        description="upload: copied into the datastore, one blob per distinct file; reference: "
+        "data that was already there, checked against its hash when used."
     )
     filename: str | None = Field(None, description="File and table (single file) assets.")
     content_hash: str = Field(description="BLAKE3 of the file, or of the folder's file list.")
