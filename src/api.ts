@@ -244,8 +244,38 @@ export interface IJob {
   mlflow_experiment_id: string | null;
   mlflow_run_id: string | null;
   progress: IJobProgress;
+  /** Data asset versions the job reads. */
+  inputs?: IJobInput[];
+  /** Data assets the job writes (version and ref set once registered). */
+  outputs?: IJobOutput[];
   /** `notebook_path` relative to the server root (null when outside it). */
   notebook_relpath?: string | null;
+}
+
+/**
+ * A data version a job reads, passed as the local path in parameter `name`.
+ */
+export interface IJobInput {
+  name: string;
+  asset: string;
+  version: number;
+  ref: string;
+  kind: DataKind;
+}
+
+/**
+ * What a job writes to the path in parameter `name`, registered on completion.
+ */
+export interface IJobOutput {
+  name: string;
+  asset: string;
+  kind?: DataKind;
+  datastore?: string | null;
+  format?: string | null;
+  filename?: string | null;
+  description?: string;
+  version?: number | null;
+  ref?: string | null;
 }
 
 export type IJobPage = IPage<IJob>;
@@ -263,6 +293,10 @@ export interface ISubmitJob {
   display_name?: string | null;
   cwd?: string | null;
   allow_unknown_params?: boolean;
+  /** Parameter name -> data version (`data:NAME:VERSION`, `NAME` or `NAME@latest`). */
+  inputs?: { [parameter: string]: string };
+  /** Parameter name -> data asset (`data:NAME[,kind=...][,format=...][,datastore=...]`). */
+  outputs?: { [parameter: string]: string };
 }
 
 export interface IRerunJob {

@@ -216,6 +216,34 @@ describe('buildSubmission', () => {
   });
 });
 
+describe('buildSubmission with data inputs', () => {
+  it('binds parameters to data versions instead of sending their values', () => {
+    const built = buildSubmission(TRAIN, {
+      notebookPath: 'train.ipynb',
+      // a value that would be refused is not checked once bound to data
+      parameters: { dataset: 'x', epochs: '3', note: 'n' },
+      compute: 'local',
+      kernelName: '',
+      gpus: '',
+      timeout: '',
+      retries: '',
+      experiment: '',
+      tags: '',
+      displayName: '',
+      inputs: { dataset: 'digits@latest', note: '' }
+    });
+    expect(built).toEqual({
+      ok: true,
+      value: {
+        notebook_path: 'train.ipynb',
+        parameters: { epochs: 3, note: 'n' },
+        compute: 'local',
+        inputs: { dataset: 'digits@latest' }
+      }
+    });
+  });
+});
+
 describe('parseTags', () => {
   it('reads key=value pairs by comma or line', () => {
     expect(parseTags('a=1,b = two\nc')).toEqual({

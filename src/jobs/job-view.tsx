@@ -11,10 +11,12 @@ import {
   EventStream,
   IJob,
   IJobEvent,
+  IMetricSeries,
   MlbenchClient,
   errorMessage,
   isFinal
 } from '../api';
+import { MetricChart } from '../components/metric-chart';
 import { mlbenchIcon } from '../icons';
 import { formatTime, jobDuration, jobTitle } from './format';
 import { IJobActions, ProgressBar, StatusBadge } from './jobs-list';
@@ -23,6 +25,9 @@ import { applyEvent } from './jobs-store';
 /** The log tail kept in the view. */
 export const MAX_LOG_CHARS = 200000;
 const LOG_POLL_MS = 1000;
+/** Metrics are not on the event stream: re-read while the job runs. */
+const METRICS_POLL_MS = 3000;
+const METRIC_POINTS = 2000;
 
 /**
  * ANSI escapes out of tracebacks and logs.
@@ -61,6 +66,10 @@ export class JobViewModel {
   get error(): string {
     return this._error;
   }
+  /** The job's metric histories (downsampled), one series per key. */
+  get metrics(): IMetricSeries[] {
+    return this._metrics;
+  }
 
   async load(): Promise<void> {
     try {
@@ -72,12 +81,39 @@ export class JobViewModel {
       this._error = errorMessage(reason);
     }
     this._changed.emit();
+    void this._readMetrics();
     await this._readLogs();
+  }
+
+  private async _readMetrics(): Promise<void> {
+    const runId = this._job?.mlflow_run_id;
+    if (this._disposed) {
+      return;
+    }
+    if (runId) {
+      try {
+        const history = await this.client.metricHistory({
+          run_id: [runId],
+          max_points: METRIC_POINTS
+        });
+        this._metrics = history.series;
+        this._changed.emit();
+      } catch {
+        // no run yet, or the tracking store is busy: next time
+      }
+    }
+    if (!this._job || !isFinal(this._job.status)) {
+      this._metricsTimer = setTimeout(
+        () => void this._readMetrics(),
+        METRICS_POLL_MS
+      );
+    }
   }
 
   dispose(): void {
     this._disposed = true;
     clearTimeout(this._logTimer);
+    clearTimeout(this._metricsTimer);
     this._stream.event.disconnect(this._onEvent, this);
     Signal.clearData(this);
   }
@@ -121,6 +157,11 @@ export class JobViewModel {
       void this.client.getJob(this.jobId).then(job => {
         this._job = job;
         this._changed.emit();
+        if (isFinal(job.status)) {
+          // the last points were logged just before the end
+          clearTimeout(this._metricsTimer);
+          void this._readMetrics();
+        }
       });
     }
     this._changed.emit();
@@ -131,6 +172,8 @@ export class JobViewModel {
   private _logs = '';
   private _logOffset: number | null = null;
   private _logTimer: ReturnType<typeof setTimeout> | undefined;
+  private _metrics: IMetricSeries[] = [];
+  private _metricsTimer: ReturnType<typeof setTimeout> | undefined;
   private _error = '';
   private _disposed = false;
   private _stream: EventStream;
@@ -146,6 +189,62 @@ function Field(props: {
       <dt>{props.label}</dt>
       <dd>{props.children}</dd>
     </>
+  );
+}
+
+function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
+  const { series } = props;
+  // the longest histories first: a one-point final metric is a poor default
+  const ordered = React.useMemo(
+    () =>
+      [...series].sort(
+        (a, b) => b.total_points - a.total_points || a.key.localeCompare(b.key)
+      ),
+    [series]
+  );
+  const keys = ordered.map(s => s.key);
+  const [key, setKey] = useState('');
+  const shown = ordered.find(s => s.key === key) ?? ordered[0];
+  // one stable input per shown series: the chart redraws only when it changes
+  const input = React.useMemo(
+    () =>
+      shown
+        ? [
+            {
+              label: shown.key,
+              steps: shown.steps,
+              values: shown.values,
+              timestamps: shown.timestamps
+            }
+          ]
+        : [],
+    [shown]
+  );
+  if (!shown) {
+    return null;
+  }
+  return (
+    <section className="mlbench-JobView-section" aria-label="Metrics">
+      <h3>Metrics</h3>
+      <select
+        className="jp-mod-styled mlbench-JobView-metricKey"
+        aria-label="Metric to plot"
+        value={shown.key}
+        onChange={event => setKey(event.target.value)}
+      >
+        {keys.map(k => (
+          <option key={k} value={k}>
+            {k}
+          </option>
+        ))}
+      </select>
+      <MetricChart
+        series={input}
+        yLabel={shown.key}
+        height={220}
+        label={`${shown.key} of this job`}
+      />
+    </section>
   );
 }
 
@@ -296,6 +395,8 @@ function JobDetail(props: {
           )}
         </section>
       )}
+
+      <Metrics series={model.metrics} />
 
       <section className="mlbench-JobView-section" aria-label="Parameters">
         <h3>Parameters</h3>

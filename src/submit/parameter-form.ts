@@ -245,6 +245,8 @@ export interface ISubmitFormValues {
   experiment: string;
   tags: string;
   displayName: string;
+  /** Parameter name -> data version ref ('' or absent: none). */
+  inputs?: { [name: string]: string };
 }
 
 /**
@@ -256,7 +258,17 @@ export function buildSubmission(
   form: ISubmitFormValues
 ): Parsed<ISubmitJob> & { errors?: { [field: string]: string } } {
   const errors: { [field: string]: string } = {};
-  const collected = collectParameters(params, form.parameters);
+  const inputs: { [name: string]: string } = {};
+  for (const [name, ref] of Object.entries(form.inputs ?? {})) {
+    if (ref) {
+      inputs[name] = ref;
+    }
+  }
+  // a parameter bound to data receives the data's local path, not a value
+  const collected = collectParameters(
+    params.filter(p => !(p.name in inputs)),
+    form.parameters
+  );
   for (const [name, error] of Object.entries(collected.errors)) {
     errors[`param:${name}`] = error;
   }
@@ -306,6 +318,9 @@ export function buildSubmission(
   }
   if (form.displayName.trim()) {
     body.display_name = form.displayName.trim();
+  }
+  if (Object.keys(inputs).length) {
+    body.inputs = inputs;
   }
   return { ok: true, value: body };
 }

@@ -9,6 +9,7 @@ import React, { useEffect, useState } from 'react';
 
 import {
   IComputeStatus,
+  IDataVersionInfo,
   IJob,
   IKernelSpecInfo,
   INotebookParameter,
@@ -41,7 +42,8 @@ export class SubmitFormModel {
       retries: '0',
       experiment: options.defaultExperiment ?? '',
       tags: '',
-      displayName: ''
+      displayName: '',
+      inputs: {}
     };
   }
 
@@ -51,6 +53,9 @@ export class SubmitFormModel {
   hasParametersCell = true;
   kernels: IKernelSpecInfo[] = [];
   compute: IComputeStatus[] = [];
+  /** Data assets (latest versions) a parameter can be bound to; empty when
+   * the data routes do not answer. */
+  dataAssets: IDataVersionInfo[] = [];
   errors: { [field: string]: string } = {};
   loadError = '';
   submitError = '';
@@ -90,6 +95,11 @@ export class SubmitFormModel {
     } catch (reason) {
       this.loadError = errorMessage(reason);
     }
+    try {
+      this.dataAssets = (await this.client.listData({ limit: 200 })).items;
+    } catch {
+      // no data routes on this server: no data picker
+    }
     this.loaded = true;
     this._changed.emit();
   }
@@ -97,6 +107,14 @@ export class SubmitFormModel {
   set(field: keyof ISubmitFormValues, value: string): void {
     this.values = { ...this.values, [field]: value };
     delete this.errors[field];
+    this._changed.emit();
+  }
+
+  setInput(name: string, ref: string): void {
+    this.values = {
+      ...this.values,
+      inputs: { ...this.values.inputs, [name]: ref }
+    };
     this._changed.emit();
   }
 
@@ -256,6 +274,54 @@ function TextField(props: {
   );
 }
 
+/**
+ * Bind text parameters to data asset versions: the job gets the data's local
+ * path in that parameter.
+ */
+function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
+  const { model } = props;
+  const candidates = model.parameters.filter(
+    p => p.type === 'str' || p.type === 'any'
+  );
+  return (
+    <fieldset className="mlbench-Form-data">
+      <legend>Data inputs</legend>
+      {candidates.length === 0 && (
+        <div className="mlbench-Form-help">
+          No text parameter to receive a data path.
+        </div>
+      )}
+      {candidates.map(p => {
+        const id = `mlbench-input-${p.name}`;
+        return (
+          <div className="mlbench-Form-row" key={p.name} data-input={p.name}>
+            <label htmlFor={id}>{p.name}</label>
+            <select
+              id={id}
+              className="jp-mod-styled"
+              aria-label={`Data for parameter ${p.name}`}
+              value={model.values.inputs?.[p.name] ?? ''}
+              onChange={event => model.setInput(p.name, event.target.value)}
+            >
+              <option value="">(its value above)</option>
+              {model.dataAssets.map(asset => (
+                <React.Fragment key={asset.name}>
+                  <option value={`${asset.name}@latest`}>
+                    {asset.name} (latest)
+                  </option>
+                  <option value={`data:${asset.name}:${asset.version}`}>
+                    {asset.ref}
+                  </option>
+                </React.Fragment>
+              ))}
+            </select>
+          </div>
+        );
+      })}
+    </fieldset>
+  );
+}
+
 function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
   const [, setTick] = useState(0);
@@ -298,6 +364,7 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
           </div>
         )}
       </fieldset>
+      {model.dataAssets.length > 0 && <DataInputs model={model} />}
       <fieldset>
         <legend>Where and how</legend>
         <div className="mlbench-Form-row">

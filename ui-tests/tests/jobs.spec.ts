@@ -20,15 +20,18 @@ test.describe.configure({ mode: 'serial' });
 
 test.use({ autoGoto: true });
 
-test('the sidebar shows compute and an empty jobs list', async ({ page }) => {
+test('the sidebar shows compute and the jobs list', async ({ page }) => {
   await openSidebar(page);
   const sidebar = page.locator('#mlbench-sidebar');
   const local = sidebar.locator('.mlbench-Compute[data-compute="local"]');
   await expect(local).toBeVisible();
   await expect(local).toContainText('local');
-  await expect(local).toContainText('0 running');
+  await expect(local).toContainText(/\d+ CPUs?/);
+  await expect(local).toContainText(/\d+ running · \d+ queued/);
+  // other spec files may have run jobs on this server already
+  const n = (await listJobs(page)).length;
   await expect(sidebar.locator('.mlbench-JobsFooter')).toContainText(
-    '0 of 0 jobs'
+    `${n} of ${n} job`
   );
   await expect(
     sidebar.getByRole('button', { name: /Show Failed jobs/ })
@@ -221,19 +224,20 @@ const HIDE_TOASTS = '.Toastify { display: none !important; }';
 async function screenshots(
   page: IJupyterLabPageFixture,
   jobId: string,
-  theme: string
+  theme: string,
+  region: string
 ): Promise<void> {
   await page.locator('#mlbench-sidebar').screenshot({
     path: path.join(SCREENSHOT_DIR, `sidebar-${theme}.png`),
     style: HIDE_TOASTS
   });
-  await page.evaluate(
-    id =>
-      (window as any).jupyterapp.commands.execute('mlbench:open-job', { id }),
-    jobId
-  );
+  await page.evaluate(async id => {
+    await (window as any).jupyterapp.commands.execute('mlbench:open-job', {
+      id
+    });
+  }, jobId);
   const view = page.locator(`.mlbench-JobView-content[data-job-id="${jobId}"]`);
-  await expect(view.getByRole('region', { name: 'Error' })).toBeVisible();
+  await expect(view.getByRole('region', { name: region })).toBeVisible();
   await page.locator('.mlbench-JobView:visible').screenshot({
     path: path.join(SCREENSHOT_DIR, `job-view-${theme}.png`),
     style: HIDE_TOASTS
@@ -244,8 +248,15 @@ test('light and dark themes', async ({ page }) => {
   await openSidebar(page);
   const jobs = await listJobs(page);
   const failed = jobs.find(j => j.status === 'failed')!;
-  await expect(page.locator('.mlbench-JobRow')).toHaveCount(jobs.length);
-  await screenshots(page, failed.id, 'light');
+  await expect(jobRow(page, failed.id)).toBeVisible();
+  // a completed job: its metrics are charted
+  const train = jobs.find(
+    j => j.status === 'completed' && j.notebook_path.endsWith('train.ipynb')
+  )!;
+  await screenshots(page, train.id, 'light', 'Metrics');
+  await expect(
+    page.locator('.mlbench-JobView:visible .mlbench-MetricChart canvas')
+  ).toBeVisible();
 
   await page.theme.setDarkTheme();
   await openSidebar(page);
@@ -260,7 +271,7 @@ test('light and dark themes', async ({ page }) => {
   };
   expect(luminance(bg)).toBeLessThan(0.3);
   expect(luminance(fg)).toBeGreaterThan(0.6);
-  await screenshots(page, failed.id, 'dark');
+  await screenshots(page, failed.id, 'dark', 'Error');
   const badge = page.locator(
     '.mlbench-JobView:visible .mlbench-JobView-header .mlbench-StatusBadge'
   );
