@@ -219,6 +219,41 @@ test('a wrong-typed parameter is refused in the form', async ({ page }) => {
   await expect.poll(async () => (await listJobs(page)).length).toBe(before + 1);
 });
 
+test('the keyboard opens a job; a finished job can be deleted', async ({
+  page
+}) => {
+  await openSidebar(page);
+  const canceled = (await listJobs(page)).find(j => j.status === 'canceled')!;
+  const row = jobRow(page, canceled.id);
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await expect(
+    page.locator(`.mlbench-JobView-content[data-job-id="${canceled.id}"]`)
+  ).toBeVisible();
+
+  // the status filter finds it; the text filter narrows by notebook
+  const sidebar = page.locator('#mlbench-sidebar');
+  await sidebar.getByRole('button', { name: /Show Canceled jobs/ }).click();
+  await expect(sidebar.locator('.mlbench-JobRow')).toHaveCount(1);
+  await sidebar.getByLabel('Filter jobs by text').fill('train');
+  await expect(sidebar.locator('.mlbench-JobRow')).toHaveCount(0);
+  await sidebar.getByLabel('Filter jobs by text').fill('slow');
+
+  await row.getByRole('button', { name: /^Delete job/ }).click();
+  await page
+    .locator('.jp-Dialog')
+    .getByRole('button', { name: 'Delete' })
+    .click();
+  await expect(row).toHaveCount(0);
+  // the job view of a deleted job closes
+  await expect(
+    page.locator(`.mlbench-JobView-content[data-job-id="${canceled.id}"]`)
+  ).toHaveCount(0);
+  expect((await listJobs(page)).map(j => j.id)).not.toContain(canceled.id);
+  await sidebar.getByLabel('Filter jobs by text').fill('');
+  await sidebar.getByRole('button', { name: /Show Canceled jobs/ }).click();
+});
+
 const HIDE_TOASTS = '.Toastify { display: none !important; }';
 
 async function screenshots(
