@@ -4,6 +4,7 @@ import {
   cellText,
   cellValue,
   chartSeries,
+  defaultMetric,
   downsamplingNote,
   metricKeys,
   mlflowRunUrl,
@@ -196,6 +197,14 @@ describe('chart series', () => {
   it('lists the metrics the selected runs have', () => {
     expect(metricKeys([a, b])).toEqual(['acc', 'loss']);
     expect(metricKeys([])).toEqual([]);
+  });
+
+  it('opens on a loss when there is one', () => {
+    expect(
+      defaultMetric(['final_accuracy', 'test_accuracy', 'train_loss'])
+    ).toBe('train_loss');
+    expect(defaultMetric(['acc', 'f1'])).toBe('acc');
+    expect(defaultMetric([])).toBe('');
   });
 
   it('says when the server downsampled', () => {

@@ -51,9 +51,24 @@ export function readChartTheme(el: Element): IChartTheme {
     series: SERIES_COLOR_VARIABLES.map(v => css(v, '#808080')),
     axis: css('--jp-ui-font-color2', '#808080'),
     grid: css('--jp-border-color2', '#e0e0e0'),
-    font: `${css('--jp-ui-font-size0', '11px')} ${family}`,
-    labelFont: `${css('--jp-ui-font-size1', '13px')} ${family}`
+    font: `${fontPx(el, '--jp-ui-font-size0', 11)}px ${family}`,
+    labelFont: `${fontPx(el, '--jp-ui-font-size1', 13)}px ${family}`
   };
+}
+
+/**
+ * A font-size variable in pixels: the theme's sizes are in `em`, but uPlot
+ * scales canvas fonts by the pixel ratio and understands only `px`.
+ */
+function fontPx(el: Element, variable: string, fallback: number): number {
+  const probe = document.createElement('span');
+  probe.style.fontSize = `var(${variable})`;
+  probe.style.position = 'absolute';
+  probe.style.visibility = 'hidden';
+  el.appendChild(probe);
+  const px = parseFloat(getComputedStyle(probe).fontSize);
+  probe.remove();
+  return Number.isFinite(px) && px > 0 ? Math.round(px * 10) / 10 : fallback;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   IRunSort,
   cellText,
   chartSeries,
+  defaultMetric,
   downsamplingNote,
   formatTime,
   metricKeys,
@@ -463,7 +464,7 @@ function RunsChart(props: {
   const [error, setError] = useState('');
   const [loading, setLoading] = useState(false);
   const request = useRef(0);
-  const key = keys.includes(metric) ? metric : (keys[0] ?? '');
+  const key = keys.includes(metric) ? metric : defaultMetric(keys);
   const runIds = runs.map(r => r.run_id).join(',');
 
   useEffect(() => {

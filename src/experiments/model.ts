@@ -248,6 +248,14 @@ export function metricKeys(runs: IRunSummary[]): string[] {
 }
 
 /**
+ * The metric a chart opens on: the first loss, if any (what one usually
+ * watches), else the first metric by name.
+ */
+export function defaultMetric(keys: string[]): string {
+  return keys.find(k => /loss/i.test(k)) ?? keys[0] ?? '';
+}
+
+/**
  * Chart series from the server's histories: one per selected run that has
  * the metric, in the order the runs were selected, labelled by run name.
  */

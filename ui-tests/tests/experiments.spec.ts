@@ -1,0 +1,99 @@
+/**
+ * The Experiments section against a real job: the job's MLflow run appears
+ * in its experiment's runs table with its params and metrics, and selecting
+ * it draws its metric history on the chart.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+
+const EXPERIMENT = 'ui-experiments';
+
+async function openSection(page: Page, title: string) {
+  await page.sidebar.openTab('mlbench-sidebar');
+  const section = page.locator(
+    `section[data-section="${title.toLowerCase()}"]`
+  );
+  const toggle = section.getByRole('button', { name: title, exact: true });
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') {
+    await toggle.click();
+  }
+  return section;
+}
+
+test('shows the runs of a completed job and a chart of its metric', async ({
+  page,
+  baseURL
+}) => {
+  const api = `${baseURL}/mlbench/api/v1`;
+  const submitted = await page.request.post(`${api}/jobs`, {
+    data: {
+      notebook_path: 'train.ipynb',
+      parameters: { epochs: 12, learning_rate: 0.07 },
+      experiment: EXPERIMENT
+    }
+  });
+  expect(submitted.status()).toBe(201);
+  const { id } = await submitted.json();
+  let job: any = null;
+  await expect
+    .poll(
+      async () => {
+        job = await (await page.request.get(`${api}/jobs/${id}`)).json();
+        return job.status;
+      },
+      { timeout: 90000, intervals: [500] }
+    )
+    .toBe('completed');
+
+  const section = await openSection(page, 'Experiments');
+  await section
+    .getByRole('list', { name: 'Experiments' })
+    .getByRole('button', { name: EXPERIMENT })
+    .click();
+
+  const table = section.getByRole('table', { name: `Runs of ${EXPERIMENT}` });
+  const row = table.locator(`tr[data-run-id="${job.mlflow_run_id}"]`);
+  await expect(row).toBeVisible();
+  // params and latest metrics are columns
+  for (const header of [
+    'learning_rate',
+    'epochs',
+    'train_loss',
+    'test_accuracy'
+  ]) {
+    await expect(
+      table.getByRole('columnheader', { name: header })
+    ).toBeVisible();
+  }
+  await expect(row).toContainText('FINISHED');
+  await expect(row).toContainText('0.07');
+
+  // sorting by a metric asks the server and marks the column
+  await table.getByRole('button', { name: 'train_loss', exact: true }).click();
+  await expect(
+    table.getByRole('columnheader', { name: /train_loss/ })
+  ).toHaveAttribute('aria-sort', 'ascending');
+
+  await row.getByRole('checkbox').check();
+  const chart = section.locator('.mlbench-MetricChart');
+  await expect(chart.locator('canvas')).toBeVisible();
+  // the chart opens on the loss, one series per run, every epoch drawn
+  await expect(section.getByLabel(/^Metric/)).toHaveValue('train_loss');
+  await expect(chart).toHaveAttribute('data-render-ms', /\d/);
+  await expect(chart.locator('.u-legend')).toContainText(
+    job.display_name.length ? '' : ''
+  );
+  await expect(section.locator('.mlbench-Experiments-chartNote')).toHaveText(
+    '12 points'
+  );
+  const legend = chart.locator('.u-legend .u-series');
+  await expect(legend).toHaveCount(2); // x + one run
+  await chart.screenshot({
+    path: test.info().outputPath('experiments-chart.png')
+  });
+
+  // hovering shows the values at the cursor in the legend
+  const box = (await chart.locator('.u-over').boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await expect(legend.nth(1).locator('.u-value')).not.toHaveText('—');
+});
