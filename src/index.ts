@@ -17,7 +17,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import React from 'react';
 
-import { EventStream, IJob, MlbenchClient, errorMessage } from './api';
+import { EventStream, IJob, MlbenchClient, errorMessage, isFinal } from './api';
 import { CommandIDs, PLUGIN_ID } from './commands';
 import { DataSection } from './data';
 import { ExperimentsSection } from './experiments';
@@ -68,6 +68,48 @@ export async function checkServer(
     }
     return null;
   }
+}
+
+/**
+ * The ids of jobs submitted from this browser session and not finished yet.
+ */
+export class SubmittedJobs {
+  constructor(private _storage: Storage | null) {
+    try {
+      const saved = JSON.parse(_storage?.getItem(SubmittedJobs.KEY) ?? '[]');
+      if (Array.isArray(saved)) {
+        saved.forEach(id => this._ids.add(String(id)));
+      }
+    } catch {
+      // unreadable: start afresh
+    }
+  }
+
+  static readonly KEY = 'mlbench:submitted-jobs';
+
+  has(id: string): boolean {
+    return this._ids.has(id);
+  }
+
+  add(id: string): void {
+    this._ids.add(id);
+    this._save();
+  }
+
+  delete(id: string): void {
+    this._ids.delete(id);
+    this._save();
+  }
+
+  private _save(): void {
+    try {
+      this._storage?.setItem(SubmittedJobs.KEY, JSON.stringify([...this._ids]));
+    } catch {
+      // storage full or disabled: notifications still work in this page
+    }
+  }
+
+  private _ids = new Set<string>();
 }
 
 /**
@@ -122,8 +164,9 @@ function activate(
       loaded.changed.connect(read);
     });
   }
-  // jobs submitted from this page: their end is notified
-  const submittedHere = new Set<string>();
+  // jobs submitted from this browser: their end is notified, even after a
+  // page reload (kept in the session's storage)
+  const submittedHere = new SubmittedJobs(window.sessionStorage);
   const tracker = new WidgetTracker<JobView>({ namespace: 'mlbench-job' });
 
   const trackSubmitted = (job: IJob) => {
@@ -160,9 +203,16 @@ function activate(
   if (restorer) {
     restorer.add(sidebar, sidebar.id);
   }
-  void sidebar.refresh();
+  void sidebar.refresh().then(() => {
+    // jobs that finished while no page was open
+    for (const job of jobs.all()) {
+      if (isFinal(job.status) && submittedHere.has(job.id)) {
+        notifyFinished(job);
+      }
+    }
+  });
 
-  jobs.jobFinished.connect((_, job) => {
+  const notifyFinished = (job: IJob) => {
     if (!settings.notifications || !submittedHere.has(job.id)) {
       return;
     }
@@ -175,7 +225,11 @@ function activate(
     }`;
     Notification.emit(
       message,
-      job.status === 'completed' ? 'success' : 'error',
+      job.status === 'completed'
+        ? 'success'
+        : job.status === 'canceled'
+          ? 'warning'
+          : 'error',
       {
         autoClose: job.status === 'completed' ? 8000 : false,
         actions: [
@@ -188,7 +242,8 @@ function activate(
         ]
       }
     );
-  });
+  };
+  jobs.jobFinished.connect((_, job) => notifyFinished(job));
 
   const fail = (title: string) => (reason: unknown) => {
     Notification.error(`${title}: ${errorMessage(reason)}`, {

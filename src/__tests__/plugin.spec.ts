@@ -3,7 +3,12 @@ import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import plugin, { CommandIDs, PLUGIN_ID, checkServer } from '../index';
+import plugin, {
+  CommandIDs,
+  PLUGIN_ID,
+  SubmittedJobs,
+  checkServer
+} from '../index';
 
 /** A socket that never connects: activation opens the event stream. */
 class SilentSocket {
@@ -124,5 +129,24 @@ describe('mlbench:plugin', () => {
     expect(warn).toHaveBeenCalledWith(
       expect.stringContaining('did not answer')
     );
+  });
+});
+
+describe('SubmittedJobs', () => {
+  it('remembers the jobs submitted here across page loads', () => {
+    window.sessionStorage.clear();
+    const first = new SubmittedJobs(window.sessionStorage);
+    first.add('a');
+    first.add('b');
+    first.delete('a');
+    const reloaded = new SubmittedJobs(window.sessionStorage);
+    expect(reloaded.has('a')).toBe(false);
+    expect(reloaded.has('b')).toBe(true);
+  });
+
+  it('starts afresh from unreadable storage', () => {
+    window.sessionStorage.setItem(SubmittedJobs.KEY, '{oops');
+    expect(new SubmittedJobs(window.sessionStorage).has('b')).toBe(false);
+    expect(new SubmittedJobs(null).has('b')).toBe(false);
   });
 });

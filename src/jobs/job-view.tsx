@@ -343,6 +343,18 @@ function JobDetail(props: {
         {job.mlflow_run_id && (
           <Field label="MLflow run">{job.mlflow_run_id}</Field>
         )}
+        {job.inputs && job.inputs.length > 0 && (
+          <Field label="Data inputs">
+            {job.inputs.map(i => `${i.name} ← ${i.ref}`).join(', ')}
+          </Field>
+        )}
+        {job.outputs && job.outputs.length > 0 && (
+          <Field label="Data outputs">
+            {job.outputs
+              .map(o => `${o.name} → ${o.ref ?? `${o.asset} (on completion)`}`)
+              .join(', ')}
+          </Field>
+        )}
         {Object.keys(job.tags).length > 0 && (
           <Field label="Tags">
             {Object.entries(job.tags)
