@@ -6,6 +6,7 @@ import { IJupyterLabPageFixture, expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
 import {
+  API,
   SCREENSHOT_DIR,
   jobRow,
   listJobs,
@@ -252,6 +253,44 @@ test('the keyboard opens a job; a finished job can be deleted', async ({
   expect((await listJobs(page)).map(j => j.id)).not.toContain(canceled.id);
   await sidebar.getByLabel('Filter jobs by text').fill('');
   await sidebar.getByRole('button', { name: /Show Canceled jobs/ }).click();
+});
+
+test('a text parameter is bound to a data asset version', async ({ page }) => {
+  // a small file in the server root, registered as a data asset
+  const put = await page.request.put('/api/contents/greeting.txt', {
+    data: { type: 'file', format: 'text', content: 'hello from data\n' }
+  });
+  expect(put.ok()).toBe(true);
+  const created = await page.request.post(`${API}/data`, {
+    data: { name: 'greeting', path: 'greeting.txt', kind: 'file' }
+  });
+  expect(created.status()).toBe(201);
+
+  await openSidebar(page);
+  await openNotebook(page, 'read_data.ipynb');
+  await page.locator('.mlbench-RunAsJobButton').first().click();
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  const picker = dialog.getByLabel('Data for parameter data_path');
+  await picker.selectOption('greeting@latest');
+  await dialog.getByRole('button', { name: 'Submit job' }).click();
+  await expect(dialog).toHaveCount(0);
+
+  const [job] = await listJobs(page);
+  await expect(jobRow(page, job.id)).toHaveAttribute(
+    'data-status',
+    'completed',
+    { timeout: 90000 }
+  );
+  await jobRow(page, job.id).click();
+  const view = page.locator(
+    `.mlbench-JobView-content[data-job-id="${job.id}"]`
+  );
+  await expect(view.locator('.mlbench-JobView-fields')).toContainText(
+    'data_path ← greeting:1'
+  );
+  await expect(view.locator('.mlbench-JobView-log')).toContainText(
+    'read: hello from data'
+  );
 });
 
 const HIDE_TOASTS = '.Toastify { display: none !important; }';
