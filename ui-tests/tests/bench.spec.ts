@@ -272,6 +272,7 @@ async function timeChart(
             end_to_end_ms: Math.round(performance.now() - w.__chartStart),
             render_ms: Number(chart.getAttribute('data-render-ms')),
             longest_task_ms: Math.round(Math.max(0, ...w.__longTasks)),
+            chart_width_px: chart.clientWidth,
             note: document.querySelector('.mlbench-Experiments-chartNote')
               ?.textContent
           });
@@ -328,6 +329,26 @@ test('@bench experiments chart: 4 runs x 100,000 points', async ({
     renders.push(r.render_ms);
   }
 
+  // The same at a wide sidebar (drawing cost grows with the width).
+  const handle = page
+    .locator('#jp-main-split-panel > .lm-SplitPanel-handle')
+    .first();
+  const hb = (await handle.boundingBox())!;
+  await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(1000, hb.y + hb.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const wide: any[] = [];
+  for (let i = 0; i < 6; i++) {
+    wide.push(
+      await timeChart(
+        page,
+        () => axis.selectOption(i % 2 ? 'step' : 'relative'),
+        4
+      )
+    );
+  }
+
   const result = {
     runs: 4,
     points_per_run: 100000,
@@ -335,6 +356,8 @@ test('@bench experiments chart: 4 runs x 100,000 points', async ({
     downsampled_2000: downsampled,
     full_100000: full,
     rerender_400000_points_ms: stats(renders),
+    rerender_400000_points_wide_ms: stats(wide.map(r => r.render_ms)),
+    wide_chart_width_px: wide[0].chart_width_px,
     ratio_render_full_vs_downsampled:
       Math.round((full.render_ms / Math.max(downsampled.render_ms, 0.1)) * 10) /
       10,
