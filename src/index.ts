@@ -277,20 +277,24 @@ function activate(
     execute: () => sidebar.refresh()
   });
 
-  const currentNotebookPath = (): string | null => {
-    const widget = shell.currentWidget;
-    if (notebooks?.currentWidget && widget === notebooks.currentWidget) {
-      return notebooks.currentWidget.context.path;
-    }
+  // the notebook selected in the file browser (its context menu)
+  const selectedNotebookPath = (): string | null => {
     const browser = browserFactory?.tracker.currentWidget;
-    if (browser) {
-      for (const item of browser.selectedItems()) {
-        if (item.path.endsWith('.ipynb')) {
-          return item.path;
-        }
+    for (const item of browser?.selectedItems() ?? []) {
+      if (item.path.endsWith('.ipynb')) {
+        return item.path;
       }
     }
-    return notebooks?.currentWidget?.context.path ?? null;
+    return null;
+  };
+
+  // the notebook in the main area, else the one selected in the file browser
+  const currentNotebookPath = (): string | null => {
+    const current = notebooks?.currentWidget;
+    if (current && shell.currentWidget === current) {
+      return current.context.path;
+    }
+    return selectedNotebookPath() ?? current?.context.path ?? null;
   };
 
   commands.addCommand(CommandIDs.runAsJob, {
@@ -302,6 +306,10 @@ function activate(
             type: 'string',
             description:
               'The notebook, relative to the server root (default: the current one)'
+          },
+          fromFileBrowser: {
+            type: 'boolean',
+            description: "Use the file browser's selection"
           }
         }
       }
@@ -313,7 +321,11 @@ function activate(
     execute: async args => {
       let path = typeof args.path === 'string' ? args.path : null;
       if (!path) {
-        path = currentNotebookPath();
+        // from the file browser's menu, the right-clicked file, not the
+        // notebook that happens to be open
+        path = args.fromFileBrowser
+          ? selectedNotebookPath()
+          : currentNotebookPath();
       }
       if (!path) {
         await showDialog({
@@ -472,6 +484,7 @@ function activate(
 
   app.contextMenu.addItem({
     command: CommandIDs.runAsJob,
+    args: { fromFileBrowser: true },
     selector: '.jp-DirListing-item[data-file-type="notebook"]',
     rank: 3
   });

@@ -113,7 +113,9 @@ test('a failing notebook shows its error cell and traceback', async ({
   page
 }) => {
   await openSidebar(page);
-  // from the file browser's context menu
+  // from the file browser's context menu, while another notebook is open:
+  // the right-clicked file is the one submitted
+  await openNotebook(page, 'train.ipynb');
   await page.sidebar.openTab('filebrowser');
   await page.filebrowser.openDirectory('/');
   await page
@@ -124,6 +126,7 @@ test('a failing notebook shows its error cell and traceback', async ({
   await page.getByRole('menuitem', { name: 'Run as job...' }).click();
   const dialog = page.locator('.mlbench-SubmitDialog');
   await expect(dialog.getByLabel('Parameter divisor')).toHaveValue('0');
+  await expect(dialog.getByLabel('Parameter epochs')).toHaveCount(0);
   await dialog.getByRole('button', { name: 'Submit job' }).click();
   await expect(dialog).toHaveCount(0);
 
