@@ -96,4 +96,19 @@ test('shows the runs of a completed job and a chart of its metric', async ({
   const box = (await chart.locator('.u-over').boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await expect(legend.nth(1).locator('.u-value')).not.toHaveText('—');
+
+  // The dark theme redraws the chart in its own colors.
+  await page.theme.setDarkTheme();
+  await expect(chart).toHaveAttribute('data-render-ms', /\d/);
+  const colors = await chart.evaluate(el => {
+    const style = getComputedStyle(el);
+    return {
+      text: style.color,
+      background: getComputedStyle(document.body).backgroundColor
+    };
+  });
+  expect(colors.text).not.toBe(colors.background);
+  await chart.screenshot({
+    path: test.info().outputPath('experiments-chart-dark.png')
+  });
 });
