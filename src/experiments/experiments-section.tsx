@@ -518,7 +518,7 @@ function RunsChart(props: {
     <div className="mlbench-Experiments-chart" aria-busy={loading}>
       <div className="mlbench-Experiments-chartControls">
         <label>
-          Metric
+          <span>Metric</span>
           <select
             className="jp-mod-styled"
             value={key}
@@ -532,7 +532,7 @@ function RunsChart(props: {
           </select>
         </label>
         <label>
-          X axis
+          <span>X axis</span>
           <select
             className="jp-mod-styled"
             value={xChoice}
@@ -547,7 +547,7 @@ function RunsChart(props: {
           </select>
         </label>
         <label>
-          Points per run
+          <span>Points per run</span>
           <select
             className="jp-mod-styled"
             value={maxPoints}

@@ -97,6 +97,10 @@ test('shows the runs of a completed job and a chart of its metric', async ({
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await expect(legend.nth(1).locator('.u-value')).not.toHaveText('—');
 
+  await section.screenshot({
+    path: test.info().outputPath('experiments-section.png')
+  });
+
   // The dark theme redraws the chart in its own colors.
   await page.theme.setDarkTheme();
   await expect(chart).toHaveAttribute('data-render-ms', /\d/);
