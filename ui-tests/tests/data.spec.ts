@@ -61,6 +61,9 @@ test('shows a table asset: versions, details, preview and lineage', async ({
     'No job has made or read this version yet.'
   );
 
+  await section.screenshot({
+    path: test.info().outputPath('data-section.png')
+  });
   await section
     .getByRole('button', { name: 'Back to the data assets' })
     .click();
