@@ -15,6 +15,11 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import {
+  ITranslator,
+  TranslationBundle,
+  nullTranslator
+} from '@jupyterlab/translation';
 import React from 'react';
 
 import { EventStream, IJob, MlbenchClient, errorMessage, isFinal } from './api';
@@ -124,18 +129,20 @@ interface ISettings {
 /**
  * The sidebar's sections below Compute and Jobs.
  */
-const extraSections: ISidebarSection[] = [
-  {
-    id: 'experiments',
-    title: 'Experiments',
-    render: client => React.createElement(ExperimentsSection, { client })
-  },
-  {
-    id: 'data',
-    title: 'Data',
-    render: client => React.createElement(DataSection, { client })
-  }
-];
+function extraSections(trans: TranslationBundle): ISidebarSection[] {
+  return [
+    {
+      id: 'experiments',
+      title: trans.__('Experiments'),
+      render: client => React.createElement(ExperimentsSection, { client })
+    },
+    {
+      id: 'data',
+      title: trans.__('Data'),
+      render: client => React.createElement(DataSection, { client })
+    }
+  ];
+}
 
 function activate(
   app: JupyterFrontEnd,
@@ -144,8 +151,10 @@ function activate(
   docManager: IDocumentManager | null,
   browserFactory: IFileBrowserFactory | null,
   notebooks: INotebookTracker | null,
-  restorer: ILayoutRestorer | null
+  restorer: ILayoutRestorer | null,
+  translator: ITranslator | null
 ): void {
+  const trans = (translator ?? nullTranslator).load('mlbench');
   void checkServer(app);
   const { commands, shell } = app;
   const client = new MlbenchClient(app.serviceManager.serverSettings);
@@ -197,7 +206,7 @@ function activate(
     client,
     jobs,
     actions,
-    sections: extraSections
+    sections: extraSections(trans)
   });
   shell.add(sidebar, 'left', { rank: 650 });
   if (restorer) {
@@ -218,11 +227,15 @@ function activate(
     }
     submittedHere.delete(job.id);
     const name = job.display_name || job.id.slice(0, 8);
-    const message = `Job ${name} ${job.status.replace('_', ' ')}${
+    const reason = job.error?.message ?? job.status_reason;
+    const message =
       job.status === 'completed'
-        ? ''
-        : `: ${job.error?.message ?? job.status_reason}`
-    }`;
+        ? trans.__('Job %1 completed', name)
+        : job.status === 'canceled'
+          ? trans.__('Job %1 canceled', name)
+          : job.status === 'timed_out'
+            ? trans.__('Job %1 timed out: %2', name, reason)
+            : trans.__('Job %1 failed: %2', name, reason);
     Notification.emit(
       message,
       job.status === 'completed'
@@ -234,8 +247,8 @@ function activate(
         autoClose: job.status === 'completed' ? 8000 : false,
         actions: [
           {
-            label: 'Open job',
-            caption: `Open job ${job.id}`,
+            label: trans.__('Open job'),
+            caption: trans.__('Open job %1', job.id),
             callback: () =>
               void commands.execute(CommandIDs.openJob, { id: job.id })
           }
@@ -246,7 +259,7 @@ function activate(
   jobs.jobFinished.connect((_, job) => notifyFinished(job));
 
   const fail = (title: string) => (reason: unknown) => {
-    Notification.error(`${title}: ${errorMessage(reason)}`, {
+    Notification.error(trans.__('%1: %2', title, errorMessage(reason)), {
       autoClose: 8000
     });
   };
@@ -266,14 +279,14 @@ function activate(
 
   commands.addCommand(CommandIDs.openSidebar, {
     describedBy: { args: { type: 'object', properties: {} } },
-    label: 'Show the mlbench Sidebar',
+    label: trans.__('Show the mlbench Sidebar'),
     icon: mlbenchIcon,
     execute: () => shell.activateById(sidebar.id)
   });
 
   commands.addCommand(CommandIDs.refresh, {
     describedBy: { args: { type: 'object', properties: {} } },
-    label: 'Refresh mlbench Jobs and Compute',
+    label: trans.__('Refresh mlbench Jobs and Compute'),
     execute: () => sidebar.refresh()
   });
 
@@ -315,8 +328,10 @@ function activate(
       }
     },
     label: args =>
-      args.isPalette ? 'Run Notebook as mlbench Job...' : 'Run as job...',
-    caption: 'Run this notebook as a tracked mlbench job',
+      args.isPalette
+        ? trans.__('Run Notebook as mlbench Job...')
+        : trans.__('Run as job...'),
+    caption: trans.__('Run this notebook as a tracked mlbench job'),
     icon: args => (args.toolbar ? mlbenchIcon : undefined),
     execute: async args => {
       let path = typeof args.path === 'string' ? args.path : null;
@@ -329,8 +344,8 @@ function activate(
       }
       if (!path) {
         await showDialog({
-          title: 'Run as job',
-          body: 'Open or select a notebook first.',
+          title: trans.__('Run as job'),
+          body: trans.__('Open or select a notebook first.'),
           buttons: [Dialog.okButton()]
         });
         return;
@@ -351,7 +366,7 @@ function activate(
         trackSubmitted(job);
         shell.activateById(sidebar.id);
         Notification.info(
-          `Job ${job.display_name || job.id.slice(0, 8)} submitted`,
+          trans.__('Job %1 submitted', job.display_name || job.id.slice(0, 8)),
           {
             autoClose: 3000
           }
@@ -363,7 +378,7 @@ function activate(
 
   commands.addCommand(CommandIDs.openJob, {
     describedBy: byJobId,
-    label: 'Open mlbench Job',
+    label: trans.__('Open mlbench Job'),
     execute: async args => {
       const id = jobArg(args);
       if (id) {
@@ -374,7 +389,7 @@ function activate(
 
   commands.addCommand(CommandIDs.showJobLogs, {
     describedBy: byJobId,
-    label: 'Show mlbench Job Logs',
+    label: trans.__('Show mlbench Job Logs'),
     execute: async args => {
       const id = jobArg(args);
       if (!id) {
@@ -394,7 +409,7 @@ function activate(
 
   commands.addCommand(CommandIDs.openJobOutput, {
     describedBy: byJobId,
-    label: 'Open mlbench Job Output Notebook',
+    label: trans.__('Open mlbench Job Output Notebook'),
     execute: async args => {
       const id = jobArg(args);
       try {
@@ -413,47 +428,53 @@ function activate(
             return path;
           }
         }
-        fail('Could not open the output notebook')(reason);
+        fail(trans.__('Could not open the output notebook'))(reason);
       }
     }
   });
 
   commands.addCommand(CommandIDs.cancelJob, {
     describedBy: byJobId,
-    label: 'Cancel mlbench Job',
+    label: trans.__('Cancel mlbench Job'),
     execute: async args => {
       try {
         jobs.upsert(await client.cancelJob(jobArg(args)));
       } catch (reason) {
-        fail('Could not cancel the job')(reason);
+        fail(trans.__('Could not cancel the job'))(reason);
       }
     }
   });
 
   commands.addCommand(CommandIDs.rerunJob, {
     describedBy: byJobId,
-    label: 'Rerun mlbench Job',
+    label: trans.__('Rerun mlbench Job'),
     execute: async args => {
       try {
         const job = await client.rerunJob(jobArg(args));
         trackSubmitted(job);
         return job.id;
       } catch (reason) {
-        fail('Could not rerun the job')(reason);
+        fail(trans.__('Could not rerun the job'))(reason);
       }
     }
   });
 
   commands.addCommand(CommandIDs.deleteJob, {
     describedBy: byJobId,
-    label: 'Delete mlbench Job',
+    label: trans.__('Delete mlbench Job'),
     execute: async args => {
       const id = jobArg(args);
       const job = jobs.get(id);
       const result = await showDialog({
-        title: 'Delete job',
-        body: `Delete job ${job ? job.display_name || id : id} and its MLflow run?`,
-        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+        title: trans.__('Delete job'),
+        body: trans.__(
+          'Delete job %1 and its MLflow run?',
+          job ? job.display_name || id : id
+        ),
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: trans.__('Delete') })
+        ]
       });
       if (!result.button.accept) {
         return;
@@ -463,7 +484,7 @@ function activate(
         jobs.remove([id]);
         tracker.find(w => w.model.jobId === id)?.close();
       } catch (reason) {
-        fail('Could not delete the job')(reason);
+        fail(trans.__('Could not delete the job'))(reason);
       }
     }
   });
@@ -476,7 +497,7 @@ function activate(
     ]) {
       palette.addItem({
         command,
-        category: 'mlbench',
+        category: trans.__('mlbench'),
         args: { isPalette: true }
       });
     }
@@ -494,8 +515,8 @@ function activate(
     createNew: (panel: NotebookPanel) => {
       const button = new ToolbarButton({
         icon: mlbenchIcon,
-        label: 'Run as job',
-        tooltip: 'Run this notebook as a tracked mlbench job',
+        label: trans.__('Run as job'),
+        tooltip: trans.__('Run this notebook as a tracked mlbench job'),
         className: 'mlbench-RunAsJobButton',
         onClick: () =>
           void commands.execute(CommandIDs.runAsJob, {
@@ -522,7 +543,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IDocumentManager,
     IFileBrowserFactory,
     INotebookTracker,
-    ILayoutRestorer
+    ILayoutRestorer,
+    ITranslator
   ],
   activate
 };
