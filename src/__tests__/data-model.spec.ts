@@ -1,7 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { MlbenchAPIError, MlbenchClient } from '../api';
-import type { ILineageGraph } from '../api';
+import type { ILineageGraph, ILineageNode } from '../api';
 import {
   formatBytes,
   isDataUnavailable,
@@ -74,18 +74,22 @@ describe('preview', () => {
   });
 });
 
+function node(id: string, label: string): ILineageNode {
+  return { id, type: id.startsWith('job:') ? 'job' : 'data', label };
+}
+
 describe('lineageLevels', () => {
   // raw:1 -> job prep -> clean:2 -> job train -> model-data:1
   //                               -> job eval (reads clean:2 as well)
   const graph: ILineageGraph = {
     root: 'data:clean:2',
     nodes: [
-      { id: 'data:raw:1', type: 'data', label: 'raw:1' },
-      { id: 'job:p', type: 'job', label: 'prep', status: 'completed' },
-      { id: 'data:clean:2', type: 'data', label: 'clean:2' },
-      { id: 'job:t', type: 'job', label: 'train' },
-      { id: 'job:e', type: 'job', label: 'eval' },
-      { id: 'data:out:1', type: 'data', label: 'out:1' }
+      node('data:raw:1', 'raw:1'),
+      { ...node('job:p', 'prep'), status: 'completed' },
+      node('data:clean:2', 'clean:2'),
+      node('job:t', 'train'),
+      node('job:e', 'eval'),
+      node('data:out:1', 'out:1')
     ],
     edges: [
       {

@@ -1,4 +1,5 @@
-import React, { useEffect, useRef } from 'react';
+import React, { useContext, useEffect, useRef } from 'react';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import uPlot from 'uplot';
 
 import {
@@ -8,6 +9,7 @@ import {
   alignSeries,
   formatValue
 } from './chart-data';
+import { TranslatorContext } from './trans';
 
 /**
  * JupyterLab theme variables the series cycle through. Canvas cannot use
@@ -90,6 +92,10 @@ export interface IMetricChartOptions {
    * Called after each first draw with its duration in milliseconds.
    */
   onRender?: (ms: number) => void;
+  /**
+   * Translates the axis names (default: English).
+   */
+  translator?: ITranslator;
 }
 
 /**
@@ -173,6 +179,7 @@ export class MetricChartView {
     const data = alignSeries(series, xAxis);
     this._data = data;
     const theme = readChartTheme(this._host);
+    const trans = (this._options.translator ?? nullTranslator).load('mlbench');
     const axis: uPlot.Axis = {
       stroke: theme.axis,
       font: theme.font,
@@ -191,10 +198,10 @@ export class MetricChartView {
           ...axis,
           label:
             xAxis === 'step'
-              ? 'step'
+              ? trans.__('step')
               : xAxis === 'relative'
-                ? 'seconds since start'
-                : 'time'
+                ? trans.__('seconds since start')
+                : trans.__('time')
         },
         {
           ...axis,
@@ -205,7 +212,7 @@ export class MetricChartView {
       ],
       series: [
         {
-          label: xAxis === 'step' ? 'step' : 'time',
+          label: xAxis === 'step' ? trans.__('step') : trans.__('time'),
           value: (_u, v) =>
             v === null
               ? '—'
@@ -295,6 +302,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<MetricChartView | null>(null);
   const { series, xAxis, yLabel, height, onRender } = props;
+  const translator = useContext(TranslatorContext);
 
   useEffect(() => {
     return () => {
@@ -307,13 +315,13 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
     if (!host.current) {
       return;
     }
-    const options = { series, xAxis, yLabel, height, onRender };
+    const options = { series, xAxis, yLabel, height, onRender, translator };
     if (view.current) {
       view.current.update(options);
     } else {
       view.current = new MetricChartView(host.current, options);
     }
-  }, [series, xAxis, yLabel, height]);
+  }, [series, xAxis, yLabel, height, translator]);
 
   return (
     <div

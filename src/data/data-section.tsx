@@ -1,5 +1,6 @@
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 import { caretLeftIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import {
   IDataPreview,
@@ -18,17 +19,25 @@ import {
   previewCell,
   previewColumns
 } from './model';
+import { TranslatorContext, useTrans } from '../components/trans';
 
 /**
  * Rows a table preview asks for.
  */
 export const PREVIEW_ROWS = 20;
 
+// A command, the same in every language.
+const CREATE_COMMAND = 'mlbench data create NAME PATH';
+
 /**
  * Properties of the Data section.
  */
 export interface IDataSectionProps {
   client: MlbenchClient;
+  /**
+   * The application's translator (default: English).
+   */
+  translator?: ITranslator;
 }
 
 type Tab = 'assets' | 'datastores';
@@ -39,7 +48,16 @@ type Tab = 'assets' | 'datastores';
  * version's details, a preview and its lineage.
  */
 export function DataSection(props: IDataSectionProps): JSX.Element {
+  return (
+    <TranslatorContext.Provider value={props.translator ?? nullTranslator}>
+      <DataSectionBody client={props.client} />
+    </TranslatorContext.Provider>
+  );
+}
+
+function DataSectionBody(props: { client: MlbenchClient }): JSX.Element {
   const { client } = props;
+  const trans = useTrans();
   const [tab, setTab] = useState<Tab>('assets');
   const [asset, setAsset] = useState<string | null>(null);
   // null until known; false once a data route answered 501/404.
@@ -57,11 +75,12 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
     return (
       <div className="mlbench-Data">
         <div className="mlbench-Data-unavailable" role="status">
-          <strong>Data routes not available.</strong> This server&apos;s mlbench
-          does not serve datastores and data assets yet (the data routes
-          answered &quot;not implemented&quot;).
+          <strong>{trans.__('Data routes not available.')}</strong>{' '}
+          {trans.__(
+            'This server\'s mlbench does not serve datastores and data assets yet (the data routes answered "not implemented").'
+          )}
           <button className="jp-mod-styled" onClick={() => setAvailable(null)}>
-            Try again
+            {trans.__('Try again')}
           </button>
         </div>
       </div>
@@ -75,7 +94,7 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
           <div
             className="mlbench-Data-tabs"
             role="tablist"
-            aria-label="Data views"
+            aria-label={trans.__('Data views')}
           >
             {(['assets', 'datastores'] as Tab[]).map(t => (
               <button
@@ -87,7 +106,7 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
                 }
                 onClick={() => setTab(t)}
               >
-                {t === 'assets' ? 'Assets' : 'Datastores'}
+                {t === 'assets' ? trans.__('Assets') : trans.__('Datastores')}
               </button>
             ))}
           </div>
@@ -133,6 +152,7 @@ function AssetList(
   props: IListProps & { onOpen: (name: string) => void }
 ): JSX.Element {
   const { client, onError, onAvailable, onOpen } = props;
+  const trans = useTrans();
   const [text, setText] = useState('');
   const [items, setItems] = useState<IDataVersionInfo[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -176,15 +196,15 @@ function AssetList(
         <input
           className="jp-mod-styled mlbench-Data-search"
           type="search"
-          placeholder="Filter assets"
-          aria-label="Filter data assets by name"
+          placeholder={trans.__('Filter assets')}
+          aria-label={trans.__('Filter data assets by name')}
           value={text}
           onChange={e => setText(e.target.value)}
         />
         <button
           className="jp-mod-styled mlbench-Data-iconButton"
-          title="Refresh data assets"
-          aria-label="Refresh data assets"
+          title={trans.__('Refresh data assets')}
+          aria-label={trans.__('Refresh data assets')}
           onClick={() => void load(null)}
         >
           <refreshIcon.react tag="span" />
@@ -196,26 +216,33 @@ function AssetList(
         </div>
       )}
       {items === null && !error && (
-        <div className="mlbench-Data-empty">Loading data assets…</div>
+        <div className="mlbench-Data-empty">
+          {trans.__('Loading data assets…')}
+        </div>
       )}
       {items !== null && items.length === 0 && (
         <div className="mlbench-Data-empty">
-          No data assets yet: create one with{' '}
-          <code>mlbench data create NAME PATH</code>.
+          {trans.__('No data assets yet: create one with')}{' '}
+          <code>{CREATE_COMMAND}</code>
         </div>
       )}
       {items !== null && items.length > 0 && (
-        <ul className="mlbench-Data-items" aria-label="Data assets">
+        <ul className="mlbench-Data-items" aria-label={trans.__('Data assets')}>
           {items.map(v => (
             <li key={v.id}>
               <button
                 className="mlbench-Data-item"
                 onClick={() => onOpen(v.name)}
-                title={`Show the versions of ${v.name}`}
+                title={trans.__('Show the versions of %1', v.name)}
               >
                 <span className="mlbench-Data-itemName">{v.name}</span>
                 <span className="mlbench-Data-itemMeta">
-                  v{v.version} · {v.kind} · {formatBytes(v.size_bytes)}
+                  {trans.__(
+                    'v%1 · %2 · %3',
+                    v.version,
+                    v.kind,
+                    formatBytes(v.size_bytes)
+                  )}
                 </span>
               </button>
             </li>
@@ -227,7 +254,7 @@ function AssetList(
           className="jp-mod-styled mlbench-Data-more"
           onClick={() => void load(cursor)}
         >
-          More assets
+          {trans.__('More assets')}
         </button>
       )}
     </div>
@@ -240,6 +267,7 @@ function AssetList(
  */
 function DatastoreList(props: IListProps): JSX.Element {
   const { client, onError, onAvailable } = props;
+  const trans = useTrans();
   const [items, setItems] = useState<IDatastoreInfo[] | null>(null);
   const [error, setError] = useState('');
 
@@ -261,11 +289,13 @@ function DatastoreList(props: IListProps): JSX.Element {
   return (
     <div className="mlbench-Data-list">
       <div className="mlbench-Data-toolbar">
-        <span className="mlbench-Data-toolbarTitle">Datastores</span>
+        <span className="mlbench-Data-toolbarTitle">
+          {trans.__('Datastores')}
+        </span>
         <button
           className="jp-mod-styled mlbench-Data-iconButton"
-          title="Refresh datastores"
-          aria-label="Refresh datastores"
+          title={trans.__('Refresh datastores')}
+          aria-label={trans.__('Refresh datastores')}
           onClick={() => void load()}
         >
           <refreshIcon.react tag="span" />
@@ -277,19 +307,25 @@ function DatastoreList(props: IListProps): JSX.Element {
         </div>
       )}
       {items === null && !error && (
-        <div className="mlbench-Data-empty">Loading datastores…</div>
+        <div className="mlbench-Data-empty">
+          {trans.__('Loading datastores…')}
+        </div>
       )}
       {items !== null && (
-        <ul className="mlbench-Data-items" aria-label="Datastores">
+        <ul className="mlbench-Data-items" aria-label={trans.__('Datastores')}>
           {items.map(d => (
             <li key={d.name} className="mlbench-Data-datastore">
               <span className="mlbench-Data-itemName">
                 {d.name}
                 {d.is_default && (
-                  <span className="mlbench-Data-badge">default</span>
+                  <span className="mlbench-Data-badge">
+                    {trans.__('default')}
+                  </span>
                 )}
                 {d.read_only && (
-                  <span className="mlbench-Data-badge">read-only</span>
+                  <span className="mlbench-Data-badge">
+                    {trans.__('read-only')}
+                  </span>
                 )}
               </span>
               <span className="mlbench-Data-itemMeta" title={d.uri}>
@@ -297,7 +333,7 @@ function DatastoreList(props: IListProps): JSX.Element {
               </span>
               {d.credentials && d.credentials.length > 0 && (
                 <span className="mlbench-Data-itemMeta">
-                  credentials: {d.credentials.join(', ')}
+                  {trans.__('credentials: %1', d.credentials.join(', '))}
                 </span>
               )}
             </li>
@@ -319,6 +355,7 @@ function AssetView(props: {
   onError: (error: unknown) => string;
 }): JSX.Element {
   const { client, name, onBack, onError } = props;
+  const trans = useTrans();
   const [versions, setVersions] = useState<IDataVersionInfo[] | null>(null);
   const [version, setVersion] = useState<number | null>(null);
   const [error, setError] = useState('');
@@ -349,8 +386,8 @@ function AssetView(props: {
       <div className="mlbench-Data-toolbar">
         <button
           className="jp-mod-styled mlbench-Data-iconButton"
-          title="Back to the data assets"
-          aria-label="Back to the data assets"
+          title={trans.__('Back to the data assets')}
+          aria-label={trans.__('Back to the data assets')}
           onClick={onBack}
         >
           <caretLeftIcon.react tag="span" />
@@ -358,7 +395,7 @@ function AssetView(props: {
         <h3 className="mlbench-Data-title">{name}</h3>
         {versions && versions.length > 0 && (
           <label className="mlbench-Data-version">
-            Version
+            {trans.__('Version')}
             <select
               className="jp-mod-styled"
               value={version ?? ''}
@@ -367,7 +404,7 @@ function AssetView(props: {
               {versions.map(v => (
                 <option key={v.version} value={v.version}>
                   {v.version}
-                  {v.archived ? ' (archived)' : ''}
+                  {v.archived ? trans.__(' (archived)') : ''}
                 </option>
               ))}
             </select>
@@ -380,7 +417,9 @@ function AssetView(props: {
         </div>
       )}
       {versions === null && !error && (
-        <div className="mlbench-Data-empty">Loading versions…</div>
+        <div className="mlbench-Data-empty">
+          {trans.__('Loading versions…')}
+        </div>
       )}
       {info && (
         <>
@@ -398,35 +437,50 @@ function AssetView(props: {
  */
 function VersionDetails(props: { info: IDataVersionInfo }): JSX.Element {
   const { info } = props;
+  const trans = useTrans();
   const rows: [string, string][] = [
-    ['Reference', info.ref],
-    ['Kind', info.format ? `${info.kind} (${info.format})` : info.kind],
-    ['Datastore', info.datastore],
-    ['URI', info.uri],
-    ['Stored', info.stored === 'upload' ? 'uploaded copy' : 'reference'],
-    ['Size', formatBytes(info.size_bytes)],
-    ['Files', String(info.file_count)],
+    [trans.__('Reference'), info.ref],
     [
-      'Rows',
+      trans.__('Kind'),
+      info.format ? `${info.kind} (${info.format})` : info.kind
+    ],
+    [trans.__('Datastore'), info.datastore],
+    [trans.__('URI'), info.uri],
+    [
+      trans.__('Stored'),
+      info.stored === 'upload'
+        ? trans.__('uploaded copy')
+        : trans.__('reference')
+    ],
+    [trans.__('Size'), formatBytes(info.size_bytes)],
+    [trans.__('Files'), String(info.file_count)],
+    [
+      trans.__('Rows'),
       info.row_count === null || info.row_count === undefined
         ? ''
         : info.row_count.toLocaleString('en-US')
     ],
-    ['Hash', `${info.hash_algorithm ?? 'blake3'}:${info.content_hash}`],
-    ['Created', new Date(info.created_at).toLocaleString()],
-    ['Created by', info.created_by ?? ''],
-    ['Made by job', info.job_id ?? ''],
-    ['Source', info.source ?? ''],
-    ['Description', info.description ?? ''],
     [
-      'Tags',
+      trans.__('Hash'),
+      `${info.hash_algorithm ?? 'blake3'}:${info.content_hash}`
+    ],
+    [trans.__('Created'), new Date(info.created_at).toLocaleString()],
+    [trans.__('Created by'), info.created_by ?? ''],
+    [trans.__('Made by job'), info.job_id ?? ''],
+    [trans.__('Source'), info.source ?? ''],
+    [trans.__('Description'), info.description ?? ''],
+    [
+      trans.__('Tags'),
       Object.entries(info.tags ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')
     ]
   ];
   return (
-    <section className="mlbench-Data-details" aria-label="Version details">
+    <section
+      className="mlbench-Data-details"
+      aria-label={trans.__('Version details')}
+    >
       <dl>
         {rows
           .filter(([, value]) => value !== '')
@@ -439,12 +493,18 @@ function VersionDetails(props: { info: IDataVersionInfo }): JSX.Element {
       </dl>
       {info.columns && info.columns.length > 0 && (
         <details className="mlbench-Data-schema">
-          <summary>Schema ({info.columns.length} columns)</summary>
+          <summary>
+            {trans._n(
+              'Schema (%1 column)',
+              'Schema (%1 columns)',
+              info.columns.length
+            )}
+          </summary>
           <ul>
             {info.columns.map(c => (
               <li key={c.name}>
                 <code>{c.name}</code> {c.type}
-                {c.nullable === false ? ' not null' : ''}
+                {c.nullable === false ? trans.__(' not null') : ''}
               </li>
             ))}
           </ul>
@@ -462,6 +522,7 @@ function Preview(props: {
   info: IDataVersionInfo;
 }): JSX.Element {
   const { client, info } = props;
+  const trans = useTrans();
   const [preview, setPreview] = useState<IDataPreview | null>(null);
   const [error, setError] = useState('');
 
@@ -488,17 +549,17 @@ function Preview(props: {
 
   const columns = preview ? previewColumns(preview) : [];
   return (
-    <section className="mlbench-Data-preview" aria-label="Preview">
-      <h4>Preview</h4>
+    <section className="mlbench-Data-preview" aria-label={trans.__('Preview')}>
+      <h4>{trans.__('Preview')}</h4>
       {error && <div className="mlbench-Data-error">{error}</div>}
       {!preview && !error && (
-        <div className="mlbench-Data-empty">Loading preview…</div>
+        <div className="mlbench-Data-empty">{trans.__('Loading preview…')}</div>
       )}
       {preview && preview.rows && (
         <div className="mlbench-Data-tableWrap">
           <table
             className="mlbench-Data-table"
-            aria-label={`First rows of ${info.ref}`}
+            aria-label={trans.__('First rows of %1', info.ref)}
           >
             <thead>
               <tr>
@@ -522,7 +583,10 @@ function Preview(props: {
         </div>
       )}
       {preview && preview.files && (
-        <ul className="mlbench-Data-files" aria-label={`Files of ${info.ref}`}>
+        <ul
+          className="mlbench-Data-files"
+          aria-label={trans.__('Files of %1', info.ref)}
+        >
           {preview.files.map(f => (
             <li key={f.path}>
               <code>{f.path}</code> {formatBytes(f.size)}
@@ -533,9 +597,19 @@ function Preview(props: {
       {preview && (
         <div className="mlbench-Data-note">
           {preview.rows
-            ? `${preview.rows.length} of ${(preview.row_count ?? preview.rows.length).toLocaleString('en-US')} rows`
-            : `${preview.files?.length ?? 0} of ${preview.file_count} files`}
-          {preview.truncated ? ' (truncated)' : ''}
+            ? trans.__(
+                '%1 of %2 rows',
+                preview.rows.length,
+                (preview.row_count ?? preview.rows.length).toLocaleString(
+                  'en-US'
+                )
+              )
+            : trans.__(
+                '%1 of %2 files',
+                preview.files?.length ?? 0,
+                preview.file_count
+              )}
+          {preview.truncated ? trans.__(' (truncated)') : ''}
         </div>
       )}
     </section>
@@ -550,6 +624,7 @@ function Lineage(props: {
   info: IDataVersionInfo;
 }): JSX.Element {
   const { client, info } = props;
+  const trans = useTrans();
   const [graph, setGraph] = useState<ILineageGraph | null>(null);
   const [error, setError] = useState('');
 
@@ -580,15 +655,15 @@ function Lineage(props: {
     return e ? e.binding : '';
   };
   return (
-    <section className="mlbench-Data-lineage" aria-label="Lineage">
-      <h4>Lineage</h4>
+    <section className="mlbench-Data-lineage" aria-label={trans.__('Lineage')}>
+      <h4>{trans.__('Lineage')}</h4>
       {error && <div className="mlbench-Data-error">{error}</div>}
       {!graph && !error && (
-        <div className="mlbench-Data-empty">Loading lineage…</div>
+        <div className="mlbench-Data-empty">{trans.__('Loading lineage…')}</div>
       )}
       {graph && levels.length <= 1 && (
         <div className="mlbench-Data-empty">
-          No job has made or read this version yet.
+          {trans.__('No job has made or read this version yet.')}
         </div>
       )}
       {graph && levels.length > 1 && (
@@ -606,7 +681,7 @@ function Lineage(props: {
                     title={n.id}
                   >
                     <span className="mlbench-Data-nodeKind">
-                      {n.type === 'job' ? 'job' : 'data'}
+                      {n.type === 'job' ? trans.__('job') : trans.__('data')}
                     </span>{' '}
                     {n.label}
                     {n.status ? ` · ${n.status}` : ''}
@@ -621,7 +696,9 @@ function Lineage(props: {
         </ol>
       )}
       {graph?.truncated && (
-        <div className="mlbench-Data-note">Cut at the depth limit.</div>
+        <div className="mlbench-Data-note">
+          {trans.__('Cut at the depth limit.')}
+        </div>
       )}
     </section>
   );

@@ -5,6 +5,7 @@ import React, {
   useRef,
   useState
 } from 'react';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
   caretLeftIcon,
   launchIcon,
@@ -20,6 +21,7 @@ import {
 } from '../api';
 import { XAxisMode, preferredXAxis } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
+import { TranslatorContext, useTrans } from '../components/trans';
 import {
   DEFAULT_SORT,
   IRunSort,
@@ -53,6 +55,10 @@ export const POINTS_CHOICES = [2000, 10000, 100000];
  */
 export interface IExperimentsSectionProps {
   client: MlbenchClient;
+  /**
+   * The application's translator (default: English).
+   */
+  translator?: ITranslator;
 }
 
 /**
@@ -83,18 +89,20 @@ export function ExperimentsSection(
   }, [client]);
 
   return (
-    <div className="mlbench-Experiments">
-      {experiment === null ? (
-        <ExperimentList client={client} onOpen={setExperiment} />
-      ) : (
-        <RunsView
-          client={client}
-          experiment={experiment}
-          mlflowBase={mlflowBase}
-          onBack={() => setExperiment(null)}
-        />
-      )}
-    </div>
+    <TranslatorContext.Provider value={props.translator ?? nullTranslator}>
+      <div className="mlbench-Experiments">
+        {experiment === null ? (
+          <ExperimentList client={client} onOpen={setExperiment} />
+        ) : (
+          <RunsView
+            client={client}
+            experiment={experiment}
+            mlflowBase={mlflowBase}
+            onBack={() => setExperiment(null)}
+          />
+        )}
+      </div>
+    </TranslatorContext.Provider>
   );
 }
 
@@ -106,6 +114,7 @@ function ExperimentList(props: {
   onOpen: (experiment: IExperimentSummary) => void;
 }): JSX.Element {
   const { client, onOpen } = props;
+  const trans = useTrans();
   const [text, setText] = useState('');
   const [items, setItems] = useState<IExperimentSummary[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -148,15 +157,15 @@ function ExperimentList(props: {
         <input
           className="jp-mod-styled mlbench-Experiments-search"
           type="search"
-          placeholder="Filter experiments"
-          aria-label="Filter experiments by name"
+          placeholder={trans.__('Filter experiments')}
+          aria-label={trans.__('Filter experiments by name')}
           value={text}
           onChange={e => setText(e.target.value)}
         />
         <button
           className="jp-mod-styled mlbench-Experiments-iconButton"
-          title="Refresh experiments"
-          aria-label="Refresh experiments"
+          title={trans.__('Refresh experiments')}
+          aria-label={trans.__('Refresh experiments')}
           onClick={() => void load(null)}
         >
           <refreshIcon.react tag="span" />
@@ -168,21 +177,28 @@ function ExperimentList(props: {
         </div>
       )}
       {items === null && !error && (
-        <div className="mlbench-Experiments-empty">Loading experiments…</div>
+        <div className="mlbench-Experiments-empty">
+          {trans.__('Loading experiments…')}
+        </div>
       )}
       {items !== null && items.length === 0 && (
         <div className="mlbench-Experiments-empty">
-          No experiments yet: every job records an MLflow run in one.
+          {trans.__(
+            'No experiments yet: every job records an MLflow run in one.'
+          )}
         </div>
       )}
       {items !== null && items.length > 0 && (
-        <ul className="mlbench-Experiments-items" aria-label="Experiments">
+        <ul
+          className="mlbench-Experiments-items"
+          aria-label={trans.__('Experiments')}
+        >
           {items.map(e => (
             <li key={e.experiment_id}>
               <button
                 className="mlbench-Experiments-item"
                 onClick={() => onOpen(e)}
-                title={`Show the runs of ${e.name}`}
+                title={trans.__('Show the runs of %1', e.name)}
               >
                 <span className="mlbench-Experiments-itemName">{e.name}</span>
                 <span className="mlbench-Experiments-itemMeta">
@@ -198,7 +214,7 @@ function ExperimentList(props: {
           className="jp-mod-styled mlbench-Experiments-more"
           onClick={() => void load(cursor)}
         >
-          More experiments
+          {trans.__('More experiments')}
         </button>
       )}
     </div>
@@ -216,6 +232,7 @@ function RunsView(props: {
   onBack: () => void;
 }): JSX.Element {
   const { client, experiment, mlflowBase, onBack } = props;
+  const trans = useTrans();
   const [sort, setSort] = useState<IRunSort>(DEFAULT_SORT);
   // cursors[i] fetches page i; page 0 has none.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
@@ -257,7 +274,7 @@ function RunsView(props: {
     void load();
   }, [load]);
 
-  const columns = useMemo(() => runColumns(runs ?? []), [runs]);
+  const columns = useMemo(() => runColumns(runs ?? [], trans), [runs, trans]);
 
   const onSort = (column: string) => {
     const next = nextSort(sort, column);
@@ -289,8 +306,8 @@ function RunsView(props: {
       <div className="mlbench-Experiments-toolbar">
         <button
           className="jp-mod-styled mlbench-Experiments-iconButton"
-          title="Back to the experiments"
-          aria-label="Back to the experiments"
+          title={trans.__('Back to the experiments')}
+          aria-label={trans.__('Back to the experiments')}
           onClick={onBack}
         >
           <caretLeftIcon.react tag="span" />
@@ -300,8 +317,8 @@ function RunsView(props: {
         </h3>
         <button
           className="jp-mod-styled mlbench-Experiments-iconButton"
-          title="Refresh runs"
-          aria-label="Refresh runs"
+          title={trans.__('Refresh runs')}
+          aria-label={trans.__('Refresh runs')}
           onClick={() => void load()}
         >
           <refreshIcon.react tag="span" />
@@ -313,21 +330,27 @@ function RunsView(props: {
         </div>
       )}
       {runs === null && !error && (
-        <div className="mlbench-Experiments-empty">Loading runs…</div>
+        <div className="mlbench-Experiments-empty">
+          {trans.__('Loading runs…')}
+        </div>
       )}
       {runs !== null && runs.length === 0 && page === 0 && (
-        <div className="mlbench-Experiments-empty">No runs in this one.</div>
+        <div className="mlbench-Experiments-empty">
+          {trans.__('No runs in this one.')}
+        </div>
       )}
       {runs !== null && runs.length > 0 && (
         <div className="mlbench-Experiments-tableWrap">
           <table
             className="mlbench-Experiments-table"
-            aria-label={`Runs of ${experiment.name}`}
+            aria-label={trans.__('Runs of %1', experiment.name)}
           >
             <thead>
               <tr>
                 <th scope="col">
-                  <span className="mlbench-Experiments-srOnly">Compare</span>
+                  <span className="mlbench-Experiments-srOnly">
+                    {trans.__('Compare')}
+                  </span>
                 </th>
                 {columns.map(c => (
                   <th
@@ -344,7 +367,7 @@ function RunsView(props: {
                   >
                     <button
                       className="mlbench-Experiments-sort"
-                      title={`Sort by ${c.label}`}
+                      title={trans.__('Sort by %1', c.label)}
                       onClick={() => onSort(c.id)}
                     >
                       {c.label}
@@ -360,7 +383,9 @@ function RunsView(props: {
                 ))}
                 {mlflowBase && (
                   <th scope="col">
-                    <span className="mlbench-Experiments-srOnly">MLflow</span>
+                    <span className="mlbench-Experiments-srOnly">
+                      {trans.__('MLflow')}
+                    </span>
                   </th>
                 )}
               </tr>
@@ -379,7 +404,10 @@ function RunsView(props: {
                         type="checkbox"
                         checked={isSelected}
                         onChange={() => toggle(run)}
-                        aria-label={`Compare run ${run.run_name || run.run_id}`}
+                        aria-label={trans.__(
+                          'Compare run %1',
+                          run.run_name || run.run_id
+                        )}
                       />
                     </td>
                     {columns.map(c => (
@@ -410,8 +438,11 @@ function RunsView(props: {
                           )}
                           target="_blank"
                           rel="noopener noreferrer"
-                          title="Open the run in the MLflow UI"
-                          aria-label={`Open run ${run.run_name || run.run_id} in the MLflow UI`}
+                          title={trans.__('Open the run in the MLflow UI')}
+                          aria-label={trans.__(
+                            'Open run %1 in the MLflow UI',
+                            run.run_name || run.run_id
+                          )}
                         >
                           <launchIcon.react tag="span" />
                         </a>
@@ -431,15 +462,15 @@ function RunsView(props: {
             disabled={page === 0}
             onClick={() => setPage(page - 1)}
           >
-            Previous
+            {trans.__('Previous')}
           </button>
-          <span aria-live="polite">Page {page + 1}</span>
+          <span aria-live="polite">{trans.__('Page %1', page + 1)}</span>
           <button
             className="jp-mod-styled"
             disabled={!nextCursor}
             onClick={goNext}
           >
-            Next
+            {trans.__('Next')}
           </button>
         </div>
       )}
@@ -456,6 +487,7 @@ function RunsChart(props: {
   runs: IRunSummary[];
 }): JSX.Element {
   const { client, runs } = props;
+  const trans = useTrans();
   const keys = useMemo(() => metricKeys(runs), [runs]);
   const [metric, setMetric] = useState('');
   const [xChoice, setXChoice] = useState<XAxisMode | 'auto'>('auto');
@@ -510,7 +542,7 @@ function RunsChart(props: {
   if (runs.length === 0) {
     return (
       <div className="mlbench-Experiments-chartHint">
-        Select runs to compare them on a metric chart.
+        {trans.__('Select runs to compare them on a metric chart.')}
       </div>
     );
   }
@@ -518,7 +550,7 @@ function RunsChart(props: {
     <div className="mlbench-Experiments-chart" aria-busy={loading}>
       <div className="mlbench-Experiments-chartControls">
         <label>
-          <span>Metric</span>
+          <span>{trans.__('Metric')}</span>
           <select
             className="jp-mod-styled"
             value={key}
@@ -532,22 +564,24 @@ function RunsChart(props: {
           </select>
         </label>
         <label>
-          <span>X axis</span>
+          <span>{trans.__('X axis')}</span>
           <select
             className="jp-mod-styled"
             value={xChoice}
             onChange={e => setXChoice(e.target.value as XAxisMode | 'auto')}
           >
             <option value="auto">
-              Auto ({autoAxis === 'step' ? 'step' : 'relative time'})
+              {autoAxis === 'step'
+                ? trans.__('Auto (step)')
+                : trans.__('Auto (relative time)')}
             </option>
-            <option value="step">Step</option>
-            <option value="relative">Relative time</option>
-            <option value="wall">Wall time</option>
+            <option value="step">{trans.__('Step')}</option>
+            <option value="relative">{trans.__('Relative time')}</option>
+            <option value="wall">{trans.__('Wall time')}</option>
           </select>
         </label>
         <label>
-          <span>Points per run</span>
+          <span>{trans.__('Points per run')}</span>
           <select
             className="jp-mod-styled"
             value={maxPoints}
@@ -568,7 +602,7 @@ function RunsChart(props: {
       )}
       {!key && (
         <div className="mlbench-Experiments-empty">
-          The selected runs have no metrics.
+          {trans.__('The selected runs have no metrics.')}
         </div>
       )}
       {key && series.length > 0 && (
@@ -577,7 +611,12 @@ function RunsChart(props: {
             series={series}
             xAxis={xAxis}
             yLabel={key}
-            label={`${key} of ${series.length} run(s)`}
+            label={trans._n(
+              '%2 of %1 run',
+              '%2 of %1 runs',
+              series.length,
+              key
+            )}
           />
           <div className="mlbench-Experiments-chartNote">
             {downsamplingNote(history)}

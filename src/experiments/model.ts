@@ -3,6 +3,8 @@
  * directly: runs-table columns and cells, sorting, chart series and MLflow
  * links.
  */
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
+
 import type { IMetricSeries, IRunSummary } from '../api';
 import {
   IChartSeriesInput,
@@ -41,29 +43,36 @@ export interface IRunSort {
  */
 export const DEFAULT_SORT: IRunSort = { column: 'start_time', order: 'desc' };
 
-const ATTRIBUTE_COLUMNS: IRunColumn[] = [
-  {
-    id: 'run_name',
-    label: 'Run',
-    kind: 'attribute',
-    key: 'run_name',
-    numeric: false
-  },
-  {
-    id: 'status',
-    label: 'Status',
-    kind: 'attribute',
-    key: 'status',
-    numeric: false
-  },
-  {
-    id: 'start_time',
-    label: 'Started',
-    kind: 'attribute',
-    key: 'start_time',
-    numeric: false
-  }
-];
+/**
+ * Run, status and start: the columns every run has.
+ */
+function attributeColumns(
+  trans: TranslationBundle = nullTranslator.load('mlbench')
+): IRunColumn[] {
+  return [
+    {
+      id: 'run_name',
+      label: trans.__('Run'),
+      kind: 'attribute',
+      key: 'run_name',
+      numeric: false
+    },
+    {
+      id: 'status',
+      label: trans.__('Status'),
+      kind: 'attribute',
+      key: 'status',
+      numeric: false
+    },
+    {
+      id: 'start_time',
+      label: trans.__('Started'),
+      kind: 'attribute',
+      key: 'start_time',
+      numeric: false
+    }
+  ];
+}
 
 /**
  * The columns for a page of runs: run, status, start, then every parameter
@@ -71,7 +80,10 @@ const ATTRIBUTE_COLUMNS: IRunColumn[] = [
  * that have the same value in every run come after those that differ, since
  * the differing ones are what a comparison is about.
  */
-export function runColumns(runs: IRunSummary[]): IRunColumn[] {
+export function runColumns(
+  runs: IRunSummary[],
+  trans?: TranslationBundle
+): IRunColumn[] {
   const paramValues = new Map<string, Set<string | undefined>>();
   const metricKeys = new Set<string>();
   for (const run of runs) {
@@ -92,7 +104,7 @@ export function runColumns(runs: IRunSummary[]): IRunColumn[] {
   const differing = params.filter(k => paramValues.get(k)!.size > 1);
   const constant = params.filter(k => paramValues.get(k)!.size <= 1);
   return [
-    ...ATTRIBUTE_COLUMNS,
+    ...attributeColumns(trans),
     ...[...differing, ...constant].map(key => ({
       id: `params.${key}`,
       label: key,
@@ -206,8 +218,8 @@ export function sortRuns(runs: IRunSummary[], sort: IRunSort): IRunSummary[] {
           kind: prefix === 'params' ? 'param' : 'metric',
           numeric: prefix === 'metrics'
         }
-      : (ATTRIBUTE_COLUMNS.find(c => c.id === sort.column) ??
-        ATTRIBUTE_COLUMNS[2]);
+      : (attributeColumns().find(c => c.id === sort.column) ??
+        attributeColumns()[2]);
   const sign = sort.order === 'asc' ? 1 : -1;
   const started = (r: IRunSummary) => r.started_at ?? '';
   return [...runs].sort((a, b) => {
