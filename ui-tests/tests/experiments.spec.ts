@@ -3,8 +3,18 @@
  * in its experiment's runs table with its params and metrics, and selecting
  * it draws its metric history on the chart.
  */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
 import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const VENV_PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
+const PYTHON =
+  process.env.MLBENCH_PYTHON ||
+  (fs.existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
 
 const EXPERIMENT = 'ui-experiments';
 
@@ -115,4 +125,70 @@ test('shows the runs of a completed job and a chart of its metric', async ({
   await chart.screenshot({
     path: test.info().outputPath('experiments-chart-dark.png')
   });
+});
+
+test('pages through 55 runs and sorts them by a metric on the server', async ({
+  page,
+  baseURL
+}) => {
+  const ws = (
+    await (await page.request.get(`${baseURL}/mlbench/api/v1/health`)).json()
+  ).workspace;
+  // 55 runs of 5 points each, logged with MLflow's log_batch.
+  execFileSync(
+    PYTHON,
+    [
+      path.join(ROOT, 'benchmarks', 'seed_ui_bench.py'),
+      '--workspace',
+      ws,
+      '--runs',
+      '55',
+      '--points',
+      '5',
+      '--experiment',
+      'ui-paging'
+    ],
+    { encoding: 'utf-8', timeout: 120000 }
+  );
+
+  const section = await openSection(page, 'Experiments');
+  await section
+    .getByRole('list', { name: 'Experiments' })
+    .getByRole('button', { name: 'ui-paging' })
+    .click();
+  const table = section.getByRole('table', { name: 'Runs of ui-paging' });
+  const rows = table.locator('tbody tr');
+  await expect(rows).toHaveCount(50);
+  await expect(section.getByText('Page 1')).toBeVisible();
+
+  await section.getByRole('button', { name: 'Next' }).click();
+  await expect(rows).toHaveCount(5);
+  await expect(section.getByText('Page 2')).toBeVisible();
+  await expect(section.getByRole('button', { name: 'Next' })).toBeDisabled();
+  await section.getByRole('button', { name: 'Previous' }).click();
+  await expect(rows).toHaveCount(50);
+
+  // ascending loss across all 55 runs: the first page holds the 50 smallest
+  await table.getByRole('button', { name: 'loss', exact: true }).click();
+  await expect(
+    table.getByRole('columnheader', { name: /loss/ })
+  ).toHaveAttribute('aria-sort', 'ascending');
+  const lossColumn = await table
+    .getByRole('columnheader')
+    .evaluateAll(ths => ths.findIndex(th => th.textContent?.startsWith('loss')));
+  const losses = async () =>
+    (await rows.locator(`td:nth-child(${lossColumn + 1})`).allTextContents()).map(
+      Number
+    );
+  await expect
+    .poll(async () => {
+      const v = await losses();
+      return v.every((x, i) => i === 0 || v[i - 1] <= x);
+    })
+    .toBe(true);
+  const firstPage = await losses();
+  await section.getByRole('button', { name: 'Next' }).click();
+  await expect(rows).toHaveCount(5);
+  const secondPage = await losses();
+  expect(Math.min(...secondPage)).toBeGreaterThanOrEqual(Math.max(...firstPage));
 });
