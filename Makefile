@@ -28,8 +28,13 @@ lint: setup
 	$(BIN)/jlpm lint:check
 	$(BIN)/jlpm test
 
-test-python: setup
-	.ci/loopback $(BIN)/python -m pytest -ra --durations=15
+# Azurite (Azure Blob emulator, npm) for the azureblob datastore tests, kept out of package.json.
+AZURITE := .ci/tools/node_modules/.bin/azurite-blob
+$(AZURITE):
+	npm install --silent --no-save --no-audit --no-fund --prefix .ci/tools azurite@3
+
+test-python: setup $(AZURITE)
+	AZURITE_BLOB=$(abspath $(AZURITE)) .ci/loopback $(BIN)/python -m pytest -ra --durations=15
 
 # The extension built and linked into the venv (a symlink, so later builds are picked up).
 build-ext: setup
@@ -49,4 +54,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_jobs.py
 
 clean:
-	rm -rf $(VENV) node_modules lib mlbench/labextension tsconfig.tsbuildinfo
+	rm -rf $(VENV) node_modules lib mlbench/labextension tsconfig.tsbuildinfo .ci/tools
