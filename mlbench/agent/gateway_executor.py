@@ -206,7 +206,9 @@ class GatewayExecutor(Executor):
                 start_timeout=self.gateway_config.kernel_start_timeout_s,
                 epilogue=_COLLECT.format(limit=MAX_OUTPUT_BYTES, mime=FILES_MIME) if python else "",
             )
-            if python and link.alive and not outputs.done.wait(FILES_WAIT_S):
+            # A stopped or failed job may not have reached the epilogue: do not wait long.
+            wait_s = FILES_WAIT_S if outcome.status == JobStatus.COMPLETED else 1.0
+            if python and link.alive and not outputs.done.wait(wait_s):
                 job.log_file.write("[mlbench] the job's output files did not all come back\n")
             if outputs.skipped:
                 job.log_file.write(
