@@ -24,8 +24,6 @@ import React from 'react';
 
 import { EventStream, IJob, MlbenchClient, errorMessage, isFinal } from './api';
 import { CommandIDs, PLUGIN_ID } from './commands';
-import { DataSection } from './data';
-import { ExperimentsSection } from './experiments';
 import { mlbenchIcon } from './icons';
 import { IJobActions } from './jobs/jobs-list';
 import { JobsStore } from './jobs/jobs-store';
@@ -129,17 +127,37 @@ interface ISettings {
 /**
  * The sidebar's sections below Compute and Jobs.
  */
+// loaded when first expanded (the chart library is large): not needed to
+// start JupyterLab
+const ExperimentsSection = React.lazy(() =>
+  import('./experiments').then(m => ({ default: m.ExperimentsSection }))
+);
+const DataSection = React.lazy(() =>
+  import('./data').then(m => ({ default: m.DataSection }))
+);
+
+function lazySection(
+  component: React.ComponentType<{ client: MlbenchClient }>,
+  client: MlbenchClient
+): JSX.Element {
+  return React.createElement(
+    React.Suspense,
+    { fallback: null },
+    React.createElement(component, { client })
+  );
+}
+
 function extraSections(trans: TranslationBundle): ISidebarSection[] {
   return [
     {
       id: 'experiments',
       title: trans.__('Experiments'),
-      render: client => React.createElement(ExperimentsSection, { client })
+      render: client => lazySection(ExperimentsSection, client)
     },
     {
       id: 'data',
       title: trans.__('Data'),
-      render: client => React.createElement(DataSection, { client })
+      render: client => lazySection(DataSection, client)
     }
   ];
 }
@@ -206,7 +224,8 @@ function activate(
     client,
     jobs,
     actions,
-    sections: extraSections(trans)
+    sections: extraSections(trans),
+    trans
   });
   shell.add(sidebar, 'left', { rank: 650 });
   if (restorer) {
@@ -269,7 +288,7 @@ function activate(
     if (!view) {
       // loaded on first use: not needed to start JupyterLab
       const { JobView } = await import('./jobs/job-view');
-      view = new JobView({ client, stream, jobId: id, actions });
+      view = new JobView({ client, stream, jobId: id, actions, trans });
       void tracker.add(view);
       shell.add(view, 'main');
     }
@@ -358,6 +377,7 @@ function activate(
       const { showSubmitDialog } = await import('./submit/submit-dialog');
       const job = await showSubmitDialog({
         client,
+        trans,
         path,
         defaultCompute: settings.defaultCompute,
         defaultExperiment: settings.defaultExperiment

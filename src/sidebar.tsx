@@ -1,12 +1,14 @@
 /**
  * The "mlbench" left sidebar: Compute, Jobs, Experiments and Data sections.
  */
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useEffect, useState } from 'react';
 
 import { IComputeStatus, MlbenchClient, errorMessage } from './api';
 import { ComputeSection } from './compute/compute-section';
+import { TranslationContext } from './i18n';
 import { mlbenchIcon } from './icons';
 import { IJobActions, JobsSection } from './jobs/jobs-list';
 import { JobsStore } from './jobs/jobs-store';
@@ -131,11 +133,13 @@ export class MlbenchSidebar extends ReactWidget {
     this.id = 'mlbench-sidebar';
     this.addClass('mlbench-Sidebar');
     this.title.icon = mlbenchIcon;
-    this.title.caption = 'mlbench';
     this.client = options.client;
     this.jobs = options.jobs;
     this.compute = new ComputeStore(options.client, options.jobs);
     this._actions = options.actions;
+    this._trans = options.trans ?? nullTranslator.load('mlbench');
+    const trans = this._trans;
+    this.title.caption = trans.__('mlbench');
     this._sections = options.sections ?? [];
   }
 
@@ -149,34 +153,46 @@ export class MlbenchSidebar extends ReactWidget {
   }
 
   protected render(): JSX.Element {
+    const trans = this._trans;
     return (
-      <div className="mlbench-SidebarContent" aria-label="mlbench">
-        <header className="mlbench-Sidebar-header">
-          <mlbenchIcon.react tag="span" className="mlbench-Sidebar-icon" />
-          <span className="mlbench-Sidebar-title">mlbench</span>
-        </header>
-        <Section id="compute" title="Compute" expanded={true}>
-          <ComputeView store={this.compute} />
-        </Section>
-        <Section id="jobs" title="Jobs" expanded={true} grow={true}>
-          <JobsSection store={this.jobs} actions={this._actions} />
-        </Section>
-        {this._sections.map(section => (
-          <Section
-            key={section.id}
-            id={section.id}
-            title={section.title}
-            expanded={section.expanded ?? false}
-          >
-            {section.render(this.client)}
+      <TranslationContext.Provider value={trans}>
+        <div
+          className="mlbench-SidebarContent"
+          aria-label={trans.__('mlbench')}
+        >
+          <header className="mlbench-Sidebar-header">
+            <mlbenchIcon.react tag="span" className="mlbench-Sidebar-icon" />
+            <span className="mlbench-Sidebar-title">{trans.__('mlbench')}</span>
+          </header>
+          <Section id="compute" title={trans.__('Compute')} expanded={true}>
+            <ComputeView store={this.compute} />
           </Section>
-        ))}
-      </div>
+          <Section
+            id="jobs"
+            title={trans.__('Jobs')}
+            expanded={true}
+            grow={true}
+          >
+            <JobsSection store={this.jobs} actions={this._actions} />
+          </Section>
+          {this._sections.map(section => (
+            <Section
+              key={section.id}
+              id={section.id}
+              title={section.title}
+              expanded={section.expanded ?? false}
+            >
+              {section.render(this.client)}
+            </Section>
+          ))}
+        </div>
+      </TranslationContext.Provider>
     );
   }
 
   private _actions: IJobActions;
   private _sections: ISidebarSection[];
+  private _trans: TranslationBundle;
 }
 
 export namespace MlbenchSidebar {
@@ -186,5 +202,6 @@ export namespace MlbenchSidebar {
     actions: IJobActions;
     /** Experiments, Data... */
     sections?: ISidebarSection[];
+    trans?: TranslationBundle;
   }
 }

@@ -1,6 +1,7 @@
 import React from 'react';
 
 import { IComputeStatus } from '../api';
+import { useTrans } from '../i18n';
 
 function capacityText(c: IComputeStatus): string {
   const cap = c.target.capacity;
@@ -25,6 +26,7 @@ export function ComputeSection(props: {
   error: string;
 }): JSX.Element {
   const { items, error } = props;
+  const trans = useTrans();
   if (error) {
     return (
       <div className="mlbench-Section-error" role="alert">
@@ -33,10 +35,17 @@ export function ComputeSection(props: {
     );
   }
   if (!items.length) {
-    return <div className="mlbench-Section-empty">No compute targets.</div>;
+    return (
+      <div className="mlbench-Section-empty">
+        {trans.__('No compute targets.')}
+      </div>
+    );
   }
   return (
-    <ul className="mlbench-ComputeList" aria-label="Compute targets">
+    <ul
+      className="mlbench-ComputeList"
+      aria-label={trans.__('Compute targets')}
+    >
       {items.map(c => {
         const inUse = c.gpu_ids_in_use ?? [];
         const status = c.agent ? 'running' : 'idle';
@@ -53,23 +62,25 @@ export function ComputeSection(props: {
                 className={`mlbench-Compute-status mlbench-mod-${status}`}
                 title={
                   c.agent
-                    ? 'An agent is running jobs on this target'
-                    : 'No agent running: one starts on the next job'
+                    ? trans.__('An agent is running jobs on this target')
+                    : trans.__('No agent running: one starts on the next job')
                 }
               >
-                {c.agent ? 'agent running' : 'idle'}
+                {c.agent ? trans.__('agent running') : trans.__('idle')}
               </span>
             </div>
             <div className="mlbench-Compute-detail">{capacityText(c)}</div>
             <div className="mlbench-Compute-detail">
               <span className="mlbench-Compute-running">
-                {c.running ?? 0} running
+                {trans.__('%1 running', c.running ?? 0)}
               </span>
               {' · '}
               <span className="mlbench-Compute-queued">
-                {c.queued ?? 0} queued
+                {trans.__('%1 queued', c.queued ?? 0)}
               </span>
-              {inUse.length ? ` · GPUs in use: ${inUse.join(', ')}` : ''}
+              {inUse.length
+                ? ` · ${trans.__('GPUs in use: %1', inUse.join(', '))}`
+                : ''}
             </div>
           </li>
         );

@@ -1,3 +1,5 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+
 import { IJob, JobStatus, isFinal } from '../api';
 
 export const STATUS_LABELS: Record<JobStatus, string> = {
@@ -9,6 +11,32 @@ export const STATUS_LABELS: Record<JobStatus, string> = {
   canceled: 'Canceled',
   timed_out: 'Timed out'
 };
+
+/**
+ * A status as people read it, translated.
+ */
+export function statusLabel(
+  trans: TranslationBundle,
+  status: JobStatus
+): string {
+  switch (status) {
+    case 'queued':
+      return trans.__('Queued');
+    case 'starting':
+      return trans.__('Starting');
+    case 'running':
+      return trans.__('Running');
+    case 'completed':
+      return trans.__('Completed');
+    case 'failed':
+      return trans.__('Failed');
+    case 'canceled':
+      return trans.__('Canceled');
+    case 'timed_out':
+      return trans.__('Timed out');
+  }
+  return STATUS_LABELS[status] ?? status;
+}
 
 /**
  * `1h 02m`, `3m 04s`, `12s`.

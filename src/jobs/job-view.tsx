@@ -3,6 +3,7 @@
  * progress, live log tail, parameters, error cell and traceback, actions.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useEffect, useRef, useState } from 'react';
@@ -17,6 +18,7 @@ import {
   isFinal
 } from '../api';
 import { MetricChart } from '../components/metric-chart';
+import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
 import { formatTime, jobDuration, jobTitle } from './format';
 import { IJobActions, ProgressBar, StatusBadge } from './jobs-list';
@@ -194,6 +196,7 @@ function Field(props: {
 
 function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
   const { series } = props;
+  const trans = useTrans();
   // the longest histories first: a one-point final metric is a poor default
   const ordered = React.useMemo(
     () =>
@@ -224,11 +227,14 @@ function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
     return null;
   }
   return (
-    <section className="mlbench-JobView-section" aria-label="Metrics">
-      <h3>Metrics</h3>
+    <section
+      className="mlbench-JobView-section"
+      aria-label={trans.__('Metrics')}
+    >
+      <h3>{trans.__('Metrics')}</h3>
       <select
         className="jp-mod-styled mlbench-JobView-metricKey"
-        aria-label="Metric to plot"
+        aria-label={trans.__('Metric to plot')}
         value={shown.key}
         onChange={event => setKey(event.target.value)}
       >
@@ -242,7 +248,7 @@ function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
         series={input}
         yLabel={shown.key}
         height={220}
-        label={`${shown.key} of this job`}
+        label={trans.__('%1 of this job', shown.key)}
       />
     </section>
   );
@@ -253,6 +259,7 @@ function JobDetail(props: {
   actions: IJobActions;
 }): JSX.Element {
   const { model, actions } = props;
+  const trans = useTrans();
   const [, setTick] = useState(0);
   const logRef = useRef<HTMLPreElement>(null);
   useEffect(() => {
@@ -277,7 +284,7 @@ function JobDetail(props: {
   if (!job) {
     return (
       <div className="mlbench-JobView-loading" role="status">
-        {model.error || 'Loading job...'}
+        {model.error || trans.__('Loading job...')}
       </div>
     );
   }
@@ -296,67 +303,72 @@ function JobDetail(props: {
             <button
               type="button"
               className="jp-mod-styled jp-mod-warn"
-              aria-label="Cancel this job"
+              aria-label={trans.__('Cancel this job')}
               onClick={() => actions.cancel(job)}
             >
-              Cancel
+              {trans.__('Cancel')}
             </button>
           )}
           <button
             type="button"
             className="jp-mod-styled jp-mod-reject"
-            aria-label="Rerun this job"
+            aria-label={trans.__('Rerun this job')}
             onClick={() => actions.rerun(job)}
           >
-            Rerun
+            {trans.__('Rerun')}
           </button>
           <button
             type="button"
             className="jp-mod-styled jp-mod-accept"
-            aria-label="Open the output notebook"
+            aria-label={trans.__('Open the output notebook')}
             disabled={!(job.status === 'completed' || job.status === 'failed')}
             onClick={() => actions.output(job)}
           >
-            Open output
+            {trans.__('Open output')}
           </button>
         </span>
       </div>
 
       <dl className="mlbench-JobView-fields">
-        <Field label="Job">{job.id}</Field>
-        <Field label="Notebook">
+        <Field label={trans.__('Job')}>{job.id}</Field>
+        <Field label={trans.__('Notebook')}>
           {job.notebook_relpath ?? job.notebook_path}
         </Field>
-        <Field label="Compute">
+        <Field label={trans.__('Compute')}>
           {job.compute}
           {job.gpu_ids.length ? ` (GPU ${job.gpu_ids.join(', ')})` : ''}
         </Field>
-        <Field label="Kernel">{job.kernel_name}</Field>
-        <Field label="Experiment">{job.experiment}</Field>
-        <Field label="Created">{formatTime(job.created_at)}</Field>
-        <Field label="Started">{formatTime(job.started_at)}</Field>
-        <Field label="Finished">{formatTime(job.finished_at)}</Field>
-        <Field label="Duration">{jobDuration(job)}</Field>
-        <Field label="Attempt">
-          {job.attempt} of {job.max_retries + 1}
+        <Field label={trans.__('Kernel')}>{job.kernel_name}</Field>
+        <Field label={trans.__('Experiment')}>{job.experiment}</Field>
+        <Field label={trans.__('Created')}>{formatTime(job.created_at)}</Field>
+        <Field label={trans.__('Started')}>{formatTime(job.started_at)}</Field>
+        <Field label={trans.__('Finished')}>
+          {formatTime(job.finished_at)}
+        </Field>
+        <Field label={trans.__('Duration')}>{jobDuration(job)}</Field>
+        <Field label={trans.__('Attempt')}>
+          {trans.__('%1 of %2', job.attempt, job.max_retries + 1)}
         </Field>
         {job.mlflow_run_id && (
-          <Field label="MLflow run">{job.mlflow_run_id}</Field>
+          <Field label={trans.__('MLflow run')}>{job.mlflow_run_id}</Field>
         )}
         {job.inputs && job.inputs.length > 0 && (
-          <Field label="Data inputs">
+          <Field label={trans.__('Data inputs')}>
             {job.inputs.map(i => `${i.name} ← ${i.ref}`).join(', ')}
           </Field>
         )}
         {job.outputs && job.outputs.length > 0 && (
-          <Field label="Data outputs">
+          <Field label={trans.__('Data outputs')}>
             {job.outputs
-              .map(o => `${o.name} → ${o.ref ?? `${o.asset} (on completion)`}`)
+              .map(
+                o =>
+                  `${o.name} → ${o.ref ?? trans.__('%1 (on completion)', o.asset)}`
+              )
               .join(', ')}
           </Field>
         )}
         {Object.keys(job.tags).length > 0 && (
-          <Field label="Tags">
+          <Field label={trans.__('Tags')}>
             {Object.entries(job.tags)
               .map(([k, v]) => (v ? `${k}=${v}` : k))
               .join(', ')}
@@ -364,15 +376,18 @@ function JobDetail(props: {
         )}
       </dl>
 
-      <section className="mlbench-JobView-section" aria-label="Progress">
-        <h3>Progress</h3>
+      <section
+        className="mlbench-JobView-section"
+        aria-label={trans.__('Progress')}
+      >
+        <h3>{trans.__('Progress')}</h3>
         <ProgressBar job={job} />
         <div className="mlbench-JobView-cell">
           {cell_count
             ? job.status === 'completed'
-              ? `${cell_count} of ${cell_count} cells`
-              : `cell ${(cell_index ?? 0) + 1} of ${cell_count}`
-            : 'not started'}
+              ? trans.__('%1 of %2 cells', cell_count, cell_count)
+              : trans.__('cell %1 of %2', (cell_index ?? 0) + 1, cell_count)
+            : trans.__('not started')}
         </div>
         {cell_source && !final && (
           <pre className="mlbench-JobView-source">{cell_source}</pre>
@@ -382,13 +397,12 @@ function JobDetail(props: {
       {error && (
         <section
           className="mlbench-JobView-section mlbench-JobView-error"
-          aria-label="Error"
+          aria-label={trans.__('Error')}
         >
           <h3>
-            Error
             {error.cell_index !== null && error.cell_index !== undefined
-              ? ` in cell ${error.cell_index + 1}`
-              : ''}
+              ? trans.__('Error in cell %1', error.cell_index + 1)
+              : trans.__('Error')}
           </h3>
           <div className="mlbench-JobView-errorMessage">
             {error.ename
@@ -410,8 +424,11 @@ function JobDetail(props: {
 
       <Metrics series={model.metrics} />
 
-      <section className="mlbench-JobView-section" aria-label="Parameters">
-        <h3>Parameters</h3>
+      <section
+        className="mlbench-JobView-section"
+        aria-label={trans.__('Parameters')}
+      >
+        <h3>{trans.__('Parameters')}</h3>
         {params.length ? (
           <table className="mlbench-JobView-params">
             <tbody>
@@ -424,12 +441,17 @@ function JobDetail(props: {
             </tbody>
           </table>
         ) : (
-          <div className="mlbench-Section-empty">The notebook's defaults.</div>
+          <div className="mlbench-Section-empty">
+            {trans.__("The notebook's defaults.")}
+          </div>
         )}
       </section>
 
-      <section className="mlbench-JobView-section" aria-label="Timeline">
-        <h3>Timeline</h3>
+      <section
+        className="mlbench-JobView-section"
+        aria-label={trans.__('Timeline')}
+      >
+        <h3>{trans.__('Timeline')}</h3>
         <ol className="mlbench-JobView-timeline">
           {model.timeline.map(event => (
             <li key={event.id} data-status={String(event.data.status)}>
@@ -445,11 +467,12 @@ function JobDetail(props: {
 
       <section
         className="mlbench-JobView-section mlbench-JobView-logSection"
-        aria-label="Log"
+        aria-label={trans.__('Log')}
       >
-        <h3>Log</h3>
+        <h3>{trans.__('Log')}</h3>
         <pre className="mlbench-JobView-log" ref={logRef} tabIndex={0}>
-          {stripAnsi(logs) || (final ? '(empty)' : 'Waiting for output...')}
+          {stripAnsi(logs) ||
+            (final ? trans.__('(empty)') : trans.__('Waiting for output...'))}
         </pre>
       </section>
     </div>
@@ -465,27 +488,31 @@ export class JobView extends MainAreaWidget<ReactWidget> {
     stream: EventStream;
     jobId: string;
     actions: IJobActions;
+    trans?: TranslationBundle;
   }) {
+    const trans = options.trans ?? nullTranslator.load('mlbench');
     const model = new JobViewModel(
       options.client,
       options.jobId,
       options.stream
     );
     const content = ReactWidget.create(
-      <JobDetail model={model} actions={options.actions} />
+      <TranslationContext.Provider value={trans}>
+        <JobDetail model={model} actions={options.actions} />
+      </TranslationContext.Provider>
     );
     content.addClass('mlbench-JobView');
     super({ content });
     this.model = model;
     this.id = `mlbench-job-${options.jobId}`;
-    this.title.label = `Job ${options.jobId.slice(0, 8)}`;
+    this.title.label = trans.__('Job %1', options.jobId.slice(0, 8));
     this.title.icon = mlbenchIcon;
     this.title.closable = true;
     model.changed.connect(() => {
       const job = model.job;
       if (job) {
         this.title.label = `${jobTitle(job)} (${job.status})`;
-        this.title.caption = `mlbench job ${job.id}`;
+        this.title.caption = trans.__('mlbench job %1', job.id);
       }
     });
     void model.load();

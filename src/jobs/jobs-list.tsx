@@ -5,7 +5,8 @@
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 
 import { IJob, JOB_STATUSES, JobStatus, isFinal } from '../api';
-import { STATUS_LABELS, jobDuration, jobTitle } from './format';
+import { useTrans } from '../i18n';
+import { jobDuration, jobTitle, statusLabel } from './format';
 import { JobsStore, progressFraction } from './jobs-store';
 
 export const ROW_HEIGHT = 66;
@@ -42,28 +43,37 @@ export function visibleRange(
 }
 
 export function StatusBadge(props: { status: JobStatus }): JSX.Element {
+  const trans = useTrans();
   return (
     <span
       className={`mlbench-StatusBadge mlbench-mod-${props.status}`}
       data-status={props.status}
     >
-      {STATUS_LABELS[props.status]}
+      {statusLabel(trans, props.status)}
     </span>
   );
 }
 
 export function ProgressBar(props: { job: IJob }): JSX.Element {
   const { job } = props;
+  const trans = useTrans();
   const fraction = progressFraction(job);
   const { cell_index, cell_count } = job.progress;
   const label = cell_count
-    ? `cell ${Math.min((cell_index ?? 0) + (job.status === 'running' ? 1 : 0), cell_count)} of ${cell_count}`
-    : 'not started';
+    ? trans.__(
+        'cell %1 of %2',
+        Math.min(
+          (cell_index ?? 0) + (job.status === 'running' ? 1 : 0),
+          cell_count
+        ),
+        cell_count
+      )
+    : trans.__('not started');
   return (
     <div
       className={`mlbench-Progress mlbench-mod-${job.status}`}
       role="progressbar"
-      aria-label={`Progress: ${label}`}
+      aria-label={trans.__('Progress: %1', label)}
       aria-valuemin={0}
       aria-valuemax={100}
       aria-valuenow={Math.round(fraction * 100)}
@@ -107,6 +117,7 @@ function JobRow(props: {
   actions: IJobActions;
 }): JSX.Element {
   const { job, actions } = props;
+  const trans = useTrans();
   const title = jobTitle(job);
   const final = isFinal(job.status);
   return (
@@ -116,7 +127,7 @@ function JobRow(props: {
       tabIndex={0}
       data-job-id={job.id}
       data-status={job.status}
-      aria-label={`Job ${title}, ${STATUS_LABELS[job.status]}`}
+      aria-label={trans.__('Job %1, %2', title, statusLabel(trans, job.status))}
       style={{ top: props.top, height: ROW_HEIGHT }}
       onClick={() => actions.open(job)}
       onKeyDown={event => {
@@ -143,33 +154,33 @@ function JobRow(props: {
         <span className="mlbench-JobRow-actions">
           {!final && (
             <ActionButton
-              label={`Cancel job ${title}`}
-              text="Cancel"
+              label={trans.__('Cancel job %1', title)}
+              text={trans.__('Cancel')}
               className="mlbench-mod-cancel"
               onClick={() => actions.cancel(job)}
             />
           )}
           <ActionButton
-            label={`Show logs of job ${title}`}
-            text="Logs"
+            label={trans.__('Show logs of job %1', title)}
+            text={trans.__('Logs')}
             onClick={() => actions.logs(job)}
           />
           {(job.status === 'completed' || job.status === 'failed') && (
             <ActionButton
-              label={`Open output notebook of job ${title}`}
-              text="Output"
+              label={trans.__('Open output notebook of job %1', title)}
+              text={trans.__('Output')}
               onClick={() => actions.output(job)}
             />
           )}
           <ActionButton
-            label={`Rerun job ${title}`}
-            text="Rerun"
+            label={trans.__('Rerun job %1', title)}
+            text={trans.__('Rerun')}
             onClick={() => actions.rerun(job)}
           />
           {final && (
             <ActionButton
-              label={`Delete job ${title}`}
-              text="Delete"
+              label={trans.__('Delete job %1', title)}
+              text={trans.__('Delete')}
               className="mlbench-mod-delete"
               onClick={() => actions.delete(job)}
             />
@@ -200,6 +211,7 @@ export function JobsSection(props: {
   actions: IJobActions;
 }): JSX.Element {
   const { store, actions } = props;
+  const trans = useTrans();
   useStore(store);
   const jobs = store.visible();
   const filter = store.filter;
@@ -263,8 +275,8 @@ export function JobsSection(props: {
         <input
           type="search"
           className="mlbench-JobsFilter-text jp-mod-styled"
-          placeholder="Filter jobs"
-          aria-label="Filter jobs by text"
+          placeholder={trans.__('Filter jobs')}
+          aria-label={trans.__('Filter jobs by text')}
           value={filter.text}
           onChange={event =>
             (store.filter = { ...filter, text: event.target.value })
@@ -273,7 +285,7 @@ export function JobsSection(props: {
         <div
           className="mlbench-JobsFilter-statuses"
           role="group"
-          aria-label="Filter jobs by status"
+          aria-label={trans.__('Filter jobs by status')}
         >
           {JOB_STATUSES.map(status => (
             <button
@@ -281,11 +293,15 @@ export function JobsSection(props: {
               type="button"
               className={`mlbench-StatusChip mlbench-mod-${status}`}
               aria-pressed={filter.statuses.includes(status)}
-              aria-label={`Show ${STATUS_LABELS[status]} jobs (${counts[status]})`}
+              aria-label={trans.__(
+                'Show %1 jobs (%2)',
+                statusLabel(trans, status),
+                counts[status]
+              )}
               data-status={status}
               onClick={() => toggleStatus(status)}
             >
-              {STATUS_LABELS[status]} {counts[status]}
+              {statusLabel(trans, status)} {counts[status]}
             </button>
           ))}
         </div>
@@ -300,14 +316,14 @@ export function JobsSection(props: {
         ref={scroller}
         onScroll={onScroll}
         role="list"
-        aria-label="Jobs"
+        aria-label={trans.__('Jobs')}
         aria-busy={store.loading}
       >
         {!jobs.length && !store.loading && (
           <div className="mlbench-Section-empty">
             {store.size
-              ? 'No job matches the filter.'
-              : 'No jobs yet: use "Run as job..." on a notebook.'}
+              ? trans.__('No job matches the filter.')
+              : trans.__('No jobs yet: use "Run as job..." on a notebook.')}
           </div>
         )}
         <div
@@ -319,8 +335,8 @@ export function JobsSection(props: {
       </div>
       <div className="mlbench-JobsFooter" aria-live="polite">
         {store.loading
-          ? 'Loading jobs...'
-          : `${jobs.length} of ${store.size} job${store.size === 1 ? '' : 's'}`}
+          ? trans.__('Loading jobs...')
+          : trans._n('%2 of %1 job', '%2 of %1 jobs', store.size, jobs.length)}
       </div>
     </div>
   );

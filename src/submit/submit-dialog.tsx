@@ -3,9 +3,10 @@
  * parameters, checked before anything is submitted.
  */
 import { Dialog } from '@jupyterlab/apputils';
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import {
   IComputeStatus,
@@ -24,6 +25,7 @@ import {
   initialText,
   parseParameter
 } from './parameter-form';
+import { TranslationContext, useTrans } from '../i18n';
 
 /**
  * The state of the dialog: what the server told about the notebook, the
@@ -32,6 +34,7 @@ import {
 export class SubmitFormModel {
   constructor(options: SubmitFormModel.IOptions) {
     this.client = options.client;
+    this._trans = options.trans ?? nullTranslator.load('mlbench');
     this.values = {
       notebookPath: options.path,
       parameters: {},
@@ -148,7 +151,7 @@ export class SubmitFormModel {
     const built = buildSubmission(this.parameters, this.values);
     if (!built.ok) {
       this.errors = built.errors ?? {};
-      this.submitError = 'Fix the highlighted fields.';
+      this.submitError = this._trans.__('Fix the highlighted fields.');
       this._changed.emit();
       return null;
     }
@@ -174,12 +177,14 @@ export class SubmitFormModel {
     }
   }
 
+  private _trans: TranslationBundle;
   private _changed = new Signal<this, void>(this);
 }
 
 export namespace SubmitFormModel {
   export interface IOptions {
     client: MlbenchClient;
+    trans?: TranslationBundle;
     path: string;
     defaultCompute?: string;
     defaultExperiment?: string;
@@ -199,6 +204,7 @@ function ParameterField(props: {
   param: INotebookParameter;
 }): JSX.Element {
   const { model, param } = props;
+  const trans = useTrans();
   const id = `mlbench-param-${param.name}`;
   const error = model.errors[`param:${param.name}`];
   const text = model.values.parameters[param.name] ?? '';
@@ -213,7 +219,7 @@ function ParameterField(props: {
         <input
           id={id}
           type="checkbox"
-          aria-label={`Parameter ${param.name}`}
+          aria-label={trans.__('Parameter %1', param.name)}
           checked={parseParameter(param, text).ok && text === 'true'}
           onChange={event =>
             model.setParameter(
@@ -227,7 +233,7 @@ function ParameterField(props: {
           id={id}
           type="text"
           className="jp-mod-styled"
-          aria-label={`Parameter ${param.name}`}
+          aria-label={trans.__('Parameter %1', param.name)}
           aria-invalid={!!error}
           aria-describedby={`${id}-help ${id}-error`}
           placeholder={param.default_source || ''}
@@ -280,15 +286,16 @@ function TextField(props: {
  */
 function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
+  const trans = useTrans();
   const candidates = model.parameters.filter(
     p => p.type === 'str' || p.type === 'any'
   );
   return (
     <fieldset className="mlbench-Form-data">
-      <legend>Data inputs</legend>
+      <legend>{trans.__('Data inputs')}</legend>
       {candidates.length === 0 && (
         <div className="mlbench-Form-help">
-          No text parameter to receive a data path.
+          {trans.__('No text parameter to receive a data path.')}
         </div>
       )}
       {candidates.map(p => {
@@ -299,15 +306,15 @@ function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
             <select
               id={id}
               className="jp-mod-styled"
-              aria-label={`Data for parameter ${p.name}`}
+              aria-label={trans.__('Data for parameter %1', p.name)}
               value={model.values.inputs?.[p.name] ?? ''}
               onChange={event => model.setInput(p.name, event.target.value)}
             >
-              <option value="">(its value above)</option>
+              <option value="">{trans.__('(its value above)')}</option>
               {model.dataAssets.map(asset => (
                 <React.Fragment key={asset.name}>
                   <option value={`${asset.name}@latest`}>
-                    {asset.name} (latest)
+                    {trans.__('%1 (latest)', asset.name)}
                   </option>
                   <option value={`data:${asset.name}:${asset.version}`}>
                     {asset.ref}
@@ -324,6 +331,8 @@ function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
 
 function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
+  const trans = useTrans();
+  const form = useRef<HTMLFormElement>(null);
   const [, setTick] = useState(0);
   useEffect(() => {
     const onChange = () => setTick(t => t + 1);
@@ -332,9 +341,21 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
       model.changed.disconnect(onChange);
     };
   }, [model]);
+  const ready = model.loaded && !model.loadError;
+  useLayoutEffect(() => {
+    // focus the first field once, as the form appears: before any key the
+    // user (or a test) types, so typing never lands in another field
+    if (ready) {
+      form.current?.querySelector<HTMLElement>('input, select')?.focus();
+    }
+  }, [ready]);
 
   if (!model.loaded) {
-    return <div role="status">Reading the notebook's parameters...</div>;
+    return (
+      <div role="status">
+        {trans.__("Reading the notebook's parameters...")}
+      </div>
+    );
   }
   if (model.loadError) {
     return (
@@ -345,13 +366,14 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
   }
   return (
     <form
+      ref={form}
       className="mlbench-SubmitForm"
-      aria-label="Run as job"
+      aria-label={trans.__('Run as job')}
       onSubmit={event => event.preventDefault()}
     >
       <div className="mlbench-Form-path">{model.values.notebookPath}</div>
       <fieldset>
-        <legend>Parameters</legend>
+        <legend>{trans.__('Parameters')}</legend>
         {model.parameters.length ? (
           model.parameters.map(p => (
             <ParameterField key={p.name} model={model} param={p} />
@@ -359,37 +381,42 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
         ) : (
           <div className="mlbench-Form-help">
             {model.hasParametersCell
-              ? 'The parameters cell declares no parameter.'
-              : 'This notebook has no cell tagged "parameters".'}
+              ? trans.__('The parameters cell declares no parameter.')
+              : trans.__('This notebook has no cell tagged "parameters".')}
           </div>
         )}
       </fieldset>
       {model.dataAssets.length > 0 && <DataInputs model={model} />}
       <fieldset>
-        <legend>Where and how</legend>
+        <legend>{trans.__('Where and how')}</legend>
         <div className="mlbench-Form-row">
-          <label htmlFor="mlbench-field-compute">Compute</label>
+          <label htmlFor="mlbench-field-compute">{trans.__('Compute')}</label>
           <select
             id="mlbench-field-compute"
             className="jp-mod-styled"
-            aria-label="Compute"
+            aria-label={trans.__('Compute')}
             value={model.values.compute}
             onChange={event => model.set('compute', event.target.value)}
           >
             {model.compute.map(c => (
               <option key={c.target.name} value={c.target.name}>
-                {c.target.name} ({c.target.kind}, {c.running ?? 0} running,{' '}
-                {c.queued ?? 0} queued)
+                {trans.__(
+                  '%1 (%2, %3 running, %4 queued)',
+                  c.target.name,
+                  c.target.kind,
+                  c.running ?? 0,
+                  c.queued ?? 0
+                )}
               </option>
             ))}
           </select>
         </div>
         <div className="mlbench-Form-row">
-          <label htmlFor="mlbench-field-kernel">Kernel</label>
+          <label htmlFor="mlbench-field-kernel">{trans.__('Kernel')}</label>
           <select
             id="mlbench-field-kernel"
             className="jp-mod-styled"
-            aria-label="Kernel"
+            aria-label={trans.__('Kernel')}
             value={model.values.kernelName}
             onChange={event => model.set('kernelName', event.target.value)}
           >
@@ -400,32 +427,37 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
             ))}
           </select>
         </div>
-        <TextField model={model} field="gpus" label="GPUs" placeholder="0" />
+        <TextField
+          model={model}
+          field="gpus"
+          label={trans.__('GPUs')}
+          placeholder="0"
+        />
         <TextField
           model={model}
           field="timeout"
-          label="Timeout (seconds)"
-          placeholder="no limit"
+          label={trans.__('Timeout (seconds)')}
+          placeholder={trans.__('no limit')}
         />
-        <TextField model={model} field="retries" label="Retries" />
+        <TextField model={model} field="retries" label={trans.__('Retries')} />
         <TextField
           model={model}
           field="experiment"
-          label="Experiment"
-          placeholder="the notebook's name"
+          label={trans.__('Experiment')}
+          placeholder={trans.__("the notebook's name")}
         />
         <TextField
           model={model}
           field="tags"
-          label="Tags"
-          placeholder="team=cv, purpose=baseline"
-          help="key=value pairs, separated by commas"
+          label={trans.__('Tags')}
+          placeholder={trans.__('team=cv, purpose=baseline')}
+          help={trans.__('key=value pairs, separated by commas')}
         />
         <TextField
           model={model}
           field="displayName"
-          label="Job name"
-          placeholder="the notebook's name"
+          label={trans.__('Job name')}
+          placeholder={trans.__("the notebook's name")}
         />
       </fieldset>
       {model.submitError && (
@@ -445,16 +477,22 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
  * accepted the job (a refused form stays open with its errors).
  */
 class SubmitDialog extends Dialog<IJob | null> {
-  constructor(model: SubmitFormModel, body: ReactWidget) {
+  constructor(
+    model: SubmitFormModel,
+    body: ReactWidget,
+    trans: TranslationBundle
+  ) {
     const buttons = [
-      Dialog.cancelButton(),
-      Dialog.okButton({ label: 'Submit', ariaLabel: 'Submit job' })
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({
+        label: trans.__('Submit'),
+        ariaLabel: trans.__('Submit job')
+      })
     ];
     super({
-      title: 'Run as job',
+      title: trans.__('Run as job'),
       body: Object.assign(body, { getValue: () => this._job }),
-      buttons,
-      focusNodeSelector: 'input'
+      buttons
     });
     this._model = model;
     this._buttonList = buttons;
@@ -486,10 +524,18 @@ class SubmitDialog extends Dialog<IJob | null> {
 export async function showSubmitDialog(
   options: SubmitFormModel.IOptions
 ): Promise<IJob | null> {
+  const trans = options.trans ?? nullTranslator.load('mlbench');
   const model = new SubmitFormModel(options);
-  const body = ReactWidget.create(<SubmitForm model={model} />);
-  const dialog = new SubmitDialog(model, body);
-  void model.load();
-  const result = await dialog.launch();
-  return result.button.accept ? result.value : null;
+  const body = ReactWidget.create(
+    <TranslationContext.Provider value={trans}>
+      <SubmitForm model={model} />
+    </TranslationContext.Provider>
+  );
+  const dialog = new SubmitDialog(model, body, trans);
+  const result = dialog.launch();
+  // the dialog moves the focus once its body is rendered: load the form
+  // after that, so the focus never jumps while someone types
+  void dialog.ready.then(() => model.load());
+  const { button, value } = await result;
+  return button.accept ? value : null;
 }
