@@ -13,7 +13,8 @@ import {
   openNotebook,
   openSidebar,
   recordRowStatuses,
-  rowStatuses
+  rowStatuses,
+  submitOverRest
 } from './helpers';
 
 // One server, one agent: the specs run in order and build on each other's jobs.
@@ -44,6 +45,18 @@ test('a notebook submitted through the dialog goes queued, running, completed; i
 }) => {
   await openSidebar(page);
   await recordRowStatuses(page);
+  // Fill every slot of the local target with short jobs first, so the job
+  // under test waits in the queue for a few seconds whatever state the agent
+  // is in (a warm agent claims a job within milliseconds).
+  const local = await (await page.request.get(`${API}/compute/local`)).json();
+  const slots = Math.min(local.target.capacity.max_concurrent_jobs, 4);
+  for (let i = 0; i < slots; i++) {
+    await submitOverRest(page, {
+      notebook_path: 'slow.ipynb',
+      parameters: { seconds: 4 },
+      display_name: `blocker ${i}`
+    });
+  }
   await openNotebook(page, 'train.ipynb');
   await page.locator('.mlbench-RunAsJobButton').first().click();
 
