@@ -1,5 +1,5 @@
 import React, { useContext, useEffect, useRef } from 'react';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import uPlot from 'uplot';
 
 import {
@@ -9,7 +9,7 @@ import {
   alignSeries,
   formatValue
 } from './chart-data';
-import { TranslatorContext } from './trans';
+import { TranslationContext } from '../i18n';
 
 /**
  * JupyterLab theme variables the series cycle through. Canvas cannot use
@@ -95,7 +95,7 @@ export interface IMetricChartOptions {
   /**
    * Translates the axis names (default: English).
    */
-  translator?: ITranslator;
+  trans?: TranslationBundle;
 }
 
 /**
@@ -179,7 +179,7 @@ export class MetricChartView {
     const data = alignSeries(series, xAxis);
     this._data = data;
     const theme = readChartTheme(this._host);
-    const trans = (this._options.translator ?? nullTranslator).load('mlbench');
+    const trans = this._options.trans ?? nullTranslator.load('mlbench');
     const axis: uPlot.Axis = {
       stroke: theme.axis,
       font: theme.font,
@@ -302,7 +302,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<MetricChartView | null>(null);
   const { series, xAxis, yLabel, height, onRender } = props;
-  const translator = useContext(TranslatorContext);
+  const trans = useContext(TranslationContext);
 
   useEffect(() => {
     return () => {
@@ -315,13 +315,13 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
     if (!host.current) {
       return;
     }
-    const options = { series, xAxis, yLabel, height, onRender, translator };
+    const options = { series, xAxis, yLabel, height, onRender, trans };
     if (view.current) {
       view.current.update(options);
     } else {
       view.current = new MetricChartView(host.current, options);
     }
-  }, [series, xAxis, yLabel, height, translator]);
+  }, [series, xAxis, yLabel, height, trans]);
 
   return (
     <div

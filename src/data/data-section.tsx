@@ -1,6 +1,12 @@
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import React, {
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState
+} from 'react';
 import { caretLeftIcon, refreshIcon } from '@jupyterlab/ui-components';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { ITranslator } from '@jupyterlab/translation';
 
 import {
   IDataPreview,
@@ -19,7 +25,7 @@ import {
   previewCell,
   previewColumns
 } from './model';
-import { TranslatorContext, useTrans } from '../components/trans';
+import { TranslationContext, useTrans } from '../i18n';
 
 /**
  * Rows a table preview asks for.
@@ -35,7 +41,8 @@ const CREATE_COMMAND = 'mlbench data create NAME PATH';
 export interface IDataSectionProps {
   client: MlbenchClient;
   /**
-   * The application's translator (default: English).
+   * A translator for this section alone (default: the one the sidebar
+   * provides through `TranslationContext`).
    */
   translator?: ITranslator;
 }
@@ -49,9 +56,9 @@ type Tab = 'assets' | 'datastores';
  */
 export function DataSection(props: IDataSectionProps): JSX.Element {
   return (
-    <TranslatorContext.Provider value={props.translator ?? nullTranslator}>
+    <MaybeTranslator translator={props.translator}>
       <DataSectionBody client={props.client} />
-    </TranslatorContext.Provider>
+    </MaybeTranslator>
   );
 }
 
@@ -701,5 +708,26 @@ function Lineage(props: {
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * Provide `translator`'s mlbench bundle to the children when one is given,
+ * else keep the sidebar's.
+ */
+function MaybeTranslator(props: {
+  translator?: ITranslator;
+  children: React.ReactNode;
+}): JSX.Element {
+  const bundle = useMemo(
+    () => props.translator?.load('mlbench'),
+    [props.translator]
+  );
+  return bundle ? (
+    <TranslationContext.Provider value={bundle}>
+      {props.children}
+    </TranslationContext.Provider>
+  ) : (
+    <>{props.children}</>
   );
 }

@@ -5,7 +5,7 @@ import React, {
   useRef,
   useState
 } from 'react';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { ITranslator } from '@jupyterlab/translation';
 import {
   caretLeftIcon,
   launchIcon,
@@ -21,7 +21,7 @@ import {
 } from '../api';
 import { XAxisMode, preferredXAxis } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
-import { TranslatorContext, useTrans } from '../components/trans';
+import { TranslationContext, useTrans } from '../i18n';
 import {
   DEFAULT_SORT,
   IRunSort,
@@ -56,7 +56,8 @@ export const POINTS_CHOICES = [2000, 10000, 100000];
 export interface IExperimentsSectionProps {
   client: MlbenchClient;
   /**
-   * The application's translator (default: English).
+   * A translator for this section alone (default: the one the sidebar
+   * provides through `TranslationContext`).
    */
   translator?: ITranslator;
 }
@@ -89,7 +90,7 @@ export function ExperimentsSection(
   }, [client]);
 
   return (
-    <TranslatorContext.Provider value={props.translator ?? nullTranslator}>
+    <MaybeTranslator translator={props.translator}>
       <div className="mlbench-Experiments">
         {experiment === null ? (
           <ExperimentList client={client} onOpen={setExperiment} />
@@ -102,7 +103,7 @@ export function ExperimentsSection(
           />
         )}
       </div>
-    </TranslatorContext.Provider>
+    </MaybeTranslator>
   );
 }
 
@@ -624,5 +625,26 @@ function RunsChart(props: {
         </>
       )}
     </div>
+  );
+}
+
+/**
+ * Provide `translator`'s mlbench bundle to the children when one is given,
+ * else keep the sidebar's.
+ */
+function MaybeTranslator(props: {
+  translator?: ITranslator;
+  children: React.ReactNode;
+}): JSX.Element {
+  const bundle = useMemo(
+    () => props.translator?.load('mlbench'),
+    [props.translator]
+  );
+  return bundle ? (
+    <TranslationContext.Provider value={bundle}>
+      {props.children}
+    </TranslationContext.Provider>
+  ) : (
+    <>{props.children}</>
   );
 }
