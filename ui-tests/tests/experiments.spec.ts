@@ -175,11 +175,13 @@ test('pages through 55 runs and sorts them by a metric on the server', async ({
   ).toHaveAttribute('aria-sort', 'ascending');
   const lossColumn = await table
     .getByRole('columnheader')
-    .evaluateAll(ths => ths.findIndex(th => th.textContent?.startsWith('loss')));
-  const losses = async () =>
-    (await rows.locator(`td:nth-child(${lossColumn + 1})`).allTextContents()).map(
-      Number
+    .evaluateAll(ths =>
+      ths.findIndex(th => th.textContent?.startsWith('loss'))
     );
+  const losses = async () =>
+    (
+      await rows.locator(`td:nth-child(${lossColumn + 1})`).allTextContents()
+    ).map(Number);
   await expect
     .poll(async () => {
       const v = await losses();
@@ -190,5 +192,7 @@ test('pages through 55 runs and sorts them by a metric on the server', async ({
   await section.getByRole('button', { name: 'Next' }).click();
   await expect(rows).toHaveCount(5);
   const secondPage = await losses();
-  expect(Math.min(...secondPage)).toBeGreaterThanOrEqual(Math.max(...firstPage));
+  expect(Math.min(...secondPage)).toBeGreaterThanOrEqual(
+    Math.max(...firstPage)
+  );
 });
