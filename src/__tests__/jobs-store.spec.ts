@@ -151,6 +151,26 @@ describe('JobsStore', () => {
     expect(store.counts().queued).toBe(3);
   });
 
+  it('shows the newest page before the older pages arrive', async () => {
+    let release: (value: unknown) => void = () => undefined;
+    const rest = new Promise(resolve => (release = resolve));
+    listJobs
+      .mockResolvedValueOnce({ items: [job('3'), job('2')], next_cursor: 'c' })
+      .mockImplementationOnce(async () => {
+        await rest;
+        return { items: [job('1')], next_cursor: null };
+      });
+    const loading = store.reload();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(store.loading).toBe(true);
+    expect(store.all().map(j => j.id)).toEqual(['3', '2']);
+    release(null);
+    await loading;
+    expect(store.loading).toBe(false);
+    expect(store.all().map(j => j.id)).toEqual(['3', '2', '1']);
+  });
+
   it('applies live events, refreshes once per burst and reports finished jobs', async () => {
     listJobs.mockResolvedValue({ items: [job('1')], next_cursor: null });
     await store.reload();

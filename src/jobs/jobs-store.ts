@@ -129,6 +129,10 @@ export class JobsStore {
   constructor(options: JobsStore.IOptions) {
     this.client = options.client;
     this._pageSize = options.pageSize ?? 1000;
+    this._firstPageSize = Math.min(
+      options.firstPageSize ?? 100,
+      this._pageSize
+    );
     this._maxJobs = options.maxJobs ?? 100000;
     this._refreshDelay = options.refreshDelayMs ?? 150;
     this._stream = options.stream;
@@ -218,7 +222,8 @@ export class JobsStore {
   }
 
   /**
-   * Load every job (pages of `pageSize`), replacing what was known.
+   * Load every job, replacing what was known. The newest jobs (one small page) are shown
+   * at once, so the list paints before thousands of older jobs have arrived.
    */
   async reload(): Promise<void> {
     const generation = ++this._generation;
@@ -228,9 +233,10 @@ export class JobsStore {
     const jobs = new Map<string, IJob>();
     try {
       let cursor: string | null | undefined = undefined;
+      let first = true;
       do {
         const page = await this.client.listJobs({
-          limit: this._pageSize,
+          limit: first ? this._firstPageSize : this._pageSize,
           cursor
         });
         if (generation !== this._generation) {
@@ -240,6 +246,17 @@ export class JobsStore {
           jobs.set(job.id, job);
         }
         cursor = page.next_cursor;
+        if (first && cursor) {
+          // shown while the rest loads; known jobs stay until the full list replaces them
+          for (const job of page.items) {
+            const known = this._jobs.get(job.id);
+            if (!known || known.updated_at <= job.updated_at) {
+              this._jobs.set(job.id, job);
+            }
+          }
+          this._changedJobs();
+        }
+        first = false;
       } while (cursor && jobs.size < this._maxJobs);
       // events that arrived while loading are newer than the pages
       for (const [id, job] of this._jobs) {
@@ -366,6 +383,7 @@ export class JobsStore {
   private _refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private _stream: EventStream;
   private _pageSize: number;
+  private _firstPageSize: number;
   private _maxJobs: number;
   private _refreshDelay: number;
   private _changed = new Signal<this, void>(this);
@@ -378,6 +396,8 @@ export namespace JobsStore {
     /** The shared event stream. */
     stream: EventStream;
     pageSize?: number;
+    /** Jobs in the first request, shown before the other pages load (default 100). */
+    firstPageSize?: number;
     maxJobs?: number;
     refreshDelayMs?: number;
   }
