@@ -40,6 +40,8 @@ export interface IHealth {
   status: 'ok';
   version: string;
   workspace: string;
+  /** The MLflow server runs link to, when tracking goes to one. */
+  mlflow_ui_url: string | null;
 }
 
 /**

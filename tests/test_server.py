@@ -230,6 +230,7 @@ async def test_openapi_is_served_under_the_base_url(api: Api, jp_base_url: str) 
 async def test_health(api: Api, mlbench_home: Path) -> None:
     health = await api.get("/health", expect=200)
     assert health["status"] == "ok" and health["workspace"] == str(mlbench_home)
+    assert health["mlflow_ui_url"] is None  # tracking goes to the workspace's SQLite store
 
 
 # -- authentication and authorization ----------------------------------------------------------

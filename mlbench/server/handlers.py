@@ -62,7 +62,25 @@ class HealthHandler(MlbenchHandler):
     async def get(self) -> None:
         from mlbench import __version__
 
-        self.reply(m.Health(status="ok", version=__version__, workspace=str(self.ws.home)))
+        self.reply(
+            m.Health(
+                status="ok",
+                version=__version__,
+                workspace=str(self.ws.home),
+                mlflow_ui_url=_mlflow_ui_url(self.ws.tracking_uri),
+            )
+        )
+
+
+def _mlflow_ui_url(tracking_uri: str) -> str | None:
+    """An MLflow server's address without any credentials in it; None for a local store."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 class OpenAPIHandler(MlbenchHandler):

@@ -46,6 +46,10 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     workspace: str
+    mlflow_ui_url: str | None = Field(
+        None,
+        description="The MLflow server to link runs to, when tracking goes to one (http/https).",
+    )
 
 
 # -- compute -----------------------------------------------------------------------------------

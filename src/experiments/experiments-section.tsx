@@ -75,17 +75,10 @@ export function ExperimentsSection(
   const [mlflowBase, setMlflowBase] = useState('');
 
   useEffect(() => {
-    // The health route may carry the tracking URI (or an MLflow UI URL);
-    // only an MLflow server (http/https) has a UI to link runs to.
+    // Only an MLflow server (http/https) has a UI to link runs to.
     client
       .health()
-      .then(health => {
-        const h = health as {
-          mlflow_ui_url?: string | null;
-          tracking_uri?: string | null;
-        };
-        setMlflowBase(mlflowUiBase(h.mlflow_ui_url || h.tracking_uri));
-      })
+      .then(health => setMlflowBase(mlflowUiBase(health.mlflow_ui_url)))
       .catch(() => setMlflowBase(''));
   }, [client]);
 

@@ -1,20 +1,16 @@
 /**
  * The job widget of `%mlbench run` live in a JupyterLab notebook: it follows
  * the job to "completed" and is saved as the README's screenshot
- * (docs/screenshots/job-widget.png).
+ * (docs/screenshots/job-widget.png, with MLBENCH_UPDATE_SCREENSHOTS=1).
  */
 import * as path from 'path';
 
 import { expect, test } from '@jupyterlab/galata';
 
-const SCREENSHOT = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  'docs',
-  'screenshots',
-  'job-widget.png'
-);
+import { SCREENSHOT_DIR } from './helpers';
+
+// docs/ only with MLBENCH_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
+const SCREENSHOT = path.join(SCREENSHOT_DIR, 'job-widget.png');
 
 // Tall enough for the whole widget (status, progress, four metric plots).
 test.use({ viewport: { width: 1100, height: 1500 } });
