@@ -77,7 +77,7 @@ def test_failing_cell_reports_cell_and_traceback(module_ws: Any, notebook: Any) 
     assert err.evalue == "bad value 1" and err.cell_index == 1
     assert "raise ValueError" in err.cell_source
     assert any("ValueError" in line for line in err.traceback)
-    assert "cell 1 raised ValueError" in info.status_reason
+    assert "cell 2 raised ValueError" in info.status_reason  # counted from 1, as shown
     assert module_ws.tracking.run_summary(info.mlflow_run_id)["status"] == "FAILED"
     out = nbformat.read(module_ws.jobs.output_notebook_path(info.id), as_version=4)
     assert out.metadata.papermill.exception is True

@@ -269,7 +269,8 @@ def run_notebook(
             exc.evalue = _failed_cell_stderr(output)
         return Outcome(
             JobStatus.FAILED,
-            f"cell {exc.cell_index} raised {exc.ename}: {_first_line(exc.evalue)}",
+            # People count cells from 1 (as every view shows them); cell_index stays 0-based.
+            f"cell {exc.cell_index + 1} raised {exc.ename}: {_first_line(exc.evalue)}",
             JobError(
                 kind="cell_error",
                 message=f"{exc.ename}: {exc.evalue}",
@@ -311,7 +312,7 @@ def run_notebook(
 
 def stopped_outcome(stop: StopRequest, exc: PapermillExecutionError | None) -> Outcome:
     cell = exc.cell_index if exc is not None else None
-    where = f" in cell {cell}" if cell is not None else ""
+    where = f" in cell {cell + 1}" if cell is not None else ""
     if stop.reason == "canceled":
         msg = f"canceled{where}" + (f" ({stop.detail})" if stop.detail else "")
         return Outcome(

@@ -223,7 +223,9 @@ def summarize(ctx: CliContext, job_id: str) -> None:
     )
     if info.error and info.error.kind == "cell_error":
         e = info.error
-        console.print(f"[red]cell {e.cell_index} raised {e.ename}: {e.evalue}[/]", soft_wrap=True)
+        console.print(
+            f"[red]cell {(e.cell_index or 0) + 1} raised {e.ename}: {e.evalue}[/]", soft_wrap=True
+        )
         if e.traceback:
             console.print(strip_ansi("\n".join(e.traceback[-6:])), markup=False, soft_wrap=True)
     if info.mlflow_run_id:

@@ -143,6 +143,8 @@ def job_details(info: Any) -> None:
         e = info.error
         console.print(f"\n[bold red]{e.kind}[/]: {e.message}", soft_wrap=True)
         if e.cell_source:
-            console.print(f"[dim]cell {e.cell_index}:[/]\n{e.cell_source}", soft_wrap=True)
+            console.print(
+                f"[dim]cell {(e.cell_index or 0) + 1}:[/]\n{e.cell_source}", soft_wrap=True
+            )
         if e.traceback:
             console.print(strip_ansi("\n".join(e.traceback)), soft_wrap=True, markup=False)

@@ -29,6 +29,12 @@ export const SERIES_COLOR_VARIABLES = [
   '--jp-mirror-editor-atom-color'
 ];
 
+// 1, 2, 5, 10, 20, 50, ... up to 50 million
+const STEP_INCREMENTS: number[] = [];
+for (let e = 0; e < 8; e++) {
+  STEP_INCREMENTS.push(10 ** e, 2 * 10 ** e, 5 * 10 ** e);
+}
+
 /**
  * Colors and fonts of the chart, resolved from the theme's CSS variables.
  */
@@ -196,6 +202,8 @@ export class MetricChartView {
       axes: [
         {
           ...axis,
+          // steps are whole numbers: no 0.5 ticks on a short run
+          ...(xAxis === 'step' ? { incrs: STEP_INCREMENTS } : {}),
           label:
             xAxis === 'step'
               ? trans.__('step')
