@@ -1,10 +1,4 @@
-import React, {
-  useCallback,
-  useEffect,
-  useMemo,
-  useRef,
-  useState
-} from 'react';
+import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import { caretLeftIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { ITranslator } from '@jupyterlab/translation';
 
@@ -26,6 +20,11 @@ import {
   previewColumns
 } from './model';
 import { TranslationContext, useTrans } from '../i18n';
+import {
+  ListStates,
+  ListToolbar,
+  usePagedList
+} from '../components/paged-list';
 
 /**
  * Rows a table preview asks for.
@@ -161,78 +160,40 @@ function AssetList(
   const { client, onError, onAvailable, onOpen } = props;
   const trans = useTrans();
   const [text, setText] = useState('');
-  const [items, setItems] = useState<IDataVersionInfo[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState('');
-  const request = useRef(0);
-
-  const load = useCallback(
-    async (append: string | null) => {
-      const id = ++request.current;
-      try {
-        const page = await client.listData({
-          text: text.trim() || null,
-          limit: 100,
-          cursor: append
-        });
-        if (id !== request.current) {
-          return;
-        }
-        onAvailable();
-        setItems(prev =>
-          append && prev ? [...prev, ...page.items] : page.items
-        );
-        setCursor(page.next_cursor ?? null);
-        setError('');
-      } catch (reason) {
-        if (id === request.current) {
-          setError(onError(reason));
-        }
-      }
-    },
-    [client, text]
+  const { items, cursor, error, load } = usePagedList(
+    append =>
+      client.listData({
+        text: text.trim() || null,
+        limit: 100,
+        cursor: append
+      }),
+    [client, text],
+    { onPage: onAvailable, onError }
   );
-
-  useEffect(() => {
-    void load(null);
-  }, [load]);
 
   return (
     <div className="mlbench-Data-list">
-      <div className="mlbench-Data-toolbar">
-        <input
-          className="jp-mod-styled mlbench-Data-search"
-          type="search"
-          placeholder={trans.__('Filter assets')}
-          aria-label={trans.__('Filter data assets by name')}
-          value={text}
-          onChange={e => setText(e.target.value)}
-        />
-        <button
-          className="jp-mod-styled mlbench-Data-iconButton"
-          title={trans.__('Refresh data assets')}
-          aria-label={trans.__('Refresh data assets')}
-          onClick={() => void load(null)}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
-      </div>
-      {error && (
-        <div className="mlbench-Data-error" role="alert">
-          {error}
-        </div>
-      )}
-      {items === null && !error && (
-        <div className="mlbench-Data-empty">
-          {trans.__('Loading data assets…')}
-        </div>
-      )}
-      {items !== null && items.length === 0 && (
-        <div className="mlbench-Data-empty">
-          {trans.__('No data assets yet: create one with')}{' '}
-          <code>{CREATE_COMMAND}</code>
-        </div>
-      )}
+      <ListToolbar
+        prefix="mlbench-Data"
+        placeholder={trans.__('Filter assets')}
+        searchLabel={trans.__('Filter data assets by name')}
+        refreshLabel={trans.__('Refresh data assets')}
+        value={text}
+        onChange={setText}
+        onRefresh={() => void load(null)}
+      />
+      <ListStates
+        prefix="mlbench-Data"
+        error={error}
+        items={items}
+        loading={trans.__('Loading data assets…')}
+        empty={
+          <>
+            {trans.__('No data assets yet: create one with')}{' '}
+            <code>{CREATE_COMMAND}</code>
+          </>
+        }
+      />
       {items !== null && items.length > 0 && (
         <ul className="mlbench-Data-items" aria-label={trans.__('Data assets')}>
           {items.map(v => (

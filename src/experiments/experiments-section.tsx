@@ -21,6 +21,11 @@ import {
 } from '../api';
 import { XAxisMode, preferredXAxis } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
+import {
+  ListStates,
+  ListToolbar,
+  usePagedList
+} from '../components/paged-list';
 import { TranslationContext, useTrans } from '../i18n';
 import {
   DEFAULT_SORT,
@@ -110,78 +115,36 @@ function ExperimentList(props: {
   const { client, onOpen } = props;
   const trans = useTrans();
   const [text, setText] = useState('');
-  const [items, setItems] = useState<IExperimentSummary[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState('');
-  const request = useRef(0);
-
-  const load = useCallback(
-    async (append: string | null) => {
-      const id = ++request.current;
-      try {
-        const page = await client.listExperiments({
-          text: text.trim() || null,
-          limit: 100,
-          cursor: append
-        });
-        if (id !== request.current) {
-          return;
-        }
-        setItems(prev =>
-          append && prev ? [...prev, ...page.items] : page.items
-        );
-        setCursor(page.next_cursor ?? null);
-        setError('');
-      } catch (reason) {
-        if (id === request.current) {
-          setError(errorMessage(reason));
-        }
-      }
-    },
+  const { items, cursor, error, load } = usePagedList(
+    append =>
+      client.listExperiments({
+        text: text.trim() || null,
+        limit: 100,
+        cursor: append
+      }),
     [client, text]
   );
 
-  useEffect(() => {
-    void load(null);
-  }, [load]);
-
   return (
     <div className="mlbench-Experiments-list">
-      <div className="mlbench-Experiments-toolbar">
-        <input
-          className="jp-mod-styled mlbench-Experiments-search"
-          type="search"
-          placeholder={trans.__('Filter experiments')}
-          aria-label={trans.__('Filter experiments by name')}
-          value={text}
-          onChange={e => setText(e.target.value)}
-        />
-        <button
-          className="jp-mod-styled mlbench-Experiments-iconButton"
-          title={trans.__('Refresh experiments')}
-          aria-label={trans.__('Refresh experiments')}
-          onClick={() => void load(null)}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
-      </div>
-      {error && (
-        <div className="mlbench-Experiments-error" role="alert">
-          {error}
-        </div>
-      )}
-      {items === null && !error && (
-        <div className="mlbench-Experiments-empty">
-          {trans.__('Loading experiments…')}
-        </div>
-      )}
-      {items !== null && items.length === 0 && (
-        <div className="mlbench-Experiments-empty">
-          {trans.__(
-            'No experiments yet: every job records an MLflow run in one.'
-          )}
-        </div>
-      )}
+      <ListToolbar
+        prefix="mlbench-Experiments"
+        placeholder={trans.__('Filter experiments')}
+        searchLabel={trans.__('Filter experiments by name')}
+        refreshLabel={trans.__('Refresh experiments')}
+        value={text}
+        onChange={setText}
+        onRefresh={() => void load(null)}
+      />
+      <ListStates
+        prefix="mlbench-Experiments"
+        error={error}
+        items={items}
+        loading={trans.__('Loading experiments…')}
+        empty={trans.__(
+          'No experiments yet: every job records an MLflow run in one.'
+        )}
+      />
       {items !== null && items.length > 0 && (
         <ul
           className="mlbench-Experiments-items"
