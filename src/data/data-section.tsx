@@ -7,7 +7,6 @@ import {
   IDataVersionInfo,
   IDatastoreInfo,
   ILineageGraph,
-  MlbenchAPIError,
   MlbenchClient,
   errorMessage
 } from '../api';
@@ -483,6 +482,64 @@ function VersionDetails(props: { info: IDataVersionInfo }): JSX.Element {
 }
 
 /**
+ * What `load` answers for a version (null until it did, and again while
+ * `deps` changed), and the error's message ('' when none): `unavailable`
+ * when the server does not serve that data route. An answer that comes
+ * after `deps` changed is dropped.
+ */
+function useVersionData<T>(
+  load: () => Promise<T>,
+  unavailable: string,
+  deps: React.DependencyList
+): [T | null, string] {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    let live = true;
+    setValue(null);
+    setError('');
+    load()
+      .then(v => live && setValue(v))
+      .catch(reason => {
+        if (live) {
+          setError(
+            isDataUnavailable(reason) ? unavailable : errorMessage(reason)
+          );
+        }
+      });
+    return () => {
+      live = false;
+    };
+  }, deps);
+
+  return [value, error];
+}
+
+/**
+ * A titled part of a version's view (preview, lineage), with its error and
+ * loading state before its content.
+ */
+function VersionPart(props: {
+  className: string;
+  title: string;
+  error: string;
+  loading: boolean;
+  loadingText: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  const { error, loading } = props;
+  return (
+    <section className={props.className} aria-label={props.title}>
+      <h4>{props.title}</h4>
+      {error && <div className="mlbench-Data-error">{error}</div>}
+      {loading && <div className="mlbench-Data-empty">{props.loadingText}</div>}
+      {props.children}
+    </section>
+  );
+}
+
+/**
  * The first rows of a table, or the files of a file or folder.
  */
 function Preview(props: {
@@ -491,38 +548,21 @@ function Preview(props: {
 }): JSX.Element {
   const { client, info } = props;
   const trans = useTrans();
-  const [preview, setPreview] = useState<IDataPreview | null>(null);
-  const [error, setError] = useState('');
-
-  useEffect(() => {
-    let live = true;
-    setPreview(null);
-    setError('');
-    client
-      .dataPreview(info.name, info.version, PREVIEW_ROWS)
-      .then(p => live && setPreview(p))
-      .catch(reason => {
-        if (live) {
-          setError(
-            reason instanceof MlbenchAPIError && isDataUnavailable(reason)
-              ? 'No preview: this server does not serve data previews.'
-              : errorMessage(reason)
-          );
-        }
-      });
-    return () => {
-      live = false;
-    };
-  }, [client, info.name, info.version]);
+  const [preview, error] = useVersionData<IDataPreview>(
+    () => client.dataPreview(info.name, info.version, PREVIEW_ROWS),
+    'No preview: this server does not serve data previews.',
+    [client, info.name, info.version]
+  );
 
   const columns = preview ? previewColumns(preview) : [];
   return (
-    <section className="mlbench-Data-preview" aria-label={trans.__('Preview')}>
-      <h4>{trans.__('Preview')}</h4>
-      {error && <div className="mlbench-Data-error">{error}</div>}
-      {!preview && !error && (
-        <div className="mlbench-Data-empty">{trans.__('Loading preview…')}</div>
-      )}
+    <VersionPart
+      className="mlbench-Data-preview"
+      title={trans.__('Preview')}
+      error={error}
+      loading={!preview && !error}
+      loadingText={trans.__('Loading preview…')}
+    >
       {preview && preview.rows && (
         <div className="mlbench-Data-tableWrap">
           <table
@@ -580,7 +620,7 @@ function Preview(props: {
           {preview.truncated ? trans.__(' (truncated)') : ''}
         </div>
       )}
-    </section>
+    </VersionPart>
   );
 }
 
@@ -593,29 +633,11 @@ function Lineage(props: {
 }): JSX.Element {
   const { client, info } = props;
   const trans = useTrans();
-  const [graph, setGraph] = useState<ILineageGraph | null>(null);
-  const [error, setError] = useState('');
-
-  useEffect(() => {
-    let live = true;
-    setGraph(null);
-    setError('');
-    client
-      .dataLineage(info.name, info.version)
-      .then(g => live && setGraph(g))
-      .catch(reason => {
-        if (live) {
-          setError(
-            isDataUnavailable(reason)
-              ? 'No lineage: this server does not serve data lineage.'
-              : errorMessage(reason)
-          );
-        }
-      });
-    return () => {
-      live = false;
-    };
-  }, [client, info.name, info.version]);
+  const [graph, error] = useVersionData<ILineageGraph>(
+    () => client.dataLineage(info.name, info.version),
+    'No lineage: this server does not serve data lineage.',
+    [client, info.name, info.version]
+  );
 
   const levels = graph ? lineageLevels(graph) : [];
   const binding = (id: string): string => {
@@ -623,12 +645,13 @@ function Lineage(props: {
     return e ? e.binding : '';
   };
   return (
-    <section className="mlbench-Data-lineage" aria-label={trans.__('Lineage')}>
-      <h4>{trans.__('Lineage')}</h4>
-      {error && <div className="mlbench-Data-error">{error}</div>}
-      {!graph && !error && (
-        <div className="mlbench-Data-empty">{trans.__('Loading lineage…')}</div>
-      )}
+    <VersionPart
+      className="mlbench-Data-lineage"
+      title={trans.__('Lineage')}
+      error={error}
+      loading={!graph && !error}
+      loadingText={trans.__('Loading lineage…')}
+    >
       {graph && levels.length <= 1 && (
         <div className="mlbench-Data-empty">
           {trans.__('No job has made or read this version yet.')}
@@ -668,7 +691,7 @@ function Lineage(props: {
           {trans.__('Cut at the depth limit.')}
         </div>
       )}
-    </section>
+    </VersionPart>
   );
 }
 
