@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import nbformat  # noqa: E402
+from seed_ui_bench import seed_jobs  # noqa: E402
 
 from mlbench import Workspace  # noqa: E402
 
@@ -172,44 +174,6 @@ def notebook(path: Path, *cells: str) -> Path:
 
 
 # -- 1. list jobs with 10,000 in the workspace ------------------------------------------------
-def seed_jobs(ws: Workspace, count: int) -> None:
-    from mlbench.store import JobRow
-
-    now = datetime.now(timezone.utc)
-    statuses = ["completed", "failed", "canceled", "completed", "completed"]
-    with ws.db.write() as s:
-        for i in range(count):
-            at = now - timedelta(seconds=count - i)
-            s.add(
-                JobRow(
-                    id=f"seed{i:012d}{'0' * 16}",
-                    display_name=f"train-{i}",
-                    experiment=f"exp-{i % 20}",
-                    compute="local",
-                    kernel_name="python3",
-                    notebook_path=f"/seed/train-{i}.ipynb",
-                    cwd="/seed",
-                    parameters={"lr": 0.01, "epochs": i % 50},
-                    resources={"cpus": 1.0, "gpus": 0, "memory_mb": None},
-                    timeout_s=None,
-                    max_retries=0,
-                    attempt=1,
-                    tags={"team": f"t{i % 5}"},
-                    owner="bench",
-                    rerun_of=None,
-                    status=statuses[i % len(statuses)],
-                    status_reason="",
-                    cancel_requested=False,
-                    error=None,
-                    created_at=at,
-                    updated_at=at,
-                    started_at=at,
-                    finished_at=at + timedelta(seconds=3),
-                    gpu_ids=[],
-                )
-            )
-
-
 def bench_list_jobs(server: Server, ws: Workspace, jobs: int, runs: int) -> dict[str, Any]:
     seed_jobs(ws, jobs)
     first = server.get("/jobs", limit=50)
@@ -221,7 +185,7 @@ def bench_list_jobs(server: Server, ws: Workspace, jobs: int, runs: int) -> dict
         "first_page_50": server.timed_get("/jobs", runs, limit=50),
         "page_21_by_cursor": server.timed_get("/jobs", runs, limit=50, cursor=later["next_cursor"]),
         "filtered_status_experiment": server.timed_get(
-            "/jobs", runs, limit=50, status="failed", experiment="exp-3"
+            "/jobs", runs, limit=50, status="failed", experiment="bench-3"
         ),
         "text_search": server.timed_get("/jobs", runs, limit=50, text="train-99"),
         "goal_p95_ms": 50,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import requests
 
 from mlbench.errors import InvalidInputError, KernelNotFoundError
 from tests.conftest import _stop_agents, make_notebook
+from tests.storage_servers import free_port
 from tests.test_jobs import WAIT, wait_for
 
 pytest.importorskip("kernel_gateway")
@@ -31,9 +31,7 @@ AUTH = {"Authorization": f"token {TOKEN}"}
 @contextmanager
 def kernel_gateway(tmp: Path) -> Iterator[str]:
     """A real `jupyter kernelgateway` with an auth token, stopped (and its kernels) on exit."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -116,9 +114,7 @@ def test_target_creation_checks_the_gateway_and_keeps_the_token_secret(
     with pytest.raises(InvalidInputError, match="token") as info:
         gw_ws.compute.create("bad-token", "gateway", url=gateway_url, token="wrong")
     assert "--token" in (info.value.hint or "")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()  # nothing listens there
     started = time.monotonic()
     with pytest.raises(InvalidInputError, match="cannot reach the gateway") as info:
         gw_ws.compute.create("nowhere", "gateway", url=f"http://127.0.0.1:{dead}", token=TOKEN)
@@ -190,11 +186,9 @@ def test_cancel_a_running_gateway_job(gw_ws: Any, gateway_url: str, tmp_path: Pa
 
 def test_kernel_dying_on_the_gateway_fails_the_job(gw_ws: Any, tmp_path: Path) -> None:
     nb = make_notebook(tmp_path / "die.ipynb", "import os\nos._exit(1)", "print('never')")
-    started = time.monotonic()
-    info = gw_ws.jobs.submit(nb, compute="gw").wait(WAIT).info
+    info = gw_ws.jobs.submit(nb, compute="gw").wait(WAIT).info  # a hang would time out here
     assert info.status.value == "failed" and info.error.kind == "kernel_died"
     assert "died on the gateway" in info.error.message
-    assert time.monotonic() - started < WAIT
 
 
 def test_gateway_stopped_mid_job_fails_it_within_bounded_time(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -14,17 +13,13 @@ from typing import Any
 
 import pytest
 
+from tests.storage_servers import free_port
+
 
 def _pg_bindir() -> Path | None:
     found = shutil.which("initdb")
     candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(candidates[-1]).resolve().parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +34,7 @@ def postgres_url() -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="mlbench-pg-"))
     if as_root:
         shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
 
     def run(*cmd: str) -> None:
         subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)

@@ -23,6 +23,7 @@ import pytest
 
 from mlbench.errors import InvalidInputError, ResourceRequestError
 from tests.conftest import _stop_agents, make_notebook
+from tests.storage_servers import free_port
 from tests.test_jobs import WAIT, wait_for
 
 ray = pytest.importorskip("ray")
@@ -40,9 +41,7 @@ def ray_address() -> Iterator[str]:
             "(`make test` does: unshare --net)"
         )
     exe = str(Path(sys.executable).with_name("ray"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     temp = tempfile.mkdtemp(prefix="mlbray-")  # Ray's socket paths must stay short
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     started = subprocess.run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _stop_agents, make_notebook
+from tests.storage_servers import free_port
 
 pytest.importorskip("schemathesis")
 
@@ -34,12 +34,6 @@ CHECKS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("fuzz")
@@ -48,7 +42,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         folder.mkdir()
     (home / "mlbench.yaml").write_text("agent_idle_timeout_s: 20\ncancel_grace_s: 1\n")
     make_notebook(root / "nb.ipynb", "print(x)", parameters="x = 1")
-    port = _free_port()
+    port = free_port()
     config = {
         "ServerApp": {
             "jpserver_extensions": {"mlbench": True},
