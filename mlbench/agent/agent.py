@@ -106,7 +106,7 @@ class Agent:
 
     def _start(self) -> None:
         target = self.ws.compute.get(self.compute)
-        _backend, self.config, _ = self.ws.compute.backend(self.compute)
+        _backend, self.config, _ = self.ws.compute.backend(self.compute, with_secrets=True)
         self.capacity: Capacity = target.capacity
         self._target_updated_at = target.updated_at
         self.idle_timeout = (

@@ -157,6 +157,18 @@ class LocalExecutor(Executor):
         self.heartbeats.close()
 
 
+def write_files_under(folder: Path, files: dict[str, bytes]) -> None:
+    """Write files a remote job sent back under ``folder``; a name escaping it is ignored."""
+    root = folder.resolve()
+    for name, data in files.items():
+        target = (root / name).resolve()
+        if root not in target.parents:
+            log.warning("ignoring a file sent back from outside its folder: %r", name)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
 def kernel_base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLBENCH_SETTINGS")}
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, Outcome, run_notebook
-from mlbench.agent.executors import Executor, JobRun
+from mlbench.agent.executors import Executor, JobRun, write_files_under
 from mlbench.agent.gateway_client import (
     GatewayConnection,
     GatewayError,
@@ -121,20 +121,15 @@ class _OutputFiles:
     """Receives the epilogue's file messages into the job's outputs folder."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder.resolve()
+        self.folder = folder
         self.done = threading.Event()
         self.skipped = 0
 
     def __call__(self, data: Any) -> None:
         if isinstance(data, str):
             data = json.loads(data)
-        for name, encoded in (data.get("files") or {}).items():
-            target = (self.folder / name).resolve()
-            if self.folder not in target.parents:
-                log.warning("ignoring output file outside the outputs folder: %r", name)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(base64.b64decode(encoded))
+        files = data.get("files") or {}
+        write_files_under(self.folder, {k: base64.b64decode(v) for k, v in files.items()})
         if data.get("done"):
             self.skipped = int(data.get("skipped") or 0)
             self.done.set()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, Outcome, stopped_outcome
-from mlbench.agent.executors import Executor, JobRun
+from mlbench.agent.executors import Executor, JobRun, write_files_under
 from mlbench.compute.ray import RayComputeConfig
 from mlbench.jobs.models import JobError, JobStatus
 
@@ -166,8 +166,8 @@ class RayExecutor(Executor):
         elif kind == "result":
             if message.get("output") is not None:
                 job.output.write_bytes(message["output"])
-            _unpack(job.outputs_dir, message.get("outputs", {}))
-            _unpack(job.snapshot.parent / "data", message.get("data_outputs", {}))
+            write_files_under(job.outputs_dir, message.get("outputs", {}))
+            write_files_under(job.snapshot.parent / "data", message.get("data_outputs", {}))
             return message
         return None
 
@@ -216,15 +216,6 @@ def pack_job_data(info: Any, data_root: Path) -> dict[str, Any]:
                 break
     outputs = [f"outputs/{out.name}" for out in info.outputs]
     return {"files": files, "params": params, "outputs": outputs}
-
-
-def _unpack(folder: Path, files: dict[str, bytes]) -> None:
-    root = folder.resolve()
-    for name, data in files.items():
-        target = (root / name).resolve()
-        if root in target.parents:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
 
 
 def _lost(message: str) -> Outcome:

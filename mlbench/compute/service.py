@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 DEFAULT_COMPUTE = "local"
 
 
+def _exists(name: str) -> ConflictError:
+    return ConflictError(
+        f"compute target {name!r} already exists",
+        hint=f"update it with `mlbench compute update {name} ...` or pick another name",
+    )
+
+
 def _secret_key(name: str) -> str:
     # '@' cannot start a datastore name: compute secrets never collide with datastores'.
     return f"@compute.{name}"
@@ -104,13 +111,19 @@ class ComputeTargets:
             cpus_in_use=sum(float((res or {}).get("cpus", 1)) for _, res in active),
         )
 
-    def backend(self, name: str) -> tuple[ComputeBackend, ComputeConfig, Capacity]:
-        """The target's backend and settings, secrets included (for the agent, not for show)."""
+    def backend(
+        self, name: str, *, with_secrets: bool = False
+    ) -> tuple[ComputeBackend, ComputeConfig, Capacity]:
+        """The target's backend and settings; ``with_secrets`` for the agent that connects.
+
+        Submissions do not ask for secrets, so they never read the secret store (or a keyring).
+        """
         target = self.get(name)
         backend = compute_backends.get(target.kind)
-        secrets = self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
-        config = backend.parse_config({**target.config, **secrets})
-        return backend, config, target.capacity
+        raw = target.config
+        if with_secrets:
+            raw = {**raw, **self._read_secrets(backend, name)}
+        return backend, backend.parse_config(raw), target.capacity
 
     # -- writing -------------------------------------------------------------------------------
     def create(
@@ -123,20 +136,14 @@ class ComputeTargets:
                 "(at most 64, starting with a letter or digit)",
             )
         backend = compute_backends.get(kind)
-        with self._ws.db.session() as s:
+        with self._ws.db.session() as s:  # before a slow connectivity check
             if s.get(ComputeTargetRow, name) is not None:
-                raise ConflictError(
-                    f"compute target {name!r} already exists",
-                    hint=f"update it with `mlbench compute update {name} ...` or pick another name",
-                )
+                raise _exists(name)
         parsed = backend.check(self._parse(backend, config))
         now = utcnow()
         with self._ws.db.write() as s:
-            if s.get(ComputeTargetRow, name) is not None:
-                raise ConflictError(
-                    f"compute target {name!r} already exists",
-                    hint=f"update it with `mlbench compute update {name} ...` or pick another name",
-                )
+            if s.get(ComputeTargetRow, name) is not None:  # created meanwhile
+                raise _exists(name)
             self._store_secrets(backend, name, parsed)
             s.add(
                 ComputeTargetRow(
@@ -153,8 +160,7 @@ class ComputeTargets:
     def update(self, name: str, *, description: str | None = None, **changes: Any) -> ComputeTarget:
         target = self.get(name)
         backend = compute_backends.get(target.kind)
-        secrets = self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
-        merged = {**target.config, **secrets, **changes}
+        merged = {**target.config, **self._read_secrets(backend, name), **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         parsed = backend.check(self._parse(backend, merged))
         with self._ws.db.write() as s:
@@ -213,6 +219,9 @@ class ComputeTargets:
     @property
     def _secrets(self) -> SecretStore:
         return secret_store(self._ws.home, self._ws.settings.secrets_backend)
+
+    def _read_secrets(self, backend: ComputeBackend, name: str) -> dict[str, str]:
+        return self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
 
     def _store_secrets(self, backend: ComputeBackend, name: str, config: ComputeConfig) -> None:
         if not backend.secret_fields:
