@@ -252,3 +252,22 @@ def _create_database(url: str, name: str) -> None:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         conn.execute(text(f"CREATE DATABASE {name}"))
     engine.dispose()
+
+
+def test_processes_creating_one_new_store_at_once_do_not_collide(tmp_path: Path) -> None:
+    """Server, agent and CLI may all touch a new workspace's MLflow store first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlbench.tracking.client import TrackingClient\n"
+        "TrackingClient(sys.argv[1]).initialize()"
+    )
+    # Without the lock, 3 or 4 of 4 such processes failed here (alembic errors).
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, uri], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 3, "\n".join(errors)[-3000:]

@@ -25,6 +25,11 @@ RUN_STATUS = {
 }
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
 class TrackingClient:
     """A thin, typed facade over ``MlflowClient`` for one workspace's tracking store."""
 
@@ -40,7 +45,19 @@ class TrackingClient:
         if self._client is None:
             from mlflow.tracking import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+            path = _sqlite_path(self.tracking_uri)
+            if path is None or path.name == ":memory:":
+                self._client = MlflowClient(tracking_uri=self.tracking_uri)
+                return self._client
+            from mlbench.store.locks import file_lock
+
+            # MLflow creates (and migrates) a SQLite store's tables when it first opens it; two
+            # processes doing that at once (server, agent, CLI) collide in alembic.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(path.with_name(path.name + ".init.lock")):
+                client = MlflowClient(tracking_uri=self.tracking_uri)
+                _ = client._tracking_client.store
+            self._client = client
         return self._client
 
     def initialize(self) -> None:
