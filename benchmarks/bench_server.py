@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -139,14 +140,26 @@ class Server:
     def timed_get(self, path: str, runs: int, **params: Any) -> dict[str, float]:
         return self.timed_gets(path, [params] * runs)
 
-    def timed_gets(self, path: str, queries: list[dict[str, Any]]) -> dict[str, float]:
-        """Latency of GETs on a kept-alive connection, as a browser's would be; one warm-up."""
+    def timed_gets(
+        self,
+        path: str,
+        queries: list[dict[str, Any]],
+        before: Callable[[], None] | None = None,
+        warmup: dict[str, Any] | None = None,
+    ) -> dict[str, float]:
+        """Latency of GETs on a kept-alive connection, as a browser's would be; one warm-up.
+
+        ``before`` runs ahead of each request, outside the timing; ``warmup`` is the untimed
+        first request's query (default: the first timed one's).
+        """
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         headers = {"Authorization": f"token {TOKEN}"}
         times = []
         try:
-            for i, params in enumerate([queries[0], *queries]):
+            for i, params in enumerate([warmup or queries[0], *queries]):
                 url = f"{API}{path}?{urllib.parse.urlencode(params, doseq=True)}"
+                if before is not None:
+                    before()
                 start = time.perf_counter()
                 conn.request("GET", url, headers=headers)
                 response = conn.getresponse()
@@ -200,6 +213,15 @@ def bench_metric_history(server: Server, ws: Workspace, points: int, runs: int) 
         run_id, [("loss", 1.0 / (1 + i) + (i % 97) * 1e-4, i, 1_000 + i) for i in range(points)]
     )
     seeded_s = time.perf_counter() - start
+    assert ws.tracking.series is not None
+    column_file = ws.tracking.series.path(run_id, "loss")
+    cold_queries = [{"run_id": run_id, "key": "loss", "max_points": 999 - n} for n in range(runs)]
+    store_queries = [{**q, "max_points": 499 - n} for n, q in enumerate(cold_queries)]
+    warmup = {"run_id": run_id, "key": "loss", "max_points": 4}
+
+    def drop_column_file() -> None:
+        column_file.unlink(missing_ok=True)
+
     reply = server.get("/runs/metric-history", run_id=run_id, key="loss", max_points=1000)
     series = reply["series"][0]
     return {
@@ -207,10 +229,13 @@ def bench_metric_history(server: Server, ws: Workspace, points: int, runs: int) 
         "seeding_s": round(seeded_s, 1),
         "returned_points": len(series["steps"]),
         "extremes_kept": max(series["values"]) == 1.0,
-        # cold: every request misses the server's cache (a different max_points each time)
-        "cold": server.timed_gets(
-            "/runs/metric-history",
-            [{"run_id": run_id, "key": "loss", "max_points": 999 - n} for n in range(runs)],
+        # cold: every request misses the server's cache (a different max_points each time) and
+        # reads the column file the points were mirrored to when they were logged
+        "cold": server.timed_gets("/runs/metric-history", cold_queries, warmup=warmup),
+        # cold, and the column file gone too (points logged around mlbench, straight to MLflow):
+        # read from MLflow's table, the baseline the column files are measured against
+        "cold_from_store": server.timed_gets(
+            "/runs/metric-history", store_queries, before=drop_column_file, warmup=warmup
         ),
         # warm: the same chart again (a reload, another client): answered from the cache
         "warm": server.timed_get(

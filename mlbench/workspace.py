@@ -81,7 +81,9 @@ class Workspace:
     @cached_property
     def tracking(self) -> TrackingClient:
         self.paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-        return TrackingClient(self.tracking_uri, self.artifact_root)
+        return TrackingClient(
+            self.tracking_uri, self.artifact_root, series=self.paths.mlflow_dir / "series"
+        )
 
     def info(self) -> dict[str, Any]:
         from mlbench import __version__

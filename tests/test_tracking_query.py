@@ -13,6 +13,7 @@ import pytest
 from mlbench.errors import InvalidInputError, NotFoundError
 from mlbench.tracking.client import TrackingClient
 from mlbench.tracking.query import TrackingQueries, downsample_indices
+from mlbench.tracking.series import RECORD
 from tests import test_postgres
 
 postgres_url = test_postgres.postgres_url  # a real PostgreSQL server (skips without one)
@@ -225,6 +226,80 @@ def test_cached_history_follows_new_points(tmp_path: Path) -> None:
     tracking.log_points(run, [("tie", 2.0, 0, 20), ("tie", 1.0, 0, 10)])
     tie = q.metric_history([run], ["tie"]).series[0]
     assert tie.timestamps == [10, 20] and tie.values == [1.0, 2.0]
+
+
+def test_column_files_mirror_the_store_and_serve_histories(tmp_path: Path) -> None:
+    """Points logged through mlbench land in a column file the history is then read from."""
+    tracking = TrackingClient(
+        f"sqlite:///{tmp_path / 'm.db'}", (tmp_path / "a").as_uri(), series=tmp_path / "series"
+    )
+    assert tracking.series is not None
+    _, run = tracking.start_run("files", "r", {}, {})
+    points = [("loss", float((i * 7919) % 1000), i, 10 * i) for i in range(3000)]
+    points += [("loss", float("inf"), 3000, 30_000), ("loss", float("-inf"), 3001, 30_010)]
+    points += [("loss", float("nan"), 3002, 30_020), ("loss", 5.0, 0, 1)]  # a tie on step 0
+    tracking.log_points(run, points)
+    path = tracking.series.path(run, "loss")
+    assert path.stat().st_size == len(points) * 24
+
+    with_files = TrackingQueries(tracking).metric_history([run], ["loss"], max_points=100)
+    from_store = TrackingQueries(TrackingClient(tracking.tracking_uri)).metric_history(
+        [run], ["loss"], max_points=100
+    )
+    assert with_files == from_store
+    series = with_files.series[0]
+    assert series.total_points == 3004 and series.values[-3:] == [None, None, None]
+    whole = TrackingQueries(tracking).metric_history([run], ["loss"], max_points=10_000).series[0]
+    assert whole.steps[:2] == [0, 0] and whole.timestamps[:2] == [0, 1]  # ties ordered by time
+    assert max(v for v in series.values if v is not None) == 999.0
+
+    # the file is what was read: its points replaced, the history follows the file
+    records = np.fromfile(path, dtype=RECORD)
+    assert np.count_nonzero(records["value"] == 999.0) == 3
+    records["value"][records["value"] == 999.0] = 998.0
+    records.tofile(path)
+    reread = TrackingQueries(tracking).metric_history([run], ["loss"], max_points=100).series[0]
+    assert max(v for v in reread.values if v is not None) == 998.0
+
+
+def test_column_files_that_disagree_with_the_store_are_rebuilt(tmp_path: Path) -> None:
+    """Points logged around mlbench, torn or extra records: the store wins, the file heals."""
+    tracking = TrackingClient(
+        f"sqlite:///{tmp_path / 'm.db'}", (tmp_path / "a").as_uri(), series=tmp_path / "series"
+    )
+    assert tracking.series is not None
+    _, run = tracking.start_run("files", "r", {}, {})
+    tracking.log_points(run, [("acc", float(i), i, i) for i in range(500)])
+    path = tracking.series.path(run, "acc")
+
+    tracking.client.log_metric(run, "acc", 1e6, timestamp=600, step=600)  # not through mlbench
+    series = TrackingQueries(tracking).metric_history([run], ["acc"]).series[0]
+    assert series.total_points == 501 and series.values[-1] == 1e6
+    assert path.stat().st_size == 501 * 24  # rewritten from the store
+
+    with open(path, "ab") as f:  # a torn record (a crash mid-write) and then a whole extra one
+        f.write(b"\0" * 10)
+    q = TrackingQueries(tracking)
+    assert q.metric_history([run], ["acc"]).series[0].total_points == 501
+    with open(path, "ab") as f:
+        f.write(np.array([(700, 5.0, 700)], dtype=RECORD).tobytes())
+    assert TrackingQueries(tracking).metric_history([run], ["acc"]).series[0] == series
+    assert path.stat().st_size == 501 * 24
+
+    path.unlink()  # a missing file is read from the store and written again
+    assert TrackingQueries(tracking).metric_history([run], ["acc"]).series[0] == series
+    assert path.exists()
+    assert TrackingQueries(tracking).metric_history([run], ["never"]).series[0].total_points == 0
+    assert not tracking.series.path(run, "never").exists()  # no files for series never logged
+
+    tracking.delete_run(run)
+    assert not path.parent.exists()
+
+
+def test_only_database_stores_get_column_files(tmp_path: Path) -> None:
+    assert TrackingClient(f"sqlite:///{tmp_path / 'm.db'}", series=tmp_path / "s").series
+    for uri in ("http://127.0.0.1:5000", "databricks", (tmp_path / "mlruns").as_uri()):
+        assert TrackingClient(uri, series=tmp_path / "s").series is None
 
 
 def test_queries_on_an_mlflow_postgresql_store(postgres_url: str) -> None:

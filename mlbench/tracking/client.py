@@ -8,15 +8,19 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlbench.tracking.metrics import Point
+
+if TYPE_CHECKING:
+    from mlbench.tracking.series import SeriesFiles
 
 log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQL store engines
 RUN_STATUS = {
     "completed": "FINISHED",
     "failed": "FAILED",
@@ -25,17 +29,35 @@ RUN_STATUS = {
 }
 
 
+def is_database_uri(uri: str) -> bool:
+    """Whether MLflow keeps this store in a database (as opposed to a server or files)."""
+    return uri.split(":", 1)[0].split("+", 1)[0] in DATABASE_SCHEMES
+
+
 def _sqlite_path(uri: str) -> Path | None:
     prefix = "sqlite:///"
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
 class TrackingClient:
-    """A thin, typed facade over ``MlflowClient`` for one workspace's tracking store."""
+    """A thin, typed facade over ``MlflowClient`` for one workspace's tracking store.
 
-    def __init__(self, tracking_uri: str, artifact_root: str | None = None) -> None:
+    With ``series`` (a folder), points logged through :meth:`log_points` are also appended to
+    column files there that metric-history queries read instead of the store when they match
+    it (see :mod:`mlbench.tracking.series`); only SQL stores, whose point counts can be checked
+    cheaply, use them.
+    """
+
+    def __init__(
+        self, tracking_uri: str, artifact_root: str | None = None, series: Path | None = None
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        self.series: SeriesFiles | None = None
+        if series and is_database_uri(tracking_uri):
+            from mlbench.tracking.series import SeriesFiles  # numpy stays out of `import mlbench`
+
+            self.series = SeriesFiles(series)
         self._client: Any = None
         self._experiments: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -115,13 +137,17 @@ class TrackingClient:
         for key, value, step, ts in points:
             batch.append(Metric(key=key, value=value, timestamp=ts, step=step))
             if len(batch) == BATCH:
-                self.client.log_batch(run_id, metrics=batch)
-                count += len(batch)
+                count += self._log_batch(run_id, batch)
                 batch = []
         if batch:
-            self.client.log_batch(run_id, metrics=batch)
-            count += len(batch)
+            count += self._log_batch(run_id, batch)
         return count
+
+    def _log_batch(self, run_id: str, metrics: list[Any]) -> int:
+        self.client.log_batch(run_id, metrics=metrics)
+        if self.series is not None:
+            self.series.append(run_id, ((m.key, m.value, m.step, m.timestamp) for m in metrics))
+        return len(metrics)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -167,6 +193,8 @@ class TrackingClient:
             self.client.delete_run(run_id)
         except MlflowException as exc:
             log.warning("could not delete MLflow run %s: %s", run_id, exc)
+        if self.series is not None:
+            self.series.remove(run_id)
 
     # -- reading -------------------------------------------------------------------------------
     def run_summary(self, run_id: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mlbench.errors import InvalidInputError, NotFoundError
+from mlbench.tracking.series import MAX_FLOAT, Arrays
 
 if TYPE_CHECKING:
     from mlbench.tracking.client import TrackingClient
@@ -170,7 +171,7 @@ def downsample_indices(values: np.ndarray, max_points: int) -> np.ndarray:
 
 
 def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
+    if value is None or not abs(value) < MAX_FLOAT:  # NaN, an infinity or its stand-in
         return None
     return float(value)
 
@@ -300,12 +301,29 @@ class TrackingQueries:
             version = reader.version(run_id, key)
             cached = self._cache.get((run_id, key, max_points, version))
             if cached is None:
-                cached = _series(run_id, key, *reader.read(run_id, key), max_points)
+                points = self._points(reader, run_id, key, version)
+                cached = _series(run_id, key, *points, max_points)
                 self._cache.put((run_id, key, max_points, version), cached)
             series.append(cached)
         return MetricHistory(series=series, max_points=max_points)
 
-    def _api_points(self, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _points(
+        self, reader: _SqlMetrics, run_id: str, key: str, version: tuple[int, int]
+    ) -> Arrays:
+        """The series from its column file when that matches the store, else from the store."""
+        files = self._tracking.series
+        if files is not None and version[0]:
+            stored = files.load(run_id, key)
+            if stored is not None and _version(stored[0]) == version:
+                steps, values, stamps = stored
+                order = np.lexsort((stamps, steps))
+                return steps[order], values[order], stamps[order]
+        points = reader.read(run_id, key)
+        if files is not None and len(points[0]):
+            files.replace(run_id, key, points)
+        return points
+
+    def _api_points(self, run_id: str, key: str) -> Arrays:
         with _mlflow_errors(RunNotFoundError, f"run {run_id!r}"):
             history = self._client.get_metric_history(run_id, key)
         history.sort(key=lambda m: (m.step, m.timestamp))
@@ -386,7 +404,7 @@ class _SqlMetrics:
         count, last = self._fetch(self.version_sql, run_id, key)[0]
         return int(count or 0), int(last or 0)
 
-    def read(self, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def read(self, run_id: str, key: str) -> Arrays:
         rows = self._fetch(self.read_sql, run_id, key)
         if not rows:
             empty = np.array([], dtype=np.int64)
@@ -422,6 +440,11 @@ class _LruCache:
                 self._items.popitem(last=False)
 
 
+def _version(steps: np.ndarray) -> tuple[int, int]:
+    """What :meth:`_SqlMetrics.version` answers for these points: (count, last step)."""
+    return len(steps), int(steps.max()) if len(steps) else 0
+
+
 def _series(
     run_id: str,
     key: str,
@@ -433,7 +456,7 @@ def _series(
     total = len(values)
     keep = downsample_indices(values, max_points)
     kept = values[keep]
-    finite = np.isfinite(kept)
+    finite = np.abs(kept) < MAX_FLOAT  # False for NaN and the store's stand-in for infinities
     return MetricSeries(
         run_id=run_id,
         key=key,
