@@ -2,7 +2,13 @@
  * The Jobs section: a filterable, virtualized list (only the rows in view
  * are in the DOM, so 10,000 jobs scroll as smoothly as 10).
  */
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import React, {
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore
+} from 'react';
 
 import { IJob, JOB_STATUSES, JobStatus, isFinal } from '../api';
 import { useTrans } from '../i18n';
@@ -21,6 +27,8 @@ export interface IJobActions {
   output(job: IJob): void;
   cancel(job: IJob): void;
   rerun(job: IJob): void;
+  /** Rerun in the submit form, filled with the job's values. */
+  rerunWithChanges(job: IJob): void;
   delete(job: IJob): void;
 }
 
@@ -193,17 +201,20 @@ function JobRow(props: {
 
 /**
  * Re-render on every store change (the store itself memoizes the lists).
+ * React renders external-store changes at once, not queued behind other
+ * work: the first page of jobs shows while JupyterLab is still starting.
  */
 export function useStore(store: JobsStore): number {
-  const [version, setVersion] = useState(store.version);
-  useEffect(() => {
-    const onChange = () => setVersion(store.version);
-    store.changed.connect(onChange);
-    return () => {
-      store.changed.disconnect(onChange);
-    };
-  }, [store]);
-  return version;
+  const subscribe = useCallback(
+    (onChange: () => void) => {
+      store.changed.connect(onChange);
+      return () => {
+        store.changed.disconnect(onChange);
+      };
+    },
+    [store]
+  );
+  return useSyncExternalStore(subscribe, () => store.version);
 }
 
 export function JobsSection(props: {
