@@ -717,6 +717,10 @@ export class MlbenchClient {
   rerunJob(id: string, body: IRerunJob = {}): Promise<IJob> {
     return this._send('POST', `jobs/${enc(id)}/rerun`, body);
   }
+  /** The parameters of the job's notebook snapshot: what a rerun runs. */
+  jobParameters(id: string): Promise<INotebookParameters> {
+    return this._get(`jobs/${enc(id)}/parameters`);
+  }
   async deleteJob(id: string, deleteRun = true): Promise<void> {
     await this._send(
       'DELETE',

@@ -14,6 +14,7 @@ export namespace CommandIDs {
   export const openJobOutput = 'mlbench:open-job-output';
   export const cancelJob = 'mlbench:cancel-job';
   export const rerunJob = 'mlbench:rerun-job';
+  export const rerunJobWithChanges = 'mlbench:rerun-job-with-changes';
   export const deleteJob = 'mlbench:delete-job';
   export const refresh = 'mlbench:refresh';
 }

@@ -217,6 +217,8 @@ function activate(
       void commands.execute(CommandIDs.openJobOutput, { id: job.id }),
     cancel: job => void commands.execute(CommandIDs.cancelJob, { id: job.id }),
     rerun: job => void commands.execute(CommandIDs.rerunJob, { id: job.id }),
+    rerunWithChanges: job =>
+      void commands.execute(CommandIDs.rerunJobWithChanges, { id: job.id }),
     delete: job => void commands.execute(CommandIDs.deleteJob, { id: job.id })
   };
 
@@ -476,6 +478,35 @@ function activate(
       } catch (reason) {
         fail(trans.__('Could not rerun the job'))(reason);
       }
+    }
+  });
+
+  commands.addCommand(CommandIDs.rerunJobWithChanges, {
+    describedBy: byJobId,
+    label: trans.__('Rerun mlbench Job with Changes...'),
+    execute: async args => {
+      let original: IJob;
+      try {
+        original = await client.getJob(jobArg(args));
+      } catch (reason) {
+        fail(trans.__('Could not rerun the job'))(reason);
+        return;
+      }
+      const { showSubmitDialog } = await import('./submit/submit-dialog');
+      const job = await showSubmitDialog({
+        client,
+        trans,
+        path: original.notebook_relpath ?? original.notebook_path,
+        rerunOf: original
+      });
+      if (job) {
+        trackSubmitted(job);
+        Notification.info(
+          trans.__('Job %1 submitted', job.display_name || job.id.slice(0, 8)),
+          { autoClose: 3000 }
+        );
+      }
+      return job?.id;
     }
   });
 

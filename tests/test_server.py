@@ -445,7 +445,7 @@ async def test_paths_outside_the_root_are_refused(api: Api, outside: Path, root:
 
 # -- jobs end to end ---------------------------------------------------------------------------
 async def test_job_over_rest_runs_and_its_events_stream_in_order(
-    api: Api, root: Path, jp_ws_fetch: Any
+    api: Api, root: Path, jp_ws_fetch: Any, ws: Any
 ) -> None:
     make_notebook(
         root / "work" / "train.ipynb",
@@ -567,6 +567,16 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
     assert series["total_points"] == 20 and len(series["steps"]) <= 8
     assert max(series["values"]) == 1.0 and min(series["values"]) == pytest.approx(1 / 20)
 
+    # the parameters a rerun runs are the snapshot's, whatever the notebook says now
+    make_notebook(root / "work" / "train.ipynb", "print(lr)", parameters="lr: float = 0.1")
+    snap = await api.get("/jobs/{job_id}/parameters", job_id=job["id"], expect=200)
+    assert snap["path"] == "work/train.ipynb" and snap["has_parameters_cell"]
+    assert [(p["name"], p["type"], p["default"]) for p in snap["parameters"]] == [
+        ("epochs", "int", 1)
+    ]
+    now = await api.get("/notebooks/parameters", params={"path": "work/train.ipynb"}, expect=200)
+    assert [p["name"] for p in now["parameters"]] == ["lr"]
+
     # rerun with overrides, then cancel/delete rules
     rerun = await api.post(
         "/jobs/{job_id}/rerun",
@@ -587,6 +597,10 @@ async def test_job_over_rest_runs_and_its_events_stream_in_order(
     )
     assert next(p for p in cmp["params"] if p["key"] == "epochs")["differs"]
     await api.get("/runs/{run_id}", run_id=run["run_id"], expect=200)
+
+    ws.paths.snapshot(rerun["id"]).unlink()  # lost: a clear 409, not a 500
+    lost = await api.get("/jobs/{job_id}/parameters", job_id=rerun["id"], expect=409)
+    assert "snapshot" in lost["error"]["message"]
 
     deleted = await api.post("/jobs/delete", body={"ids": [rerun["id"]]}, expect=200)
     assert deleted["deleted"] == [rerun["id"]]
@@ -652,6 +666,7 @@ async def test_submit_errors(api: Api, root: Path) -> None:
     await api.post("/jobs/{job_id}/rerun", job_id="nope", body={}, expect=404)
     await api.post("/jobs/{job_id}/rerun", job_id="nope", body={"cpus": 1}, expect=400)
     await api.post("/jobs/{job_id}/cancel", job_id="nope", expect=404)
+    await api.get("/jobs/{job_id}/parameters", job_id="nope", expect=404)
     await api.get("/jobs/{job_id}/logs", job_id="nope", expect=404)
     await api.get("/jobs/{job_id}/progress", job_id="nope", expect=404)
     await api.get("/jobs/{job_id}/events", job_id="nope", expect=404)

@@ -490,6 +490,29 @@ class JobRerunHandler(JobBase):
         self.reply(self.job(await self.call(_rerun, self.ws, job_id, req)), 201)
 
 
+def _job_parameters(ws: Any, job_id: str, relative: Any) -> m.NotebookParameters:
+    info = ws.jobs.info(job_id)
+    snapshot = ws.paths.snapshot(info.id)
+    if not snapshot.exists():
+        raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
+    recorded = Path(info.notebook_path)
+    return _notebook_parameters(ws, snapshot, relative(recorded) or recorded.name)
+
+
+class JobParametersHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="The typed parameters of a job's notebook snapshot (what a rerun runs)",
+        tag="jobs",
+        action=READ,
+        response=m.NotebookParameters,
+        errors=(409,),
+    )
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.call(_job_parameters, self.ws, job_id, self.relative))
+
+
 class JobLogsHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
@@ -955,6 +978,7 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/jobs/{job_id}", JobHandler),
         ("/jobs/{job_id}/cancel", JobCancelHandler),
         ("/jobs/{job_id}/rerun", JobRerunHandler),
+        ("/jobs/{job_id}/parameters", JobParametersHandler),
         ("/jobs/{job_id}/logs", JobLogsHandler),
         ("/jobs/{job_id}/progress", JobProgressHandler),
         ("/jobs/{job_id}/events", JobEventsHandler),

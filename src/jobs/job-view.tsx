@@ -319,6 +319,14 @@ function JobDetail(props: {
           </button>
           <button
             type="button"
+            className="jp-mod-styled jp-mod-reject"
+            aria-label={trans.__('Rerun this job with changes')}
+            onClick={() => actions.rerunWithChanges(job)}
+          >
+            {trans.__('Rerun with changes...')}
+          </button>
+          <button
+            type="button"
             className="jp-mod-styled jp-mod-accept"
             aria-label={trans.__('Open the output notebook')}
             disabled={!(job.status === 'completed' || job.status === 'failed')}

@@ -3,7 +3,13 @@
  * server's rules (mlbench/jobs/parameters.py, `_coerce_raw`) so a wrong type
  * is refused before anything is submitted.
  */
-import { INotebookParameter, IResources, ISubmitJob } from '../api';
+import {
+  IJob,
+  INotebookParameter,
+  IRerunJob,
+  IResources,
+  ISubmitJob
+} from '../api';
 
 /**
  * A parsed field: a value, or the reason it is refused.
@@ -43,6 +49,16 @@ export function initialText(param: INotebookParameter): string {
         ? 'None'
         : '';
   }
+  return valueText(param, value);
+}
+
+/**
+ * A value as the text the form holds for `param` (what a user would type).
+ */
+export function valueText(param: INotebookParameter, value: unknown): string {
+  if (value === null || value === undefined) {
+    return 'None';
+  }
   if (typeof value === 'string') {
     return value;
   }
@@ -56,6 +72,50 @@ export function initialText(param: INotebookParameter): string {
       : String(value);
   }
   return JSON.stringify(value);
+}
+
+/**
+ * The form's fields for rerunning `job`: its settings as they were. The
+ * parameters' texts follow once its snapshot's parameters are known.
+ */
+export function rerunFormValues(job: IJob): ISubmitFormValues {
+  const inputs: { [name: string]: string } = {};
+  for (const input of job.inputs ?? []) {
+    inputs[input.name] = input.ref;
+  }
+  return {
+    notebookPath: job.notebook_relpath ?? job.notebook_path,
+    parameters: {},
+    compute: job.compute,
+    kernelName: job.kernel_name,
+    gpus: job.resources.gpus ? String(job.resources.gpus) : '',
+    timeout: job.timeout_s === null ? '' : String(job.timeout_s),
+    retries: String(job.max_retries),
+    experiment: job.experiment,
+    tags: Object.entries(job.tags)
+      .map(([key, value]) => (value ? `${key}=${value}` : key))
+      .join(', '),
+    displayName: job.display_name,
+    inputs
+  };
+}
+
+/**
+ * A checked submission as the overrides of a rerun: the notebook snapshot
+ * and the data input versions stay the job's; an empty timeout keeps its.
+ */
+export function rerunOverrides(body: ISubmitJob): IRerunJob {
+  return {
+    parameters: body.parameters ?? {},
+    compute: body.compute ?? null,
+    kernel_name: body.kernel_name ?? null,
+    resources: body.resources,
+    timeout_s: body.timeout_s ?? null,
+    max_retries: body.max_retries ?? null,
+    tags: body.tags ?? {},
+    experiment: body.experiment ?? null,
+    display_name: body.display_name ?? null
+  };
 }
 
 /**
@@ -154,17 +214,20 @@ export function parseParameter(
 
 /**
  * The parameters to send: only fields changed from their initial text (the
- * notebook keeps its own defaults), and every refused field by name.
+ * notebook keeps its own defaults) or from `baseline` (a rerun's texts of the
+ * job's values, which the server keeps), and every refused field by name.
  */
 export function collectParameters(
   params: INotebookParameter[],
-  texts: { [name: string]: string }
+  texts: { [name: string]: string },
+  baseline?: { [name: string]: string }
 ): { values: { [name: string]: unknown }; errors: { [name: string]: string } } {
   const values: { [name: string]: unknown } = {};
   const errors: { [name: string]: string } = {};
   for (const param of params) {
     const text = texts[param.name];
-    if (text === undefined || text === initialText(param)) {
+    const unchanged = baseline?.[param.name] ?? initialText(param);
+    if (text === undefined || text === unchanged) {
       continue;
     }
     const parsed = parseParameter(param, text);
@@ -255,7 +318,8 @@ export interface ISubmitFormValues {
  */
 export function buildSubmission(
   params: INotebookParameter[],
-  form: ISubmitFormValues
+  form: ISubmitFormValues,
+  baseline?: { [name: string]: string }
 ): Parsed<ISubmitJob> & { errors?: { [field: string]: string } } {
   const errors: { [field: string]: string } = {};
   const inputs: { [name: string]: string } = {};
@@ -267,7 +331,8 @@ export function buildSubmission(
   // a parameter bound to data receives the data's local path, not a value
   const collected = collectParameters(
     params.filter(p => !(p.name in inputs)),
-    form.parameters
+    form.parameters,
+    baseline
   );
   for (const [name, error] of Object.entries(collected.errors)) {
     errors[`param:${name}`] = error;

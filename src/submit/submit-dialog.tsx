@@ -1,6 +1,7 @@
 /**
  * The "Run as job..." dialog: a typed form built from the notebook's
- * parameters, checked before anything is submitted.
+ * parameters, checked before anything is submitted. The same form reruns a
+ * job with changes: its snapshot's parameters, filled with the job's values.
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
@@ -23,7 +24,10 @@ import {
   buildSubmission,
   describeType,
   initialText,
-  parseParameter
+  parseParameter,
+  rerunFormValues,
+  rerunOverrides,
+  valueText
 } from './parameter-form';
 import { TranslationContext, useTrans } from '../i18n';
 
@@ -34,23 +38,28 @@ import { TranslationContext, useTrans } from '../i18n';
 export class SubmitFormModel {
   constructor(options: SubmitFormModel.IOptions) {
     this.client = options.client;
+    this.rerunOf = options.rerunOf ?? null;
     this._trans = options.trans ?? nullTranslator.load('mlbench');
-    this.values = {
-      notebookPath: options.path,
-      parameters: {},
-      compute: options.defaultCompute || 'local',
-      kernelName: '',
-      gpus: '',
-      timeout: '',
-      retries: '0',
-      experiment: options.defaultExperiment ?? '',
-      tags: '',
-      displayName: '',
-      inputs: {}
-    };
+    this.values = this.rerunOf
+      ? rerunFormValues(this.rerunOf)
+      : {
+          notebookPath: options.path,
+          parameters: {},
+          compute: options.defaultCompute || 'local',
+          kernelName: '',
+          gpus: '',
+          timeout: '',
+          retries: '0',
+          experiment: options.defaultExperiment ?? '',
+          tags: '',
+          displayName: '',
+          inputs: {}
+        };
   }
 
   readonly client: MlbenchClient;
+  /** The job rerun with changes; null for a new job. */
+  readonly rerunOf: IJob | null;
   values: ISubmitFormValues;
   parameters: INotebookParameter[] = [];
   hasParametersCell = true;
@@ -71,8 +80,11 @@ export class SubmitFormModel {
 
   async load(): Promise<void> {
     try {
+      const rerun = this.rerunOf;
       const [params, kernels, compute] = await Promise.all([
-        this.client.notebookParameters(this.values.notebookPath),
+        rerun
+          ? this.client.jobParameters(rerun.id)
+          : this.client.notebookParameters(this.values.notebookPath),
         this.client.listKernels(),
         this.client.listCompute()
       ]);
@@ -82,12 +94,20 @@ export class SubmitFormModel {
       this.compute = compute.items;
       const texts: { [name: string]: string } = {};
       for (const p of params.parameters) {
-        texts[p.name] = initialText(p);
+        texts[p.name] =
+          rerun && p.name in rerun.parameters
+            ? valueText(p, rerun.parameters[p.name])
+            : initialText(p);
+      }
+      if (rerun) {
+        this._baseline = texts;
       }
       this.values = {
         ...this.values,
         parameters: texts,
-        kernelName: params.kernel_name ?? kernels.default ?? ''
+        kernelName: rerun
+          ? rerun.kernel_name
+          : (params.kernel_name ?? kernels.default ?? '')
       };
       if (
         this.compute.length &&
@@ -148,7 +168,7 @@ export class SubmitFormModel {
     if (this.submitting || !this.loaded || this.loadError) {
       return null;
     }
-    const built = buildSubmission(this.parameters, this.values);
+    const built = buildSubmission(this.parameters, this.values, this._baseline);
     if (!built.ok) {
       this.errors = built.errors ?? {};
       this.submitError = this._trans.__('Fix the highlighted fields.');
@@ -159,7 +179,12 @@ export class SubmitFormModel {
     this.submitError = '';
     this._changed.emit();
     try {
-      return await this.client.submitJob(built.value);
+      return this.rerunOf
+        ? await this.client.rerunJob(
+            this.rerunOf.id,
+            rerunOverrides(built.value)
+          )
+        : await this.client.submitJob(built.value);
     } catch (reason) {
       this.submitError = errorMessage(reason);
       for (const problem of validationProblems(reason)) {
@@ -179,6 +204,8 @@ export class SubmitFormModel {
 
   private _trans: TranslationBundle;
   private _changed = new Signal<this, void>(this);
+  /** A rerun's parameter texts as loaded: unchanged ones are not sent. */
+  private _baseline: { [name: string]: string } | undefined;
 }
 
 export namespace SubmitFormModel {
@@ -188,6 +215,8 @@ export namespace SubmitFormModel {
     path: string;
     defaultCompute?: string;
     defaultExperiment?: string;
+    /** Rerun this job with changes instead of submitting `path`. */
+    rerunOf?: IJob;
   }
 }
 
@@ -287,6 +316,23 @@ function TextField(props: {
 function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
   const trans = useTrans();
+  if (model.rerunOf) {
+    // a rerun reads the exact versions the job read
+    return (
+      <fieldset className="mlbench-Form-data">
+        <legend>{trans.__('Data inputs')}</legend>
+        {Object.entries(model.values.inputs ?? {}).map(([name, ref]) => (
+          <div className="mlbench-Form-row" key={name} data-input={name}>
+            <span className="mlbench-Form-label">{name}</span>
+            <span className="mlbench-Form-fixed">{ref}</span>
+          </div>
+        ))}
+        <div className="mlbench-Form-help">
+          {trans.__('A rerun reads the same data versions.')}
+        </div>
+      </fieldset>
+    );
+  }
   const candidates = model.parameters.filter(
     p => p.type === 'str' || p.type === 'any'
   );
@@ -386,7 +432,9 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
           </div>
         )}
       </fieldset>
-      {model.dataAssets.length > 0 && <DataInputs model={model} />}
+      {(model.rerunOf
+        ? Object.keys(model.values.inputs ?? {}).length > 0
+        : model.dataAssets.length > 0) && <DataInputs model={model} />}
       <fieldset>
         <legend>{trans.__('Where and how')}</legend>
         <div className="mlbench-Form-row">
@@ -482,15 +530,21 @@ class SubmitDialog extends Dialog<IJob | null> {
     body: ReactWidget,
     trans: TranslationBundle
   ) {
+    const rerun = model.rerunOf;
     const buttons = [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       Dialog.okButton({
-        label: trans.__('Submit'),
-        ariaLabel: trans.__('Submit job')
+        label: rerun ? trans.__('Rerun') : trans.__('Submit'),
+        ariaLabel: rerun ? trans.__('Rerun job') : trans.__('Submit job')
       })
     ];
     super({
-      title: trans.__('Run as job'),
+      title: rerun
+        ? trans.__(
+            'Rerun %1 with changes',
+            rerun.display_name || rerun.id.slice(0, 8)
+          )
+        : trans.__('Run as job'),
       body: Object.assign(body, { getValue: () => this._job }),
       buttons
     });
