@@ -5,9 +5,10 @@ parameters and latest metrics (paged, sortable by any metric), metric histories 
 the server so a 100,000-point series travels as at most ``max_points`` points with its extremes
 kept, and side-by-side run comparison.
 
-Every MLflow call stays in this package (see :mod:`mlbench.tracking.client`). Metric histories
-are read with one indexed SQL query when the store is MLflow's SQL store (building 100,000 MLflow
-``Metric`` objects would cost a second), and through ``MlflowClient`` otherwise.
+Every MLflow call stays in this package (see :mod:`mlbench.tracking.client`). On MLflow's SQL
+store a metric history comes from the series' column file when that matches the store (see
+:mod:`mlbench.tracking.series`), else from one indexed SQL query (building 100,000 MLflow
+``Metric`` objects would cost a second); other stores are read through ``MlflowClient``.
 """
 
 from __future__ import annotations
