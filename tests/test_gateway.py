@@ -191,6 +191,24 @@ def test_kernel_dying_on_the_gateway_fails_the_job(gw_ws: Any, tmp_path: Path) -
     assert "died on the gateway" in info.error.message
 
 
+def test_kernel_deleted_on_the_gateway_fails_the_job(
+    gw_ws: Any, gateway_url: str, tmp_path: Path
+) -> None:
+    """Someone (or the gateway's culler) deletes the job's kernel: a clear failure, no hang."""
+    nb = make_notebook(tmp_path / "culled.ipynb", "import time\ntime.sleep(120)")
+    job = gw_ws.jobs.submit(nb, compute="gw", max_retries=0)
+    wait_for(lambda: job.info.progress.cell_index == 0)
+    (kernel,) = kernels_on(gateway_url)
+    deleted = requests.delete(f"{gateway_url}/api/kernels/{kernel['id']}", headers=AUTH, timeout=10)
+    assert deleted.status_code == 204
+    gone = time.monotonic()
+    info = job.wait(WAIT).info
+    assert time.monotonic() - gone < 20
+    assert info.status.value == "failed" and info.error.kind == "kernel_died"
+    assert "gone from the gateway" in info.error.message, info.error.message
+    assert kernels_on(gateway_url) == []
+
+
 def test_gateway_stopped_mid_job_fails_it_within_bounded_time(tmp_path: Path) -> None:
     from mlbench import Workspace
 
