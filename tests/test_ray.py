@@ -117,6 +117,17 @@ def test_job_on_ray_completes_with_output_and_metrics(ray_ws: Any, tmp_path: Pat
     # the compute view shows the cluster's nodes and their use
     cluster = ray_ws.compute.status("ray").agent["cluster"]
     assert cluster["nodes"][0]["node_ip"] == "127.0.0.1" and cluster["total"]["GPU"] == 2
+    # ... and so does `mlbench compute show` (the agent serves it while it runs)
+    show = subprocess.run(
+        [sys.executable, "-m", "mlbench", "-w", str(ray_ws.home), "compute", "show", "ray"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=True,
+    ).stdout
+    assert "  node 127.0.0.1: 2 CPUs, 2 GPUs, special 1\n" in show, show
+    assert "cluster in use: " in show and "/2 CPUs" in show and "/2 GPUs" in show, show
 
 
 def test_failing_cell_fails_like_local(ray_ws: Any, tmp_path: Path) -> None:
