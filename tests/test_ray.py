@@ -236,3 +236,27 @@ def test_data_inputs_and_outputs_travel_with_a_ray_job(ray_ws: Any, tmp_path: Pa
     assert [(o.name, o.ref) for o in info.outputs] == [("out", "counts:1")]
     assert (ray_ws.data.get("counts").path() / "count.txt").read_text() == "2"
     assert f"job:{job.id}" in {n.id for n in ray_ws.data.lineage("raw:1").nodes}
+
+
+def test_data_inputs_too_large_for_a_ray_job_are_refused_at_submission(
+    ray_ws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inputs travel with the task (up to 1 GiB): more is refused before anything is created."""
+    from mlbench.compute.ray import RayBackend
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 4096)
+    ray_ws.data.create("big", big)
+    monkeypatch.setattr(RayBackend, "max_data_bytes", 4000)  # 1 GiB of test data is too slow
+    nb = make_notebook(tmp_path / "read.ipynb", "print(open(src).read(3))", parameters='src = ""')
+    jobs_before = [j.id for j in ray_ws.jobs.list(limit=1000)]
+    dirs_before = sorted(ray_ws.paths.jobs_dir.iterdir())
+    with pytest.raises(InvalidInputError, match=r"add up to 0\.0 MiB.*target 'ray'") as info:
+        ray_ws.jobs.submit(nb, compute="ray", inputs={"src": "data:big"})
+    assert "local target" in (info.value.hint or "")
+    assert info.value.details == {"input_bytes": 4096, "max_input_bytes": 4000}
+    assert [j.id for j in ray_ws.jobs.list(limit=1000)] == jobs_before
+    assert sorted(ray_ws.paths.jobs_dir.iterdir()) == dirs_before
+    # the same input fits a local target
+    local = ray_ws.jobs.submit(nb, compute="local", inputs={"src": "data:big"}).wait(WAIT).info
+    assert local.status.value == "completed"

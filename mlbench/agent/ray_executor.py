@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, Outcome, stopped_outcome
 from mlbench.agent.executors import Executor, JobRun, write_files_under
-from mlbench.compute.ray import RayComputeConfig
+from mlbench.compute.ray import RayBackend, RayComputeConfig
 from mlbench.jobs.models import JobError, JobStatus
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MIB = 1024 * 1024
-MAX_DATA_BYTES = 1024 * _MIB  # data inputs carried to a worker, in all
 
 
 class RayTask:
@@ -201,10 +200,10 @@ def pack_job_data(info: Any, data_root: Path) -> dict[str, Any]:
         for name in sorted(names):
             path = Path(folder) / name
             total += path.stat().st_size
-            if total > MAX_DATA_BYTES:
+            if total > RayBackend.max_data_bytes:  # refused at submission already; kept as a guard
                 raise ValueError(
-                    f"the job's data inputs are over {MAX_DATA_BYTES // _MIB} MiB, more than a "
-                    "Ray job carries to its worker; run it on a local target"
+                    f"the job's data inputs are over {RayBackend.max_data_bytes // _MIB} MiB, "
+                    "more than a Ray job carries to its worker; run it on a local target"
                 )
             files[str(path.relative_to(data_root))] = path.read_bytes()
     params = {}

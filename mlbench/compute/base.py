@@ -59,6 +59,8 @@ class ComputeBackend(ABC):
     """Settings kept in the workspace's secret store, never with the target's settings."""
     carries_data: ClassVar[bool] = True
     """Whether jobs on this kind can take data inputs and outputs (``--input``/``--output``)."""
+    max_data_bytes: ClassVar[int | None] = None
+    """The most bytes of data inputs one job may take (None: no limit)."""
 
     def parse_config(self, raw: dict[str, Any]) -> ComputeConfig:
         return self.config_model.model_validate(raw)

@@ -58,6 +58,8 @@ class RayBackend(ComputeBackend):
     kind = "ray"
     config_model = RayComputeConfig
     description = "A Ray cluster: jobs run as Ray tasks on its nodes."
+    # inputs travel with the task to whichever node runs it; more belongs in storage nodes read
+    max_data_bytes = 1024 * 1024 * 1024
 
     def check(self, config: ComputeConfig) -> ComputeConfig:
         assert isinstance(config, RayComputeConfig)

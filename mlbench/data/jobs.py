@@ -98,12 +98,19 @@ def bind(
     inputs: dict[str, Any] | None,
     outputs: dict[str, Any] | None,
     parameters: dict[str, Any],
+    *,
+    max_input_bytes: int | None = None,
+    target: str = "",
 ) -> tuple[list[JobInput], list[JobOutput], dict[str, str]]:
-    """Resolve a submission's data bindings; returns (inputs, outputs, path parameters)."""
+    """Resolve a submission's data bindings; returns (inputs, outputs, path parameters).
+
+    ``max_input_bytes`` is what the compute ``target`` can carry to a job, inputs in all.
+    """
     ins: list[JobInput] = []
     outs: list[JobOutput] = []
     paths: dict[str, str] = {}
     base = ws.paths.job_dir(job_id) / "data"
+    total = 0
     for name, ref in (inputs or {}).items():
         _check_binding(name, parameters, paths)
         text = f"{ref.asset}:{ref.version}" if isinstance(ref, JobInput) else str(ref)
@@ -113,6 +120,16 @@ def bind(
         )
         folder = base / "inputs" / name
         paths[name] = str(folder / info.filename if info.filename else folder)
+        total += info.size_bytes
+    if max_input_bytes is not None and total > max_input_bytes:
+        mib = 1024 * 1024
+        raise InvalidInputError(
+            f"the job's data inputs add up to {total / mib:,.1f} MiB, more than a job on compute "
+            f"target {target!r} can take ({max_input_bytes / mib:,.0f} MiB)",
+            hint="run it on a local target, or read the data in the notebook from storage the "
+            "target's nodes can reach (e.g. the datastore's URI)",
+            details={"input_bytes": total, "max_input_bytes": max_input_bytes},
+        )
     for name, spec in (outputs or {}).items():
         _check_binding(name, parameters, paths)
         out = parse_output_spec(name, spec)

@@ -164,7 +164,15 @@ class Jobs:
         if inputs or outputs:
             from mlbench.data.jobs import bind
 
-            bound_in, bound_out, data_paths = bind(self._ws, job_id, inputs, outputs, parameters)
+            bound_in, bound_out, data_paths = bind(
+                self._ws,
+                job_id,
+                inputs,
+                outputs,
+                parameters,
+                max_input_bytes=backend.max_data_bytes,
+                target=compute,
+            )
             parameters = {**parameters, **data_paths}
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
