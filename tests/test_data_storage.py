@@ -305,3 +305,39 @@ def test_azureblob_round_trip_on_azurite(ws: Any, azurite: AzuriteServer, tmp_pa
     assert_secret_free(
         AZURITE_KEY, repr(ws.datastores.open("az")), ws.datastores.get("az").model_dump_json()
     )
+
+
+def test_credentials_in_the_os_keyring(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``secrets_backend: keyring``: credentials live in the keyring, not in the workspace."""
+    keyring = pytest.importorskip("keyring")
+    file_keyring = pytest.importorskip("keyrings.alt.file")
+    from mlbench import Workspace
+
+    # a real keyring backend (an encrypted-at-rest one needs a desktop session here)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    backend = file_keyring.PlaintextKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    ws = Workspace(tmp_path / "ws", secrets_backend="keyring")
+    try:
+        s3 = s3_server
+        info = make_s3_store(ws, s3, name="kr")
+        assert info.credentials == ["access_key_id", "secret_access_key"]
+        assert not (ws.home / "secrets").exists()
+        service = f"mlbench:{ws.home}"
+        stored = keyring.get_password(service, "kr")
+        assert stored is not None and s3.secret in stored
+        assert_secret_free(s3.secret, *(p.read_bytes() for p in ws.home.rglob("*") if p.is_file()))
+        assert ws.datastores.test("kr").ok
+        (tmp_path / "d.txt").write_text("through the keyring")
+        asset = ws.data.create("krd", tmp_path / "d.txt", datastore="kr")
+        assert asset.path().read_text() == "through the keyring"
+        make_s3_store(ws, s3, name="kr2")
+        assert keyring.get_password(service, "kr2") is not None
+        ws.datastores.delete("kr2")
+        assert keyring.get_password(service, "kr2") is None
+    finally:
+        ws.close()
+        keyring.set_keyring(previous)
