@@ -137,12 +137,15 @@ def test_event_feed_never_skips_an_event_under_concurrent_writers(
     for t in threads:
         t.start()
     seen: list[int] = []
-    while any(t.is_alive() for t in threads) or len(seen) < writers * per_writer:
+    while True:
+        # Whether the writers are done is read before the events: a writer may commit its last
+        # event between this read and the query, and the loop must then go round once more.
+        done = not any(t.is_alive() for t in threads)
         batch = ws.jobs.events(after=after, limit=1000)
         if batch:
             seen += [e["id"] for e in batch]
             after = batch[-1]["id"]
-        if not any(t.is_alive() for t in threads) and not batch:
+        elif done:
             break
     assert len(seen) == writers * per_writer
     assert seen == sorted(seen) and len(set(seen)) == len(seen)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, Outcome, stopped_outcome
 from mlbench.agent.executors import Executor, JobRun, write_files_under
-from mlbench.compute.ray import RayBackend, RayComputeConfig
+from mlbench.compute.ray import RAY_MAX_DATA_BYTES, RayComputeConfig
 from mlbench.jobs.models import JobError, JobStatus
 
 if TYPE_CHECKING:
@@ -200,9 +200,9 @@ def pack_job_data(info: Any, data_root: Path) -> dict[str, Any]:
         for name in sorted(names):
             path = Path(folder) / name
             total += path.stat().st_size
-            if total > RayBackend.max_data_bytes:  # refused at submission already; kept as a guard
+            if total > RAY_MAX_DATA_BYTES:  # refused at submission already; kept as a guard
                 raise ValueError(
-                    f"the job's data inputs are over {RayBackend.max_data_bytes // _MIB} MiB, "
+                    f"the job's data inputs are over {RAY_MAX_DATA_BYTES // _MIB} MiB, "
                     "more than a Ray job carries to its worker; run it on a local target"
                 )
             files[str(path.relative_to(data_root))] = path.read_bytes()

@@ -35,6 +35,10 @@ ray.shutdown()
 _BUILTIN = {"CPU", "GPU", "memory", "object_store_memory"}
 
 
+# data inputs travel with the task to whichever node runs it; more belongs in storage nodes read
+RAY_MAX_DATA_BYTES = 1024 * 1024 * 1024
+
+
 class RayComputeConfig(ComputeConfig):
     address: str = Field(
         description="Ray cluster address: 'auto' (a cluster started on this machine), "
@@ -58,8 +62,7 @@ class RayBackend(ComputeBackend):
     kind = "ray"
     config_model = RayComputeConfig
     description = "A Ray cluster: jobs run as Ray tasks on its nodes."
-    # inputs travel with the task to whichever node runs it; more belongs in storage nodes read
-    max_data_bytes = 1024 * 1024 * 1024
+    max_data_bytes = RAY_MAX_DATA_BYTES
 
     def check(self, config: ComputeConfig) -> ComputeConfig:
         assert isinstance(config, RayComputeConfig)
