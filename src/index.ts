@@ -200,6 +200,14 @@ function activate(
     submittedHere.add(job.id);
     jobs.upsert(job);
   };
+  /** A job submitted through the dialog: tracked and said so. */
+  const announceSubmitted = (job: IJob) => {
+    trackSubmitted(job);
+    Notification.info(
+      trans.__('Job %1 submitted', job.display_name || job.id.slice(0, 8)),
+      { autoClose: 3000 }
+    );
+  };
 
   const jobArg = (args: { id?: unknown }) => String(args.id ?? '');
   const byJobId = {
@@ -385,14 +393,8 @@ function activate(
         defaultExperiment: settings.defaultExperiment
       });
       if (job) {
-        trackSubmitted(job);
+        announceSubmitted(job);
         shell.activateById(sidebar.id);
-        Notification.info(
-          trans.__('Job %1 submitted', job.display_name || job.id.slice(0, 8)),
-          {
-            autoClose: 3000
-          }
-        );
       }
       return job?.id;
     }
@@ -500,11 +502,7 @@ function activate(
         rerunOf: original
       });
       if (job) {
-        trackSubmitted(job);
-        Notification.info(
-          trans.__('Job %1 submitted', job.display_name || job.id.slice(0, 8)),
-          { autoClose: 3000 }
-        );
+        announceSubmitted(job);
       }
       return job?.id;
     }

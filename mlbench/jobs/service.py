@@ -383,6 +383,14 @@ class Jobs:
         with self._ws.db.session() as s:
             return int(s.scalar(select(func.max(JobEventRow.id))) or 0)
 
+    def snapshot_path(self, job: str | JobInfo) -> Path:
+        """The notebook exactly as the job was submitted (what a rerun runs)."""
+        info = job if isinstance(job, JobInfo) else self.info(job)
+        snapshot = self._ws.paths.snapshot(info.id)
+        if not snapshot.exists():
+            raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
+        return snapshot
+
     def output_notebook_path(self, job_id: str) -> Path | None:
         info = self.info(job_id)
         path = self._ws.paths.output_notebook(info.id)
@@ -428,9 +436,7 @@ class Jobs:
     def rerun(self, job_id: str, parameters: dict[str, Any] | None = None, **overrides: Any) -> Job:
         """Submit the same notebook snapshot again, with parameters and settings overridden."""
         info = self.info(job_id)
-        snapshot = self._ws.paths.snapshot(info.id)
-        if not snapshot.exists():
-            raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
+        snapshot = self.snapshot_path(info)
         allowed = {
             "compute",
             "kernel_name",

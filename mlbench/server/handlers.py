@@ -492,9 +492,7 @@ class JobRerunHandler(JobBase):
 
 def _job_parameters(ws: Any, job_id: str, relative: Any) -> m.NotebookParameters:
     info = ws.jobs.info(job_id)
-    snapshot = ws.paths.snapshot(info.id)
-    if not snapshot.exists():
-        raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
+    snapshot = ws.jobs.snapshot_path(info)
     recorded = Path(info.notebook_path)
     return _notebook_parameters(ws, snapshot, relative(recorded) or recorded.name)
 

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
-DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQL store engines
+# MLflow's SQL store engines (its DATABASE_ENGINES; importing mlflow here would cost a second)
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 RUN_STATUS = {
     "completed": "FINISHED",
     "failed": "FAILED",

@@ -105,8 +105,9 @@ export class SubmitFormModel {
       this.values = {
         ...this.values,
         parameters: texts,
+        // a rerun keeps the job's kernel (already in the values)
         kernelName: rerun
-          ? rerun.kernel_name
+          ? this.values.kernelName
           : (params.kernel_name ?? kernels.default ?? '')
       };
       if (
