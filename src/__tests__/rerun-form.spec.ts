@@ -1,6 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { IJob, INotebookParameter, MlbenchClient } from '../api';
+import { MlbenchAPIError } from '../request';
 import { SubmitFormModel } from '../submit/submit-dialog';
 
 const param = (
@@ -128,6 +129,24 @@ describe('SubmitFormModel rerunning a job with changes', () => {
       experiment: 'digits',
       display_name: 'first try'
     });
+  });
+
+  it("says why when the job's snapshot is lost, and submits nothing", async () => {
+    jest
+      .spyOn(client, 'jobParameters')
+      .mockRejectedValue(
+        new MlbenchAPIError(
+          new Response('', { status: 409 }),
+          'conflict',
+          'the notebook snapshot of job abc123456789 is missing'
+        )
+      );
+    const model = await loaded();
+    expect(model.loadError).toContain(
+      'snapshot of job abc123456789 is missing'
+    );
+    expect(await model.submit()).toBeNull();
+    expect(rerunJob).not.toHaveBeenCalled();
   });
 
   it('refuses a wrong type before anything is sent', async () => {
