@@ -2,28 +2,73 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
 from mlbench.cli.context import CliContext
 from mlbench.cli.render import console, print_json
+from mlbench.compute.base import MAX_CPUS, MAX_GPUS, MAX_JOBS_AT_ONCE, MAX_MEMORY_MB, MAX_SECONDS
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses nan, inf and values outside [low, high] (click's FLOAT and
+    FloatRange let nan through, and a stored inf breaks every later reader)."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if number < self.low or number > self.high or (self.low_open and number == self.low):
+            above = "above" if self.low_open else "at least"
+            self.fail(
+                f"{value!r} is out of range: {above} {self.low:g}, at most {self.high:g}",
+                param,
+                ctx,
+            )
+        return number
+
+
+def _ints(low: int, high: int) -> click.IntRange:
+    return click.IntRange(low, high)
 
 
 def _config_options(f: Any) -> Any:
     for decorator in reversed(
         [
-            click.option("--cpus", type=float, help="CPUs jobs may use (default: all)."),
-            click.option("--memory-mb", type=int, help="Memory jobs may use, MiB."),
+            click.option(
+                "--cpus",
+                type=FiniteFloat(0, MAX_CPUS, low_open=True),
+                help="CPUs jobs may use (default: all).",
+            ),
+            click.option(
+                "--memory-mb", type=_ints(1, MAX_MEMORY_MB), help="Memory jobs may use, MiB."
+            ),
             click.option("--gpu-ids", help="Comma-separated GPU ids, e.g. 0,1 (default: detect)."),
-            click.option("--max-concurrent-jobs", type=int, help="Jobs at once."),
-            click.option("--kernel-pool-size", type=int, help="Kernels kept ready per kernel."),
+            click.option(
+                "--max-concurrent-jobs", type=_ints(1, MAX_JOBS_AT_ONCE), help="Jobs at once."
+            ),
+            click.option(
+                "--kernel-pool-size", type=_ints(0, 16), help="Kernels kept ready per kernel."
+            ),
             click.option(
                 "--idle-timeout",
                 "idle_timeout_s",
-                type=float,
+                type=FiniteFloat(0, MAX_SECONDS),
                 help="Seconds an idle agent waits before exiting.",
             ),
             click.option(
@@ -31,9 +76,15 @@ def _config_options(f: Any) -> Any:
             ),
             click.option("--namespace", help="ray: the Ray namespace the agent uses."),
             click.option(
-                "--default-cpus", type=float, help="ray: CPUs of a job that does not ask."
+                "--default-cpus",
+                type=FiniteFloat(0, MAX_CPUS, low_open=True),
+                help="ray: CPUs of a job that does not ask.",
             ),
-            click.option("--default-gpus", type=int, help="ray: GPUs of a job that does not ask."),
+            click.option(
+                "--default-gpus",
+                type=_ints(0, MAX_GPUS),
+                help="ray: GPUs of a job that does not ask.",
+            ),
             click.option("--url", help="gateway: the Kernel/Enterprise Gateway's base URL."),
             click.option(
                 "--token",
@@ -48,7 +99,7 @@ def _config_options(f: Any) -> Any:
             click.option(
                 "--connect-timeout",
                 "connect_timeout_s",
-                type=float,
+                type=FiniteFloat(0, MAX_SECONDS, low_open=True),
                 help="ray/gateway: seconds to wait for the cluster or gateway.",
             ),
             click.option("--description", help="What the target is for."),
@@ -93,6 +144,19 @@ def list_command(ctx: CliContext, as_json: bool) -> None:
             str(st.queued),
         )
     console.print(table)
+    for st in statuses:
+        if st.target.problem:
+            _print_problem(st.target.name, st.target.problem)
+
+
+def _print_problem(name: str, problem: str) -> None:
+    console.print(
+        f"{name}: cannot be used: {problem}\n  hint: fix it with `mlbench compute update "
+        f"{name} ...` or delete it with `mlbench compute delete {name}`",
+        style="red",
+        soft_wrap=True,
+        markup=False,  # the problem quotes user text, which may hold [brackets]
+    )
 
 
 @compute_group.command("show")
@@ -108,6 +172,8 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
     t = st.target
     cap = t.capacity
     console.print(f"[bold]{t.name}[/] ({t.kind}) {t.description}")
+    if t.problem:
+        _print_problem(t.name, t.problem)
     console.print(f"  settings: {t.config or '{}'}")
     console.print(
         f"  capacity: {cap.cpus:g} CPUs, {cap.memory_mb or '?'} MiB, {cap.gpus} GPUs"
@@ -162,10 +228,21 @@ def create_command(
 @compute_group.command("update")
 @click.argument("name")
 @_config_options
+@click.option(
+    "--reset",
+    "reset",
+    multiple=True,
+    metavar="SETTING",
+    help="Drop a setting so its default applies, e.g. --reset cpus (repeatable).",
+)
 @pass_ctx
-def update_command(ctx: CliContext, name: str, description: str | None, **config: Any) -> None:
+def update_command(
+    ctx: CliContext, name: str, description: str | None, reset: tuple[str, ...], **config: Any
+) -> None:
     """Change a compute target's settings (the agent picks them up when it restarts)."""
     config = {k: v for k, v in config.items() if v is not None}
+    # None removes a stored setting: the way to repair one that no longer validates.
+    config.update({key.replace("-", "_"): None for key in reset})
     target = ctx.ws.compute.update(name, description=description, **config)
     console.print(f"updated {target.name}: {target.config}")
 

@@ -12,13 +12,27 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlbench.errors import InvalidInputError
+from mlbench.validation import check_json
+
+# Upper bounds of settings: far above any real machine or cluster, low enough that every
+# derived number (int(cpus), sums of jobs' shares, JSON) stays exact and finite.
+MAX_CPUS = 1_000_000.0
+MAX_MEMORY_MB = 2**40  # 1 EiB
+MAX_GPUS = 100_000
+MAX_JOBS_AT_ONCE = 100_000
+MAX_SECONDS = 366.0 * 24 * 3600  # a year
+
 
 class Capacity(BaseModel):
     """What a target can run at once; jobs asking for more are refused at submission."""
 
-    cpus: float
-    memory_mb: int | None = None
-    gpus: int = Field(0, ge=0, description="GPUs in all (on every node of a cluster).")
+    # NaN/inf here would raise OverflowError in every reader (int(cpus)), so refuse them.
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    cpus: float = Field(ge=0, le=MAX_CPUS)
+    memory_mb: int | None = Field(None, ge=0, le=MAX_MEMORY_MB)
+    gpus: int = Field(0, ge=0, le=MAX_GPUS, description="GPUs in all (on every node of a cluster).")
     gpu_ids: list[str] = Field(
         default_factory=list,
         description="GPU ids the agent hands out itself (this machine); empty where the "
@@ -27,7 +41,7 @@ class Capacity(BaseModel):
     resources: dict[str, float] = Field(
         default_factory=dict, description="Custom resources (Ray), e.g. {'a100': 4}."
     )
-    max_concurrent_jobs: int
+    max_concurrent_jobs: int = Field(ge=0, le=MAX_JOBS_AT_ONCE)
 
     @model_validator(mode="after")
     def _count_gpu_ids(self) -> Capacity:
@@ -37,16 +51,34 @@ class Capacity(BaseModel):
 
 
 class ComputeConfig(BaseModel):
-    """Settings shared by every kind."""
+    """Settings shared by every kind.
 
-    model_config = ConfigDict(extra="forbid")
+    Every kind inherits the guards: no NaN/inf in any float field, and no raw setting (nested
+    ones included) that is not bounded JSON, so nothing unusable is ever stored.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     max_concurrent_jobs: int | None = Field(
-        None, ge=1, description="Jobs running at once (default: one per CPU)."
+        None, ge=1, le=MAX_JOBS_AT_ONCE, description="Jobs running at once (default: one per CPU)."
     )
     idle_timeout_s: float | None = Field(
-        None, ge=0, description="The agent exits after this long with nothing to do."
+        None,
+        ge=0,
+        le=MAX_SECONDS,
+        description="The agent exits after this long with nothing to do.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_json(cls, data: object) -> object:
+        if isinstance(data, dict):
+            try:
+                # Catches what field types do not: huge ints, nested NaN, lone surrogates.
+                check_json(data, "config", max_depth=32, max_bytes=1024 * 1024)
+            except InvalidInputError as exc:
+                raise ValueError(exc.message) from None
+        return data
 
 
 class ComputeBackend(ABC):

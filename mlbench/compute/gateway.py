@@ -13,7 +13,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
+from mlbench.compute.base import (
+    MAX_CPUS,
+    MAX_MEMORY_MB,
+    MAX_SECONDS,
+    Capacity,
+    ComputeBackend,
+    ComputeConfig,
+)
 
 
 class GatewayComputeConfig(ComputeConfig):
@@ -24,9 +31,14 @@ class GatewayComputeConfig(ComputeConfig):
         description="Auth token the gateway expects (KG_AUTH_TOKEN); stored as a secret.",
     )
     validate_cert: bool = Field(True, description="Verify the gateway's TLS certificate.")
-    connect_timeout_s: float = Field(10.0, gt=0, description="Connecting and each request.")
+    connect_timeout_s: float = Field(
+        10.0, gt=0, le=MAX_SECONDS, description="Connecting and each request."
+    )
     kernel_start_timeout_s: float = Field(
-        120.0, gt=0, description="How long a kernel may take to start on the gateway."
+        120.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="How long a kernel may take to start on the gateway.",
     )
     kernels: list[str] = Field(
         default_factory=list, description="Kernelspecs the gateway offered when last checked."
@@ -35,10 +47,13 @@ class GatewayComputeConfig(ComputeConfig):
     cpus: float | None = Field(
         None,
         gt=0,
+        le=MAX_CPUS,
         description="CPUs of the gateway's machine that jobs may use "
         "(default: one per job it may run at once).",
     )
-    memory_mb: int | None = Field(None, gt=0, description="Memory jobs may use there, MiB.")
+    memory_mb: int | None = Field(
+        None, gt=0, le=MAX_MEMORY_MB, description="Memory jobs may use there, MiB."
+    )
     gpu_ids: list[str] = Field(
         default_factory=list,
         description="GPU ids of the gateway's machine; the agent hands them out per job "

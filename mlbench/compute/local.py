@@ -7,14 +7,18 @@ import os
 import psutil
 from pydantic import Field, field_validator
 
-from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
+from mlbench.compute.base import MAX_CPUS, MAX_MEMORY_MB, Capacity, ComputeBackend, ComputeConfig
 from mlbench.compute.gpus import detect_gpus
 from mlbench.environment import AGENT_GPUS_ENV
 
 
 class LocalComputeConfig(ComputeConfig):
-    cpus: float | None = Field(None, gt=0, description="CPUs to schedule (default: all).")
-    memory_mb: int | None = Field(None, gt=0, description="Memory to schedule (default: all).")
+    cpus: float | None = Field(
+        None, gt=0, le=MAX_CPUS, description="CPUs to schedule (default: all)."
+    )
+    memory_mb: int | None = Field(
+        None, gt=0, le=MAX_MEMORY_MB, description="Memory to schedule (default: all)."
+    )
     gpu_ids: list[str] | None = Field(
         None,
         description="GPU ids jobs may use, e.g. [0, 1] (default: detected with NVML/nvidia-smi).",

@@ -16,7 +16,14 @@ from typing import Any
 
 from pydantic import Field
 
-from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
+from mlbench.compute.base import (
+    MAX_CPUS,
+    MAX_GPUS,
+    MAX_SECONDS,
+    Capacity,
+    ComputeBackend,
+    ComputeConfig,
+)
 from mlbench.errors import InvalidInputError
 
 _PROBE = r"""
@@ -50,9 +57,11 @@ class RayComputeConfig(ComputeConfig):
         description="Ray runtime_env for job tasks, e.g. {'pip': ['mlbench', 'torch']} when "
         "the cluster's nodes do not have mlbench installed.",
     )
-    default_cpus: float = Field(1.0, gt=0, description="CPUs of a job that does not ask.")
-    default_gpus: int = Field(0, ge=0, description="GPUs of a job that does not ask.")
-    connect_timeout_s: float = Field(60.0, gt=0)
+    default_cpus: float = Field(
+        1.0, gt=0, le=MAX_CPUS, description="CPUs of a job that does not ask."
+    )
+    default_gpus: int = Field(0, ge=0, le=MAX_GPUS, description="GPUs of a job that does not ask.")
+    connect_timeout_s: float = Field(60.0, gt=0, le=MAX_SECONDS)
     cluster: dict[str, Any] | None = Field(
         None, description="The cluster's resources, recorded when the target was checked."
     )

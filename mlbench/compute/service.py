@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from mlbench.compute.registry import compute_backends
 from mlbench.data.secrets import SecretStore, secret_store
 from mlbench.errors import ComputeNotFoundError, ConflictError, InvalidInputError
 from mlbench.store import ComputeTargetRow, JobRow
+from mlbench.validation import check_name
 
 if TYPE_CHECKING:
     from mlbench.workspace import Workspace
@@ -34,7 +34,6 @@ def _secret_key(name: str) -> str:
     return f"@compute.{name}"
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ACTIVE_STATUSES = ("queued", "starting", "running")
 
 
@@ -46,6 +45,11 @@ class ComputeTarget(BaseModel):
     capacity: Capacity
     created_at: datetime
     updated_at: datetime
+    problem: str | None = Field(
+        None,
+        description="Why the stored settings cannot be used (capacity then shows 0); fix them "
+        "with an update or delete the target.",
+    )
 
 
 class ComputeStatus(BaseModel):
@@ -119,6 +123,12 @@ class ComputeTargets:
         Submissions do not ask for secrets, so they never read the secret store (or a keyring).
         """
         target = self.get(name)
+        if target.problem:
+            raise InvalidInputError(
+                f"compute target {name!r} cannot be used: {target.problem}",
+                hint=f"fix its settings with `mlbench compute update {name} ...` "
+                f"or delete it with `mlbench compute delete {name}`",
+            )
         backend = compute_backends.get(target.kind)
         raw = target.config
         if with_secrets:
@@ -129,12 +139,7 @@ class ComputeTargets:
     def create(
         self, name: str, kind: str = "local", *, description: str = "", **config: Any
     ) -> ComputeTarget:
-        if not _NAME.match(name):
-            raise InvalidInputError(
-                f"invalid compute target name {name!r}",
-                hint="use letters, digits, '.', '_' or '-' "
-                "(at most 64, starting with a letter or digit)",
-            )
+        check_name(name, "compute target")
         backend = compute_backends.get(kind)
         with self._ws.db.session() as s:  # before a slow connectivity check
             if s.get(ComputeTargetRow, name) is not None:
@@ -256,16 +261,24 @@ class ComputeTargets:
                 },
             ) from exc
 
-    @staticmethod
-    def _to_model(row: ComputeTargetRow) -> ComputeTarget:
-        backend = compute_backends.get(row.kind)
-        config = backend.parse_config(row.config)
+    @classmethod
+    def _to_model(cls, row: ComputeTargetRow) -> ComputeTarget:
+        problem = None
+        try:
+            backend = compute_backends.get(row.kind)
+            capacity = backend.capacity(cls._parse(backend, row.config))
+        except (InvalidInputError, ValidationError, ArithmeticError, ValueError) as exc:
+            # Settings stored before today's checks (or edited by hand) must not make every
+            # listing, update and delete fail: show the target with the problem instead.
+            problem = exc.message if isinstance(exc, InvalidInputError) else str(exc)
+            capacity = Capacity(cpus=0, max_concurrent_jobs=0)
         return ComputeTarget(
             name=row.name,
             kind=row.kind,
             description=row.description,
             config=row.config,
-            capacity=backend.capacity(config),
+            capacity=capacity,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            problem=problem,
         )

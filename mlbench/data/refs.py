@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from mlbench import validation
 from mlbench.errors import InvalidInputError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-DATASTORE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ASSET_NAME_MAX = 128
 PREFIX = "data:"
 LATEST = "latest"
 MAX_VERSION = 2**31 - 1  # versions are 32-bit integers in the database
@@ -26,23 +25,16 @@ class DataRef:
 
 
 def check_name(name: str, what: str = "data asset") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidInputError(
-            f"invalid {what} name {name!r}",
-            hint="use letters, digits, '.', '_' or '-' (at most 128, starting with a letter "
-            "or digit); ':' and '@' separate the version",
-        )
-    return name
+    """The workspace's one name rule (:func:`mlbench.validation.check_name`), 128 long."""
+    try:
+        return validation.check_name(name, what, max_len=ASSET_NAME_MAX)
+    except InvalidInputError as exc:
+        exc.hint = f"{exc.hint}; ':' and '@' separate the version"
+        raise
 
 
 def check_datastore_name(name: str) -> str:
-    if not isinstance(name, str) or not DATASTORE_NAME_RE.match(name):
-        raise InvalidInputError(
-            f"invalid datastore name {name!r}",
-            hint="use letters, digits, '.', '_' or '-' "
-            "(at most 64, starting with a letter or digit)",
-        )
-    return name
+    return validation.check_name(name, "datastore")
 
 
 def parse_ref(text: str) -> DataRef:

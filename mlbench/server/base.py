@@ -11,9 +11,11 @@ shape, ``{"error": {"code", "message", "hint"?, "details"}}``, with the status c
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
+import re
 import typing
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -36,6 +38,7 @@ from mlbench.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from mlbench.validation import MAX_JSON_DEPTH, check_json
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +231,8 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
             raise HTTPError(413, f"request body is larger than {limit} bytes")
         if not data.strip():
             return model.model_validate({})
+        # Before parsing: json.loads and pydantic recurse, so a deep body would be a 500.
+        _check_depth(data)
         try:
             parsed = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -235,6 +240,8 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
                 f"the request body is not valid JSON: {exc}",
                 hint="send a JSON object with Content-Type: application/json",
             ) from None
+        # Lone surrogates and huge ints parse, but break the database, MLflow and int() later.
+        check_json(parsed, "request body", max_bytes=limit * 2)
         return model.model_validate(parsed)
 
     def on_finish(self) -> None:
@@ -305,6 +312,25 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
             return Path(path).relative_to(self.root_dir).as_posix()
         except ValueError:
             return None
+
+
+# A string, or an unterminated one to the end (so no quadratic rescans from every quote).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _check_depth(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON text nested deeper than ``max_depth`` without parsing it (no recursion)."""
+    # Brackets inside strings do not nest; an unterminated string is left for json.loads.
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= max_depth:
+        return
+    steps = (1 if b in b"[{" else -1 for b in brackets)
+    if max(itertools.accumulate(steps)) > max_depth:
+        raise InvalidInputError(
+            f"the request body is nested more than {max_depth} levels deep",
+            hint=f"send at most {max_depth} levels of nested lists and objects",
+        )
 
 
 def _no_constant(name: str) -> Any:

@@ -34,6 +34,7 @@ from mlbench.server.base import (
     endpoint,
 )
 from mlbench.tracking.query import (
+    ExperimentNotFoundError,
     ExperimentPage,
     ExperimentSummary,
     MetricHistory,
@@ -608,6 +609,17 @@ class EventsHandler(MlbenchHandler):
 
 
 # -- experiments and runs ----------------------------------------------------------------------
+_MAX_EXPERIMENT_ID = 2**63 - 1  # MLflow's SQL stores keep experiment ids as 64-bit integers
+
+
+def _experiment_id(value: str) -> str:
+    """``value``, or 404 when it is a number no store can hold (MLflow's SQL store would raise
+    OverflowError binding it: a 500)."""
+    if value.isascii() and value.isdigit() and (len(value) > 19 or int(value) > _MAX_EXPERIMENT_ID):
+        raise ExperimentNotFoundError(f"experiment {value[:40]!r} does not exist")
+    return value
+
+
 class ExperimentsHandler(MlbenchHandler):
     @tornado.web.authenticated
     @authorized(READ)
@@ -631,7 +643,8 @@ class ExperimentHandler(MlbenchHandler):
     @authorized(READ)
     @endpoint(summary="One experiment", tag="experiments", action=READ, response=ExperimentSummary)
     async def get(self, experiment_id: str) -> None:
-        self.reply(await self.call(self.mlbench.queries.experiment, experiment_id))
+        queries = self.mlbench.queries
+        self.reply(await self.call(queries.experiment, _experiment_id(experiment_id)))
 
 
 class RunsHandler(MlbenchHandler):
@@ -646,7 +659,8 @@ class RunsHandler(MlbenchHandler):
     )
     async def get(self, experiment_id: str) -> None:
         q = self.query(m.ListRunsQuery)
-        self.reply(await self.call(self.mlbench.queries.runs, experiment_id, **q.model_dump()))
+        queries = self.mlbench.queries
+        self.reply(await self.call(queries.runs, _experiment_id(experiment_id), **q.model_dump()))
 
 
 class RunHandler(MlbenchHandler):
