@@ -1,34 +1,61 @@
 /**
  * The one typed client of the mlbench REST API (`{baseUrl}mlbench/api/v1`).
  *
- * The interfaces mirror the server's pydantic models one-to-one (see
- * mlbench/server/models.py and mlbench/server/openapi.json): field names are
- * kept in snake_case so a body travels without translation. Every failed call
- * rejects with `MlbenchAPIError` (`code`, `message`, `details`, `hint`), or
- * with `ServerConnection.NetworkError` when the server cannot be reached.
+ * The types are the server's own: aliases of `src/api-types.ts`, which
+ * `jlpm build:api-types` generates from mlbench/server/openapi.json (itself
+ * generated from the pydantic models); `jlpm check:api-types`, part of
+ * `jlpm lint:check`, fails when it is stale. Field names stay snake_case so a
+ * body travels without translation. Every failed call rejects with
+ * `MlbenchAPIError` (`code`, `message`, `details`, `hint`), or with
+ * `ServerConnection.NetworkError` when the server cannot be reached.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import type { components, paths } from './api-types';
 import { API_NAMESPACE, MlbenchAPIError, requestAPI } from './request';
 
 export { MlbenchAPIError } from './request';
+
+// -- from the OpenAPI document --------------------------------------------------------------
+
+/**
+ * The document's schemas (`components.schemas`), by model name.
+ */
+export type Schemas = components['schemas'];
+
+type Operation<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
+
+/**
+ * The JSON body of an operation, e.g. `RequestBody<'/jobs', 'post'>`: named by
+ * the route, so a model renamed on the server changes nothing here.
+ */
+export type RequestBody<P extends keyof paths, M extends keyof paths[P]> =
+  Operation<P, M> extends {
+    requestBody?: { content: { 'application/json': infer B } };
+  }
+    ? B
+    : never;
+
+/**
+ * The query parameters of an operation, e.g. `Query<'/jobs', 'get'>`.
+ */
+export type Query<P extends keyof paths, M extends keyof paths[P]> =
+  Operation<P, M> extends { parameters: { query?: infer Q } }
+    ? NonNullable<Q>
+    : never;
 
 // -- common ---------------------------------------------------------------------------------
 
 /**
  * The error body of every failed call.
  */
-export interface IErrorBody {
-  code: string;
-  message: string;
-  hint?: string | null;
-  details?: { [key: string]: unknown };
-}
+export type IErrorBody = Schemas['ErrorBody'];
 
 /**
- * One problem of a `validation_error` (`details.errors[]`).
+ * One problem of a `validation_error` (`details.errors[]`; the document
+ * leaves `details` open, so this shape is written here).
  */
 export interface IValidationProblem {
   field?: string;
@@ -36,16 +63,11 @@ export interface IValidationProblem {
   type?: string;
 }
 
-export interface IHealth {
-  status: 'ok';
-  version: string;
-  workspace: string;
-  /** The MLflow server runs link to, when tracking goes to one. */
-  mlflow_ui_url: string | null;
-}
+export type IHealth = Schemas['Health'];
 
 /**
  * A page of a list endpoint: pass `next_cursor` as `cursor` for the next one.
+ * Every `*Page` schema has this shape.
  */
 export interface IPage<T> {
   items: T[];
@@ -54,118 +76,52 @@ export interface IPage<T> {
 
 // -- compute --------------------------------------------------------------------------------
 
-export interface ICapacity {
-  cpus: number;
-  memory_mb?: number | null;
-  gpu_ids?: string[];
-  max_concurrent_jobs: number;
-}
-
-export interface IComputeTarget {
-  name: string;
-  kind: string;
-  description?: string;
-  config: { [key: string]: unknown };
-  capacity: ICapacity;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface IComputeStatus {
-  target: IComputeTarget;
-  /** The live agent, if one runs (pid, heartbeat...). */
-  agent?: { [key: string]: unknown } | null;
-  queued?: number;
-  running?: number;
-  gpu_ids_in_use?: string[];
-  cpus_in_use?: number;
-}
-
-export interface IComputeList {
-  items: IComputeStatus[];
-}
-
-export interface IComputeKind {
-  kind: string;
-  description: string;
-  /** JSON schema of the kind's settings (for forms). */
-  config_schema: { [key: string]: unknown };
-}
-
-export interface IComputeKindList {
-  items: IComputeKind[];
-}
-
-export interface ICreateCompute {
-  name: string;
-  kind?: string;
-  description?: string;
-  config?: { [key: string]: unknown };
-}
-
-export interface IUpdateCompute {
-  description?: string | null;
-  /** Settings to change; `null` resets one to its default. */
-  config?: { [key: string]: unknown };
-}
+export type ICapacity = Schemas['Capacity'];
+export type IComputeTarget = Schemas['ComputeTarget'];
+export type IComputeStatus = Schemas['ComputeStatus'];
+export type IComputeList = Schemas['ComputeList'];
+export type IComputeKind = Schemas['ComputeKind'];
+export type IComputeKindList = Schemas['ComputeKindList'];
+export type ICreateCompute = RequestBody<'/compute', 'post'>;
+export type IUpdateCompute = RequestBody<'/compute/{name}', 'patch'>;
 
 // -- kernels and notebooks ------------------------------------------------------------------
 
-export interface IKernelSpecInfo {
-  name: string;
-  display_name: string;
-  language: string;
-}
-
-export interface IKernelList {
-  items: IKernelSpecInfo[];
-  default?: string | null;
-}
+export type IKernelSpecInfo = Schemas['KernelSpecInfo'];
+export type IKernelList = Schemas['KernelList'];
 
 /**
- * The types a notebook parameter can have.
+ * The types the form knows for a notebook parameter (the server's
+ * `NotebookParameter.type` is a plain string; anything else reads as `any`).
  */
 export type ParameterType =
   'int' | 'float' | 'str' | 'bool' | 'list' | 'dict' | 'any';
 
-export interface INotebookParameter {
-  name: string;
-  /** `int`, `float`, `str`, `bool`, `list`, `dict` or `any`. */
-  type: ParameterType | string;
-  nullable?: boolean;
-  annotation?: string | null;
-  default?: unknown;
-  default_source?: string;
-  help?: string;
-}
-
-export interface INotebookParameters {
-  path: string;
-  kernel_name?: string | null;
-  has_parameters_cell: boolean;
-  parameters: INotebookParameter[];
-}
+export type INotebookParameter = Schemas['NotebookParameter'];
+export type INotebookParameters = Schemas['NotebookParameters'];
+export type INotebookPathQuery = Query<'/notebooks/parameters', 'get'>;
 
 // -- jobs -----------------------------------------------------------------------------------
 
-export type JobStatus =
-  | 'queued'
-  | 'starting'
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'canceled'
-  | 'timed_out';
+export type JobStatus = Schemas['JobStatus'];
 
-export const JOB_STATUSES: readonly JobStatus[] = [
-  'queued',
-  'starting',
-  'running',
-  'completed',
-  'failed',
-  'canceled',
-  'timed_out'
-];
+// Keyed by every status, so a status the server adds fails to compile here.
+const STATUS_ORDER: { [status in JobStatus]: null } = {
+  queued: null,
+  starting: null,
+  running: null,
+  completed: null,
+  failed: null,
+  canceled: null,
+  timed_out: null
+};
+
+/**
+ * Every job status, in the order a job goes through them.
+ */
+export const JOB_STATUSES: readonly JobStatus[] = Object.keys(
+  STATUS_ORDER
+) as JobStatus[];
 
 /**
  * States a job never leaves.
@@ -184,434 +140,102 @@ export function isFinal(status: JobStatus): boolean {
 /**
  * What a submission asks for (`memory` in MiB or a size such as `"4GB"`).
  */
-export interface IResources {
-  cpus?: number | null;
-  gpus?: number | null;
-  memory?: number | string | null;
-}
+export type IResources = NonNullable<ISubmitJob['resources']>;
 
 /**
  * What a job was given.
  */
-export interface IJobResources {
-  cpus?: number;
-  gpus?: number;
-  memory_mb?: number | null;
-}
-
-export interface IJobError {
-  kind: string;
-  message: string;
-  cell_index?: number | null;
-  execution_count?: number | null;
-  cell_source?: string | null;
-  ename?: string | null;
-  evalue?: string | null;
-  traceback?: string[];
-}
-
-export interface IJobProgress {
-  cell_index?: number | null;
-  cell_count?: number | null;
-  cell_source?: string | null;
-  cell_started_at?: string | null;
-  elapsed_s?: number | null;
-}
-
-export interface IJob {
-  id: string;
-  display_name: string;
-  experiment: string;
-  compute: string;
-  kernel_name: string;
-  notebook_path: string;
-  cwd: string;
-  parameters: { [key: string]: unknown };
-  resources: IJobResources;
-  timeout_s: number | null;
-  max_retries: number;
-  attempt: number;
-  tags: { [key: string]: string };
-  owner: string;
-  rerun_of: string | null;
-  status: JobStatus;
-  status_reason: string;
-  cancel_requested: boolean;
-  error: IJobError | null;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  gpu_ids: string[];
-  mlflow_experiment_id: string | null;
-  mlflow_run_id: string | null;
-  progress: IJobProgress;
-  /** Data asset versions the job reads. */
-  inputs?: IJobInput[];
-  /** Data assets the job writes (version and ref set once registered). */
-  outputs?: IJobOutput[];
-  /** `notebook_path` relative to the server root (null when outside it). */
-  notebook_relpath?: string | null;
-}
+export type IJobResources = Schemas['JobResources'];
+export type IJobError = Schemas['JobError'];
+export type IJobProgress = Schemas['JobProgress'];
+export type IJob = Schemas['Job'];
 
 /**
  * A data version a job reads, passed as the local path in parameter `name`.
  */
-export interface IJobInput {
-  name: string;
-  asset: string;
-  version: number;
-  ref: string;
-  kind: DataKind;
-}
+export type IJobInput = Schemas['JobInput'];
 
 /**
  * What a job writes to the path in parameter `name`, registered on completion.
  */
-export interface IJobOutput {
-  name: string;
-  asset: string;
-  kind?: DataKind;
-  datastore?: string | null;
-  format?: string | null;
-  filename?: string | null;
-  description?: string;
-  version?: number | null;
-  ref?: string | null;
-}
+export type IJobOutput = Schemas['JobOutput'];
+export type IJobPage = Schemas['JobPage'];
 
-export type IJobPage = IPage<IJob>;
-
-export interface ISubmitJob {
-  notebook_path: string;
-  parameters?: { [key: string]: unknown };
-  compute?: string;
-  kernel_name?: string | null;
-  resources?: IResources;
-  timeout_s?: number | null;
-  max_retries?: number;
-  tags?: { [key: string]: string };
-  experiment?: string | null;
-  display_name?: string | null;
-  cwd?: string | null;
-  allow_unknown_params?: boolean;
-  /** Parameter name -> data version (`data:NAME:VERSION`, `NAME` or `NAME@latest`). */
-  inputs?: { [parameter: string]: string };
-  /** Parameter name -> data asset (`data:NAME[,kind=...][,format=...][,datastore=...]`). */
-  outputs?: { [parameter: string]: string };
-}
-
-export interface IRerunJob {
-  /** Merged over the original job's parameters. */
-  parameters?: { [key: string]: unknown };
-  compute?: string | null;
-  kernel_name?: string | null;
-  resources?: IResources;
-  timeout_s?: number | null;
-  max_retries?: number | null;
-  tags?: { [key: string]: string } | null;
-  experiment?: string | null;
-  display_name?: string | null;
-}
-
-export interface IListJobsQuery {
-  status?: JobStatus[];
-  experiment?: string | null;
-  compute?: string | null;
-  /** `KEY` or `KEY=VALUE`. */
-  tag?: string | null;
-  text?: string | null;
-  sort?: '-created_at' | 'created_at';
-  limit?: number;
-  cursor?: string | null;
-}
-
-export interface IDeleteJobsResult {
-  deleted: string[];
-}
-
-export interface ILogsQuery {
-  offset?: number;
-  tail?: number | null;
-  max_bytes?: number;
-}
-
-export interface IJobLogs {
-  job_id: string;
-  text: string;
-  /** Pass as `offset` to read what comes next. */
-  offset: number;
-  status: JobStatus;
-}
-
-export interface IProgress {
-  job_id: string;
-  status: JobStatus;
-  status_reason: string;
-  /** Cells done / cells. */
-  fraction: number;
-  progress: IJobProgress;
-}
-
-export interface ICopyOutput {
-  path?: string | null;
-  overwrite?: boolean;
-}
-
-export interface IOutputCopied {
-  /** Where the output notebook now is, relative to the server root. */
-  path: string;
-}
+/**
+ * The body that submits a job.
+ */
+export type ISubmitJob = RequestBody<'/jobs', 'post'>;
+export type IRerunJob = RequestBody<'/jobs/{job_id}/rerun', 'post'>;
+export type IListJobsQuery = Query<'/jobs', 'get'>;
+export type IDeleteJobs = RequestBody<'/jobs/delete', 'post'>;
+export type IDeleteJobsResult = Schemas['DeleteJobsResult'];
+export type IDeleteJobQuery = Query<'/jobs/{job_id}', 'delete'>;
+export type ILogsQuery = Query<'/jobs/{job_id}/logs', 'get'>;
+export type IJobLogs = Schemas['JobLogs'];
+export type IProgress = Schemas['Progress'];
+export type ICopyOutput = RequestBody<'/jobs/{job_id}/output', 'post'>;
+export type IOutputCopied = Schemas['OutputCopied'];
 
 // -- events ---------------------------------------------------------------------------------
 
-export interface IJobEvent {
-  id: number;
-  job_id: string;
-  /** `status` (data.status, data.reason...) or `progress` (data.cell_index...). */
-  kind: 'status' | 'progress' | string;
-  data: { [key: string]: unknown };
-  created_at: string;
-}
+export type IJobEvent = Schemas['JobEvent'];
+export type IEventPage = Schemas['EventPage'];
+export type IEventsQuery = Query<'/events', 'get'>;
+export type IJobEventsQuery = Query<'/jobs/{job_id}/events', 'get'>;
+export type IStreamHello = Schemas['StreamHello'];
+export type IStreamEvent = Schemas['StreamEvent'];
+export type IStreamOverflow = Schemas['StreamOverflow'];
+export type IStreamPong = Schemas['StreamPong'];
 
-export interface IEventPage {
-  items: IJobEvent[];
-  last_event_id: number;
-}
-
-export interface IEventsQuery {
-  after?: number;
-  job_id?: string | null;
-  limit?: number;
-}
-
-export interface IStreamHello {
-  type: 'hello';
-  last_event_id: number;
-  after: number | null;
-}
-
-export interface IStreamEvent extends IJobEvent {
-  type: 'event';
-}
-
-export interface IStreamOverflow {
-  type: 'overflow';
-  last_event_id: number;
-}
-
-export interface IStreamPong {
-  type: 'pong';
-}
-
+/**
+ * What the event stream's server sends.
+ */
 export type StreamMessage =
   IStreamHello | IStreamEvent | IStreamOverflow | IStreamPong;
 
 // -- experiments and runs -------------------------------------------------------------------
 
-export interface IExperimentSummary {
-  experiment_id: string;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: string;
-  tags: { [key: string]: string };
-  created_at: string | null;
-  updated_at: string | null;
-}
-
-export type IExperimentPage = IPage<IExperimentSummary>;
-
-export interface IListExperimentsQuery {
-  text?: string | null;
-  limit?: number;
-  cursor?: string | null;
-}
-
-export interface IRunSummary {
-  run_id: string;
-  run_name: string;
-  experiment_id: string;
-  /** RUNNING, FINISHED, FAILED or KILLED. */
-  status: string;
-  started_at: string | null;
-  ended_at: string | null;
-  artifact_uri: string;
-  job_id?: string | null;
-  attempt?: number | null;
-  params: { [key: string]: string };
-  /** Latest values; NaN and infinities travel as null. */
-  metrics: { [key: string]: number | null };
-  tags: { [key: string]: string };
-}
-
-export type IRunPage = IPage<IRunSummary>;
-
-export interface IListRunsQuery {
-  status?: string | null;
-  job_id?: string | null;
-  /** MLflow search filter, e.g. `metrics.loss < 0.1`. */
-  filter?: string | null;
-  /** start_time, end_time, run_name, status, metrics.KEY, params.KEY or tags.KEY. */
-  sort?: string;
-  order?: 'asc' | 'desc';
-  limit?: number;
-  cursor?: string | null;
-}
+export type IExperimentSummary = Schemas['ExperimentSummary'];
+export type IExperimentPage = Schemas['ExperimentPage'];
+export type IListExperimentsQuery = Query<'/experiments', 'get'>;
+export type IRunSummary = Schemas['RunSummary'];
+export type IRunPage = Schemas['RunPage'];
+export type IListRunsQuery = Query<'/experiments/{experiment_id}/runs', 'get'>;
 
 /**
  * One metric of one run, columnar: equal-length `steps`, `values`, `timestamps`.
  */
-export interface IMetricSeries {
-  run_id: string;
-  key: string;
-  steps: number[];
-  values: (number | null)[];
-  timestamps: number[];
-  total_points: number;
-  downsampled: boolean;
-}
-
-export interface IMetricHistory {
-  series: IMetricSeries[];
-  max_points: number;
-}
-
-export interface IMetricHistoryQuery {
-  run_id: string[];
-  /** None: every metric of each run. */
-  key?: string[];
-  max_points?: number;
-}
-
-export interface IParamComparison {
-  key: string;
-  values: { [runId: string]: string | null };
-  differs: boolean;
-}
-
-export interface IMetricComparison {
-  key: string;
-  values: { [runId: string]: number | null };
-  min_run_id?: string | null;
-  max_run_id?: string | null;
-}
-
-export interface IRunComparison {
-  runs: IRunSummary[];
-  params: IParamComparison[];
-  metrics: IMetricComparison[];
-}
+export type IMetricSeries = Schemas['MetricSeries'];
+export type IMetricHistory = Schemas['MetricHistory'];
+export type IMetricHistoryQuery = Query<'/runs/metric-history', 'get'>;
+export type ICompareRunsQuery = Query<'/runs/compare', 'get'>;
+export type IParamComparison = Schemas['ParamComparison'];
+export type IMetricComparison = Schemas['MetricComparison'];
+export type IRunComparison = Schemas['RunComparison'];
 
 // -- data -----------------------------------------------------------------------------------
 
-export type DataKind = 'file' | 'folder' | 'table';
-
-export interface IDatastoreInfo {
-  name: string;
-  kind: string;
-  description?: string;
-  /** Settings of the kind; credentials are never returned. */
-  config: { [key: string]: unknown };
-  /** Names of the stored credentials, never their values. */
-  credentials?: string[];
-  read_only?: boolean;
-  is_default?: boolean;
-  uri: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface IColumnInfo {
-  name: string;
-  type: string;
-  nullable?: boolean;
-}
-
-export interface IDataVersionInfo {
-  id: string;
-  name: string;
-  version: number;
-  /** `name:version` */
-  ref: string;
-  kind: DataKind;
-  format?: string | null;
-  datastore: string;
-  path: string;
-  uri: string;
-  stored: 'upload' | 'reference';
-  filename?: string | null;
-  content_hash: string;
-  hash_algorithm?: 'blake3';
-  size_bytes: number;
-  file_count: number;
-  columns?: IColumnInfo[] | null;
-  row_count?: number | null;
-  description?: string;
-  tags?: { [key: string]: string };
-  source?: string;
-  created_by?: string;
-  created_at: string;
-  job_id?: string | null;
-  archived?: boolean;
-}
-
-export type IDataVersionPage = IPage<IDataVersionInfo>;
-
-export interface IListDataQuery {
-  text?: string | null;
-  limit?: number;
-  cursor?: string | null;
-}
-
-// -- data: preview and lineage (added with the Data section; mlbench/data/models.py) ----------
-
-export interface IFileEntry {
-  path: string;
-  size: number;
-  hash: string;
-}
-
-export interface IDataPreview {
-  ref: string;
-  kind: DataKind;
-  columns?: IColumnInfo[] | null;
-  /** Tables: the first rows. */
-  rows?: { [column: string]: unknown }[] | null;
-  row_count?: number | null;
-  /** Files and folders: the files. */
-  files?: IFileEntry[] | null;
-  file_count: number;
-  truncated: boolean;
-}
-
-export interface ILineageNode {
-  /** `data:NAME:VERSION` or `job:ID` */
-  id: string;
-  type: 'data' | 'job';
-  label: string;
-  name?: string | null;
-  version?: number | null;
-  job_id?: string | null;
-  /** Jobs: their status, or 'deleted'. */
-  status?: string | null;
-  archived?: boolean | null;
-}
-
-export interface ILineageEdge {
-  source: string;
-  target: string;
-  /** The job's input or output name. */
-  binding: string;
-  direction: 'input' | 'output';
-}
-
-export interface ILineageGraph {
-  root: string;
-  nodes: ILineageNode[];
-  edges: ILineageEdge[];
-  /** The depth limit cut the graph. */
-  truncated?: boolean;
-}
+export type DataKind = Schemas['DataKind'];
+export type IDatastoreInfo = Schemas['DatastoreInfo'];
+export type IDatastorePage = Schemas['DatastorePage'];
+export type IColumnInfo = Schemas['ColumnInfo'];
+export type IDataVersionInfo = Schemas['DataVersionInfo'];
+export type IDataVersionPage = Schemas['DataVersionPage'];
+export type IListDataQuery = Query<'/data', 'get'>;
+export type IListVersionsQuery = Query<'/data/{name}', 'get'>;
+export type IFileEntry = Schemas['FileEntry'];
+export type IDataPreview = Schemas['DataPreview'];
+export type IDataPreviewQuery = Query<
+  '/data/{name}/versions/{version}/preview',
+  'get'
+>;
+export type ILineageNode = Schemas['LineageNode'];
+export type ILineageEdge = Schemas['LineageEdge'];
+export type ILineageGraph = Schemas['LineageGraph'];
+export type ILineageQuery = Query<
+  '/data/{name}/versions/{version}/lineage',
+  'get'
+>;
 
 // -- the client -----------------------------------------------------------------------------
 
@@ -698,7 +322,9 @@ export class MlbenchClient {
     return this._get('kernels');
   }
   notebookParameters(path: string): Promise<INotebookParameters> {
-    return this._get('notebooks/parameters', { path });
+    return this._get('notebooks/parameters', {
+      path
+    } satisfies INotebookPathQuery);
   }
 
   // jobs
@@ -724,11 +350,15 @@ export class MlbenchClient {
   async deleteJob(id: string, deleteRun = true): Promise<void> {
     await this._send(
       'DELETE',
-      `jobs/${enc(id)}` + queryString({ delete_run: deleteRun })
+      `jobs/${enc(id)}` +
+        queryString({ delete_run: deleteRun } satisfies IDeleteJobQuery)
     );
   }
   deleteJobs(ids: string[], deleteRuns = true): Promise<IDeleteJobsResult> {
-    return this._send('POST', 'jobs/delete', { ids, delete_runs: deleteRuns });
+    return this._send('POST', 'jobs/delete', {
+      ids,
+      delete_runs: deleteRuns
+    } satisfies IDeleteJobs);
   }
   jobLogs(id: string, query: ILogsQuery = {}): Promise<IJobLogs> {
     return this._get(`jobs/${enc(id)}/logs`, { ...query });
@@ -736,11 +366,8 @@ export class MlbenchClient {
   jobProgress(id: string): Promise<IProgress> {
     return this._get(`jobs/${enc(id)}/progress`);
   }
-  jobEvents(
-    id: string,
-    query: { after?: number; limit?: number } = {}
-  ): Promise<IEventPage> {
-    return this._get(`jobs/${enc(id)}/events`, query);
+  jobEvents(id: string, query: IJobEventsQuery = {}): Promise<IEventPage> {
+    return this._get(`jobs/${enc(id)}/events`, { ...query });
   }
   /** The executed notebook as nbformat JSON (404 before it exists). */
   jobOutput(id: string): Promise<{ [key: string]: unknown }> {
@@ -798,11 +425,13 @@ export class MlbenchClient {
     return this._get('runs/metric-history', { ...query });
   }
   compareRuns(runIds: string[]): Promise<IRunComparison> {
-    return this._get('runs/compare', { run_id: runIds });
+    return this._get('runs/compare', {
+      run_id: runIds
+    } satisfies ICompareRunsQuery);
   }
 
   // data
-  listDatastores(): Promise<IPage<IDatastoreInfo>> {
+  listDatastores(): Promise<IDatastorePage> {
     return this._get('datastores');
   }
   getDatastore(name: string): Promise<IDatastoreInfo> {
@@ -813,8 +442,11 @@ export class MlbenchClient {
     return this._get('data', { ...query });
   }
   /** A data asset's versions. */
-  listDataVersions(name: string): Promise<IDataVersionPage> {
-    return this._get(`data/${enc(name)}`);
+  listDataVersions(
+    name: string,
+    query: IListVersionsQuery = {}
+  ): Promise<IDataVersionPage> {
+    return this._get(`data/${enc(name)}`, { ...query });
   }
   getDataVersion(name: string, version: number): Promise<IDataVersionInfo> {
     return this._get(`data/${enc(name)}/versions/${version}`);
@@ -829,7 +461,7 @@ export class MlbenchClient {
   ): Promise<IDataPreview> {
     return this._get(`data/${enc(name)}/versions/${version}/preview`, {
       limit
-    });
+    } satisfies IDataPreviewQuery);
   }
   /** The jobs and versions a version came from and went into. */
   dataLineage(
@@ -839,7 +471,7 @@ export class MlbenchClient {
   ): Promise<ILineageGraph> {
     return this._get(`data/${enc(name)}/versions/${version}/lineage`, {
       depth
-    });
+    } satisfies ILineageQuery);
   }
 }
 

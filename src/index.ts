@@ -22,25 +22,24 @@ import {
 } from '@jupyterlab/translation';
 import React from 'react';
 
-import { EventStream, IJob, MlbenchClient, errorMessage, isFinal } from './api';
+import {
+  EventStream,
+  IHealth,
+  IJob,
+  MlbenchClient,
+  errorMessage,
+  isFinal
+} from './api';
 import { CommandIDs, PLUGIN_ID } from './commands';
 import { mlbenchIcon } from './icons';
 import { IJobActions } from './jobs/jobs-list';
 import { JobsStore } from './jobs/jobs-store';
 import type { JobView } from './jobs/job-view';
-import { MlbenchAPIError, requestAPI } from './request';
+import { MlbenchAPIError } from './request';
 import { ISidebarSection, MlbenchSidebar } from './sidebar';
 
 export { CommandIDs, PLUGIN_ID } from './commands';
-
-/**
- * The body of `GET {baseUrl}/mlbench/api/v1/health`.
- */
-export interface IHealth {
-  status: string;
-  version: string;
-  workspace: string;
-}
+export type { IHealth } from './api';
 
 /**
  * Check that the mlbench server extension answers, and say which version it is.
@@ -49,11 +48,9 @@ export async function checkServer(
   app: JupyterFrontEnd
 ): Promise<IHealth | null> {
   try {
-    const health = await requestAPI<IHealth>(
-      'health',
-      {},
+    const health = await new MlbenchClient(
       app.serviceManager.serverSettings
-    );
+    ).health();
     console.debug(
       `mlbench server extension ${health.version} (workspace ${health.workspace})`
     );

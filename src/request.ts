@@ -2,6 +2,8 @@ import { URLExt } from '@jupyterlab/coreutils';
 
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { components } from './api-types';
+
 /**
  * The path segments under the server's base URL where the mlbench REST API lives.
  */
@@ -11,14 +13,7 @@ export const API_NAMESPACE = ['mlbench', 'api', 'v1'];
  * The error body every mlbench handler returns:
  * `{"error": {"code": ..., "message": ..., "details": ...}}`.
  */
-export interface IMlbenchErrorBody {
-  error: {
-    code: string;
-    message: string;
-    hint?: string | null;
-    details?: unknown;
-  };
-}
+export type IMlbenchErrorBody = components['schemas']['ErrorResponse'];
 
 /**
  * An error answered by the server (a non-2xx response), carrying the

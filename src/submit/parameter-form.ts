@@ -3,13 +3,7 @@
  * server's rules (mlbench/jobs/parameters.py, `_coerce_raw`) so a wrong type
  * is refused before anything is submitted.
  */
-import {
-  IJob,
-  INotebookParameter,
-  IRerunJob,
-  IResources,
-  ISubmitJob
-} from '../api';
+import { IJob, INotebookParameter, IRerunJob, ISubmitJob } from '../api';
 
 /**
  * A parsed field: a value, or the reason it is refused.
@@ -367,7 +361,7 @@ export function buildSubmission(
     body.kernel_name = form.kernelName;
   }
   if (gpus.value !== null) {
-    body.resources = { gpus: gpus.value } as IResources;
+    body.resources = { gpus: gpus.value };
   }
   if (timeout.ok && timeout.value !== null) {
     body.timeout_s = timeout.value;
