@@ -12,14 +12,14 @@ from mlbench._version import __version__
 from mlbench.tracking.metrics import flush, log_metric, log_metrics
 
 if TYPE_CHECKING:
-    from mlbench.workspace import Workspace
+    from mlbench.sdk import Workspace
 
 __all__ = ["Workspace", "__version__", "flush", "log_metric", "log_metrics"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Workspace":
-        from mlbench.workspace import Workspace
+        from mlbench.sdk import Workspace
 
         return Workspace
     raise AttributeError(f"module 'mlbench' has no attribute {name!r}")

@@ -9,8 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlbench.compute.agents import AgentControl, AgentLauncher, NoAgentLauncher
 from mlbench.compute.service import ComputeTargets
 from mlbench.config import WorkspaceSettings, load_settings, resolve_home
+from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
 from mlbench.store import Database
@@ -30,10 +32,17 @@ class Workspace:
 
     ``Workspace()`` uses ``$MLBENCH_HOME`` or ``~/.mlbench``; keyword arguments override
     settings (see :class:`mlbench.config.WorkspaceSettings`) for this process and the agents
-    it starts.
+    it starts. ``agents`` starts and reaches the compute targets' agents; without it (the
+    agent's own workspace) none is started. ``mlbench.Workspace`` passes the real one.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        agents: AgentLauncher | None = None,
+        **settings: Any,
+    ) -> None:
         self.home: Path = resolve_home(path)
         self.home.mkdir(parents=True, exist_ok=True)
         inherited = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
@@ -44,8 +53,13 @@ class Workspace:
             self.settings.database_url or f"sqlite:///{self.paths.database}", lock_dir=self.home
         )
         self.db.migrate()
+        self._agents: AgentLauncher = agents or NoAgentLauncher
         self.compute = ComputeTargets(self)
-        self.jobs = Jobs(self)
+        self.jobs = Jobs(self, hooks=[DataBindings()])
+
+    def agents(self, compute: str) -> AgentControl:
+        """The agent of compute target ``compute``."""
+        return self._agents(self, compute)
 
     @property
     def setting_overrides(self) -> dict[str, str]:

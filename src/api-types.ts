@@ -760,6 +760,12 @@ export interface components {
        * Format: date-time
        */
       updated_at: string;
+      /**
+       * Problem
+       * @description Why the stored settings cannot be used (capacity then shows 0); fix them with an update or delete the target.
+       * @default null
+       */
+      problem?: string | null;
     };
     /** CopyOutput */
     CopyOutput: {
@@ -1033,6 +1039,11 @@ export interface components {
        * @default false
        */
       archived?: boolean;
+      /**
+       * Skipped
+       * @description Only in the answer to a create: what the folder walk left out, as 'path (why)': hidden files and folders, symlinks leading outside the folder, symlinked folders, broken symlinks.
+       */
+      skipped?: string[];
     };
     /** DataVersionPage */
     DataVersionPage: {
@@ -1356,6 +1367,17 @@ export interface components {
        */
       outputs?: components['schemas']['JobOutput'][];
       /**
+       * Spec Hash
+       * @description Content hash of the notebook, parameters, input versions, outputs and kernel: jobs with equal hashes compute the same thing.
+       * @default null
+       */
+      spec_hash?: string | null;
+      /**
+       * @description The sweep or pipeline run it belongs to.
+       * @default null
+       */
+      parent?: components['schemas']['JobParent'] | null;
+      /**
        * Notebook Relpath
        * @description notebook_path relative to the server root (null when outside it).
        * @default null
@@ -1524,6 +1546,25 @@ export interface components {
        */
       next_cursor?: string | null;
     };
+    /**
+     * JobParent
+     * @description The run a job belongs to (a sweep's trial, a pipeline's step).
+     */
+    JobParent: {
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'sweep' | 'pipeline';
+      /** Id */
+      id: string;
+      /**
+       * Name
+       * @description Trial or step name.
+       * @default null
+       */
+      name?: string | null;
+    };
     /** JobProgress */
     JobProgress: {
       /**
@@ -1557,7 +1598,8 @@ export interface components {
     };
     /**
      * JobResources
-     * @description What one job needs; the agent runs it only when the target has this much free.
+     * @description What one job was given (a ResourceRequest with the target's defaults filled in); the agent
+     *     runs it only when the target has this much free.
      */
     JobResources: {
       /**
@@ -2057,7 +2099,10 @@ export interface components {
       fraction: number;
       progress: components['schemas']['JobProgress'];
     };
-    /** RerunJob */
+    /**
+     * RerunJob
+     * @description Changes to the job's spec; fields not given keep the original's values.
+     */
     RerunJob: {
       /**
        * Parameters
@@ -2076,7 +2121,8 @@ export interface components {
        * @default null
        */
       kernel_name?: string | null;
-      resources?: components['schemas']['Resources'];
+      /** @description Merged over the original's resources. */
+      resources?: components['schemas']['ResourceRequest'];
       /**
        * Timeout S
        * @default null
@@ -2105,24 +2151,37 @@ export interface components {
        */
       display_name?: string | null;
     };
-    /** Resources */
-    Resources: {
+    /**
+     * ResourceRequest
+     * @description What a job asks for; unset fields take the compute target's defaults.
+     */
+    ResourceRequest: {
       /**
        * Cpus
+       * @description CPUs to reserve.
        * @default null
        */
       cpus?: number | null;
       /**
        * Gpus
+       * @description GPUs; the job sees them in CUDA_VISIBLE_DEVICES.
        * @default null
        */
       gpus?: number | null;
       /**
        * Memory
-       * @description MiB as a number, or a size such as '4GB' or '512MB'.
+       * @description Memory to reserve: MiB as a number, or a size such as '4GB'.
        * @default null
        */
       memory?: number | string | null;
+      /**
+       * Custom
+       * @description Custom resources of the target (Ray), e.g. {'a100': 1}.
+       * @default null
+       */
+      custom?: {
+        [key: string]: number;
+      } | null;
     };
     /** RunComparison */
     RunComparison: {
@@ -2284,19 +2343,26 @@ export interface components {
        */
       job_id?: string[];
     };
-    /** SubmitJob */
+    /**
+     * SubmitJob
+     * @description The job spec; ``notebook_path`` and ``cwd`` are relative to the server root.
+     */
     SubmitJob: {
       /**
        * Notebook Path
-       * @description Path of the notebook relative to the server root.
+       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission.
        */
       notebook_path: string;
-      /** Parameters */
+      /**
+       * Parameters
+       * @description Values for the notebook's 'parameters' cell.
+       */
       parameters?: {
         [key: string]: unknown;
       };
       /**
        * Compute
+       * @description Compute target.
        * @default local
        */
       compute?: string;
@@ -2306,14 +2372,16 @@ export interface components {
        * @default null
        */
       kernel_name?: string | null;
-      resources?: components['schemas']['Resources'];
+      resources?: components['schemas']['ResourceRequest'];
       /**
        * Timeout S
+       * @description Seconds of running before the job is stopped.
        * @default null
        */
       timeout_s?: number | null;
       /**
        * Max Retries
+       * @description Times a failed job is run again.
        * @default 0
        */
       max_retries?: number;
@@ -2323,22 +2391,25 @@ export interface components {
       };
       /**
        * Experiment
+       * @description Default: the notebook's name.
        * @default null
        */
       experiment?: string | null;
       /**
        * Display Name
+       * @description Default: the notebook's name.
        * @default null
        */
       display_name?: string | null;
       /**
        * Cwd
-       * @description Working folder relative to the server root (default: the notebook's).
+       * @description Working folder (default: the notebook's).
        * @default null
        */
       cwd?: string | null;
       /**
        * Allow Unknown Params
+       * @description Inject parameters the notebook does not declare.
        * @default false
        */
       allow_unknown_params?: boolean;
@@ -2356,6 +2427,17 @@ export interface components {
       outputs?: {
         [key: string]: string;
       };
+      /**
+       * @description The sweep or pipeline run it belongs to.
+       * @default null
+       */
+      parent?: components['schemas']['JobParent'] | null;
+      /**
+       * Rerun Of
+       * @description Run this job's notebook snapshot instead of reading notebook_path.
+       * @default null
+       */
+      rerun_of?: string | null;
     };
     /** UpdateCompute */
     UpdateCompute: {

@@ -107,7 +107,7 @@ def test_impossible_resources(ws: Any, notebook: Any) -> None:
     with pytest.raises(ResourceRequestError, match="memory"):
         ws.jobs.submit(notebook("x = 1"), memory="lots")
     with pytest.raises(InvalidInputError, match="timeout"):
-        ws.jobs.submit(notebook("x = 1"), timeout=-1)
+        ws.jobs.submit(notebook("x = 1"), timeout_s=-1)
     _no_jobs(ws)
 
 

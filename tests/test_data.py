@@ -483,7 +483,7 @@ def test_job_binding_errors_are_caught_at_submission(ws: Any, notebook: Any) -> 
         ws.jobs.submit(nb, outputs={"train": "data:o:3"}, start_agent=False)
     with pytest.raises(InvalidInputError, match="invalid output option"):
         ws.jobs.submit(nb, outputs={"train": "data:o,colour=red"}, start_agent=False)
-    with pytest.raises(InvalidInputError, match="not a valid parameter name"):
+    with pytest.raises(InvalidInputError, match="not a Python identifier"):
         ws.jobs.submit(nb, outputs={"2x": "data:o"}, start_agent=False)
     # an undeclared parameter name is refused like any unknown parameter
     with pytest.raises(InvalidInputError, match="other"):

@@ -109,7 +109,7 @@ def test_kernel_killed_mid_cell_fails_with_reason(module_ws: Any, notebook: Any)
 
 def test_timeout(module_ws: Any, notebook: Any) -> None:
     nb = notebook("import time\ntime.sleep(600)")
-    info = module_ws.jobs.submit(nb, timeout=1.5).wait(WAIT).info
+    info = module_ws.jobs.submit(nb, timeout_s=1.5).wait(WAIT).info
     assert info.status.value == "timed_out"
     assert info.error.kind == "timeout" and "1.5 s" in info.status_reason
     assert module_ws.tracking.run_summary(info.mlflow_run_id)["status"] == "FAILED"

@@ -194,7 +194,7 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_agents_started_from_a_job_do_not_inherit_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
     from mlbench.compute import local
     from mlbench.compute.gpus import GpuInfo
-    from mlbench.environment import AGENT_GPUS_ENV, agent_environment
+    from mlbench.jobenv import AGENT_GPUS_ENV, agent_environment
 
     job_env = {
         "PATH": "/bin",

@@ -28,22 +28,15 @@ from sqlalchemy import update
 
 from mlbench._ids import new_id, utcnow
 from mlbench._version import __version__
-from mlbench.agent.execute import (
-    JobStopped,
-    Outcome,
-    StopRequest,
-    register_engine,
-    stopped_outcome,
-)
+from mlbench.agent.execute import JobStopped, StopRequest, register_engine, stopped_outcome
 from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_class
 from mlbench.agent.kernels import signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
-from mlbench.data import jobs as data_jobs
-from mlbench.environment import AGENT_GPUS_ENV
+from mlbench.jobenv import AGENT_GPUS_ENV
+from mlbench.jobs.lifecycle import Outcome, RunContext
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
-from mlbench.jobs.service import status_event
-from mlbench.store import AgentRow, JobEventRow, JobRow
+from mlbench.store import AgentRow, JobRow
 from mlbench.store.locks import FileLock
 from mlbench.tracking.client import MetricsRelay
 from mlbench.tracking.metrics import METRICS_FILE_ENV
@@ -78,6 +71,7 @@ class Agent:
         self.on_demand = on_demand
         self.id = new_id()
         self.handle = AgentHandle(ws, compute)
+        self.lifecycle = ws.jobs.lifecycle
         self._lock = lock
         self._running: dict[str, RunningJob] = {}
         self._guard = threading.Lock()
@@ -354,35 +348,12 @@ class Agent:
         if self._waiting_reasons.get(job_id) == reason:
             return
         self._waiting_reasons[job_id] = reason
-        with self.ws.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "queued")
-                .values(status_reason=reason)
-            )
+        self.lifecycle.note_waiting(job_id, reason)
 
     def _claim(
         self, job_id: str, res: JobResources, gpu_ids: list[str], timeout_s: float | None
     ) -> None:
-        now = utcnow()
-        with self.ws.db.write() as s:
-            claimed = s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == "queued")
-                .values(
-                    status=JobStatus.STARTING.value,
-                    status_reason="",
-                    agent_id=self.id,
-                    gpu_ids=gpu_ids,
-                    updated_at=now,
-                    cell_index=None,
-                    cell_count=None,
-                    cell_source=None,
-                    cell_started_at=None,
-                )
-            ).rowcount
-            if claimed:
-                s.add(status_event(job_id, JobStatus.STARTING, now, gpu_ids=gpu_ids))
+        claimed = self.lifecycle.claim(job_id, self.id, gpu_ids)
         if not claimed:
             return  # another agent took it, or it was canceled meanwhile
         self._waiting_reasons.pop(job_id, None)
@@ -406,25 +377,7 @@ class Agent:
         """A bug in the agent must not leave a job 'running' until the next restart."""
         self.executor.release(job.handle)
         message = f"internal error in the agent: {type(exc).__name__}: {exc}"
-        now = utcnow()
-        with self.ws.db.write() as s:
-            done = s.execute(
-                update(JobRow)
-                .where(
-                    JobRow.id == job.job_id,
-                    JobRow.agent_id == self.id,
-                    JobRow.status.in_(("starting", "running")),
-                )
-                .values(
-                    status=JobStatus.FAILED.value,
-                    status_reason=message,
-                    error=JobError(kind="internal_error", message=message).model_dump(),
-                    finished_at=now,
-                    updated_at=now,
-                )
-            ).rowcount
-            if done:
-                s.add(status_event(job.job_id, JobStatus.FAILED, now, message))
+        self.lifecycle.fail(job.job_id, self.id, JobError(kind="internal_error", message=message))
 
     # -- supervision ---------------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -477,7 +430,8 @@ class Agent:
             try:
                 run_id = self._start_run(info)
                 env = self._job_env(info, run_id, job.gpu_ids)
-                data_jobs.stage(self.ws, info, run_id, log_file)  # data inputs, output folders
+                run = RunContext(self.ws, info, run_id, log_file)
+                self.lifecycle.stage(run)  # data inputs, output folders
                 if not job.gpu_ids and self.capacity.gpu_ids:
                     _note(
                         log_file,
@@ -502,12 +456,7 @@ class Agent:
                         ),
                     )
                 )
-                if outcome.status == JobStatus.COMPLETED and info.outputs:
-                    problem = data_jobs.register_outputs(self.ws, info, run_id, log_file)
-                    if problem:  # the job's contract was to produce its outputs
-                        outcome = Outcome(
-                            JobStatus.FAILED, problem, JobError(kind="data_error", message=problem)
-                        )
+                outcome = self.lifecycle.collect(run, outcome)  # e.g. data outputs registered
             except JobStopped:
                 outcome = stopped_outcome(job.stop, None)
             except Exception as exc:
@@ -541,12 +490,7 @@ class Agent:
         exp_id, run_id = self.ws.tracking.start_run(
             info.experiment, info.display_name, tags, info.parameters
         )
-        with self.ws.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == info.id)
-                .values(mlflow_experiment_id=exp_id, mlflow_run_id=run_id)
-            )
+        self.lifecycle.record_run(info.id, exp_id, run_id)
         return run_id
 
     def _job_env(self, info: JobInfo, run_id: str, gpu_ids: list[str]) -> dict[str, str]:
@@ -572,23 +516,8 @@ class Agent:
         pid: int | None,
         gpu_ids: list[str] | None,
     ) -> None:
-        now = utcnow()
-        values: dict[str, Any] = dict(
-            status=JobStatus.RUNNING.value,
-            started_at=now,
-            updated_at=now,
-            kernel_pid=pid,
-            mlflow_run_id=run_id,
-        )
-        if gpu_ids is not None:  # chosen by the engine (e.g. Ray), not by this agent
-            values["gpu_ids"] = gpu_ids
-        with self.ws.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == info.id, JobRow.agent_id == self.id)
-                .values(**values)
-            )
-            s.add(status_event(info.id, JobStatus.RUNNING, now, kernel_pid=pid))
+        # gpu_ids: set when the engine chose them (e.g. Ray), not this agent
+        self.lifecycle.mark_running(info.id, self.id, pid=pid, run_id=run_id, gpu_ids=gpu_ids)
         job.started = time.monotonic()
 
     def _finalize(
@@ -610,54 +539,8 @@ class Agent:
                 self.ws.tracking.end_run(run_id, outcome.status.value)
             except Exception:
                 log.exception("recording job %s in MLflow failed", info.id)
-        self._record_outcome(info, outcome)
+        self.lifecycle.finish(info, self.id, outcome)
         self.executor.release(job.handle)
-
-    def _record_outcome(self, info: JobInfo, outcome: Outcome) -> None:
-        now = utcnow()
-        retry = (
-            outcome.status == JobStatus.FAILED
-            and outcome.retryable
-            and info.attempt <= info.max_retries
-        )
-        error = outcome.error.model_dump() if outcome.error else None
-        with self.ws.db.write() as s:
-            if retry:
-                reason = (
-                    f"retrying (attempt {info.attempt + 1} of {info.max_retries + 1}) "
-                    f"after: {outcome.reason}"
-                )
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == info.id, JobRow.agent_id == self.id)
-                    .values(
-                        status=JobStatus.QUEUED.value,
-                        status_reason=reason,
-                        attempt=info.attempt + 1,
-                        error=error,
-                        agent_id=None,
-                        kernel_pid=None,
-                        gpu_ids=[],
-                        updated_at=now,
-                    )
-                )
-                s.add(
-                    status_event(info.id, JobStatus.QUEUED, now, reason, attempt=info.attempt + 1)
-                )
-            else:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == info.id, JobRow.agent_id == self.id)
-                    .values(
-                        status=outcome.status.value,
-                        status_reason=outcome.reason,
-                        error=error,
-                        finished_at=now,
-                        updated_at=now,
-                        kernel_pid=None,
-                    )
-                )
-                s.add(status_event(info.id, outcome.status, now, outcome.reason))
 
     # -- metrics relay -------------------------------------------------------------------------
     def _relay_loop(self) -> None:
@@ -673,65 +556,7 @@ class Agent:
     # -- recovery ------------------------------------------------------------------------------
     def _reconcile(self) -> None:
         """Resolve jobs a previous agent of this target left starting or running."""
-        with self.ws.db.session() as s:
-            orphans = s.scalars(
-                sql_select(JobRow).where(
-                    JobRow.compute == self.compute, JobRow.status.in_(("starting", "running"))
-                )
-            ).all()
-            dead_agents = {
-                a.id: a.pid
-                for a in s.scalars(
-                    sql_select(AgentRow).where(
-                        AgentRow.compute == self.compute, AgentRow.state == "running"
-                    )
-                )
-            }
-        for row in orphans:
-            _kill_orphan_kernel(row.kernel_pid, row.started_at)
-            pid = dead_agents.get(row.agent_id or "", "?")
-            reason = f"the agent running it (pid {pid}) stopped unexpectedly"
-            if row.mlflow_run_id:
-                try:
-                    self.ws.tracking.end_run(row.mlflow_run_id, "failed")
-                except Exception:
-                    log.exception("could not close MLflow run %s", row.mlflow_run_id)
-            now = utcnow()
-            with self.ws.db.write() as s:
-                if row.cancel_requested:
-                    values: dict[str, Any] = dict(
-                        status=JobStatus.CANCELED.value,
-                        status_reason=f"canceled; {reason}",
-                        finished_at=now,
-                        error=JobError(kind="canceled", message=f"canceled; {reason}").model_dump(),
-                    )
-                elif row.attempt <= row.max_retries:
-                    values = dict(
-                        status=JobStatus.QUEUED.value,
-                        attempt=row.attempt + 1,
-                        status_reason=f"requeued (attempt {row.attempt + 1} of "
-                        f"{row.max_retries + 1}): {reason}",
-                        error=JobError(kind="agent_lost", message=reason).model_dump(),
-                    )
-                else:
-                    values = dict(
-                        status=JobStatus.FAILED.value,
-                        status_reason=reason,
-                        finished_at=now,
-                        error=JobError(kind="agent_lost", message=reason).model_dump(),
-                    )
-                done = s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == row.id, JobRow.status.in_(("starting", "running")))
-                    .values(agent_id=None, kernel_pid=None, gpu_ids=[], updated_at=now, **values)
-                ).rowcount
-                if done:
-                    s.add(
-                        status_event(
-                            row.id, JobStatus(values["status"]), now, values["status_reason"]
-                        )
-                    )
-            log.warning("job %s: %s -> %s", row.id, reason, values["status"])
+        self.lifecycle.reconcile(self.compute, on_orphan=_kill_orphan_kernel)
         with self.ws.db.write() as s:
             s.execute(
                 update(AgentRow)
@@ -750,28 +575,8 @@ class _ProgressWriter:
     def cell_started(self, index: int, count: int, source: str) -> None:
         if self.job.stop.requested:
             raise JobStopped
-        now = utcnow()
         head = "\n".join(source.splitlines()[:3])[:300]
-        with self.ws.db.write() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == self.job.job_id)
-                .values(
-                    cell_index=index,
-                    cell_count=count,
-                    cell_source=head,
-                    cell_started_at=now,
-                    updated_at=now,
-                )
-            )
-            s.add(
-                JobEventRow(
-                    job_id=self.job.job_id,
-                    kind="progress",
-                    data={"cell_index": index, "cell_count": count, "cell_source": head},
-                    created_at=now,
-                )
-            )
+        self.ws.jobs.lifecycle.progress(self.job.job_id, index, count, head)
 
     def cell_finished(self, index: int) -> None:
         pass

@@ -23,6 +23,7 @@ from papermill.engines import NBClientEngine, NotebookExecutionManager
 from papermill.exceptions import PapermillExecutionError
 from traitlets import Unicode
 
+from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus
 
 log = logging.getLogger(__name__)
@@ -97,14 +98,6 @@ class StopRequest:
     @property
     def requested(self) -> bool:
         return self.reason is not None
-
-
-@dataclass
-class Outcome:
-    status: JobStatus
-    reason: str = ""
-    error: JobError | None = None
-    retryable: bool = False
 
 
 class _TrackedExecutionManager(NotebookExecutionManager):

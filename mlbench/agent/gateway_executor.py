@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlbench.agent.execute import JobStopped, Outcome, run_notebook
+from mlbench.agent.execute import JobStopped, run_notebook
 from mlbench.agent.executors import Executor, JobRun, write_files_under
 from mlbench.agent.gateway_client import (
     GatewayConnection,
@@ -27,7 +27,8 @@ from mlbench.agent.gateway_client import (
     KernelLink,
 )
 from mlbench.compute.gateway import GatewayComputeConfig
-from mlbench.environment import AGENT_GPUS_ENV
+from mlbench.jobenv import AGENT_GPUS_ENV
+from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus
 from mlbench.tracking.metrics import METRICS_FILE_ENV, METRICS_MIME, METRICS_TRANSPORT_ENV
 

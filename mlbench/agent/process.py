@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlbench.environment import agent_environment
 from mlbench.errors import AgentError
+from mlbench.jobenv import agent_environment
 from mlbench.store.locks import FileLock
 
 if TYPE_CHECKING:

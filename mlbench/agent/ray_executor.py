@@ -16,9 +16,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlbench.agent.execute import JobStopped, Outcome, stopped_outcome
+from mlbench.agent.execute import JobStopped, stopped_outcome
 from mlbench.agent.executors import Executor, JobRun, write_files_under
 from mlbench.compute.ray import RAY_MAX_DATA_BYTES, RayComputeConfig
+from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus
 
 if TYPE_CHECKING:

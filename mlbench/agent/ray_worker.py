@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlbench.agent.execute import JobStopped, Outcome, StopRequest, register_engine, run_notebook
+from mlbench.agent.execute import JobStopped, StopRequest, register_engine, run_notebook
 from mlbench.agent.kernels import KernelPool
+from mlbench.jobs.lifecycle import Outcome
 
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # files sent back from MLBENCH_OUTPUT_DIR, in all
 

@@ -15,6 +15,6 @@ class CliContext:
 
     @cached_property
     def ws(self) -> Workspace:
-        from mlbench.workspace import Workspace
+        from mlbench.sdk import Workspace
 
         return Workspace(self._path)

@@ -77,27 +77,38 @@ def parameter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def submit_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for decorator in reversed(
-        [
-            click.option(
-                "--compute", "-c", default="local", show_default=True, help="Compute target."
-            ),
-            click.option("--kernel", "kernel_name", help="Kernel (default: the notebook's)."),
-            click.option("--cpus", type=float, help="CPUs to reserve (default 1)."),
-            click.option("--gpus", type=int, help="GPUs to reserve (default 0)."),
-            click.option("--memory", help="Memory to reserve, e.g. 4GB."),
-            click.option("--timeout", type=float, help="Seconds before the job is stopped."),
-            click.option(
-                "--max-retries",
-                type=int,
-                default=0,
-                show_default=True,
-                help="Times a failed job is run again.",
-            ),
-            click.option("--tag", "tags", multiple=True, type=_KeyValue(), help="KEY=VALUE tag."),
-            click.option("--experiment", "-e", help="MLflow experiment (default: notebook name)."),
-            click.option("--name", "display_name", help="Display name (default: notebook name)."),
+def spec_options(*, rerun: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The job spec's options (see :class:`mlbench.jobs.spec.JobSpec`), declared once.
+
+    For ``rerun`` nothing has a default (an option not given keeps the original's value) and
+    the notebook's inputs, outputs and working folder are the original's.
+    """
+    options = [
+        click.option(
+            "--compute",
+            "-c",
+            default=None if rerun else "local",
+            show_default=not rerun,
+            help="Compute target.",
+        ),
+        click.option("--kernel", "kernel_name", help="Kernel (default: the notebook's)."),
+        click.option("--cpus", type=float, help="CPUs to reserve (default 1)."),
+        click.option("--gpus", type=int, help="GPUs to reserve (default 0)."),
+        click.option("--memory", help="Memory to reserve, e.g. 4GB."),
+        click.option("--timeout", "timeout_s", type=float, help="Seconds before it is stopped."),
+        click.option(
+            "--max-retries",
+            type=int,
+            default=None if rerun else 0,
+            show_default=not rerun,
+            help="Times a failed job is run again.",
+        ),
+        click.option("--tag", "tags", multiple=True, type=_KeyValue(), help="KEY=VALUE tag."),
+        click.option("--experiment", "-e", help="MLflow experiment (default: notebook name)."),
+        click.option("--name", "display_name", help="Display name (default: notebook name)."),
+    ]
+    if not rerun:
+        options += [
             click.option(
                 "--cwd",
                 type=click.Path(exists=True, file_okay=False),
@@ -125,29 +136,37 @@ def submit_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "datastore=).",
             ),
         ]
-    ):
-        f = decorator(f)
-    return f
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
 
 
-def _submit(ctx: CliContext, notebook: str, opts: dict[str, Any]) -> Any:
+def spec_fields(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters and the JobSpec fields given on the command line."""
     from mlbench.jobs.parameters import parse_cli_parameters
+    from mlbench.jobs.spec import fields_from_options
 
     parameters = parse_cli_parameters(
         opts.pop("params"), opts.pop("raw_params"), opts.pop("yaml_texts"), opts.pop("yaml_files")
     )
-    opts["tags"] = dict(opts.get("tags") or ())
-    from mlbench.data.jobs import parse_bindings
+    if not opts.get("allow_unknown_params"):
+        opts.pop("allow_unknown_params", None)
+    return parameters, fields_from_options(opts)
 
-    opts["inputs"] = parse_bindings(opts.get("inputs") or (), "input") or None
-    opts["outputs"] = parse_bindings(opts.get("outputs") or (), "output") or None
-    return ctx.ws.jobs.submit(notebook, parameters, **opts)
+
+def _submit(ctx: CliContext, notebook: str, opts: dict[str, Any]) -> Any:
+    parameters, fields = spec_fields(opts)
+    return ctx.ws.jobs.submit(notebook, parameters, **fields)
 
 
 @click.command("run")
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @parameter_options
-@submit_options
+@spec_options()
 @click.option("--quiet", "-q", is_flag=True, help="No streamed output, just the summary.")
 @pass_ctx
 def run_command(ctx: CliContext, notebook: str, quiet: bool, **opts: Any) -> None:
@@ -167,7 +186,7 @@ def follow_job(ctx: CliContext, job_id: str, *, stream: bool = True) -> int:
 
     jobs = ctx.ws.jobs
     offset = 0
-    last_agent_check = time.monotonic()
+    info = None
     progress = Progress(
         TextColumn("{task.fields[status]}"),
         BarColumn(),
@@ -180,8 +199,7 @@ def follow_job(ctx: CliContext, job_id: str, *, stream: bool = True) -> int:
     try:
         with progress:
             task = progress.add_task("job", total=None, status=status_text("queued"), cell="")
-            while True:
-                info = jobs.info(job_id)
+            for info in jobs.follow(job_id, poll_interval=0.1):
                 if stream:
                     text, offset = jobs.logs(job_id, offset)
                     if text:
@@ -198,12 +216,6 @@ def follow_job(ctx: CliContext, job_id: str, *, stream: bool = True) -> int:
                     status=status_text(info.status.value),
                     cell=(p.cell_source or "").splitlines()[0][:50] if p.cell_source else "",
                 )
-                if info.status.is_final:
-                    break
-                if time.monotonic() - last_agent_check > 2:
-                    last_agent_check = time.monotonic()
-                    jobs.agent(info.compute).ensure_running()
-                time.sleep(0.1)
     except KeyboardInterrupt:
         err_console.print(
             f"\nStopped following. Job {job_id} goes on; "
@@ -211,7 +223,7 @@ def follow_job(ctx: CliContext, job_id: str, *, stream: bool = True) -> int:
         )
         return 130
     summarize(ctx, job_id)
-    return 0 if info.status.value == "completed" else 1
+    return 0 if info is not None and info.status.value == "completed" else 1
 
 
 def summarize(ctx: CliContext, job_id: str) -> None:
@@ -280,7 +292,7 @@ def job_group() -> None:
 @job_group.command("submit")
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @parameter_options
-@submit_options
+@spec_options()
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def submit_command(ctx: CliContext, notebook: str, as_json: bool, **opts: Any) -> None:
@@ -391,20 +403,13 @@ def cancel_command(ctx: CliContext, job_ids: tuple[str, ...]) -> None:
 @job_group.command("rerun")
 @click.argument("job_id")
 @parameter_options
-@click.option("--compute", "-c", help="Another compute target.")
-@click.option("--gpus", type=int)
-@click.option("--timeout", type=float)
+@spec_options(rerun=True)
 @click.option("--follow/--no-follow", default=False, help="Follow it like `mlbench run`.")
 @pass_ctx
 def rerun_command(ctx: CliContext, job_id: str, follow: bool, **opts: Any) -> None:
-    """Run a job's notebook snapshot again, with parameters overridden."""
-    from mlbench.jobs.parameters import parse_cli_parameters
-
-    parameters = parse_cli_parameters(
-        opts.pop("params"), opts.pop("raw_params"), opts.pop("yaml_texts"), opts.pop("yaml_files")
-    )
-    overrides = {k: v for k, v in opts.items() if v is not None}
-    job = ctx.ws.jobs.rerun(job_id, parameters, **overrides)
+    """Run a job's notebook snapshot again, with parameters and settings changed."""
+    parameters, changes = spec_fields(opts)
+    job = ctx.ws.jobs.rerun(job_id, parameters, **changes)
     click.echo(job.id)
     if follow:
         sys.exit(follow_job(ctx, job.id))

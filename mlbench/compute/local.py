@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from mlbench.compute.base import MAX_CPUS, MAX_MEMORY_MB, Capacity, ComputeBackend, ComputeConfig
 from mlbench.compute.gpus import detect_gpus
-from mlbench.environment import AGENT_GPUS_ENV
+from mlbench.jobenv import AGENT_GPUS_ENV
 
 
 class LocalComputeConfig(ComputeConfig):

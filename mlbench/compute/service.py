@@ -89,8 +89,6 @@ class ComputeTargets:
             return self._to_model(row)
 
     def status(self, name: str) -> ComputeStatus:
-        from mlbench.agent.process import AgentHandle
-
         target = self.get(name)
         with self._ws.db.session() as s:
             counts = dict(
@@ -105,7 +103,7 @@ class ComputeTargets:
                     JobRow.compute == name, JobRow.status.in_(("starting", "running"))
                 )
             ).all()
-        agent = AgentHandle(self._ws, name).info()
+        agent = self._ws.agents(name).info()
         return ComputeStatus(
             target=target,
             agent=agent,

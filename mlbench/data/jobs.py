@@ -274,10 +274,6 @@ def register_outputs_from(
 
 
 def _record_outputs(ws: Workspace, info: JobInfo, done: dict[str, str]) -> None:
-    from sqlalchemy import update
-
-    from mlbench.store import JobRow
-
     outputs = []
     for out in info.outputs:
         data = out.model_dump(mode="json")
@@ -285,8 +281,7 @@ def _record_outputs(ws: Workspace, info: JobInfo, done: dict[str, str]) -> None:
             data["ref"] = done[out.name]
             data["version"] = int(done[out.name].rsplit(":", 1)[1])
         outputs.append(data)
-    with ws.db.write() as s:
-        s.execute(update(JobRow).where(JobRow.id == info.id).values(outputs=outputs))
+    ws.jobs.lifecycle.set_outputs(info.id, outputs)
 
 
 def _note(log_file: TextIO | None, text: str) -> None:

@@ -87,6 +87,12 @@ class DataVersionInfo(BaseModel):
     created_at: datetime
     job_id: str | None = Field(None, description="The job whose output this is.")
     archived: bool = False
+    skipped: list[str] = Field(
+        default_factory=list,
+        description="Only in the answer to a create: what the folder walk left out, as "
+        "'path (why)': hidden files and folders, symlinks leading outside the folder, "
+        "symlinked folders, broken symlinks.",
+    )
 
 
 class DataVersionPage(BaseModel):
@@ -158,3 +164,12 @@ class JobOutput(BaseModel):
     description: str = ""
     version: int | None = Field(None, description="Set once registered.")
     ref: str | None = None
+
+    def spec_text(self) -> str:
+        """This binding as ``--output`` takes it: ``data:ASSET[,kind=...][,format=...]...``."""
+        parts = [f"data:{self.asset}", f"kind={self.kind.value}"]
+        for key in ("format", "datastore", "filename", "description"):
+            value = getattr(self, key)
+            if value:
+                parts.append(f"{key}={value}")
+        return ",".join(parts)

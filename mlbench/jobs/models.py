@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlbench.data.models import JobInput, JobOutput
+from mlbench.jobs.spec import JobParent, parse_memory_mb
+from mlbench.validation import FiniteFloat
 
 
 class JobStatus(str, Enum):
@@ -34,21 +35,19 @@ FINAL_STATUSES = frozenset(
 )
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING})
 
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_UNITS_MB = {"": 1, "B": 1 / (1024 * 1024), "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
-
 
 class JobResources(BaseModel):
-    """What one job needs; the agent runs it only when the target has this much free."""
+    """What one job was given (a ResourceRequest with the target's defaults filled in); the agent
+    runs it only when the target has this much free."""
 
     model_config = ConfigDict(extra="forbid")
 
-    cpus: float = Field(1.0, gt=0, description="CPUs reserved for the job.")
+    cpus: FiniteFloat = Field(1.0, gt=0, description="CPUs reserved for the job.")
     gpus: int = Field(0, ge=0, description="GPUs; the job sees them in CUDA_VISIBLE_DEVICES.")
     memory_mb: int | None = Field(
         None, gt=0, description="Memory reserved (MiB); accepts '4GB', '512M'."
     )
-    custom: dict[str, float] = Field(
+    custom: dict[str, FiniteFloat] = Field(
         default_factory=dict,
         description="Custom resources of the target (Ray), e.g. {'a100': 1}.",
     )
@@ -56,13 +55,7 @@ class JobResources(BaseModel):
     @field_validator("memory_mb", mode="before")
     @classmethod
     def _parse_memory(cls, value: object) -> object:
-        if isinstance(value, str):
-            m = _MEMORY.match(value)
-            if not m:
-                raise ValueError(f"cannot read memory size {value!r}; use e.g. '4GB' or '512MB'")
-            unit = (m.group(2) or "").upper()[:1]
-            return max(1, int(float(m.group(1)) * _UNITS_MB[unit]))
-        return value
+        return parse_memory_mb(value) if isinstance(value, str) else value
 
 
 class JobProgress(BaseModel):
@@ -133,6 +126,12 @@ class JobInfo(BaseModel):
         default_factory=list,
         description="Data assets the job writes; version and ref are set once registered.",
     )
+    spec_hash: str | None = Field(
+        None,
+        description="Content hash of the notebook, parameters, input versions, outputs and "
+        "kernel: jobs with equal hashes compute the same thing.",
+    )
+    parent: JobParent | None = Field(None, description="The sweep or pipeline run it belongs to.")
 
     @property
     def duration_s(self) -> float | None:

@@ -46,12 +46,17 @@ class NotebookParameter(BaseModel):
     help: str = ""
 
 
-def inspect_parameters(path: Path) -> dict[str, NotebookParameter]:
-    """The notebook's parameters, in the order of its ``parameters`` cell."""
-    import papermill
+def notebook_parameters(nb: Any) -> tuple[dict[str, NotebookParameter], bool]:
+    """A parsed notebook's parameters, in the order of its ``parameters`` cell, and whether it
+    has such a cell. Takes the notebook already read, so a submission reads it once."""
+    # papermill.inspect_notebook takes a path and reads the file again; this is what it runs.
+    from papermill.inspection import _infer_parameters
 
-    raw = papermill.inspect_notebook(str(path))
-    return {name: _describe(info) for name, info in raw.items()}
+    for cell in nb.cells:  # papermill's loader gives every cell a tags list; so must we
+        cell.setdefault("metadata", {}).setdefault("tags", [])
+    has_cell = any("parameters" in c.metadata.tags for c in nb.cells)
+    raw = _infer_parameters(nb) if has_cell else []
+    return {p.name: _describe(p._asdict()) for p in raw}, has_cell
 
 
 def _describe(info: dict[str, Any]) -> NotebookParameter:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import base64
 import getpass
+import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nbformat
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
 from mlbench._ids import new_id, utcnow
 from mlbench.data.models import JobInput, JobOutput
@@ -29,58 +30,51 @@ from mlbench.errors import (
     WaitTimeoutError,
 )
 from mlbench.jobs.job import Job, JobList
+from mlbench.jobs.lifecycle import JobHook, Lifecycle, Submission
 from mlbench.jobs.models import (
     ACTIVE_STATUSES,
-    FINAL_STATUSES,
     JobError,
     JobInfo,
     JobProgress,
     JobResources,
     JobStatus,
 )
-from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, inspect_parameters
+from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, notebook_parameters
+from mlbench.jobs.spec import JobSpec, ResourceRequest, gather_resources, spec_hash
 from mlbench.store import JobEventRow, JobRow
 
 if TYPE_CHECKING:
+    from mlbench.compute.agents import AgentControl
     from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
+AGENT_CHECK_S = 2.0  # how often a follower makes sure the job's agent is alive
 
 
 class Jobs:
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, hooks: Sequence[JobHook] = ()) -> None:
         self._ws = ws
+        self.lifecycle = Lifecycle(ws, hooks)
 
     # -- submission ----------------------------------------------------------------------------
     def submit(
         self,
-        notebook: str | Path,
+        spec: JobSpec | str | Path,
         parameters: dict[str, Any] | None = None,
         *,
-        compute: str = "local",
-        kernel_name: str | None = None,
-        cpus: float | None = None,
-        gpus: int | None = None,
-        memory: str | int | None = None,
-        custom_resources: dict[str, float] | None = None,
-        timeout: float | None = None,
-        max_retries: int = 0,
-        tags: dict[str, Any] | None = None,
-        experiment: str | None = None,
-        display_name: str | None = None,
-        cwd: str | Path | None = None,
-        allow_unknown_params: bool = False,
         start_agent: bool = True,
-        inputs: dict[str, Any] | None = None,
-        outputs: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> Job:
         """Validate and queue a notebook job; the compute target's agent is started if needed.
 
-        Everything is checked before anything is queued: the notebook, the kernel, every
-        parameter against the notebook's ``parameters`` cell, and the resources against the
-        target's capacity.
+        ``spec`` is a :class:`JobSpec`, or a notebook path with the spec's other fields as
+        keyword arguments (``compute="gpu"``, ``gpus=1`` or ``resources={"gpus": 1}``,
+        ``timeout_s=3600``, ``inputs={"train": "data:iris:3"}``...). Everything is checked
+        before anything is queued: the notebook, the kernel, every parameter against the
+        notebook's ``parameters`` cell, the resources against the target's capacity, and the
+        data bindings.
 
         ``inputs`` maps a parameter name to a data asset version (``"data:iris:3"``, or
         ``"iris"`` for the newest): the job gets the data's local path in that parameter.
@@ -88,148 +82,122 @@ class Jobs:
         in ``"data:x,kind=table,format=csv,datastore=s3data"``): the notebook writes to the path
         in that parameter and a new version is registered when the job completes.
         """
-        path = Path(notebook).expanduser().resolve()
-        source = _read_notebook_bytes(path)
-        return self._submit(
-            source=source,
-            recorded_path=path,
-            parameters=parameters or {},
-            compute=compute,
-            kernel_name=kernel_name,
-            resources={
-                "cpus": cpus,
-                "gpus": gpus,
-                "memory_mb": memory,
-                "custom": custom_resources,
-            },
-            timeout=timeout,
-            max_retries=max_retries,
-            tags=tags,
-            experiment=experiment,
-            display_name=display_name,
-            cwd=Path(cwd).expanduser().resolve() if cwd else path.parent,
-            allow_unknown_params=allow_unknown_params,
-            start_agent=start_agent,
-            rerun_of=None,
-            inputs=inputs,
-            outputs=outputs,
-        )
+        fields = gather_resources(fields)
+        if isinstance(spec, JobSpec):
+            if parameters or fields:
+                spec = make_spec({**spec.model_dump(exclude_unset=True), **fields}, parameters)
+        else:
+            spec = make_spec({"notebook_path": str(spec), **fields}, parameters)
+        return self._submit(spec, start_agent=start_agent)
 
-    def _submit(
-        self,
-        *,
-        source: bytes,
-        recorded_path: Path,
-        parameters: dict[str, Any],
-        compute: str,
-        kernel_name: str | None,
-        resources: dict[str, Any],
-        timeout: float | None,
-        max_retries: int,
-        tags: dict[str, Any] | None,
-        experiment: str | None,
-        display_name: str | None,
-        cwd: Path,
-        allow_unknown_params: bool,
-        start_agent: bool,
-        rerun_of: str | None,
-        inputs: dict[str, Any] | None = None,
-        outputs: dict[str, Any] | None = None,
-    ) -> Job:
+    def _submit(self, spec: JobSpec, *, start_agent: bool) -> Job:
+        recorded_path, source = self._source(spec)
         nb = _parse_notebook(source, recorded_path)
-        backend, config, capacity = self._ws.compute.backend(compute)
-        kernel = kernel_name or _notebook_kernel(nb, recorded_path)
-        _check_kernel(kernel, compute, backend.kernel_names(config))
-        given = {k: v for k, v in resources.items() if v is not None}
+        backend, config, capacity = self._ws.compute.backend(spec.compute)
+        kernel = spec.kernel_name or _notebook_kernel(nb, recorded_path)
+        _check_kernel(kernel, spec.compute, backend.kernel_names(config))
+        given = spec.resources.model_dump(exclude_none=True)
+        if "memory" in given:
+            given["memory_mb"] = given.pop("memory")
         res = _resources({**backend.job_defaults(config), **given})
-        _check_capacity(res, capacity, compute)
-        if timeout is not None and timeout <= 0:
-            raise InvalidInputError(f"timeout must be positive seconds, got {timeout}")
-        if not 0 <= max_retries <= 100:
-            raise InvalidInputError(f"max_retries must be between 0 and 100, got {max_retries}")
+        _check_capacity(res, capacity, spec.compute)
+        cwd = Path(spec.cwd).expanduser().resolve() if spec.cwd else recorded_path.parent
         if not cwd.is_dir():
             raise InvalidInputError(
                 f"working folder {cwd} does not exist", hint="pass an existing folder as cwd"
             )
-
+        declared, has_cell = notebook_parameters(nb)
         job_id = new_id()
-        bound_in: list[Any] = []
-        bound_out: list[Any] = []
-        if (inputs or outputs) and not backend.carries_data:
-            raise InvalidInputError(
-                f"compute target {compute!r} ({backend.kind}) cannot take data inputs or outputs",
-                hint="run jobs with --input/--output on a local or ray target, or read the data "
-                "in the notebook from storage the target's machine can reach",
-            )
-        if inputs or outputs:
-            from mlbench.data.jobs import bind
-
-            bound_in, bound_out, data_paths = bind(
-                self._ws,
-                job_id,
-                inputs,
-                outputs,
-                parameters,
-                max_input_bytes=backend.max_data_bytes,
-                target=compute,
-            )
-            parameters = {**parameters, **data_paths}
+        resolved = spec.model_copy(
+            update={
+                "notebook_path": str(recorded_path),
+                "cwd": str(cwd),
+                "kernel_name": kernel,
+                "resources": ResourceRequest(
+                    cpus=res.cpus, gpus=res.gpus, memory=res.memory_mb, custom=res.custom
+                ),
+            }
+        )
+        sub = Submission(
+            ws=self._ws,
+            job_id=job_id,
+            spec=resolved,
+            backend=backend,
+            parameters=dict(spec.parameters),
+        )
+        self.lifecycle.bind(sub)
+        params = coerce_parameters(
+            sub.parameters,
+            declared,
+            allow_unknown=spec.allow_unknown_params,
+            has_parameters_cell=has_cell,
+        )
+        resolved = sub.spec.model_copy(
+            update={"parameters": {k: v for k, v in params.items() if k in spec.parameters}}
+        )
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_bytes(source)
         try:
-            has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
-            params = coerce_parameters(
-                parameters,
-                inspect_parameters(snapshot),
-                allow_unknown=allow_unknown_params,
-                has_parameters_cell=has_cell,
-            )
             now = utcnow()
             stem = recorded_path.stem
             row = JobRow(
                 id=job_id,
-                display_name=display_name or stem,
-                experiment=experiment or stem,
-                compute=compute,
+                display_name=spec.display_name or stem,
+                experiment=spec.experiment or stem,
+                compute=spec.compute,
                 kernel_name=kernel,
                 notebook_path=str(recorded_path),
                 cwd=str(cwd),
                 parameters=params,
                 resources=res.model_dump(),
-                timeout_s=timeout,
-                max_retries=max_retries,
-                attempt=1,
-                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                timeout_s=spec.timeout_s,
+                max_retries=spec.max_retries,
+                tags=dict(spec.tags),
                 owner=_user(),
-                rerun_of=rerun_of,
-                status=JobStatus.QUEUED.value,
-                status_reason="",
-                cancel_requested=False,
+                rerun_of=spec.rerun_of,
                 created_at=now,
                 updated_at=now,
                 gpu_ids=[],
-                inputs=[b.model_dump(mode="json") for b in bound_in],
-                outputs=[b.model_dump(mode="json") for b in bound_out],
+                inputs=[b.model_dump(mode="json") for b in sub.inputs],
+                outputs=[b.model_dump(mode="json") for b in sub.outputs],
+                spec=resolved.model_dump(mode="json"),
+                spec_hash=spec_hash(resolved, hashlib.sha256(source).hexdigest()),
+                parent_id=spec.parent.id if spec.parent else None,
             )
-            with self._ws.db.write() as s:
-                s.add(row)
-                s.add(status_event(job_id, JobStatus.QUEUED, now))
-            for b in bound_in:  # lineage: this job reads that version
-                self._ws.data.record_input(job_id, b.name, self._ws.data.info(b.ref))
+            self.lifecycle.queue(row)
+            for stored in sub.stored:
+                stored()
         except BaseException:
             shutil.rmtree(snapshot.parent, ignore_errors=True)  # nothing half-submitted
             raise
         if start_agent:
-            self.agent(compute).ensure_running()
-            self.agent(compute).wake()
+            agent = self.agent(spec.compute)
+            agent.ensure_running()
+            agent.wake()
         return Job(self._ws, _to_info(row))
+
+    def _source(self, spec: JobSpec) -> tuple[Path, bytes]:
+        """Where the notebook comes from and its bytes: the file, or an earlier job's snapshot."""
+        if spec.rerun_of:
+            original = self.info(spec.rerun_of)
+            return Path(original.notebook_path), self.snapshot_path(original).read_bytes()
+        path = Path(spec.notebook_path).expanduser().resolve()
+        return path, _read_notebook_bytes(path)
+
+    def spec(self, job: str | JobInfo) -> JobSpec:
+        """The job's resolved spec, as stored at submission (what ``rerun`` copies)."""
+        info = job if isinstance(job, JobInfo) else self.info(job)
+        with self._ws.db.session() as s:
+            stored = s.scalar(select(JobRow.spec).where(JobRow.id == info.id))
+        if stored:
+            return JobSpec.model_validate(stored)
+        return _legacy_spec(info)
 
     def parameters(self, notebook: str | Path) -> dict[str, NotebookParameter]:
         """The typed parameters of a notebook (for forms and ``--help``)."""
         path = Path(notebook).expanduser().resolve()
-        _parse_notebook(_read_notebook_bytes(path), path)
-        return inspect_parameters(path)
+        return notebook_parameters(_parse_notebook(_read_notebook_bytes(path), path))[0]
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -405,89 +373,31 @@ class Jobs:
                 f"job {info.id} is already {info.status.value}; there is nothing to cancel",
                 hint=f"rerun it with `mlbench job rerun {info.id}`",
             )
-        now = utcnow()
-        with self._ws.db.write() as s:
-            done = s.execute(
-                update(JobRow)
-                .where(JobRow.id == info.id, JobRow.status == JobStatus.QUEUED.value)
-                .values(
-                    status=JobStatus.CANCELED.value,
-                    status_reason="canceled before it started",
-                    cancel_requested=True,
-                    finished_at=now,
-                    updated_at=now,
-                    error=JobError(
-                        kind="canceled", message="canceled before it started"
-                    ).model_dump(),
-                )
-            ).rowcount
-            if done:
-                s.add(status_event(info.id, JobStatus.CANCELED, now, "canceled before it started"))
-            else:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == info.id, JobRow.status.in_(("starting", "running")))
-                    .values(cancel_requested=True, updated_at=now)
-                )
+        done = self.lifecycle.cancel(info.id)
         if not done:
             self.agent(info.compute).wake()
         return self.info(info.id)
 
-    def rerun(self, job_id: str, parameters: dict[str, Any] | None = None, **overrides: Any) -> Job:
-        """Submit the same notebook snapshot again, with parameters and settings overridden."""
+    def rerun(
+        self,
+        job_id: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        start_agent: bool = True,
+        **changes: Any,
+    ) -> Job:
+        """Submit the job's notebook snapshot again: its spec with ``parameters`` merged over
+        the original ones and any other spec field changed (``resources`` merged likewise).
+        Data inputs stay the exact versions the original read."""
         info = self.info(job_id)
-        snapshot = self.snapshot_path(info)
-        allowed = {
-            "compute",
-            "kernel_name",
-            "cpus",
-            "gpus",
-            "custom_resources",
-            "memory",
-            "timeout",
-            "max_retries",
-            "tags",
-            "experiment",
-            "display_name",
-            "allow_unknown_params",
-            "start_agent",
-        }
-        unknown = set(overrides) - allowed
-        if unknown:
-            raise InvalidInputError(
-                f"cannot override {', '.join(sorted(unknown))} on rerun",
-                hint="overridable: " + ", ".join(sorted(allowed)),
-            )
-        res = info.resources.model_dump()
-        bound = {b.name for b in info.inputs} | {b.name for b in info.outputs}
-        kept = {k: v for k, v in info.parameters.items() if k not in bound}  # paths made anew
-        return self._submit(
-            source=snapshot.read_bytes(),
-            recorded_path=Path(info.notebook_path),
-            parameters={**kept, **(parameters or {})},
-            inputs={b.name: b.ref for b in info.inputs} or None,
-            outputs={
-                b.name: b.model_copy(update={"version": None, "ref": None}) for b in info.outputs
-            }
-            or None,
-            compute=overrides.get("compute", info.compute),
-            kernel_name=overrides.get("kernel_name", info.kernel_name),
-            resources={
-                "cpus": overrides.get("cpus", res["cpus"]),
-                "gpus": overrides.get("gpus", res["gpus"]),
-                "memory_mb": overrides.get("memory", res["memory_mb"]),
-                "custom": overrides.get("custom_resources", res["custom"]),
-            },
-            timeout=overrides.get("timeout", info.timeout_s),
-            max_retries=overrides.get("max_retries", info.max_retries),
-            tags=overrides.get("tags", info.tags),
-            experiment=overrides.get("experiment", info.experiment),
-            display_name=overrides.get("display_name", info.display_name),
-            cwd=Path(info.cwd),
-            allow_unknown_params=overrides.get("allow_unknown_params", True),
-            start_agent=overrides.get("start_agent", True),
-            rerun_of=info.id,
-        )
+        self.snapshot_path(info)  # a lost snapshot is a 409 before anything else
+        base = self.spec(info)
+        changes = gather_resources(changes)
+        data = base.model_dump(exclude_unset=True)
+        if "resources" in changes and isinstance(changes["resources"], dict):
+            changes["resources"] = {**data.get("resources", {}), **changes["resources"]}
+        data.update(changes, rerun_of=info.id)
+        return self._submit(make_spec(data, parameters), start_agent=start_agent)
 
     def delete(self, job_id: str, *, delete_run: bool = True) -> None:
         self.delete_many([job_id], delete_run=delete_run)
@@ -502,54 +412,91 @@ class Jobs:
                 hint="cancel them first, then delete",
             )
         ids = [i.id for i in infos]
-        with self._ws.db.write() as s:
-            s.execute(
-                delete(JobRow).where(
-                    JobRow.id.in_(ids), JobRow.status.in_([x.value for x in FINAL_STATUSES])
-                )
-            )
-            s.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
+        self.lifecycle.delete(ids)
         for info in infos:
             shutil.rmtree(self._ws.paths.job_dir(info.id), ignore_errors=True)
             if delete_run and info.mlflow_run_id:
                 self._ws.tracking.delete_run(info.mlflow_run_id)
         return ids
 
-    def wait(
-        self, job_id: str, timeout: float | None = None, poll_interval: float = 0.05
-    ) -> JobInfo:
-        """Block until the job is final; keeps its agent alive (restarting a dead one)."""
+    def follow(
+        self, job_id: str, *, timeout: float | None = None, poll_interval: float = 0.05
+    ) -> Iterator[JobInfo]:
+        """The job as it changes, polled until it is final (the final state is the last one).
+
+        Whoever follows a job keeps its target's agent alive (restarting one that died), so a
+        waiting CLI, widget or script never waits on nothing. Raises WaitTimeoutError after
+        ``timeout`` seconds (the job goes on).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         last_check = time.monotonic()
         while True:
             info = self.info(job_id)
+            yield info
             if info.status.is_final:
-                return info
+                return
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeoutError(
                     f"job {info.id} is still {info.status.value} after waiting {timeout:g} s",
                     hint="the job goes on; wait again or cancel it",
                 )
-            if time.monotonic() - last_check > 2.0:
+            if time.monotonic() - last_check > AGENT_CHECK_S:
                 last_check = time.monotonic()
                 self.agent(info.compute).ensure_running()
             time.sleep(poll_interval)
 
-    def agent(self, compute: str) -> Any:
-        from mlbench.agent.process import AgentHandle
+    def wait(
+        self, job_id: str, timeout: float | None = None, poll_interval: float = 0.05
+    ) -> JobInfo:
+        """Block until the job is final; keeps its agent alive (restarting a dead one)."""
+        *_, final = self.follow(job_id, timeout=timeout, poll_interval=poll_interval)
+        return final
 
-        return AgentHandle(self._ws, compute)
+    def agent(self, compute: str) -> AgentControl:
+        """The agent of a compute target (started on demand by whoever submits or waits)."""
+        return self._ws.agents(compute)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def status_event(
-    job_id: str, status: JobStatus, at: datetime, reason: str = "", **extra: Any
-) -> JobEventRow:
-    return JobEventRow(
-        job_id=job_id,
-        kind="status",
-        data={"status": status.value, "reason": reason, **extra},
-        created_at=at,
+def make_spec(fields: dict[str, Any], parameters: dict[str, Any] | None = None) -> JobSpec:
+    """A validated JobSpec from field values (``parameters`` merged over ``fields``'s)."""
+    if parameters:
+        fields = {**fields, "parameters": {**fields.get("parameters", {}), **parameters}}
+    try:
+        return JobSpec.model_validate(fields)
+    except ValidationError as exc:
+        errors = exc.errors()
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        kind = InvalidInputError
+        if all(e["loc"][:1] == ("resources",) for e in errors):
+            kind = ResourceRequestError
+        raise kind(
+            f"invalid job: {problems}",
+            hint="job fields: " + ", ".join(JobSpec.model_fields),
+        ) from None
+
+
+def _legacy_spec(info: JobInfo) -> JobSpec:
+    """The spec of a job submitted before specs were stored (rebuilt from its row)."""
+    bound = {b.name for b in info.inputs} | {b.name for b in info.outputs}
+    res = info.resources
+    return JobSpec(
+        notebook_path=info.notebook_path,
+        parameters={k: v for k, v in info.parameters.items() if k not in bound},
+        compute=info.compute,
+        kernel_name=info.kernel_name,
+        resources=ResourceRequest(
+            cpus=res.cpus, gpus=res.gpus, memory=res.memory_mb, custom=res.custom
+        ),
+        timeout_s=info.timeout_s,
+        max_retries=info.max_retries,
+        tags=info.tags,
+        experiment=info.experiment,
+        display_name=info.display_name,
+        cwd=info.cwd,
+        allow_unknown_params=True,
+        inputs={b.name: b.ref for b in info.inputs},
+        outputs={b.name: b.spec_text() for b in info.outputs},
     )
 
 
@@ -708,7 +655,9 @@ def _to_info(row: JobRow) -> JobInfo:
         ),
         inputs=[JobInput.model_validate(b) for b in row.inputs or []],
         outputs=[JobOutput.model_validate(b) for b in row.outputs or []],
+        spec_hash=row.spec_hash,
+        parent=(row.spec or {}).get("parent"),
     )
 
 
-__all__ = ["ACTIVE_STATUSES", "Jobs", "status_event"]
+__all__ = ["ACTIVE_STATUSES", "Jobs", "make_spec"]

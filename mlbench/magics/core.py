@@ -28,6 +28,7 @@ from traitlets import Unicode
 
 from mlbench.errors import MlbenchError, WaitTimeoutError
 from mlbench.magics.parser import (
+    SPEC_OPTIONS,
     HelpShown,
     MlbenchUsageError,
     build_parser,
@@ -104,7 +105,7 @@ class MlbenchMagics(Magics):
     # -- workspace ---------------------------------------------------------------------------
     def _ws(self, args: argparse.Namespace) -> Workspace:
         from mlbench.config import resolve_home
-        from mlbench.workspace import Workspace
+        from mlbench.sdk import Workspace
 
         home = resolve_home(args.workspace or self.workspace or None)
         ws = self._workspaces.get(home)
@@ -162,24 +163,13 @@ class MlbenchMagics(Magics):
 
     def _cmd_rerun(self, args: argparse.Namespace) -> JobWidget:
         ws = self._ws(args)
-        overrides = {
-            k: v
-            for k, v in {
-                "compute": args.compute,
-                "gpus": args.gpus,
-                "timeout": args.timeout,
-            }.items()
-            if v is not None
-        }
-        parent = current_job_id()
-        if parent:
-            tags = dict(ws.jobs.info(args.job_id).tags)
-            tags[PARENT_TAG] = parent
-            overrides["tags"] = tags
+        changes = self._submit_options(args)
+        if "tags" in changes:  # tags given are added to the original's
+            changes["tags"] = {**ws.jobs.info(args.job_id).tags, **changes["tags"]}
         if args.wait:
             compute = args.compute or ws.jobs.info(args.job_id).compute
             self._before_blocking(ws, compute)
-        job = ws.jobs.rerun(args.job_id, self._parameters(args), **overrides)
+        job = ws.jobs.rerun(args.job_id, self._parameters(args), **changes)
         if args.wait:
             return self._follow(ws, job, check=args.check)
         return self._widget(ws, job)
@@ -316,30 +306,15 @@ class MlbenchMagics(Magics):
 
     @staticmethod
     def _submit_options(args: argparse.Namespace) -> dict[str, Any]:
-        tags = dict(args.tags)
+        """The JobSpec fields given; a job submitted from inside a job is tagged its child."""
+        from mlbench.jobs.spec import fields_from_options
+
+        given = {k: getattr(args, k) for k in SPEC_OPTIONS if hasattr(args, k)}
+        fields = fields_from_options(given)
         parent = current_job_id()
         if parent:
-            tags.setdefault(PARENT_TAG, parent)
-        options = {
-            "compute": args.compute,
-            "kernel_name": args.kernel_name,
-            "cpus": args.cpus,
-            "gpus": args.gpus,
-            "memory": args.memory,
-            "timeout": args.timeout,
-            "max_retries": args.max_retries,
-            "tags": tags,
-            "experiment": args.experiment,
-            "display_name": args.display_name,
-            "cwd": getattr(args, "cwd", None),
-            "allow_unknown_params": args.allow_unknown_params,
-        }
-        if args.inputs or args.outputs:
-            from mlbench.data.jobs import parse_bindings
-
-            options["inputs"] = parse_bindings(args.inputs, "input") or None
-            options["outputs"] = parse_bindings(args.outputs, "output") or None
-        return {k: v for k, v in options.items() if v is not None}
+            fields["tags"] = {**fields.get("tags", {}), PARENT_TAG: parent}
+        return fields
 
     @staticmethod
     def _widget(ws: Workspace, job: Job) -> JobWidget:

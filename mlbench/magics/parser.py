@@ -112,16 +112,44 @@ def add_parameter_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_submit_options(p: argparse.ArgumentParser, *, cwd: bool = True) -> None:
+SPEC_OPTIONS = (
+    "compute",
+    "kernel_name",
+    "cpus",
+    "gpus",
+    "memory",
+    "timeout_s",
+    "max_retries",
+    "tags",
+    "experiment",
+    "display_name",
+    "cwd",
+    "allow_unknown_params",
+    "inputs",
+    "outputs",
+)
+"""The dests of the job spec's options (JobSpec fields, as `mlbench job submit` has them)."""
+
+
+def add_spec_options(p: argparse.ArgumentParser, *, rerun: bool = False, cwd: bool = True) -> None:
+    """The job spec's options; for ``rerun`` none has a default (not given: the original's)."""
     g = p.add_argument_group("job options (as in `mlbench job submit`)")
-    g.add_argument("-c", "--compute", default="local", help="compute target (default: local)")
+    g.add_argument(
+        "-c",
+        "--compute",
+        default=None if rerun else "local",
+        help="compute target" + ("" if rerun else " (default: local)"),
+    )
     g.add_argument("--kernel", dest="kernel_name", help="kernel (default: the notebook's)")
     g.add_argument("--cpus", type=float, help="CPUs to reserve (default 1)")
     g.add_argument("--gpus", type=int, help="GPUs to reserve (default 0)")
     g.add_argument("--memory", help="memory to reserve, e.g. 4GB")
-    g.add_argument("--timeout", type=float, help="seconds before the job is stopped")
+    g.add_argument("--timeout", dest="timeout_s", type=float, help="seconds before it is stopped")
     g.add_argument(
-        "--max-retries", type=int, default=0, help="times a failed job is run again (default 0)"
+        "--max-retries",
+        type=int,
+        default=None if rerun else 0,
+        help="times a failed job is run again" + ("" if rerun else " (default 0)"),
     )
     g.add_argument(
         "--tag",
@@ -134,11 +162,14 @@ def add_submit_options(p: argparse.ArgumentParser, *, cwd: bool = True) -> None:
     )
     g.add_argument("-e", "--experiment", help="MLflow experiment (default: the notebook's name)")
     g.add_argument("--name", dest="display_name", help="display name (default: notebook name)")
+    if rerun:
+        return
     if cwd:
         g.add_argument("--cwd", help="working folder (default: the notebook's folder)")
     g.add_argument(
         "--allow-unknown-params",
         action="store_true",
+        default=None,
         help="inject parameters the notebook does not declare",
     )
     g.add_argument(
@@ -196,7 +227,7 @@ def build_parser() -> MagicParser:
     )
     p.add_argument("notebook")
     add_parameter_options(p)
-    add_submit_options(p)
+    add_spec_options(p)
     add_check_option(p)
 
     p = sub.add_parser(
@@ -206,7 +237,7 @@ def build_parser() -> MagicParser:
     )
     p.add_argument("notebook")
     add_parameter_options(p)
-    add_submit_options(p)
+    add_spec_options(p)
 
     p = sub.add_parser(
         "job",
@@ -216,7 +247,7 @@ def build_parser() -> MagicParser:
         "with -p/-r/-y/-f become the job's parameters (declared in a parameters cell).",
     )
     add_parameter_options(p)
-    add_submit_options(p)
+    add_spec_options(p)
     p.add_argument("--wait", action="store_true", help="block until the job ends, like run")
     add_check_option(p)
 
@@ -264,9 +295,7 @@ def build_parser() -> MagicParser:
     )
     p.add_argument("job_id", metavar="ID")
     add_parameter_options(p)
-    p.add_argument("-c", "--compute", help="another compute target")
-    p.add_argument("--gpus", type=int, help="GPUs to reserve")
-    p.add_argument("--timeout", type=float, help="seconds before the job is stopped")
+    add_spec_options(p, rerun=True)
     p.add_argument("--wait", action="store_true", help="block until the job ends, like run")
     add_check_option(p)
 

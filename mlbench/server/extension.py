@@ -68,7 +68,7 @@ class MlbenchApp(ExtensionApp):
         help="Workspace folder (default: $MLBENCH_HOME or ~/.mlbench).",
     )
     workspace_class = Type(
-        "mlbench.workspace.Workspace",
+        "mlbench.sdk.Workspace",
         config=True,
         help="The Workspace class (swap for a subclass to customize the core).",
     )

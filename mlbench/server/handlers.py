@@ -273,44 +273,13 @@ class NotebookParametersHandler(MlbenchHandler):
 
 
 # -- jobs --------------------------------------------------------------------------------------
-def _submit(ws: Any, req: m.SubmitJob, notebook: Path, cwd: Path | None) -> JobInfo:
-    job = ws.jobs.submit(
-        notebook,
-        req.parameters,
-        compute=req.compute,
-        kernel_name=req.kernel_name,
-        cpus=req.resources.cpus,
-        gpus=req.resources.gpus,
-        memory=req.resources.memory,
-        timeout=req.timeout_s,
-        max_retries=req.max_retries,
-        tags=req.tags,
-        experiment=req.experiment,
-        display_name=req.display_name,
-        cwd=cwd,
-        allow_unknown_params=req.allow_unknown_params,
-        inputs=req.inputs or None,
-        outputs=req.outputs or None,
-    )
-    return ws.jobs.info(job.id)
+def _submit(ws: Any, spec: m.SubmitJob) -> JobInfo:
+    return ws.jobs.submit(spec).info
 
 
 def _rerun(ws: Any, job_id: str, req: m.RerunJob) -> JobInfo:
-    overrides = {
-        "compute": req.compute,
-        "kernel_name": req.kernel_name,
-        "cpus": req.resources.cpus,
-        "gpus": req.resources.gpus,
-        "memory": req.resources.memory,
-        "timeout": req.timeout_s,
-        "max_retries": req.max_retries,
-        "tags": req.tags,
-        "experiment": req.experiment,
-        "display_name": req.display_name,
-    }
-    given = {k: v for k, v in overrides.items() if v is not None}
-    job = ws.jobs.rerun(job_id, req.parameters, **given)
-    return ws.jobs.info(job.id)
+    changes = req.model_dump(exclude_unset=True, exclude={"parameters"})
+    return ws.jobs.rerun(job_id, req.parameters, **changes).info
 
 
 def _list_jobs(ws: Any, q: m.ListJobsQuery) -> tuple[list[JobInfo], str | None]:
@@ -415,9 +384,13 @@ class JobsHandler(JobBase):
     )
     async def post(self) -> None:
         req = self.body(m.SubmitJob)
-        notebook = self.user_path(req.notebook_path)
-        cwd = self.user_path(req.cwd, kind="dir") if req.cwd else None
-        self.reply(self.job(await self.call(_submit, self.ws, req, notebook, cwd)), 201)
+        spec = req.model_copy(
+            update={
+                "notebook_path": str(self.user_path(req.notebook_path)),
+                "cwd": str(self.user_path(req.cwd, kind="dir")) if req.cwd else None,
+            }
+        )
+        self.reply(self.job(await self.call(_submit, self.ws, spec)), 201)
 
 
 class JobsDeleteHandler(JobBase):

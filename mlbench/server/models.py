@@ -16,8 +16,9 @@ from mlbench.compute.service import ComputeStatus
 from mlbench.data.models import DatastoreInfo, DataVersionInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
+from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
+from mlbench.validation import FiniteFloat
 
-MAX_TAGS = 64
 MAX_ID = 2**63 - 1  # event ids and offsets are 64-bit integers in the database
 
 
@@ -109,52 +110,22 @@ class NotebookParameters(BaseModel):
 
 
 # -- jobs --------------------------------------------------------------------------------------
-class Resources(Request):
-    cpus: float | None = Field(None, gt=0)
-    gpus: int | None = Field(None, ge=0)
-    memory: int | str | None = Field(
-        None, description="MiB as a number, or a size such as '4GB' or '512MB'."
-    )
-
-
-class SubmitJob(Request):
-    notebook_path: str = Field(
-        min_length=1, description="Path of the notebook relative to the server root."
-    )
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    compute: str = "local"
-    kernel_name: str | None = Field(None, description="Default: the notebook's kernel.")
-    resources: Resources = Field(default_factory=Resources)
-    timeout_s: float | None = Field(None, gt=0)
-    max_retries: int = Field(0, ge=0, le=100)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS)
-    experiment: str | None = Field(None, min_length=1, max_length=256)
-    display_name: str | None = Field(None, min_length=1, max_length=256)
-    cwd: str | None = Field(
-        None, description="Working folder relative to the server root (default: the notebook's)."
-    )
-    allow_unknown_params: bool = False
-    inputs: dict[str, str] = Field(
-        default_factory=dict,
-        description="Parameter name -> data version (data:NAME:VERSION, NAME or NAME@latest); "
-        "the parameter receives the data's local path.",
-    )
-    outputs: dict[str, str] = Field(
-        default_factory=dict,
-        description="Parameter name -> data asset (data:NAME[,kind=file|folder|table]"
-        "[,format=parquet|csv][,datastore=STORE]); what the notebook writes to the path in the "
-        "parameter is registered as a new version when the job completes.",
-    )
+class SubmitJob(JobSpec):
+    """The job spec; ``notebook_path`` and ``cwd`` are relative to the server root."""
 
 
 class RerunJob(Request):
+    """Changes to the job's spec; fields not given keep the original's values."""
+
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Merged over the original job's parameters."
     )
-    compute: str | None = None
-    kernel_name: str | None = None
-    resources: Resources = Field(default_factory=Resources)
-    timeout_s: float | None = Field(None, gt=0)
+    compute: str | None = Field(None, min_length=1, max_length=64)
+    kernel_name: str | None = Field(None, min_length=1, max_length=256)
+    resources: ResourceRequest = Field(
+        default_factory=ResourceRequest, description="Merged over the original's resources."
+    )
+    timeout_s: FiniteFloat | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0, le=100)
     tags: dict[str, str] | None = Field(None, max_length=MAX_TAGS)
     experiment: str | None = Field(None, min_length=1, max_length=256)

@@ -67,6 +67,8 @@ class JobRow(Base):
         Index("ix_jobs_compute_status", "compute", "status"),
         Index("ix_jobs_created", "created_at", "id"),
         Index("ix_jobs_experiment", "experiment"),
+        Index("ix_jobs_spec_hash", "spec_hash"),
+        Index("ix_jobs_parent", "parent_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -109,6 +111,11 @@ class JobRow(Base):
     # data assets bound to the job (see mlbench.data.jobs): [{name, asset, version, ...}]
     inputs: Mapped[list[Any]] = mapped_column(default=list)
     outputs: Mapped[list[Any]] = mapped_column(default=list)
+
+    # the resolved JobSpec as submitted (mlbench.jobs.spec), its content hash, and its parent
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    spec_hash: Mapped[str | None] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class JobEventRow(Base):

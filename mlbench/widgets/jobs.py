@@ -78,7 +78,7 @@ class JobsTable(StaticReprMixin, widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if ws is None:
-            from mlbench.workspace import Workspace
+            from mlbench.sdk import Workspace
 
             ws = Workspace()
         self._ws = ws

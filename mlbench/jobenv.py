@@ -1,4 +1,5 @@
-"""Environment variables that tie a kernel to its job, in one place."""
+"""Environment variables that tie a kernel to its job, in one place (not to be confused with
+environments, the versioned Python environments jobs run in)."""
 
 from __future__ import annotations
 
