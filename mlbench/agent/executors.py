@@ -4,7 +4,8 @@ The agent owns what every kind shares — claiming, the MLflow run, progress and
 timeouts and cancellation, metrics relay, the final state. An executor owns where the notebook
 runs: kernels on this machine (:class:`LocalExecutor`), tasks on a Ray cluster
 (:mod:`mlbench.agent.ray_executor`), kernels on a Jupyter gateway
-(:mod:`mlbench.agent.gateway_executor`). Executors register under the compute kind they serve.
+(:mod:`mlbench.agent.gateway_executor`). Each compute kind names its executor
+(``ComputeBackend.executor``), so a kind is registered in one place.
 """
 
 from __future__ import annotations
@@ -175,17 +176,10 @@ def kernel_base_env() -> dict[str, str]:
     return env
 
 
-_EXECUTORS: dict[str, str] = {
-    "local": "mlbench.agent.executors:LocalExecutor",
-    "ray": "mlbench.agent.ray_executor:RayExecutor",
-    "gateway": "mlbench.agent.gateway_executor:GatewayExecutor",
-}
-
-
 def executor_class(kind: str) -> type[Executor]:
-    spec = _EXECUTORS.get(kind)
-    if spec is None:
-        raise ValueError(f"compute kind {kind!r} has no executor in this version")
-    module, _, attr = spec.partition(":")
+    """The executor a compute kind names (see ComputeBackend.executor)."""
+    from mlbench.compute.registry import compute_backends
+
+    module, _, attr = compute_backends.get(kind).executor.partition(":")
     cls: Any = getattr(__import__(module, fromlist=[attr]), attr)
     return cls  # type: ignore[no-any-return]

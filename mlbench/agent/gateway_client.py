@@ -24,147 +24,18 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-import requests
 import websocket
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.jsonutil import json_default
 
-from mlbench.errors import InvalidInputError
+from mlbench.compute.gateway import GatewayConnection, GatewayError
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("shell", "iopub", "stdin", "control")
 WATCH_EVERY_S = 3.0
 DataHandler = Callable[[Any], None]
-
-
-class GatewayError(RuntimeError):
-    """The gateway refused or did not answer a request."""
-
-
-class GatewayConnection:
-    """The gateway's REST API (kernelspecs, kernels) with the target's auth and timeouts."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str | None = None,
-        *,
-        validate_cert: bool = True,
-        timeout_s: float = 10.0,
-        kernel_start_timeout_s: float = 120.0,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.kernel_start_timeout_s = kernel_start_timeout_s
-        self.validate_cert = validate_cert
-        self.headers = {"Authorization": f"token {token}"} if token else {}
-        self._http = requests.Session()
-        self._http.headers.update(self.headers)
-        self._http.verify = validate_cert
-
-    @classmethod
-    def from_config(cls, config: Any) -> GatewayConnection:
-        from mlbench.compute.gateway import token_of
-
-        return cls(
-            config.url,
-            token_of(config),
-            validate_cert=config.validate_cert,
-            timeout_s=config.connect_timeout_s,
-            kernel_start_timeout_s=config.kernel_start_timeout_s,
-        )
-
-    def _request(
-        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
-    ) -> requests.Response:
-        try:
-            response = self._http.request(
-                method, f"{self.url}{path}", timeout=timeout or self.timeout_s, **kwargs
-            )
-        except requests.Timeout:
-            raise GatewayError(
-                f"the gateway at {self.url} did not answer {method} {path} within "
-                f"{timeout or self.timeout_s:g} s"
-            ) from None
-        except requests.RequestException as exc:
-            raise GatewayError(
-                f"cannot reach the gateway at {self.url} ({type(exc).__name__})"
-            ) from None
-        if response.status_code in (401, 403):
-            raise GatewayError(
-                f"the gateway at {self.url} refused the request ({response.status_code}): "
-                "missing or wrong auth token"
-            )
-        return response
-
-    def kernelspecs(self) -> dict[str, Any]:
-        """``{"default": name, "kernelspecs": {name: spec}}``; a clear error when unusable."""
-        try:
-            response = self._request("GET", "/api/kernelspecs")
-        except GatewayError as exc:
-            hint = (
-                "pass the right token with --token (the gateway's KG_AUTH_TOKEN)"
-                if "token" in str(exc)
-                else "check the URL and that the gateway runs and is reachable from here"
-            )
-            raise InvalidInputError(str(exc), hint=hint) from None
-        try:
-            body = response.json()
-            specs = dict(body["kernelspecs"])
-        except (ValueError, KeyError, TypeError):
-            raise InvalidInputError(
-                f"{self.url} answered /api/kernelspecs with HTTP {response.status_code} and "
-                "no kernelspecs: it does not look like a Jupyter gateway",
-                hint="give the gateway's base URL (e.g. http://host:8888), not a page under it",
-            ) from None
-        return {"default": body.get("default"), "kernelspecs": specs}
-
-    def start_kernel(self, name: str, env: dict[str, str] | None = None) -> str:
-        response = self._request(
-            "POST",
-            "/api/kernels",
-            json={"name": name, "env": env or {}},
-            timeout=self.kernel_start_timeout_s,
-        )
-        if response.status_code >= 300:
-            raise GatewayError(
-                f"the gateway at {self.url} could not start kernel {name!r}: "
-                f"HTTP {response.status_code} {_message(response)}"
-            )
-        return str(response.json()["id"])
-
-    def kernel_state(self, kernel_id: str) -> dict[str, Any] | None:
-        """The kernel's model, or None when the gateway no longer has it."""
-        response = self._request("GET", f"/api/kernels/{quote(kernel_id)}")
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 300:
-            raise GatewayError(f"HTTP {response.status_code} {_message(response)}")
-        return dict(response.json())
-
-    def interrupt(self, kernel_id: str) -> None:
-        self._request("POST", f"/api/kernels/{quote(kernel_id)}/interrupt")
-
-    def delete(self, kernel_id: str) -> None:
-        self._request("DELETE", f"/api/kernels/{quote(kernel_id)}")
-
-    def channels_url(self, kernel_id: str) -> str:
-        base = "ws" + self.url[len("http") :]
-        return f"{base}/api/kernels/{quote(kernel_id)}/channels"
-
-    def close(self) -> None:
-        self._http.close()
-
-
-def _message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-        return str(body.get("message") or body.get("reason") or "")
-    except ValueError:
-        return response.text[:200]
 
 
 class _Channel:

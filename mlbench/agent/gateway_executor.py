@@ -20,13 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, run_notebook
 from mlbench.agent.executors import Executor, JobRun, write_files_under
-from mlbench.agent.gateway_client import (
-    GatewayConnection,
-    GatewayError,
-    GatewayKernelManager,
-    KernelLink,
-)
-from mlbench.compute.gateway import GatewayComputeConfig
+from mlbench.agent.gateway_client import GatewayKernelManager, KernelLink
+from mlbench.compute.gateway import GatewayComputeConfig, GatewayConnection, GatewayError
 from mlbench.jobenv import AGENT_GPUS_ENV
 from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus

@@ -8,6 +8,7 @@ the runner and a workspace opened by the agent itself starts no agents.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +16,8 @@ from mlbench.errors import AgentError
 
 if TYPE_CHECKING:
     from mlbench.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class AgentControl(Protocol):
@@ -39,7 +42,8 @@ AgentLauncher = Callable[["Workspace", str], AgentControl]
 
 
 class NoAgentLauncher:
-    """For a workspace opened without agents (the agent's own): refuses to start one."""
+    """For a workspace opened without agents (the agent's own, or a core one in a test): jobs
+    are queued and wait for an agent started elsewhere."""
 
     def __init__(self, ws: Workspace, compute: str) -> None:
         self.compute = compute
@@ -51,10 +55,12 @@ class NoAgentLauncher:
         return None
 
     def ensure_running(self, *, wait: bool = False, timeout: float = 30.0) -> None:
-        raise AgentError(
-            f"this workspace was opened without agents, so none can run compute {self.compute!r}",
-            hint="open it with mlbench.Workspace(...), which starts agents on demand",
-        )
+        if wait:
+            raise AgentError(
+                f"this workspace was opened without agents: none is started for {self.compute!r}",
+                hint="open it with mlbench.Workspace(...), which starts agents on demand",
+            )
+        log.info("no agent launcher: jobs on %r wait for an agent started elsewhere", self.compute)
 
     def wake(self) -> bool:
         return False

@@ -86,6 +86,9 @@ class ComputeBackend(ABC):
 
     kind: ClassVar[str]
     config_model: ClassVar[type[ComputeConfig]]
+    executor: ClassVar[str]
+    """The agent's executor for this kind, as ``module:Class`` (imported by the agent only, so
+    the core never loads the runner). A kind is its settings, its checks and this, together."""
     description: ClassVar[str] = ""
     secret_fields: ClassVar[tuple[str, ...]] = ()
     """Settings kept in the workspace's secret store, never with the target's settings."""

@@ -42,6 +42,7 @@ class LocalComputeConfig(ComputeConfig):
 
 class LocalBackend(ComputeBackend):
     kind = "local"
+    executor = "mlbench.agent.executors:LocalExecutor"
     config_model = LocalComputeConfig
     description = "This machine: jobs run in local kernels started by the agent."
 

@@ -69,6 +69,7 @@ class RayComputeConfig(ComputeConfig):
 
 class RayBackend(ComputeBackend):
     kind = "ray"
+    executor = "mlbench.agent.ray_executor:RayExecutor"
     config_model = RayComputeConfig
     description = "A Ray cluster: jobs run as Ray tasks on its nodes."
     max_data_bytes = RAY_MAX_DATA_BYTES

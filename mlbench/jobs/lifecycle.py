@@ -124,15 +124,19 @@ class Lifecycle:
         return outcome
 
     # -- submission ----------------------------------------------------------------------------
-    def queue(self, row: JobRow) -> None:
-        """Store a new job, queued."""
-        row.status = JobStatus.QUEUED.value
-        row.status_reason = ""
-        row.cancel_requested = False
-        row.attempt = 1
+    def queue(self, **values: Any) -> JobRow:
+        """Store a new job (the JobRow columns given), queued."""
+        row = JobRow(
+            **values,
+            status=JobStatus.QUEUED.value,
+            status_reason="",
+            cancel_requested=False,
+            attempt=1,
+        )
         with self._ws.db.write() as s:
             s.add(row)
             s.add(status_event(row.id, JobStatus.QUEUED, row.created_at))
+        return row
 
     # -- the agent -----------------------------------------------------------------------------
     def note_waiting(self, job_id: str, reason: str) -> None:

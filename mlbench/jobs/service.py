@@ -141,7 +141,7 @@ class Jobs:
         try:
             now = utcnow()
             stem = recorded_path.stem
-            row = JobRow(
+            row = self.lifecycle.queue(
                 id=job_id,
                 display_name=spec.display_name or stem,
                 experiment=spec.experiment or stem,
@@ -165,7 +165,6 @@ class Jobs:
                 spec_hash=spec_hash(resolved, hashlib.sha256(source).hexdigest()),
                 parent_id=spec.parent.id if spec.parent else None,
             )
-            self.lifecycle.queue(row)
             for stored in sub.stored:
                 stored()
         except BaseException:

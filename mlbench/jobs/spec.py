@@ -22,7 +22,8 @@ from mlbench.validation import FiniteFloat, check_identifier, check_json
 MAX_TAGS = 64
 MAX_TEXT = 256
 
-_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*", re.IGNORECASE)
+# bounded digits: a 400-digit size is refused by the pattern, not by float() overflowing
+_MEMORY = re.compile(r"\s*(\d{1,15}(?:\.\d{1,6})?)\s*([KMGT]i?B?|B)?\s*", re.IGNORECASE)
 _UNITS_MB = {"": 1, "B": 1 / (1024 * 1024), "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 MAX_MEMORY_MB = 1 << 40  # a petabyte-scale ceiling: anything above is a typo
 
