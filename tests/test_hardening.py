@@ -291,3 +291,137 @@ def test_cli_repairs_a_stored_bad_value(cli_home: Path) -> None:
 def test_cli_names_are_fully_matched(cli_home: Path) -> None:
     result = _cli(cli_home, "compute", "create", "x\n")
     assert result.returncode == 2 and "invalid compute target name" in result.stderr
+
+
+# -- item 2: one folder walk for every upload and reference ------------------------------------
+def _hostile_folder(root: Path, outside: Path, name: str = "t") -> Path:
+    """``root/name`` with a table file, a symlink to a file outside the root, a symlinked
+    folder leading out, a hidden folder and a hidden file; ``outside`` holds the secrets."""
+    outside.mkdir(parents=True, exist_ok=True)
+    (outside / "secret.csv").write_text("a,b\n" + "".join(f"666,secret{i}\n" for i in range(5)))
+    (outside / "dir").mkdir(exist_ok=True)
+    (outside / "dir" / "more.csv").write_text("a,b\n777,secret-dir\n")
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("a,b\n" + "".join(f"{i},ok{i}\n" for i in range(30)))
+    (folder / "b.csv").symlink_to(outside / "secret.csv")
+    (folder / "linked").symlink_to(outside / "dir", target_is_directory=True)
+    (folder / ".private").mkdir()
+    (folder / ".private" / "h.csv").write_text("a,b\n888,hidden\n")
+    (folder / ".h.csv").write_text("a,b\n999,hidden-file\n")
+    return folder
+
+
+def _no_secrets(rows: list[dict[str, Any]]) -> None:
+    assert rows and all(str(r["b"]).startswith("ok") for r in rows), rows
+
+
+async def test_upload_leaves_out_outside_symlinks_and_hidden_files(
+    api: Api, ws: Any, root: Path, tmp_path: Path
+) -> None:
+    _hostile_folder(root, tmp_path / "outside")
+    created = await api.post(
+        "/data", body={"name": "walked", "path": "t", "kind": "table"}, expect=201
+    )
+    assert created["file_count"] == 1 and created["row_count"] == 30
+    skipped = created["skipped"]
+    assert "b.csv (symlink to a file outside the folder)" in skipped
+    assert "linked (symlinked folder, not followed)" in skipped
+    assert ".private/ (hidden)" in skipped and ".h.csv (hidden)" in skipped
+    version = str(created["version"])
+    for limit in ("5", "25"):  # recorded rows, then read again from the data
+        preview = await api.get(
+            "/data/{name}/versions/{version}/preview",
+            name="walked",
+            version=version,
+            params={"limit": limit},
+            expect=200,
+        )
+        _no_secrets(preview["rows"])
+        assert len(preview["rows"]) == int(limit)
+    files = ws.data.entries(ws.data.info(f"walked:{version}"))
+    assert [e.path for e in files] == ["a.csv"]
+    out = ws.data.download(f"walked:{version}", tmp_path / "dl")
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv"]
+
+
+async def test_local_datastore_reference_leaves_out_the_same(
+    api: Api, ws: Any, root: Path, tmp_path: Path
+) -> None:
+    folder = _hostile_folder(root / "proj", tmp_path / "outside2")
+    await api.post(
+        "/datastores",
+        body={"name": "projds", "kind": "local", "config": {"path": "proj"}},
+        expect=201,
+    )
+    created = await api.post(
+        "/data",
+        body={"name": "ref-walked", "uri": "datastore://projds/t", "kind": "table"},
+        expect=201,
+    )
+    assert created["stored"] == "reference" and created["kind"] == "table"
+    assert created["file_count"] == 1
+    assert "b.csv (symlink to a file outside the folder)" in created["skipped"]
+    preview = await api.get(
+        "/data/{name}/versions/{version}/preview",
+        name="ref-walked",
+        version="1",
+        params={"limit": "25"},
+        expect=200,
+    )
+    _no_secrets(preview["rows"])
+    # What a job or a download gets is the version's files only, never the folder as it is.
+    path = ws.data.get("ref-walked:1").path()
+    assert path != folder and sorted(p.name for p in path.iterdir()) == ["a.csv"]
+    # Naming a hidden path directly is refused, as it was.
+    await api.post("/data", body={"name": "h", "path": "proj/t/.private/h.csv"}, expect=400)
+    # A folder of nothing but what is left out is refused with the reason.
+    only = root / "only"
+    only.mkdir()
+    (only / "b.csv").symlink_to(tmp_path / "outside2" / "secret.csv")
+    body = await api.post("/data", body={"name": "only", "path": "only"}, expect=400)
+    assert "symlink to a file outside the folder" in body["error"]["message"]
+
+
+def test_walk_files_rules(tmp_path: Path) -> None:
+    import os
+
+    from mlbench.data.hashing import scan_local, walk_files
+
+    folder = _hostile_folder(tmp_path, tmp_path / "outside")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "c.csv").write_text("a,b\n1,ok\n")
+    (folder / "inner.csv").symlink_to(folder / "sub" / "c.csv")  # stays inside: kept
+    (folder / "to-hidden.csv").symlink_to(folder / ".private" / "h.csv")
+    (folder / "broken").symlink_to(tmp_path / "nothing")
+    os.mkfifo(folder / "pipe")
+    skipped: list[str] = []
+    paths = sorted(p for p, _ in walk_files(folder, skipped))
+    assert paths == ["a.csv", "inner.csv", "sub/c.csv"]
+    assert sorted(skipped) == sorted(
+        [
+            ".h.csv (hidden)",
+            ".private/ (hidden)",
+            "b.csv (symlink to a file outside the folder)",
+            "broken (broken symlink)",
+            "linked (symlinked folder, not followed)",
+            "pipe (not a regular file)",
+            "to-hidden.csv (symlink to a hidden file)",
+        ]
+    )
+    scan = scan_local(folder)
+    assert [e.path for e in scan.entries] == paths and scan.skipped == skipped
+
+
+def test_remote_scan_leaves_out_hidden_files() -> None:
+    import fsspec
+
+    from mlbench.data.hashing import scan_remote
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/bucket/t/a.csv", b"a\n1\n")
+    fs.pipe_file("/bucket/t/.private/h.csv", b"a\n2\n")
+    fs.pipe_file("/bucket/t/sub/.h.csv", b"a\n3\n")
+    scan = scan_remote(fs, "/bucket/t", "mem:")
+    assert [e.path for e in scan.entries] == ["a.csv"]
+    assert scan.skipped == [".private/ (hidden)", "sub/.h.csv (hidden)"]

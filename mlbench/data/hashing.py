@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import threading
 import time
 import zlib
@@ -165,18 +166,68 @@ def _settled(st: os.stat_result, now_ns: int) -> bool:
     return now_ns - changed > (RACY_NS_COARSE if coarse else RACY_NS_FINE)
 
 
-def walk_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """(relative POSIX path, entry) of every file under ``root``; folder symlinks not followed."""
+def walk_files(
+    root: Path, skipped: list[str] | None = None
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """The one walk of a data folder: (relative POSIX path, entry) of each file of its data.
+
+    Every upload, reference, hash check and table read goes through it, so a folder's data is
+    the same everywhere. Left out, and noted in ``skipped`` as ``"path (why)"``:
+
+    - hidden files and folders (a name starting with '.'), as the server refuses to serve
+      them when named directly (and they are tool state: .git, .ipynb_checkpoints, .DS_Store);
+    - symlinks to files outside ``root`` or to hidden files in it: the data would leave the
+      folder the user chose (the server root, a datastore);
+    - symlinked folders (never followed: loops, and what they hold is elsewhere anyway),
+      broken symlinks, and anything not a regular file (a FIFO would block the reader).
+    """
+    notes = skipped if skipped is not None else []
+    real_root = os.path.realpath(root)
+    inside = real_root.rstrip("/") + "/"
     stack = [(root, "")]
     while stack:
         folder, rel = stack.pop()
         with os.scandir(folder) as it:
-            for entry in it:
+            for entry in sorted(it, key=lambda e: e.name):
                 path = f"{rel}{entry.name}"
-                if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith("."):
+                    folder_mark = "/" if entry.is_dir(follow_symlinks=False) else ""
+                    notes.append(f"{path}{folder_mark} (hidden)")
+                elif entry.is_symlink():
+                    why = _symlink_problem(entry, inside)
+                    if why:
+                        notes.append(f"{path} ({why})")
+                    else:
+                        yield path, entry
+                elif entry.is_dir(follow_symlinks=False):
                     stack.append((Path(entry.path), path + "/"))
-                elif entry.is_file():
+                elif entry.is_file(follow_symlinks=False):
                     yield path, entry
+                else:
+                    notes.append(f"{path} (not a regular file)")
+
+
+def _symlink_problem(entry: os.DirEntry[str], inside: str) -> str | None:
+    """Why a symlink inside a data folder is left out, or None to keep it (a file in it)."""
+    if entry.is_dir():
+        return "symlinked folder, not followed"
+    if not entry.is_file():
+        return "broken symlink"
+    target = os.path.realpath(entry.path)
+    if not target.startswith(inside):
+        return "symlink to a file outside the folder"
+    if any(part.startswith(".") for part in target[len(inside) :].split("/")):
+        return "symlink to a hidden file"
+    return None
+
+
+def hash_entry(entry: os.DirEntry[str]) -> str:
+    """hash_file for a walked entry; a plain file is opened without following a symlink, so one
+    swapped in after the walk cannot make it read what the walk left out."""
+    flags = os.O_RDONLY | (0 if entry.is_symlink() else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(entry.path, flags)
+    with open(fd, "rb", buffering=0) as f:
+        return hash_stream(f, os.fstat(f.fileno()).st_size)
 
 
 def scan_local(path: Path, cache: HashCache | None = None) -> Scan:
@@ -204,7 +255,8 @@ def scan_local(path: Path, cache: HashCache | None = None) -> Scan:
     entries: list[Entry] = []
     fresh: list[tuple[str, str, str]] = []
     rehashed = rehashed_bytes = 0
-    for rel, dirent in walk_files(path):
+    skipped: list[str] = []
+    for rel, dirent in walk_files(path, skipped):
         st = dirent.stat()
         key = prefix + rel
         stamp = _stamp(st)
@@ -213,7 +265,7 @@ def scan_local(path: Path, cache: HashCache | None = None) -> Scan:
             digest = cached[1]
         else:
             now = time.time_ns()
-            digest = hash_file(dirent.path)
+            digest = hash_entry(dirent)
             rehashed += 1
             rehashed_bytes += st.st_size
             if _settled(st, now):
@@ -229,7 +281,34 @@ def scan_local(path: Path, cache: HashCache | None = None) -> Scan:
         sum(e.size for e in entries),
         rehashed,
         rehashed_bytes,
+        skipped,
     )
+
+
+def check_entries(root: Path, entries: list[Entry], cache: HashCache | None = None) -> str | None:
+    """None when each of ``entries`` is under ``root`` (not through a symlink leading out) with
+    its recorded size and hash; else the first difference, e.g. ``"b.csv changed"``."""
+    root = root.resolve()
+    inside = str(root).rstrip("/") + "/"
+    prefix = f"file:{root}/"  # scan_local's cache keys: what it hashed is not read again
+    known = cache.under(prefix) if cache else {}
+    for e in entries:
+        real = os.path.realpath(os.path.join(root, e.path))
+        if not real.startswith(inside):
+            return f"{e.path} leads outside the folder"
+        try:
+            st = os.stat(real)
+        except OSError:
+            return f"{e.path} is gone"
+        if not stat.S_ISREG(st.st_mode):
+            return f"{e.path} is not a regular file"
+        if st.st_size != e.size:
+            return f"{e.path} changed (size {st.st_size}, was {e.size})"
+        cached = known.get(prefix + e.path)
+        digest = cached[1] if cached and cached[0] == _stamp(st) else hash_file(real)
+        if digest != e.hash:
+            return f"{e.path} changed"
+    return None
 
 
 def remote_stamp(info: dict[str, Any]) -> str:
@@ -251,14 +330,19 @@ def scan_remote(
 
     info = fs.info(full)
     is_dir = info.get("type") == "directory"
+    skipped: list[str] = []
     if is_dir:
         found = fs.find(full, detail=True)
         base = full.rstrip("/") + "/"
-        items = [
+        listed = [
             (p[len(base) :] if p.startswith(base) else p.rsplit("/", 1)[-1], p, i)
             for p, i in found.items()
             if i.get("type") != "directory"
         ]
+        # The local walk's rule for hidden names, so a folder's data is the same wherever it is.
+        hidden = {item[0] for item in listed if _hidden_part(item[0])}
+        items = [item for item in listed if item[0] not in hidden]
+        skipped.extend(sorted({f"{_hidden_part(rel)} (hidden)" for rel in hidden}))
     else:
         items = [(full.rstrip("/").rsplit("/", 1)[-1], full, info)]
     known = cache.under(cache_prefix) if cache else {}
@@ -290,4 +374,14 @@ def scan_remote(
         size,
         len(fresh),
         sum(int(i[2].get("size") or 0) for i, r in zip(items, results, strict=True) if r[1]),
+        skipped,
     )
+
+
+def _hidden_part(rel: str) -> str | None:
+    """The first hidden part of ``rel`` with what leads to it (``a/.b/``), or None."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith("."):
+            return "/".join(parts[: i + 1]) + ("/" if i < len(parts) - 1 else "")
+    return None

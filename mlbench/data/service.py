@@ -35,6 +35,7 @@ from mlbench.data.hashing import (
     Entry,
     HashCache,
     Scan,
+    check_entries,
     decode_manifest,
     encode_manifest,
     scan_local,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_SKIPPED = 100  # skipped items reported in a create's answer (all of them go to the log)
 OBJECTS = "mlbench"  # folder of uploaded data on a datastore: blobs/ and manifests/
 UPLOAD_THREADS = 8
 _TABLE_EXTENSIONS = (".csv", ".tsv", ".parquet", ".pq")
@@ -250,19 +252,20 @@ class Data:
                 )
         scan = scan_local(local, self.hash_cache)
         log.debug("hashed %s: %d file(s), %d read", local, scan.file_count, scan.rehashed)
+        _warn_skipped(str(local), scan)
         kind, fmt = _decide_kind(wanted, scan, local.name, fmt)
         if not scan.entries:
-            raise InvalidInputError(f"{local} holds no files", hint="data assets cannot be empty")
+            raise _empty(str(local), scan)
         existing = self._same_content(name, scan.content_hash, kind)
         if existing is not None:
-            return self._identical(existing, job_id, binding)
+            return _noting(self._identical(existing, job_id, binding), scan)
         columns = rows = preview = None
         if kind == DataKind.TABLE:
             columns, rows, preview = _describe_table(str(local), fmt, None, scan)
         rel = manifest_path(scan.content_hash)
         created = self._upload(store, name, local, scan, rel, kind)
         try:
-            return self._commit(
+            committed = self._commit(
                 name=name,
                 kind=kind,
                 fmt=fmt,
@@ -285,6 +288,7 @@ class Data:
                 with contextlib.suppress(Exception):
                     store.fs.rm_file(full)
             raise
+        return _noting(committed, scan)
 
     def _create_reference(
         self,
@@ -305,13 +309,14 @@ class Data:
                 hint="reference a file or folder inside it",
             )
         scan = self._scan_store(store, rel)
+        _warn_skipped(source, scan)
         filename = None if scan.is_dir else rel.rsplit("/", 1)[-1]
         kind, fmt = _decide_kind(wanted, scan, filename or rel, fmt)
         if not scan.entries:
-            raise InvalidInputError(f"{source} holds no files", hint="data assets cannot be empty")
+            raise _empty(source, scan)
         existing = self._same_content(name, scan.content_hash, kind)
         if existing is not None:
-            return self._identical(existing, job_id, binding)
+            return _noting(self._identical(existing, job_id, binding), scan)
         columns = rows = preview = None
         if kind == DataKind.TABLE:
             if store.is_local:
@@ -320,7 +325,7 @@ class Data:
                 columns, rows, preview = store.call(
                     "reading the table", _describe_table, store.full(rel), fmt, store.fs, scan
                 )
-        return self._commit(
+        committed = self._commit(
             name=name,
             kind=kind,
             fmt=fmt,
@@ -338,6 +343,7 @@ class Data:
             job_id=job_id,
             binding=binding,
         )
+        return _noting(committed, scan)
 
     def _scan_store(self, store: Datastore, rel: str) -> Scan:
         full = store.full(rel)
@@ -700,13 +706,19 @@ class Data:
                     hint="the version cannot be used; register the data again",
                 )
             scan = scan_local(full, self.hash_cache)
-            if scan.content_hash != info.content_hash:
+            if scan.content_hash == info.content_hash and not scan.skipped:
+                return full  # the folder is exactly the version: used in place
+            problem = (
+                check_entries(full, self.entries(info), self.hash_cache) if folder else "it changed"
+            )
+            if problem is not None:
                 raise DataChangedError(
-                    f"the data of {info.ref} at {full} changed since it was registered",
+                    f"the data of {info.ref} at {full} changed since it was registered ({problem})",
                     hint=f"register the new content as a new version: "
                     f"`mlbench data create {info.name} {store.uri(info.path)}`",
                 )
-            return full
+            # The folder holds more than the version (hidden files, symlinks leading out, files
+            # added since): hand out only the version's files, linked into the cache.
         target = self.cache_dir / info.content_hash
         if not target.exists():
             self._materialize(store, info, target)
@@ -739,11 +751,12 @@ class Data:
                     _link_or_copy(remote, local, store.name)
             else:
                 store.get_files(pairs)
-                scan = scan_local(tmp if info.filename is None else tmp / info.filename)
-                if scan.content_hash != info.content_hash:
+                # Each listed file against its recorded hash (not a walk of what arrived).
+                problem = check_entries(tmp, entries)
+                if problem is not None:
                     raise DataChangedError(
                         f"the data of {info.ref} on datastore {store.name!r} changed since it "
-                        "was registered (its hash differs)",
+                        f"was registered ({problem})",
                         hint=f"register the new content as a new version (`mlbench data create "
                         f"{info.name} {info.uri}`)",
                     )
@@ -785,7 +798,12 @@ class Data:
             else:
                 from mlbench.data import tables
 
-                rows = tables.head(self.local_path(info), info.format or "parquet", n)
+                path = self.local_path(info)
+                fmt = info.format or "parquet"
+                source: Any = path
+                if path.is_dir():  # the version's table files, nothing else in the folder
+                    source = _table_files(str(path), fmt, self.entries(info))
+                rows = tables.head(source, fmt, n)
             return DataPreview(
                 ref=info.ref,
                 kind=info.kind,
@@ -1033,14 +1051,47 @@ def _describe_table(
     from mlbench.data import tables
 
     target: Any = source
-    if scan.is_dir:  # only the table's files: a folder may carry e.g. a README or _SUCCESS
-        exts = {".csv", ".tsv"} if fmt == "csv" else {".parquet", ".pq"}
-        target = [
-            f"{source.rstrip('/')}/{e.path}"
-            for e in scan.entries
-            if os.path.splitext(e.path)[1].lower() in exts
-        ]
+    if scan.is_dir:
+        target = _table_files(source, fmt, scan.entries)
     return tables.describe(target, fmt or "parquet", filesystem)
+
+
+def _table_files(folder: str, fmt: str | None, entries: list[Entry]) -> list[str]:
+    """The table's files of a folder version: a folder may carry e.g. a README or _SUCCESS, and
+    files its walk left out (hidden, symlinks leading out) are never read."""
+    exts = {".csv", ".tsv"} if fmt == "csv" else {".parquet", ".pq"}
+    return [
+        f"{folder.rstrip('/')}/{e.path}"
+        for e in entries
+        if os.path.splitext(e.path)[1].lower() in exts
+    ]
+
+
+def _warn_skipped(source: str, scan: Scan) -> None:
+    if scan.skipped:
+        log.warning(
+            "%s: %d item(s) left out of the data: %s",
+            source,
+            len(scan.skipped),
+            ", ".join(scan.skipped[:10]) + (" ..." if len(scan.skipped) > 10 else ""),
+        )
+
+
+def _noting(asset: DataAsset, scan: Scan) -> DataAsset:
+    """``asset`` with what the folder walk left out (reported once, not stored)."""
+    if scan.skipped:
+        asset.info = asset.info.model_copy(update={"skipped": list(scan.skipped[:MAX_SKIPPED])})
+    return asset
+
+
+def _empty(source: str, scan: Scan) -> InvalidInputError:
+    if scan.skipped:
+        return InvalidInputError(
+            f"{source} holds no files once {', '.join(scan.skipped[:5])} are left out",
+            hint="hidden files and symlinks leading outside the folder are never part of "
+            "data; copy the files into the folder",
+        )
+    return InvalidInputError(f"{source} holds no files", hint="data assets cannot be empty")
 
 
 def _edge(

@@ -79,8 +79,9 @@ def read(path: Path, fmt: str) -> Any:
     return _dataset(str(path), fmt).to_table()
 
 
-def head(path: Path, fmt: str, n: int) -> list[dict[str, Any]]:
-    return rows_of(_dataset(str(path), fmt).head(n))
+def head(source: Path | list[str], fmt: str, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` rows of a table file, or of a list of its files."""
+    return rows_of(_dataset(source if isinstance(source, list) else str(source), fmt).head(n))
 
 
 def rows_of(table: Any) -> list[dict[str, Any]]:
