@@ -33,6 +33,7 @@ from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_
 from mlbench.agent.kernels import signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
+from mlbench.formatting import strip_ansi
 from mlbench.jobenv import AGENT_GPUS_ENV
 from mlbench.jobs.lifecycle import Outcome, RunContext
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
@@ -473,7 +474,7 @@ class Agent:
                 f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""),
             )
             if outcome.error and outcome.error.traceback:
-                log_file.write(_strip_ansi("\n".join(outcome.error.traceback)) + "\n")
+                log_file.write(strip_ansi("\n".join(outcome.error.traceback)) + "\n")
         self._finalize(info, job, run_id, outcome, job_dir)
 
     def _start_run(self, info: JobInfo) -> str:
@@ -584,12 +585,6 @@ class _ProgressWriter:
 
 def _note(log_file: TextIO, text: str) -> None:
     log_file.write(f"[mlbench {utcnow().strftime('%H:%M:%S')}] {text}\n")
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
 def _kill_orphan_kernel(pid: int | None, started_at: datetime | None) -> None:

@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from mlbench.cli.context import CliContext
-from mlbench.cli.render import console, print_json, when
+from mlbench.cli.render import console, print_json
+from mlbench.formatting import when
 
 pass_ctx = click.make_pass_decorator(CliContext)
 

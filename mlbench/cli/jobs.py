@@ -12,14 +12,13 @@ import click
 from mlbench.cli.context import CliContext
 from mlbench.cli.render import (
     console,
-    duration,
     err_console,
     job_details,
     jobs_table,
     print_json,
     status_text,
-    strip_ansi,
 )
+from mlbench.formatting import duration, strip_ansi
 
 pass_ctx = click.make_pass_decorator(CliContext)
 

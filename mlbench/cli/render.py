@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlbench.errors import MlbenchError
+from mlbench.formatting import duration, strip_ansi, when
 
 # Piped output (CI logs, `| less`) would wrap at rich's default of 80 columns.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
@@ -29,7 +28,6 @@ STATUS_STYLE = {
     "canceled": "yellow",
     "timed_out": "magenta",
 }
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def print_error(exc: MlbenchError) -> None:
@@ -54,26 +52,6 @@ def click_echo(text: str) -> None:
 
 def status_text(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def jobs_table(jobs: list[Any]) -> Table:

@@ -7,10 +7,9 @@ and still renders where no JupyterLab CSS is loaded (nbconvert, GitHub, papermil
 from __future__ import annotations
 
 import html
-import math
-import re
-from datetime import datetime, timezone
 from typing import Any
+
+from mlbench.formatting import duration, number, seconds_since, shorten, strip_ansi, when
 
 STATUS_COLORS = {
     "queued": "#757575",
@@ -35,15 +34,10 @@ FONT = "var(--jp-ui-font-family, -apple-system, BlinkMacSystemFont, 'Segoe UI', 
 MONO = "var(--jp-code-font-family, SFMono-Regular, Menlo, Consolas, monospace)"
 MUTED = "var(--jp-ui-font-color2, #616161)"
 BORDER = "var(--jp-border-color2, #e0e0e0)"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def badge(status: str) -> str:
@@ -53,44 +47,6 @@ def badge(status: str) -> str:
         "color:#fff;border-radius:10px;padding:1px 8px;font-size:11px;font-weight:600;"
         f'white-space:nowrap">{esc(status)}</span>'
     )
-
-
-def duration(seconds: float | None) -> str:
-    """``4.2s``, ``3m07s``, ``2h05m``; ``-`` when unknown (same style as the CLI)."""
-    if seconds is None or seconds < 0 or not math.isfinite(seconds):
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-
-def seconds_since(value: datetime | None, until: datetime | None = None) -> float | None:
-    if value is None:
-        return None
-    end = until or datetime.now(timezone.utc)
-    return max(0.0, (end - value).total_seconds())
-
-
-def number(value: float | None) -> str:
-    """A metric value in at most 4 significant digits; ``-`` for none, ``nan`` for NaN."""
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.4g}"
-
-
-def shorten(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
 def text_table(columns: list[str], rows: list[list[str]], *, max_width: int = 40) -> str:
@@ -137,3 +93,18 @@ def card(body: str, *, title: str = "") -> str:
         f'border:1px solid {BORDER};border-radius:4px;padding:8px 10px;max-width:960px">'
         f"{header}{body}</div>"
     )
+
+
+__all__ = [
+    "badge",
+    "card",
+    "duration",
+    "esc",
+    "html_table",
+    "number",
+    "seconds_since",
+    "shorten",
+    "strip_ansi",
+    "text_table",
+    "when",
+]

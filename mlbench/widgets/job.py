@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 32_768
-AGENT_CHECK_S = 2.0
 MAX_CHARTS = 6
 CHART_POINTS = 300
 
@@ -102,7 +101,6 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         self._log_partial = ""
         self._log_offset: int | None = None
         self._metrics_at = 0.0
-        self._agent_at = time.monotonic()
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,12 +163,13 @@ class JobWidget(StaticReprMixin, widgets.VBox):
     def id(self) -> str:
         return self.info.id
 
-    def refresh(self) -> bool:
-        """Read the job once and update the view; returns True once the job has ended."""
+    def refresh(self, info: JobInfo | None = None) -> bool:
+        """Read the job once (or take ``info`` just read) and update the view; returns True once
+        the job has ended."""
         with self._lock:
             if self.finished:
                 return True
-            info = self._ws.jobs.info(self.info.id)
+            info = info or self._ws.jobs.info(self.info.id)
             self._read_log()
             final = info.status.is_final
             if final:
@@ -282,23 +281,18 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         failures = 0
         while not self._stop.is_set():
             try:
-                if self.refresh():
-                    return
-                self._keep_agent_alive()
-                failures = 0
+                # following keeps the target's agent alive (restarted if it died)
+                for info in self._ws.jobs.follow(self.info.id, poll_interval=self.poll_interval):
+                    failures = 0
+                    if self.refresh(info) or self._stop.is_set():
+                        return
             except Exception:  # a transient database or file error must not end live updates
                 failures += 1
                 log.warning("refreshing job %s failed", self.info.id, exc_info=failures == 1)
                 if failures >= 20:
                     self._message.value = _note("live updates stopped after repeated errors")
                     return
-            self._stop.wait(self.poll_interval * (1 if failures == 0 else 4))
-
-    def _keep_agent_alive(self) -> None:
-        """Like ``job.wait()``: restart the target's agent if it died while the job is active."""
-        if time.monotonic() - self._agent_at >= AGENT_CHECK_S:
-            self._agent_at = time.monotonic()
-            self._ws.jobs.agent(self.info.compute).ensure_running()
+                self._stop.wait(self.poll_interval * 4)
 
     def wait(
         self, timeout: float | None = None, on_change: Callable[[JobInfo], None] | None = None
@@ -308,24 +302,17 @@ class JobWidget(StaticReprMixin, widgets.VBox):
         Raises :class:`mlbench.errors.WaitTimeoutError` after ``timeout`` seconds (the job goes
         on) and lets ``KeyboardInterrupt`` through (the caller decides what stopping means).
         """
-        from mlbench.errors import WaitTimeoutError
-
-        deadline = None if timeout is None else time.monotonic() + timeout
         seen = None
-        while True:
-            final = self.refresh()
+        for info in self._ws.jobs.follow(
+            self.id, timeout=timeout, poll_interval=self.poll_interval
+        ):
+            final = self.refresh(info)
             if on_change is not None and self.info.status.value != seen:
                 seen = self.info.status.value
                 on_change(self.info)
             if final:
-                return self
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeoutError(
-                    f"job {self.id} is still {self.status} after waiting {timeout:g} s",
-                    hint="the job goes on; wait again or cancel it",
-                )
-            self._keep_agent_alive()
-            time.sleep(self.poll_interval)
+                break
+        return self
 
     def close(self) -> None:
         self.stop()
