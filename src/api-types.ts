@@ -1378,6 +1378,12 @@ export interface components {
        */
       parent?: components['schemas']['JobParent'] | null;
       /**
+       * Agent Lost
+       * @description Starting or running, but its agent stopped heartbeating: it is resolved (requeued or failed) when an agent for its target starts, which reading it triggers.
+       * @default false
+       */
+      agent_lost?: boolean;
+      /**
        * Notebook Relpath
        * @description notebook_path relative to the server root (null when outside it).
        * @default null

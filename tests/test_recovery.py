@@ -75,6 +75,37 @@ def test_agent_sigkill_mid_job_then_restart(ws: Any, notebook: Any) -> None:
         assert job.status.is_final
 
 
+def test_a_reader_sees_a_lost_agent_and_starts_the_recovery(
+    tmp_path: Path, notebook: Any
+) -> None:
+    """After SIGKILL of the agent, reading a job it ran says so at once (no stale 'running'
+    without a reason), and that read starts the agent whose start-up resolves the job."""
+    from mlbench import Workspace
+
+    ws = Workspace(tmp_path / "ws", agent_heartbeat_interval_s=0.4, agent_idle_timeout_s=60)
+    try:
+        job = ws.jobs.submit(notebook("import time", "time.sleep(60)"))
+        wait_for(lambda: job.info.progress.cell_index == 1)
+        pid = _agent_pid(ws)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not ws.jobs.agent("local").is_running())
+        time.sleep(3.5)  # longer than the heartbeat allows (5 beats, at least 3 s)
+        seen = ws.jobs.info(job.id)
+        assert seen.status.value == "running" and seen.agent_lost
+        assert seen.status_reason.startswith("agent lost: no heartbeat since")
+        listed = ws.jobs.list(limit=5)[0].info
+        assert listed.agent_lost and listed.status_reason == seen.status_reason
+        # nobody started an agent by hand: the read did, and its start-up resolves the job
+        wait_for(lambda: ws.jobs.agent("local").is_running())
+        final = ws.jobs.wait(job.id, timeout=WAIT)
+        assert final.status.value == "failed" and final.error is not None
+        assert final.error.kind == "agent_lost" and f"pid {pid}" in final.status_reason
+        assert not final.agent_lost
+    finally:
+        ws.jobs.agent("local").stop(now=True, timeout=30)
+        ws.close()
+
+
 def test_agent_stop_drains_then_now_requeues(ws: Any, notebook: Any) -> None:
     nb = notebook("import time\ntime.sleep(2)\nprint('finished')")
     job = ws.jobs.submit(nb)

@@ -132,6 +132,11 @@ class JobInfo(BaseModel):
         "kernel: jobs with equal hashes compute the same thing.",
     )
     parent: JobParent | None = Field(None, description="The sweep or pipeline run it belongs to.")
+    agent_lost: bool = Field(
+        False,
+        description="Starting or running, but its agent stopped heartbeating: it is resolved "
+        "(requeued or failed) when an agent for its target starts, which reading it triggers.",
+    )
 
     @property
     def duration_s(self) -> float | None:

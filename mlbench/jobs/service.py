@@ -41,9 +41,11 @@ from mlbench.jobs.models import (
 )
 from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, notebook_parameters
 from mlbench.jobs.spec import JobSpec, ResourceRequest, gather_resources, spec_hash
-from mlbench.store import JobEventRow, JobRow
+from mlbench.store import AgentRow, JobEventRow, JobRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from mlbench.compute.agents import AgentControl
     from mlbench.workspace import Workspace
 
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 AGENT_CHECK_S = 2.0  # how often a follower makes sure the job's agent is alive
+_ON_AGENT = (JobStatus.STARTING.value, JobStatus.RUNNING.value)
 
 
 class Jobs:
@@ -219,7 +222,7 @@ class Jobs:
                 raise JobNotFoundError(
                     f"job {job_id!r} does not exist", hint="list jobs with `mlbench job list`"
                 )
-            return _to_info(row)
+            return self._infos(s, [row])[0]
 
     def list(
         self,
@@ -289,10 +292,50 @@ class Jobs:
                         rows.append(row)
                         if len(rows) > limit:
                             break
-        more = len(rows) > limit
-        rows = rows[:limit]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            infos = self._infos(s, rows)
         next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return JobList([Job(self._ws, _to_info(r)) for r in rows], next_cursor=next_cursor)
+        return JobList([Job(self._ws, i) for i in infos], next_cursor=next_cursor)
+
+    def _infos(self, s: Session, rows: Sequence[JobRow]) -> list[JobInfo]:
+        """Rows as JobInfo; a starting or running job whose agent stopped heartbeating says so
+        (and an agent is started, whose start-up resolves it), instead of looking alive."""
+        infos = [_to_info(r) for r in rows]
+        agent_ids = {r.agent_id for r in rows if r.agent_id and r.status in _ON_AGENT}
+        if not agent_ids:
+            return infos
+        beats = dict(
+            s.execute(
+                select(AgentRow.id, AgentRow.heartbeat_at).where(
+                    AgentRow.id.in_(agent_ids), AgentRow.state == "running"
+                )
+            ).all()
+        )
+        silent_for = max(3.0, 5 * self._ws.settings.agent_heartbeat_interval_s)
+        now = utcnow()
+        lost: set[str] = set()
+        for i, row in enumerate(rows):
+            if row.status not in _ON_AGENT or not row.agent_id:
+                continue
+            beat = beats.get(row.agent_id)
+            if beat is not None and (now - beat).total_seconds() < silent_for:
+                continue
+            since = f"since {beat.astimezone().strftime('%H:%M:%S')}" if beat else "(stopped)"
+            infos[i] = infos[i].model_copy(
+                update={
+                    "agent_lost": True,
+                    "status_reason": f"agent lost: no heartbeat {since}; the job is requeued or "
+                    f"failed when an agent for {row.compute!r} starts",
+                }
+            )
+            lost.add(row.compute)
+        for compute in lost:  # whoever sees it starts the reconciliation
+            try:
+                self.agent(compute).ensure_running()
+            except Exception:
+                log.debug("could not start an agent for %r", compute, exc_info=True)
+        return infos
 
     def logs(
         self,
