@@ -9,13 +9,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from mlbench.compute.agents import AgentControl, AgentLauncher, NoAgentLauncher
 from mlbench.compute.service import ComputeTargets
 from mlbench.config import WorkspaceSettings, load_settings, resolve_home
+from mlbench.data.secrets import Redactor
 from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
-from mlbench.store import Database
+from mlbench.store import ComputeTargetRow, Database, DatastoreRow
 from mlbench.tracking.client import TrackingClient
 
 if TYPE_CHECKING:
@@ -54,8 +57,20 @@ class Workspace:
         )
         self.db.migrate()
         self._agents: AgentLauncher = agents or NoAgentLauncher
+        self.redact = Redactor(self._secret_values, self._secrets_version)
         self.compute = ComputeTargets(self)
         self.jobs = Jobs(self, hooks=[DataBindings()])
+
+    def _secret_values(self) -> list[str]:
+        return [*self.compute.secret_values(), *self.datastores.secret_values()]
+
+    def _secrets_version(self) -> object:
+        """Changes whenever a datastore or compute target (and so maybe a secret) changes."""
+        with self.db.session() as s:
+            return tuple(
+                s.execute(select(func.count(), func.max(row.updated_at))).one()
+                for row in (DatastoreRow, ComputeTargetRow)
+            )
 
     def agents(self, compute: str) -> AgentControl:
         """The agent of compute target ``compute``."""

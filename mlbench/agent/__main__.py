@@ -32,9 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("alembic", "papermill"):  # per-job INFO lines that say nothing new
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from mlbench.agent.agent import Agent
+    from mlbench.data.secrets import RedactingFilter
     from mlbench.workspace import Workspace
 
-    return Agent(Workspace(args.workspace), args.compute, on_demand=args.on_demand, lock=lock).run()
+    ws = Workspace(args.workspace)
+    for handler in logging.getLogger().handlers:  # the agent's log: no secret, whoever logs it
+        handler.addFilter(RedactingFilter(ws.redact))
+    return Agent(ws, args.compute, on_demand=args.on_demand, lock=lock).run()
 
 
 if __name__ == "__main__":

@@ -18,3 +18,8 @@ class CliContext:
         from mlbench.sdk import Workspace
 
         return Workspace(self._path)
+
+    def redact(self, text: str) -> str:
+        """``text`` with the workspace's secrets masked (once the workspace is open)."""
+        ws = self.__dict__.get("ws")
+        return ws.redact(text) if ws is not None else text

@@ -21,12 +21,31 @@ class MlbenchGroup(click.Group):
     """Turns mlbench's errors into one readable message and exit code 2, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from mlbench.cli.render import print_error
+
         try:
             return super().invoke(ctx)
         except MlbenchError as exc:
-            from mlbench.cli.render import print_error
-
+            if isinstance(ctx.obj, CliContext):  # whatever produced the text, no secret in it
+                exc.message = ctx.obj.redact(exc.message)
+                exc.hint = ctx.obj.redact(exc.hint) if exc.hint else exc.hint
             print_error(exc)
+            sys.exit(2)
+        except Exception as exc:
+            # A damaged SQLite file under MLflow (or anything not wrapped by the workspace's own
+            # database) is still one line, not a traceback of the library that found it.
+            from mlbench.store.db import DatabaseDamagedError, damaged_reason
+
+            reason = damaged_reason(exc)
+            if reason is None:
+                raise
+            print_error(
+                DatabaseDamagedError(
+                    f"a database of the workspace is damaged: {reason}",
+                    hint="see which with `mlbench workspace check`; restore a backup with "
+                    "`mlbench workspace restore BACKUP`",
+                )
+            )
             sys.exit(2)
 
 
@@ -43,11 +62,15 @@ class MlbenchGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     """mlbench: notebook jobs, tracked in MLflow, on local or remote compute."""
+    from mlbench.data.secrets import RedactingFilter
+
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = CliContext(workspace)
+    for handler in logging.getLogger().handlers:  # every library's lines (-vv: botocore...)
+        handler.addFilter(RedactingFilter(ctx.obj.redact))
 
 
 cli.add_command(run_command)

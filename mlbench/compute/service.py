@@ -223,6 +223,19 @@ class ComputeTargets:
     def _secrets(self) -> SecretStore:
         return secret_store(self._ws.home, self._ws.settings.secrets_backend)
 
+    def secret_values(self) -> list[str]:
+        """Every secret value of every target (for masking; never shown)."""
+        with self._ws.db.session() as s:
+            rows = s.execute(select(ComputeTargetRow.name, ComputeTargetRow.kind)).all()
+        values: list[str] = []
+        for name, kind in rows:
+            try:
+                backend = compute_backends.get(kind)
+            except InvalidInputError:
+                continue
+            values += self._read_secrets(backend, name).values()
+        return values
+
     def _read_secrets(self, backend: ComputeBackend, name: str) -> dict[str, str]:
         return self._secrets.get(_secret_key(name)) if backend.secret_fields else {}
 
@@ -237,6 +250,7 @@ class ComputeTargets:
                     value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
                 )
         self._secrets.set(_secret_key(name), values)
+        self._ws.redact.refresh()
 
     @staticmethod
     def _parse(backend: ComputeBackend, config: dict[str, Any]) -> ComputeConfig:

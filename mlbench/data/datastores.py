@@ -269,6 +269,18 @@ class Datastores:
         return secret_store(self._ws.home, self._ws.settings.secrets_backend)
 
     # -- reading -------------------------------------------------------------------------------
+    def secret_values(self) -> list[str]:
+        """Every credential value of every datastore (for masking; never shown)."""
+        with self._ws.db.session() as s:
+            names = [
+                name
+                for name, creds in s.execute(
+                    select(DatastoreRow.name, DatastoreRow.credential_names)
+                )
+                if creds
+            ]
+        return [v for name in names for v in self.secrets.get(name).values()]
+
     def list(self) -> list[DatastoreInfo]:
         self.ensure_default()
         with self._ws.db.session() as s:
@@ -357,6 +369,7 @@ class Datastores:
             self._verify(Datastore(name, spec, parsed, creds, read_only=read_only))
         now = utcnow()
         self.secrets.set(name, creds)
+        self._ws.redact.refresh()
         try:
             with self._ws.db.write() as s:
                 if s.get(DatastoreRow, name) is not None:
@@ -407,6 +420,7 @@ class Datastores:
             self._verify(Datastore(name, spec, parsed, creds, read_only=ro))
         old = self.secrets.get(name)
         self.secrets.set(name, creds)
+        self._ws.redact.refresh()
         try:
             with self._ws.db.write() as s:
                 stored = s.get(DatastoreRow, name)

@@ -8,21 +8,28 @@ one of two places, chosen by the workspace setting ``secrets_backend``:
 - ``keyring``: the OS keyring (the ``keyring`` package), one entry per datastore under the
   service ``mlbench:<workspace path>``.
 
-Values never leave this module except to build a datastore's filesystem. :func:`redact` takes
-them out of any text (error messages from storage libraries) before it is shown.
+Values never leave this module except to build a datastore's filesystem or connect a compute
+target. :func:`redact` takes them out of a text; :class:`Redactor` (``ws.redact``) takes every
+secret the workspace holds out of every text mlbench stores or prints.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets as _secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mlbench.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
 
 MASK = "***"
 _CONNECTION_PARTS = re.compile(r"(?i)(AccountKey|SharedAccessSignature|sig)=([^;&]+)")
@@ -133,3 +140,90 @@ def redact(text: str, values: dict[str, str] | list[str]) -> str:
     for value in secrets_list:
         text = text.replace(value, MASK)
     return _CONNECTION_PARTS.sub(lambda m: f"{m.group(1)}={MASK}", text)
+
+
+class Redactor:
+    """Masks every secret the workspace holds (datastore credentials, compute tokens) in any
+    text mlbench stores or prints, whatever produced it: a storage library's error, a gateway
+    echoing its request, a debug log line.
+
+    ``load`` returns the secret values; ``version`` is a cheap fingerprint of where they live,
+    checked at most once a second, so a secret added by another process is masked here too.
+    """
+
+    def __init__(
+        self, load: Callable[[], Iterable[str]], version: Callable[[], object] | None = None
+    ) -> None:
+        self._load = load
+        self._version = version
+        self._values: list[str] | None = None
+        self._seen: object = None
+        self._checked = 0.0
+        self._loading = False
+        # re-entrant: loading the secrets may log (SQL, keyring), and logs pass this redactor
+        self._lock = threading.RLock()
+
+    def refresh(self) -> None:
+        """Forget the values: the next text reloads them (after a secret changed here)."""
+        with self._lock:
+            self._values = None
+
+    def _current(self) -> list[str]:
+        with self._lock:
+            if self._loading:  # a log line written while loading: the values known so far
+                return self._values or []
+            now = time.monotonic()
+            if self._version is not None and now - self._checked >= 1.0:
+                self._checked = now
+                try:
+                    seen = self._version()
+                except Exception:  # a busy database must not stop a text from being written
+                    seen = self._seen
+                if seen != self._seen:
+                    self._seen, self._values = seen, None
+            if self._values is None:
+                try:
+                    found = {v for x in self._load() for v in secret_values({"": x})}
+                except Exception:
+                    log.warning(
+                        "could not read the workspace's secrets to mask them", exc_info=True
+                    )
+                    found = set()
+                self._values = sorted(found, key=len, reverse=True)
+            return self._values
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        return redact(text, self._current())
+
+    def json(self, value: Any) -> Any:
+        """A JSON-like value with every string in it redacted."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.json(v) for k, v in value.items()}
+        return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record passing a handler (any library's)."""
+
+    def __init__(self, redactor: Callable[[str], str]) -> None:
+        super().__init__()
+        self._redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        masked = self._redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self._redact(text)
+        return True

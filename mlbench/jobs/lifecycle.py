@@ -1,5 +1,9 @@
 """The job lifecycle: the only code that moves a job between states.
 
+Every text it stores (reasons, errors, tracebacks) first passes the workspace's redactor, so a
+secret that leaked into a message (a gateway echoing its token) never reaches the database, the
+event feed or any reader.
+
 queued → starting → running → completed / failed / canceled / timed_out, with retries (back to
 queued) and reconciliation after a lost agent. Every transition is one guarded ``UPDATE`` (a
 compare-and-set on the current state, so two agents or a canceller and an agent never both win)
@@ -139,8 +143,13 @@ class Lifecycle:
         return row
 
     # -- the agent -----------------------------------------------------------------------------
+    def _masked(self, error: JobError | None) -> dict[str, Any] | None:
+        """An error as stored: every secret the workspace holds masked, whoever wrote it."""
+        return self._ws.redact.json(error.model_dump()) if error else None
+
     def note_waiting(self, job_id: str, reason: str) -> None:
         """Why a queued job is not started yet (shown in lists; no event)."""
+        reason = self._ws.redact(reason)
         with self._ws.db.write() as s:
             s.execute(
                 update(JobRow)
@@ -244,7 +253,8 @@ class Lifecycle:
     def finish(self, info: JobInfo, agent_id: str, outcome: Outcome) -> JobStatus:
         """Record how an attempt ended: requeued for a retry, or final. Returns the new state."""
         now = utcnow()
-        error = outcome.error.model_dump() if outcome.error else None
+        error = self._masked(outcome.error)
+        outcome = Outcome(outcome.status, self._ws.redact(outcome.reason), None, outcome.retryable)
         retry = (
             outcome.status == JobStatus.FAILED
             and outcome.retryable
@@ -293,6 +303,7 @@ class Lifecycle:
     def fail(self, job_id: str, agent_id: str, error: JobError) -> bool:
         """A starting or running job of this agent failed outside its run (an agent bug)."""
         now = utcnow()
+        message = self._ws.redact(error.message)
         with self._ws.db.write() as s:
             done = s.execute(
                 update(JobRow)
@@ -301,14 +312,14 @@ class Lifecycle:
                 )
                 .values(
                     status=JobStatus.FAILED.value,
-                    status_reason=error.message,
-                    error=error.model_dump(),
+                    status_reason=message,
+                    error=self._masked(error),
                     finished_at=now,
                     updated_at=now,
                 )
             ).rowcount
             if done:
-                s.add(status_event(job_id, JobStatus.FAILED, now, error.message))
+                s.add(status_event(job_id, JobStatus.FAILED, now, message))
         return bool(done)
 
     # -- users ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from mlbench.errors import (
     NotFoundError,
     WaitTimeoutError,
 )
+from mlbench.store.db import DatabaseDamagedError, DatabaseMissingError
 from mlbench.validation import MAX_JSON_DEPTH, check_json
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ READ, WRITE = "read", "write"
 DEFAULT_MAX_BODY = 1024 * 1024
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (DatabaseDamagedError, 503),  # the workspace needs repair: not this request's fault
+    (DatabaseMissingError, 503),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InvalidInputError, 400),
@@ -67,6 +70,7 @@ _HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     501: "not_implemented",
+    503: "service_unavailable",
 }
 
 
@@ -214,6 +218,9 @@ class MlbenchMixin:
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         body = error_body(status_code, exc, self._reason)
+        ws = self.settings.get("mlbench_workspace")
+        if ws is not None:  # whatever produced the message, no secret leaves in it
+            body = ws.redact.json(body)
         if status_code >= 500:
             log.error("%s %s -> %s: %s", self.request.method, self.request.path, status_code, body)
         self.set_header("Content-Type", "application/json")

@@ -19,6 +19,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Type, Unicode
 
 from mlbench.compute.registry import compute_backends
+from mlbench.data.secrets import RedactingFilter
 from mlbench.server.base import DEFAULT_MAX_BODY
 from mlbench.server.events import EventHub, tornado_run_sync
 from mlbench.server.handlers import route_handlers
@@ -106,6 +107,9 @@ class MlbenchApp(ExtensionApp):
             queries_class=self.queries_class,
         )
         self.settings.update({"mlbench_workspace": ws, "mlbench": self.services})
+        masking = RedactingFilter(ws.redact)
+        for handler in {*self.log.handlers, *logging.getLogger().handlers}:
+            handler.addFilter(masking)  # the server's log shows no workspace secret
         self.log.info("mlbench workspace: %s", ws.home)
         threading.Thread(target=self._warm_up, name="mlbench-warm-up", daemon=True).start()
 
