@@ -677,6 +677,42 @@ async def test_submit_errors(api: Api, root: Path) -> None:
     await api.get("/jobs/{job_id}/logs", job_id="nope", params={"offset": -1}, expect=400)
 
 
+async def test_odd_json_is_a_400_and_creates_no_job(api: Api, ws: Any, root: Path) -> None:
+    """Issue 12 items 3 and 5, as the attack was made: each body is refused before anything is
+    stored (no job row, no event, no job folder)."""
+    make_notebook(root / "q.ipynb", "print(n)", parameters="n = 1")
+    before = len(ws.jobs.list(limit=1000))
+    deep: Any = "x"
+    for _ in range(900):
+        deep = {"d": deep}
+    attacks = {
+        "a dict nested 900 deep": {"parameters": {"n": deep}, "allow_unknown_params": True},
+        "a 400-digit memory": {"resources": {"memory": int("9" * 400)}},
+        "a 400-digit memory string": {"resources": {"memory": "9" * 400}},
+        "a lone surrogate in a tag": {"tags": {"t": "\ud800"}},
+        "a non-identifier parameter": {"parameters": {"1x": 1}, "allow_unknown_params": True},
+        "a keyword parameter": {"parameters": {"class": 1}, "allow_unknown_params": True},
+        "an infinite timeout": {"timeout_s": "inf"},
+        "infinite cpus": {"resources": {"cpus": "Infinity"}},
+    }
+    for what, fields in attacks.items():
+        r = await api.post("/jobs", body={"notebook_path": "q.ipynb", **fields}, expect=400)
+        assert r["error"]["message"], what
+    deeper = await api.post(
+        "/jobs",
+        raw=b'{"notebook_path": "q.ipynb", "parameters": {"n": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}",
+        expect=400,
+    )
+    assert "nested" in deeper["error"]["message"]
+    assert len(ws.jobs.list(limit=1000)) == before
+    jobs_dir = ws.paths.jobs_dir
+    folders = {p.name for p in jobs_dir.iterdir()} if jobs_dir.exists() else set()
+    assert folders == {j.id for j in ws.jobs.list(limit=1000)}
+
+
 async def test_list_jobs_filters_sorting_and_paging(api: Api, ws: Any, root: Path) -> None:
     nb = make_notebook(root / "list.ipynb", "pass")
     if "no-agent" not in {t.name for t in ws.compute.list()}:
