@@ -3,23 +3,63 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from mlbench.errors import InvalidInputError
+from mlbench.errors import InvalidInputError, MlbenchError
+from mlbench.paths import WorkspacePaths
 from mlbench.store.locks import file_lock
 from mlbench.store.schema import JobEventRow
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's words for a damaged file (SQLITE_NOTADB, SQLITE_CORRUPT and a broken schema).
+_DAMAGED = ("file is not a database", "database disk image is malformed", "malformed database")
+
+
+class DatabaseDamagedError(MlbenchError):
+    """A workspace's SQLite file is not a database, or is damaged (maps to HTTP 503)."""
+
+    code = "database_damaged"
+
+
+class DatabaseMissingError(MlbenchError):
+    """The database is empty or gone while the workspace holds jobs and runs (HTTP 503)."""
+
+    code = "database_missing"
+
+
+def damaged_reason(error: BaseException) -> str | None:
+    """SQLite's message when ``error`` (or what caused it) says a database file is damaged."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, sqlite3.DatabaseError):
+            message = str(seen)
+            if any(word in message.lower() for word in _DAMAGED):
+                return message
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def damaged_error(path: Path | str, reason: str) -> DatabaseDamagedError:
+    return DatabaseDamagedError(
+        f"the workspace database {path} is damaged: {reason}",
+        hint="see what is wrong with `mlbench workspace check`; then restore a backup "
+        "(`mlbench workspace restore BACKUP`), or move the file away to start an empty one",
+        details={"path": str(path), "reason": reason},
+    )
 
 
 class Database:
@@ -40,6 +80,13 @@ class Database:
             ) from exc
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._lock_dir = lock_dir
+        database = self.url.database if self.is_sqlite else None
+        self.path: Path | None = (
+            Path(database)
+            if database and database != ":memory:" and "mode=memory" not in database
+            else None
+        )
+        self._check_file()
         self.engine = self._create_engine()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -76,16 +123,44 @@ class Database:
 
         return engine
 
+    def _check_file(self) -> None:
+        """Refuse a file that is not SQLite at all before SQLAlchemy and Alembic trip on it."""
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            with self.path.open("rb") as f:
+                header = f.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise DatabaseDamagedError(
+                f"the workspace database {self.path} cannot be read: {error.strerror or error}",
+                hint="check the file's permissions and the disk",
+            ) from None
+        if header and header != SQLITE_HEADER:
+            raise damaged_error(
+                self.path, "file is not a database (it does not start with SQLite's header)"
+            )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQLite's 'file is not a database' / 'malformed' as one clear error naming the file."""
+        try:
+            yield
+        except exc.DatabaseError as error:
+            reason = damaged_reason(error)
+            if reason is None:
+                raise
+            raise damaged_error(self.path or self.url, reason) from None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A read session (also fine for a single atomic UPDATE)."""
-        with self._sessions() as session, session.begin():
+        with self._translated(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on error."""
-        with self._write_sessions() as session, session.begin():
+        with self._translated(), self._write_sessions() as session, session.begin():
             yield session
 
     def migrate(self) -> None:
@@ -99,13 +174,55 @@ class Database:
 
         script = ScriptDirectory(str(MIGRATIONS))
         head = script.get_current_head()
-        with self.engine.connect() as conn:
+        if self.path is not None and (not self.path.exists() or not self.path.stat().st_size):
+            # Before connecting, which would write SQLite's header over the evidence.
+            self._refuse_new_over_content()
+        with self._translated(), self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             return
         lock = self._lock_dir / "migrate.lock" if self._lock_dir else None
         with file_lock(lock) if lock else _nullcontext():
-            self._upgrade()
+            if current is None:
+                self._refuse_new_over_content()
+            with self._translated():
+                self._upgrade()
+
+    def _refuse_new_over_content(self) -> None:
+        """A database without mlbench's tables is a new workspace, unless the workspace folder
+        already holds jobs or runs: then the file was emptied, truncated or replaced, and
+        starting afresh would silently orphan them."""
+        if self.path is None or self._lock_dir is None:
+            return
+        # The lock folder is the workspace's home (the Workspace passes it).
+        paths = WorkspacePaths(self._lock_dir)
+        if self.path.resolve() != paths.database.resolve():
+            return  # a database_url of its own: not this folder's database
+        if self.path.exists() and self.path.stat().st_size:
+            from alembic.runtime.migration import MigrationContext
+
+            with self.engine.connect() as conn:  # the first writer may have migrated meanwhile
+                if MigrationContext.configure(conn).get_current_revision() is not None:
+                    return
+        found = []
+        jobs = (
+            [p for p in paths.jobs_dir.iterdir() if p.is_dir()] if paths.jobs_dir.is_dir() else []
+        )
+        if jobs:
+            found.append(f"{len(jobs)} job folder(s) in {paths.jobs_dir}")
+        mlflow_db = paths.mlflow_dir / "mlflow.db"
+        if mlflow_db.is_file() and mlflow_db.stat().st_size > 0:
+            found.append(f"an MLflow store ({mlflow_db})")
+        if found:
+            size = self.path.stat().st_size if self.path.exists() else None
+            state = "is missing" if size is None else "is empty" if size == 0 else "has no tables"
+            raise DatabaseMissingError(
+                f"the workspace database {self.path} {state}, but the workspace holds "
+                f"{' and '.join(found)}: it was emptied or replaced",
+                hint="restore a backup (`mlbench workspace restore BACKUP`); or, to start a new "
+                "workspace here anyway, move the jobs and mlflow folders away first",
+                details={"path": str(self.path)},
+            )
 
     def _upgrade(self) -> None:
         from alembic import command
