@@ -26,6 +26,9 @@ class MlbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MlbenchError as exc:
+            if isinstance(ctx.obj, CliContext):  # whatever produced the text, no secret in it
+                exc.message = ctx.obj.redact(exc.message)
+                exc.hint = ctx.obj.redact(exc.hint) if exc.hint else exc.hint
             print_error(exc)
             sys.exit(2)
         except Exception as exc:
@@ -59,11 +62,15 @@ class MlbenchGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     """mlbench: notebook jobs, tracked in MLflow, on local or remote compute."""
+    from mlbench.data.secrets import RedactingFilter
+
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = CliContext(workspace)
+    for handler in logging.getLogger().handlers:  # every library's lines (-vv: botocore...)
+        handler.addFilter(RedactingFilter(ctx.obj.redact))
 
 
 cli.add_command(run_command)

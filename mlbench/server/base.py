@@ -218,6 +218,9 @@ class MlbenchMixin:
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         body = error_body(status_code, exc, self._reason)
+        ws = self.settings.get("mlbench_workspace")
+        if ws is not None:  # whatever produced the message, no secret leaves in it
+            body = ws.redact.json(body)
         if status_code >= 500:
             log.error("%s %s -> %s: %s", self.request.method, self.request.path, status_code, body)
         self.set_header("Content-Type", "application/json")
