@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import test_server
+from tests.conftest import make_notebook
 from tests.test_server import Api, error_code
 
 # fixtures shared with tests/test_server.py (a module-scoped workspace and server config)
@@ -72,7 +73,9 @@ async def test_compute_non_finite_or_huge_is_400_and_nothing_stored(
     assert all(i["target"]["problem"] is None for i in items)
 
 
-async def test_a_stored_bad_value_does_not_lock_the_workspace(api: Api, ws: Any) -> None:
+async def test_a_stored_bad_value_does_not_lock_the_workspace(
+    api: Api, ws: Any, root: Path
+) -> None:
     await api.post("/compute", body={"name": "broken", "config": {"cpus": 2}}, expect=201)
     _store_raw_config(ws, "broken", {"cpus": "Infinity"})  # what issue 12 found stored
 
@@ -81,9 +84,13 @@ async def test_a_stored_bad_value_does_not_lock_the_workspace(api: Api, ws: Any)
     assert "cpus" in broken["problem"] and broken["capacity"]["cpus"] == 0
     shown = await api.get("/compute/{name}", name="broken", expect=200)
     assert shown["target"]["problem"]
-    # Submitting to it is a clear 400 naming the fix, not a 500.
-    with pytest.raises(Exception, match="mlbench compute update broken"):
-        ws.compute.backend("broken")
+    # Submitting to it is a clear 400 naming the fix, not a 500, and creates no job.
+    make_notebook(root / "p.ipynb", "1")
+    refused = await api.post(
+        "/jobs", body={"notebook_path": "p.ipynb", "compute": "broken"}, expect=400
+    )
+    assert "mlbench compute update broken" in refused["error"]["hint"]
+    assert not ws.jobs.list(compute="broken")
 
     repaired = await api(
         "PATCH", "/compute/{name}", name="broken", body={"config": {"cpus": 3}}, expect=200
@@ -425,3 +432,54 @@ def test_remote_scan_leaves_out_hidden_files() -> None:
     scan = scan_remote(fs, "/bucket/t", "mem:")
     assert [e.path for e in scan.entries] == ["a.csv"]
     assert scan.skipped == [".private/ (hidden)", "sub/.h.csv (hidden)"]
+
+
+# -- the CLI's number options, property-based (parsing only: no workspace needed) --------------
+_NUMBER_OPTIONS = [
+    "--cpus",
+    "--memory-mb",
+    "--max-concurrent-jobs",
+    "--kernel-pool-size",
+    "--idle-timeout",
+    "--default-cpus",
+    "--default-gpus",
+    "--connect-timeout",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    option=st.sampled_from(_NUMBER_OPTIONS),
+    value=st.one_of(
+        st.floats().map(repr),
+        st.integers(min_value=-(10**30), max_value=10**30).map(str),
+        st.sampled_from(["inf", "-inf", "nan", "NaN", "1e400", "-0", "0x10", " 3 ", "1_000"]),
+        st.text(max_size=8),
+    ),
+)
+def test_cli_number_options_property(option: str, value: str) -> None:
+    """Whatever text an option gets, it is refused by the parser or becomes a finite number in
+    the option's range: nothing else reaches the settings."""
+    import math
+
+    import click
+
+    from mlbench.cli.compute import create_command
+    from mlbench.compute.base import MAX_CPUS, MAX_JOBS_AT_ONCE, MAX_MEMORY_MB, MAX_SECONDS
+
+    try:
+        ctx = create_command.make_context("create", ["c1", option, value])
+    except click.UsageError:
+        return
+    parsed = next(v for k, v in ctx.params.items() if k not in ("name", "kind") and v is not None)
+    assert isinstance(parsed, int | float) and math.isfinite(parsed)
+    high = {
+        "--cpus": MAX_CPUS,
+        "--default-cpus": MAX_CPUS,
+        "--memory-mb": MAX_MEMORY_MB,
+        "--max-concurrent-jobs": MAX_JOBS_AT_ONCE,
+        "--kernel-pool-size": 16,
+        "--idle-timeout": MAX_SECONDS,
+        "--connect-timeout": MAX_SECONDS,
+    }.get(option, 10**6)
+    assert 0 <= parsed <= high
