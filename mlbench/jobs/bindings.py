@@ -35,8 +35,14 @@ class DataBindings(JobHook):
             target=spec.compute,
         )
         sub.parameters.update(paths)
-        # the spec keeps the exact versions, so a rerun (and the content hash) reads these
-        sub.spec = spec.model_copy(update={"inputs": {b.name: b.ref for b in sub.inputs}})
+        # the spec keeps exact versions (a rerun reads these) and outputs in one canonical form
+        # (equivalent spellings hash alike)
+        sub.spec = spec.model_copy(
+            update={
+                "inputs": {b.name: b.ref for b in sub.inputs},
+                "outputs": {o.name: o.spec_text() for o in sub.outputs},
+            }
+        )
         ws, job_id, bound = sub.ws, sub.job_id, list(sub.inputs)
 
         def record_lineage() -> None:  # this job reads those versions
