@@ -268,3 +268,30 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
     result = mlbench(tmp_path / "ws", "workspace", "restore", str(tmp_path / "nothing"))
     _one_line_error(result, "not an mlbench backup")
     shutil.rmtree(tmp_path / "ws", ignore_errors=True)
+
+
+# -- the REST face -----------------------------------------------------------------------------
+@pytest.fixture
+def jp_server_config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"mlbench": True}},
+        "MlbenchApp": {"workspace": str(tmp_path / "srv-ws"), "warm_tracking": False},
+    }
+
+
+async def test_rest_answers_503_naming_the_damaged_database(
+    jp_fetch: Any, jp_serverapp: Any
+) -> None:
+    ws = jp_serverapp.web_app.settings["mlbench_workspace"]
+    ok = await jp_fetch("mlbench/api/v1/compute", raise_error=False)
+    assert ok.code == 200
+    db = ws.paths.database
+    ws.db.dispose()  # the damage reaches the next connection
+    for side in ("-wal", "-shm"):
+        Path(f"{db}{side}").unlink(missing_ok=True)
+    db.write_bytes(os.urandom(64 * 1024))
+    r = await jp_fetch("mlbench/api/v1/compute", raise_error=False)
+    assert r.code == 503, r.body
+    error = json.loads(r.body)["error"]
+    assert error["code"] == "database_damaged" and str(db) in error["message"]
+    assert "workspace restore" in error["hint"]
