@@ -483,3 +483,18 @@ def test_cli_number_options_property(option: str, value: str) -> None:
         "--connect-timeout": MAX_SECONDS,
     }.get(option, 10**6)
     assert 0 <= parsed <= high
+
+
+def test_parse_json_is_bounded_for_any_client_text() -> None:
+    """The REST bodies' parser, usable for any JSON a client sends (e.g. WebSocket messages,
+    where a bare json.loads of 3000 brackets raises RecursionError)."""
+    from mlbench.errors import InvalidInputError
+    from mlbench.server.base import parse_json
+
+    for text in ("[" * 3000 + "]" * 3000, '{"a": NaN}', '{"a": "\\ud800"}', "9" * 30, "{"):
+        with pytest.raises(InvalidInputError):
+            parse_json(text, what="a message", max_bytes=64 * 1024)
+    assert parse_json('{"type": "ping", "s": "[[[["}', max_bytes=1024) == {
+        "type": "ping",
+        "s": "[[[[",
+    }

@@ -238,18 +238,7 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
             raise HTTPError(413, f"request body is larger than {limit} bytes")
         if not data.strip():
             return model.model_validate({})
-        # Before parsing: json.loads and pydantic recurse, so a deep body would be a 500.
-        _check_depth(data)
-        try:
-            parsed = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(
-                f"the request body is not valid JSON: {exc}",
-                hint="send a JSON object with Content-Type: application/json",
-            ) from None
-        # Lone surrogates and huge ints parse, but break the database, MLflow and int() later.
-        check_json(parsed, "request body", max_bytes=limit * 2)
-        return model.model_validate(parsed)
+        return model.model_validate(parse_json(data, max_bytes=limit))
 
     def on_finish(self) -> None:
         # A change made here (submit, cancel...) reaches stream clients without waiting a tick.
@@ -326,7 +315,7 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def _check_depth(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+def _check_depth(data: bytes, max_depth: int = MAX_JSON_DEPTH, *, what: str = "JSON") -> None:
     """Refuse JSON text nested deeper than ``max_depth`` without parsing it (no recursion)."""
     # Brackets inside strings do not nest; an unterminated string is left for json.loads.
     brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
@@ -335,9 +324,28 @@ def _check_depth(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
     steps = (1 if b in b"[{" else -1 for b in brackets)
     if max(itertools.accumulate(steps)) > max_depth:
         raise InvalidInputError(
-            f"the request body is nested more than {max_depth} levels deep",
+            f"{what} is nested more than {max_depth} levels deep",
             hint=f"send at most {max_depth} levels of nested lists and objects",
         )
+
+
+def parse_json(data: bytes | str, *, what: str = "the request body", max_bytes: int) -> Any:
+    """JSON text from a client, bounded: the one parser of request bodies (and of any other
+    JSON a client sends). InvalidInputError when it is not JSON, nested deeper than
+    MAX_JSON_DEPTH, or holds NaN/Infinity, lone surrogates or integers beyond 10**18."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    # Before parsing: json.loads and pydantic recurse, so deep text would be a RecursionError.
+    _check_depth(raw, what=what)
+    try:
+        parsed = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"{what} is not valid JSON: {exc}",
+            hint="send a JSON object with Content-Type: application/json",
+        ) from None
+    # Lone surrogates and huge ints parse, but break the database, MLflow and int() later.
+    check_json(parsed, what, max_bytes=max_bytes * 2)
+    return parsed
 
 
 def _no_constant(name: str) -> Any:
