@@ -33,6 +33,7 @@ from mlbench.store.db import SQLITE_HEADER
 from mlbench.store.locks import FileLock
 
 MANIFEST = "mlbench-backup.json"
+MISSING = "the file does not exist"
 FORMAT = 1
 MLFLOW_DB = "mlflow.db"
 # Not workspace content: agents' runtime files, caches, locks, SQLite's side files.
@@ -96,7 +97,7 @@ def integrity(path: Path) -> str | None:
     """None when ``path`` is a sound SQLite database (``PRAGMA integrity_check``), else what
     is wrong, in SQLite's words (first lines)."""
     if not path.is_file():
-        return "the file does not exist"
+        return MISSING
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
     if not header:
@@ -196,6 +197,8 @@ def check(
                 db_ok,
                 f"{layout.database}: integrity check passed"
                 if db_ok
+                else f"{layout.database} is missing"
+                if problem == MISSING
                 else f"{layout.database} is damaged: {problem}",
                 None
                 if db_ok
@@ -236,18 +239,25 @@ def check(
             )
     if layout.artifacts is not None:
         present = layout.artifacts.is_dir()
+        needed = _has_runs(layout)
+        state = "present" if present else "is missing" if needed else "not made yet (no runs)"
         findings.append(
             Finding(
                 "artifacts",
-                present or not _has_runs(layout),
-                f"artifacts folder {layout.artifacts} " + ("present" if present else "is missing"),
-                None if present else "restore a backup: the runs' artifacts are gone",
+                present or not needed,
+                f"artifacts folder {layout.artifacts} {state}",
+                "restore a backup: the runs' artifacts are gone"
+                if needed and not present
+                else None,
             )
         )
 
     known: set[str] | None = None
     if job_ids is None:
-        job_ids = lambda: _job_ids(layout.database_url)  # noqa: E731
+
+        def job_ids() -> set[str]:
+            return _job_ids(layout.database_url)
+
     if db_ok:
         try:
             known = job_ids()
