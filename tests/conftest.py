@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import nbformat
 import pytest
@@ -15,6 +16,34 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 # The CLI and agent skip this slow, unused import (see mlbench.cli.main); so do the tests.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+# CI sets CI (`.ci/run` exports CI=true): there a test whose service is missing fails.
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_service(missing: str, install: str) -> NoReturn:
+    """A test cannot run because ``missing`` (a server, binary, package or privilege) is absent.
+
+    Locally the test is skipped with that reason. In CI (``CI`` set) it fails instead, naming
+    what is missing and ``install``, how to get it: a CI run that silently skipped the Ray,
+    PostgreSQL or storage tests would prove nothing about them.
+    """
+    message = f"{missing} (to get it: {install})"
+    if IN_CI:
+        pytest.fail(f"missing in CI, where no test may skip: {message}", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def require_module(name: str, install: str) -> Any:
+    """``pytest.importorskip`` under :func:`require_service`'s rule (fails in CI).
+
+    Call it from a fixture or a test, not at module level: there a failure would be a
+    collection error that stops the whole run instead of failing this module's tests.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require_service(f"the Python module {name!r} cannot be imported ({exc})", install)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -4,7 +4,8 @@ Each runs as a child process on a free loopback port and is stopped by the fixtu
 started it. moto checks signatures (``INITIAL_NO_AUTH_ACTION_COUNT``: the first requests, which
 create the IAM user and key, are let through; every later one must be signed with a real key),
 so a wrong key is refused as by AWS. Azurite (npm package ``azurite``) is looked up on PATH, in
-``node_modules/.bin`` or at ``$AZURITE_BLOB``; without it the Azure tests are skipped.
+``node_modules/.bin`` or at ``$AZURITE_BLOB``; without it the Azure tests are skipped (in CI,
+where ``CI`` is set, they fail: see ``tests.conftest.require_service``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import require_module, require_service
+
+SETUP = "`make setup` (it installs the test extra)"
 
 # Azurite's documented development account (public, the same for everyone).
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -77,7 +82,7 @@ class S3Server:
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
+    require_module("moto.server", f"{SETUP} (moto[server] is in it)")
     import boto3
 
     port = free_port()
@@ -143,8 +148,12 @@ class AzuriteServer:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteServer]:
     command = azurite_command()
     if command is None:
-        pytest.skip("Azurite is not installed (npm install azurite; or set AZURITE_BLOB)")
-    pytest.importorskip("adlfs", reason="adlfs is in the azure extra")
+        require_service(
+            "Azurite (the Azure Blob emulator) is not installed",
+            "`make test-python` installs it (npm install --prefix .ci/tools azurite@3); "
+            "or set AZURITE_BLOB to an azurite-blob executable",
+        )
+    require_module("adlfs", f"{SETUP} (adlfs is in it)")
     from azure.storage.blob import BlobServiceClient
 
     port = free_port()

@@ -28,6 +28,7 @@ from mlbench.data.hashing import scan_remote
 from mlbench.data.service import blob_path
 from mlbench.store import DatastoreRow, DataVersionRow
 from tests import storage_servers
+from tests.conftest import require_module
 from tests.storage_servers import AZURITE_KEY, AzuriteServer, S3Server, free_port
 
 s3_server = storage_servers.s3_server  # fixtures (module-scoped servers)
@@ -311,8 +312,10 @@ def test_credentials_in_the_os_keyring(
     s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``secrets_backend: keyring``: credentials live in the keyring, not in the workspace."""
-    keyring = pytest.importorskip("keyring")
-    file_keyring = pytest.importorskip("keyrings.alt.file")
+    keyring = require_module("keyring", "`make setup` (keyring is in the test extra)")
+    file_keyring = require_module(
+        "keyrings.alt.file", "`make setup` (keyrings.alt is in the test extra)"
+    )
     from mlbench import Workspace
 
     # a real keyring backend (an encrypted-at-rest one needs a desktop session here)

@@ -18,11 +18,15 @@ import pytest
 import requests
 
 from mlbench.errors import InvalidInputError, KernelNotFoundError
-from tests.conftest import _stop_agents, make_notebook
+from tests.conftest import _stop_agents, make_notebook, require_module
 from tests.storage_servers import free_port
 from tests.test_jobs import WAIT, wait_for
 
-pytest.importorskip("kernel_gateway")
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_kernel_gateway() -> None:
+    require_module("kernel_gateway", "`make setup` (jupyter-kernel-gateway is in the test extra)")
+
 
 TOKEN = "gw-secret-token-1234"
 AUTH = {"Authorization": f"token {TOKEN}"}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_module, require_service
 from tests.storage_servers import free_port
 
 
@@ -26,8 +27,11 @@ def _pg_bindir() -> Path | None:
 def postgres_url() -> Iterator[str]:
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb) are not installed")
-    pytest.importorskip("psycopg")
+        require_service(
+            "the PostgreSQL server binaries (initdb, pg_ctl) are not installed",
+            "apt-get install postgresql (or put a PostgreSQL bin folder on PATH)",
+        )
+    require_module("psycopg", "`make setup` (psycopg[binary] is in the test extra)")
     # PostgreSQL refuses to run as root: run it as the 'postgres' user in a folder it owns.
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []

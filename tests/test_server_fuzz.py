@@ -4,7 +4,7 @@ A real server process on 127.0.0.1 (loopback only), a tmp root and workspace; sc
 reads the served OpenAPI document and sends generated (valid and invalid) requests, bounded in
 examples per operation and in time; the data routes too (local datastores stay inside the
 server root, which is a tmp folder here). Needs schemathesis (a test dependency); skipped
-without it.
+without it (failed in CI).
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _stop_agents, make_notebook
+from tests.conftest import _stop_agents, make_notebook, require_module
 from tests.storage_servers import free_port
 
-pytest.importorskip("schemathesis")
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_schemathesis() -> None:
+    require_module("schemathesis", "`make setup` (schemathesis is in the test extra)")
+
 
 TOKEN = "fuzz-token"
 MAX_EXAMPLES = int(os.environ.get("MLBENCH_FUZZ_EXAMPLES", "5"))
