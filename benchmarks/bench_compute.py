@@ -6,7 +6,8 @@
    what a Ray task or a gateway kernel adds to a job over a local kernel.
 
 A Ray head (2 CPUs, 2 declared GPUs) and a Jupyter Kernel Gateway are started on 127.0.0.1 and
-stopped at the end. Ray listens on every interface, so the script re-runs itself in a
+stopped at the end (the head by its own processes: tests/ray_head.py; any other Ray on the
+machine is left alone). Ray listens on every interface, so the script re-runs itself in a
 loopback-only network namespace (`.ci/loopback`, root only).
 
 Run: ``python benchmarks/bench_compute.py`` (``--help`` for sizes).
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_jobs import notebook, summary  # noqa: E402
 
 from mlbench import Workspace  # noqa: E402
+from tests.ray_head import RayHead  # noqa: E402
 
 TOKEN = "bench-token"
 
@@ -47,29 +49,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_ray(temp: Path) -> tuple[str, dict[str, str]]:
-    port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ray")),
-            "start",
-            "--head",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            "--num-cpus=2",
-            "--num-gpus=2",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            f"--temp-dir={temp}",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    return f"127.0.0.1:{port}", env
 
 
 def start_gateway(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
@@ -146,8 +125,9 @@ def main() -> None:
         os.execv(loopback, [loopback, sys.executable, __file__, *sys.argv[1:]])
 
     work = Path(tempfile.mkdtemp(prefix="mlbench-bench-compute-"))
-    ray_temp = Path(tempfile.mkdtemp(prefix="mlbray-"))
-    address, ray_env = start_ray(ray_temp)
+    # stopped by its own processes, never `ray stop --force` (which kills every Ray on the machine)
+    ray = RayHead("--num-cpus=2", "--num-gpus=2")
+    address = ray.start()
     gateway_url, gateway = start_gateway(work)
     ws = Workspace(work / "ws", agent_idle_timeout_s=120)
     results: dict[str, Any] = {
@@ -182,13 +162,7 @@ def main() -> None:
         ws.close()
         gateway.terminate()
         gateway.wait(15)
-        subprocess.run(
-            [str(Path(sys.executable).with_name("ray")), "stop", "--force"],
-            capture_output=True,
-            env=ray_env,
-            check=False,
-        )
-        shutil.rmtree(ray_temp, ignore_errors=True)
+        ray.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=2))
 

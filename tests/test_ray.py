@@ -2,18 +2,18 @@
 
 Ray listens on every interface whatever --node-ip-address says (see MACHINE-NOTES), so these
 tests run only inside a loopback-only network namespace — `make test` runs the whole suite in
-one (`unshare --net`); elsewhere they are skipped with that reason.
+one (`unshare --net`); elsewhere they are skipped with that reason (in CI they fail). The head
+is stopped by its own session's processes only, never by `ray stop --force`
+(tests/ray_head.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,57 +22,32 @@ from typing import Any
 import pytest
 
 from mlbench.errors import InvalidInputError, ResourceRequestError
-from tests.conftest import _stop_agents, make_notebook
-from tests.storage_servers import free_port
+from tests.conftest import _stop_agents, make_notebook, require_module, require_service
+from tests.ray_head import RayHead
 from tests.test_jobs import WAIT, wait_for
-
-ray = pytest.importorskip("ray")
 
 
 def _only_loopback() -> bool:
     return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped once this module is done, before later modules run
 def ray_address() -> Iterator[str]:
+    require_module("ray", "`make setup` (ray is in the test extra)")
     if not _only_loopback():
-        pytest.skip(
-            "Ray binds all interfaces: run in a loopback-only network namespace "
-            "(`make test` does: unshare --net)"
+        require_service(
+            "no loopback-only network namespace (Ray binds every interface, so its tests run "
+            "only in one)",
+            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
         )
-    exe = str(Path(sys.executable).with_name("ray"))
-    port = free_port()
-    temp = tempfile.mkdtemp(prefix="mlbray-")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    started = subprocess.run(
-        [
-            exe,
-            "start",
-            "--head",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            "--num-cpus=2",
-            "--num-gpus=2",
-            '--resources={"special": 1}',
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            f"--temp-dir={temp}",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if started.returncode != 0:
-        raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
+    # Its own session, stopped by it: never `ray stop --force`, which would also kill every
+    # other Ray on the machine (tests/ray_head.py, tests/test_ray_isolation.py).
+    head = RayHead("--num-cpus=2", "--num-gpus=2", '--resources={"special": 1}')
+    address = head.start()
     try:
-        yield f"127.0.0.1:{port}"
+        yield address
     finally:
-        subprocess.run(
-            [exe, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False
-        )
-        shutil.rmtree(temp, ignore_errors=True)
+        head.stop()  # raises if any process of this head is left
 
 
 @pytest.fixture(scope="module")
