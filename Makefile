@@ -42,9 +42,19 @@ build-ext: setup
 	$(BIN)/jlpm build
 	$(BIN)/jupyter labextension develop --overwrite .
 
+# Debian's Chromium for the UI tests (Playwright cannot download its browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "test-ui needs Debian's Chromium at $(CHROMIUM): run 'apt-get install chromium' as root" \
+	        "(make installs it itself when run as root)" >&2; \
+	    exit 1; \
+	fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # Galata/Playwright in Debian's Chromium against a real JupyterLab (see ui-tests/README.md);
 # installed outside, run inside the loopback-only namespace like the Python tests.
-test-ui: build-ext
+test-ui: build-ext $(CHROMIUM)
 	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm install
 	cd ui-tests && CI=1 $(abspath .ci/loopback) $(abspath $(BIN))/jlpm playwright test
 
