@@ -22,6 +22,7 @@ run-example: setup
 	$(BIN)/mlbench run examples/train.ipynb -p epochs 30 -p learning_rate 0.05
 
 lint: setup
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check mlbench tests benchmarks
 	$(BIN)/ruff format --check mlbench tests benchmarks
 	$(BIN)/jlpm install --immutable
