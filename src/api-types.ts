@@ -1397,7 +1397,7 @@ export interface components {
     JobError: {
       /**
        * Kind
-       * @description cell_error, kernel_died, kernel_unresponsive, timeout, canceled, agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output not written or not registered) or internal_error
+       * @description cell_error, kernel_died, kernel_unresponsive, timeout, canceled, agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output not written or not registered), disk_full (the job's log, output notebook or artifacts could not be stored: the message names the folder and its free space) or internal_error
        */
       kind: string;
       /** Message */
@@ -2433,6 +2433,12 @@ export interface components {
       outputs?: {
         [key: string]: string;
       };
+      /**
+       * Environment
+       * @description Environment to run in (NAME or NAME:VERSION); resolved at submission to an exact version, whose kernel the job runs on.
+       * @default null
+       */
+      environment?: string | null;
       /**
        * @description The sweep or pipeline run it belongs to.
        * @default null

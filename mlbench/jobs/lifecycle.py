@@ -63,7 +63,8 @@ class Submission:
     ws: Workspace
     job_id: str
     spec: JobSpec
-    """Resolved so far: absolute paths, kernel, resources; a hook may resolve its own fields."""
+    """Resolved so far: absolute paths, resources; a hook may resolve its own fields (an
+    environment sets ``kernel_name``); the kernel is checked after the hooks."""
     backend: ComputeBackend
     parameters: dict[str, Any]
     """What the notebook receives; hooks add the parameters they bind (e.g. data paths)."""
@@ -71,6 +72,9 @@ class Submission:
     outputs: list[JobOutput] = field(default_factory=list)
     stored: list[Callable[[], None]] = field(default_factory=list)
     """Called once the job is stored (e.g. lineage records that need the job to exist)."""
+    handled: set[str] = field(default_factory=set)
+    """Spec fields a hook has resolved; a field no hook handles (``environment`` without
+    environments) is refused rather than ignored."""
 
 
 @dataclass

@@ -97,8 +97,6 @@ class Jobs:
         recorded_path, source = self._source(spec)
         nb = _parse_notebook(source, recorded_path)
         backend, config, capacity = self._ws.compute.backend(spec.compute)
-        kernel = spec.kernel_name or _notebook_kernel(nb, recorded_path)
-        _check_kernel(kernel, spec.compute, backend.kernel_names(config))
         given = spec.resources.model_dump(exclude_none=True)
         if "memory" in given:
             given["memory_mb"] = given.pop("memory")
@@ -115,7 +113,6 @@ class Jobs:
             update={
                 "notebook_path": str(recorded_path),
                 "cwd": str(cwd),
-                "kernel_name": kernel,
                 "resources": ResourceRequest(
                     cpus=res.cpus, gpus=res.gpus, memory=res.memory_mb, custom=res.custom
                 ),
@@ -128,7 +125,15 @@ class Jobs:
             backend=backend,
             parameters=dict(spec.parameters),
         )
-        self.lifecycle.bind(sub)
+        self.lifecycle.bind(sub)  # hooks may resolve fields (an environment names the kernel)
+        if sub.spec.environment and "environment" not in sub.handled:
+            raise InvalidInputError(
+                f"environment {sub.spec.environment!r} cannot be used: this workspace has no "
+                "environments",
+                hint="leave environment unset to run on the notebook's kernel",
+            )
+        kernel = sub.spec.kernel_name or _notebook_kernel(nb, recorded_path)
+        _check_kernel(kernel, spec.compute, backend.kernel_names(config))
         params = coerce_parameters(
             sub.parameters,
             declared,
@@ -136,7 +141,10 @@ class Jobs:
             has_parameters_cell=has_cell,
         )
         resolved = sub.spec.model_copy(
-            update={"parameters": {k: v for k, v in params.items() if k in spec.parameters}}
+            update={
+                "kernel_name": kernel,
+                "parameters": {k: v for k, v in params.items() if k in spec.parameters},
+            }
         )
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)

@@ -134,6 +134,13 @@ class JobSpec(BaseModel):
         "[,format=parquet|csv][,datastore=STORE]); what the notebook writes to the path in the "
         "parameter is registered as a new version when the job completes.",
     )
+    environment: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Environment to run in (NAME or NAME:VERSION); resolved at submission to an "
+        "exact version, whose kernel the job runs on.",
+    )
     parent: JobParent | None = Field(None, description="The sweep or pipeline run it belongs to.")
     rerun_of: str | None = Field(
         None,
@@ -192,7 +199,7 @@ def fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 # What decides a job's result; where and how it runs (compute, resources, limits, names) does not.
-HASHED_FIELDS = ("kernel_name", "parameters", "inputs", "outputs")
+HASHED_FIELDS = ("kernel_name", "environment", "parameters", "inputs", "outputs")
 
 
 def spec_hash(spec: JobSpec, notebook_sha256: str) -> str:
