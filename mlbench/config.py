@@ -58,6 +58,29 @@ class WorkspaceSettings(BaseModel):
         5.0, ge=0, description="After an interrupt, how long a job has to stop before it is killed."
     )
     kernel_start_timeout_s: float = Field(60.0, gt=0)
+    # Output bounds. A job's output must not grow the agent's memory or the workspace without
+    # limit. Defaults follow Databricks notebooks (a cell's output is cut to 10 MB, a job's
+    # notebook output to 30 MB) and stay above GitLab runners' 4 MiB job-log default, which its
+    # users find too small.
+    job_log_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=4096,
+        description="A job's log (job.log) keeps its first and last halves of this many bytes, "
+        "with a line saying how much was left out between them.",
+    )
+    output_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="One output in a job's output notebook: a longer text keeps its first and "
+        "last halves with a note between them; a larger image or other rich output is "
+        "replaced by a note.",
+    )
+    notebook_output_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=4096,
+        description="All outputs of a job's output notebook together (each counts at least "
+        "512 bytes); outputs beyond it are left out, with a note in their cell.",
+    )
     secrets_backend: Literal["file", "keyring"] = Field(
         "file",
         description="Where datastore credentials live: 0600 files in the workspace, or the OS "

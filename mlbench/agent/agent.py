@@ -16,11 +16,12 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import psutil
 from sqlalchemy import select as sql_select
@@ -28,8 +29,15 @@ from sqlalchemy import update
 
 from mlbench._ids import new_id, utcnow
 from mlbench._version import __version__
-from mlbench.agent.execute import JobStopped, StopRequest, register_engine, stopped_outcome
+from mlbench.agent.execute import (
+    JobStopped,
+    StopRequest,
+    register_engine,
+    stopped_outcome,
+    with_disk_full,
+)
 from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_class
+from mlbench.agent.joblog import DiskReserve, JobLog, disk_full_message, is_disk_full
 from mlbench.agent.kernels import signal_process_group
 from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
 from mlbench.compute.base import Capacity
@@ -46,6 +54,8 @@ from mlbench.workspace import Workspace
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 64
+# How long a stopping agent keeps trying to record a job's end on a full disk.
+DISK_FULL_STOP_GRACE_S = 30.0
 
 
 @dataclass
@@ -82,6 +92,8 @@ class Agent:
         self._idle_since = time.monotonic()
         self._waiting_reasons: dict[str, str] = {}
         self._relay_stop = threading.Event()
+        self._reserve = DiskReserve(ws.paths.jobs_dir / ".disk-reserve")
+        self._disk_full_logged = 0.0
 
     # -- life cycle ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -111,6 +123,7 @@ class Agent:
         )
         register_engine()
         self.ws.paths.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._reserve.ensure()
         self.ws.tracking.initialize()
         self._reconcile()
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -211,21 +224,40 @@ class Agent:
     def _loop(self) -> None:
         poll = self.ws.settings.agent_poll_interval_s
         while True:
-            self._reap()
-            if self._stop_mode == "now":
-                for job in list(self._running.values()):
-                    if job.stop.set("agent_stopping", "the agent was stopped"):
-                        self._send_stop(job)
-            if self._stop_mode and not self._running:
-                return
-            self._supervise()
-            if not self._stop_mode:
-                self._schedule()
-            self._heartbeat()
-            if self._idle_expired():
-                log.info("idle for %.0f s: exiting", self.idle_timeout)
-                return
+            try:
+                if self._tick():
+                    return
+            except Exception as exc:
+                # A full disk fails the database and file writes of a turn; the agent waits for
+                # room instead of dying with its jobs' causes (they retry recording their end).
+                if not is_disk_full(exc):
+                    raise
+                self._log_disk_full("the agent's bookkeeping", exc)
             self._wait_for_wake(poll)
+
+    def _tick(self) -> bool:
+        """One turn of the main loop; True when the agent should exit."""
+        self._reap()
+        if self._stop_mode == "now":
+            for job in list(self._running.values()):
+                if job.stop.set("agent_stopping", "the agent was stopped"):
+                    self._send_stop(job)
+        if self._stop_mode and not self._running:
+            return True
+        self._supervise()
+        if not self._stop_mode:
+            self._schedule()
+        self._heartbeat()
+        if self._idle_expired():
+            log.info("idle for %.0f s: exiting", self.idle_timeout)
+            return True
+        return False
+
+    def _log_disk_full(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._disk_full_logged >= 60:  # once a minute: the log may be on that disk
+            self._disk_full_logged = now
+            log.warning("disk full: %s could not be written (%s); waiting for room", what, exc)
 
     def _wait_for_wake(self, timeout: float) -> None:
         assert self._wake_sock is not None
@@ -268,6 +300,7 @@ class Agent:
         if now - self._last_heartbeat < self.ws.settings.agent_heartbeat_interval_s:
             return
         self._last_heartbeat = now
+        self._reserve.ensure()
         with self.ws.db.write() as s:
             s.execute(update(AgentRow).where(AgentRow.id == self.id).values(heartbeat_at=utcnow()))
         self._reload_target()
@@ -378,7 +411,35 @@ class Agent:
         """A bug in the agent must not leave a job 'running' until the next restart."""
         self.executor.release(job.handle)
         message = f"internal error in the agent: {type(exc).__name__}: {exc}"
-        self.lifecycle.fail(job.job_id, self.id, JobError(kind="internal_error", message=message))
+        error = JobError(kind="internal_error", message=message)
+        # On a worker: recording may have to wait for room on a full disk.
+        self.workers.submit(
+            self._record_end, job.job_id, lambda: self.lifecycle.fail(job.job_id, self.id, error)
+        )
+
+    def _record_end(self, job_id: str, write: Callable[[], object]) -> None:
+        """Record a job's end (worker thread). On a full disk: give up the reserve and try
+        again, then keep trying until there is room, so the job ends with its own reason
+        rather than 'agent lost'; a stopping agent tries for DISK_FULL_STOP_GRACE_S more."""
+        delay, deadline = 0.5, None
+        while True:
+            try:
+                write()
+                return
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                if self._reserve.release():
+                    log.warning("disk full: gave up the reserve to record job %s's end", job_id)
+                    continue
+                if self._stop_mode and deadline is None:
+                    deadline = time.monotonic() + DISK_FULL_STOP_GRACE_S
+                if deadline is not None and time.monotonic() > deadline:
+                    log.error("disk full: could not record the end of job %s: %s", job_id, exc)
+                    return
+                self._log_disk_full(f"the end of job {job_id}", exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     # -- supervision ---------------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -423,12 +484,15 @@ class Agent:
         info = self.ws.jobs.info(job.job_id)
         paths = self.ws.paths
         job_dir = paths.job_dir(job.job_id)
-        paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
         run_id: str | None = None
         outcome: Outcome
-        with open(paths.log(job.job_id), "a", encoding="utf-8", buffering=1) as log_file:
+        # Bounded, and a failing write (a full disk) never raises into the job.
+        job_log = JobLog(paths.log(job.job_id), max_bytes=self.ws.settings.job_log_max_bytes)
+        with job_log:
+            log_file = cast(TextIO, job_log)
             _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
             try:
+                paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
                 run_id = self._start_run(info)
                 env = self._job_env(info, run_id, job.gpu_ids)
                 run = RunContext(self.ws, info, run_id, log_file)
@@ -461,20 +525,31 @@ class Agent:
             except JobStopped:
                 outcome = stopped_outcome(job.stop, None)
             except Exception as exc:
-                log.exception("job %s could not run", job.job_id)
-                message = f"{type(exc).__name__}: {exc}"
-                outcome = Outcome(
-                    JobStatus.FAILED,
-                    f"the job could not run: {message}",
-                    JobError(kind="setup_error", message=message),
-                    retryable=False,
-                )
+                if is_disk_full(exc):
+                    log.warning("job %s: disk full: %s", job.job_id, exc)
+                    message = disk_full_message(_full_folder(exc, self.ws.home), "the job's files")
+                    outcome = Outcome(
+                        JobStatus.FAILED, message, JobError(kind="disk_full", message=message)
+                    )
+                else:
+                    log.exception("job %s could not run", job.job_id)
+                    message = f"{type(exc).__name__}: {exc}"
+                    outcome = Outcome(
+                        JobStatus.FAILED,
+                        f"the job could not run: {message}",
+                        JobError(kind="setup_error", message=message),
+                        retryable=False,
+                    )
             _note(
                 log_file,
                 f"{outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else ""),
             )
             if outcome.error and outcome.error.traceback:
                 log_file.write(strip_ansi("\n".join(outcome.error.traceback)) + "\n")
+        if job_log.error is not None and is_disk_full(job_log.error):
+            outcome = with_disk_full(outcome, disk_full_message(job_dir, "the job's log"))
+        elif job_log.lost:
+            log.warning("job %s: %d bytes of its log could not be written", info.id, job_log.lost)
         self._finalize(info, job, run_id, outcome, job_dir)
 
     def _start_run(self, info: JobInfo) -> str:
@@ -535,12 +610,25 @@ class Agent:
                 outputs = paths.outputs(info.id)
                 if outputs.is_dir() and any(outputs.iterdir()):
                     self.ws.tracking.log_artifacts(run_id, outputs, "outputs")
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    log.exception("recording job %s in MLflow failed", info.id)
+                else:  # its results are not all stored: the job did not complete
+                    log.warning("job %s: disk full while storing its artifacts: %s", info.id, exc)
+                    where = _full_folder(exc, self.ws.home)
+                    outcome = with_disk_full(
+                        outcome, disk_full_message(where, "the job's MLflow artifacts")
+                    )
+            try:
                 if outcome.status != JobStatus.COMPLETED:  # tells timed_out from failed
                     self.ws.tracking.set_tags(run_id, {"mlbench.status": outcome.status.value})
                 self.ws.tracking.end_run(run_id, outcome.status.value)
-            except Exception:
-                log.exception("recording job %s in MLflow failed", info.id)
-        self.lifecycle.finish(info, self.id, outcome)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    log.warning("job %s: disk full: its MLflow run stays open: %s", info.id, exc)
+                else:
+                    log.exception("recording job %s in MLflow failed", info.id)
+        self._record_end(info.id, lambda: self.lifecycle.finish(info, self.id, outcome))
         self.executor.release(job.handle)
 
     # -- metrics relay -------------------------------------------------------------------------
@@ -551,8 +639,11 @@ class Agent:
             for relay in relays:
                 try:
                     relay.pump()
-                except Exception:
-                    log.exception("relaying metrics failed")
+                except Exception as exc:
+                    if is_disk_full(exc):
+                        self._log_disk_full("metrics", exc)
+                    else:
+                        log.exception("relaying metrics failed")
 
     # -- recovery ------------------------------------------------------------------------------
     def _reconcile(self) -> None:
@@ -581,6 +672,16 @@ class _ProgressWriter:
 
     def cell_finished(self, index: int) -> None:
         pass
+
+
+def _full_folder(exc: BaseException, default: Path) -> Path:
+    """The folder a disk-full error was about (its file's), else ``default``."""
+    while exc is not None:
+        name = getattr(exc, "filename", None)
+        if isinstance(name, str | os.PathLike):
+            return Path(name).parent
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return default
 
 
 def _note(log_file: TextIO, text: str) -> None:

@@ -1,28 +1,43 @@
 """Running one job's notebook with papermill on a kernel the agent provides.
 
 mlbench registers a papermill engine of its own (papermill's engine registry is meant for this):
-it is papermill's nbclient engine plus three things a job engine needs — a per-cell progress
-callback, a silent *prelude* that gives a pre-started kernel the job's environment variables and
-working folder before the first cell, and a silent *epilogue* that flushes buffered metrics
-before the kernel is discarded.
+it is papermill's nbclient engine plus what a job engine needs — a per-cell progress callback, a
+silent *prelude* that gives a pre-started kernel the job's environment variables and working
+folder before the first cell, a silent *epilogue* that flushes buffered metrics before the kernel
+is discarded, and bounded output.
+
+Bounded output: nbclient appends every output message to the cell, so a cell printing 200 MiB
+held 200 MiB (and more, as many small outputs) in the agent. Here, as a notebook frontend does,
+consecutive stream outputs of one name are merged into one output as they arrive, and each
+output is cut to ``output_max_bytes`` (a text keeps its first and last halves with a note between
+them; a larger image or other rich output is replaced by a note); outputs beyond
+``notebook_output_max_bytes`` for the whole notebook are left out, with a note in their cell.
+The job's log gets every stream's full text (it has its own cap, see :mod:`.joblog`). The output
+notebook is saved atomically; a save that fails for a full disk does not stop the job, and the
+last one failing fails it as ``disk_full``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager
 from papermill.exceptions import PapermillExecutionError
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
+from mlbench.agent.joblog import disk_full_message, is_disk_full, size_text
+from mlbench.config import WorkspaceSettings
 from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus
 
@@ -44,13 +59,58 @@ del _mlbench_sys, _mlbench_name, _mlbench_call, _mlbench_mod
 """
 
 
+# ipykernel sends what a stream got in each 0.2 s as one message, however large: a fast loop
+# makes messages of tens of MiB, and the agent holds each one (several times while decoding).
+# The prelude makes the kernel's stdout and stderr send at most this much per message, so the
+# agent's memory depends on neither the output's size nor its speed.
+STREAM_MESSAGE_MAX = 128 * 1024
+
+# IPython wraps each stream's ``write`` for every cell it runs (an instance attribute, put
+# back after the cell): the bounded ``write`` is a property on the class, so it stays under
+# whatever wrapper IPython sets.
+_BOUND_STREAMS = """\
+import sys as _mlbench_sys
+def _mlbench_bound(cls, limit):
+    original = cls.write
+    def bounded(self, text):
+        if not isinstance(text, str):
+            return original(self, text)
+        for start in range(0, max(len(text), 1), limit):
+            piece = text[start:start + limit]
+            original(self, piece)
+            pending = self.__dict__.get("_mlbench_pending", 0) + len(piece)
+            if pending >= limit:
+                pending = 0
+                self.flush()
+            self.__dict__["_mlbench_pending"] = pending
+        return len(text)
+    def get(self):
+        wrapper = self.__dict__.get("_mlbench_write")
+        return wrapper if wrapper is not None else bounded.__get__(self, cls)
+    def set(self, value):
+        if getattr(value, "__func__", None) in (original, bounded):
+            value = None
+        self.__dict__["_mlbench_write"] = value
+    cls.write = property(get, set)
+    cls._mlbench_bounded = True
+_mlbench_cls = type(_mlbench_sys.stdout)
+_mlbench_ours = _mlbench_cls.__module__.startswith("ipykernel.")
+if _mlbench_ours and not hasattr(_mlbench_cls, "_mlbench_bounded"):
+    try:
+        _mlbench_bound(_mlbench_cls, %d)
+    except Exception:
+        pass
+del _mlbench_bound, _mlbench_sys, _mlbench_cls, _mlbench_ours
+"""
+
+
 def python_prelude(env: dict[str, str], cwd: str) -> str:
     """Code run silently in a pooled Python kernel before the job's first cell."""
     return (
         "import os as _mlbench_os\n"
         f"_mlbench_os.environ.update({json.dumps(env)})\n"
         f"_mlbench_os.chdir({json.dumps(cwd)})\n"
-        "del _mlbench_os\n"
+        "del _mlbench_os\n" + _BOUND_STREAMS % STREAM_MESSAGE_MAX
     )
 
 
@@ -100,10 +160,236 @@ class StopRequest:
         return self.reason is not None
 
 
+@dataclass(frozen=True)
+class OutputLimits:
+    """How much output one job's notebook keeps (see the module docstring)."""
+
+    per_output: int = WorkspaceSettings.model_fields["output_max_bytes"].default
+    notebook: int = WorkspaceSettings.model_fields["notebook_output_max_bytes"].default
+
+    @classmethod
+    def of(cls, settings: WorkspaceSettings) -> OutputLimits:
+        return cls(settings.output_max_bytes, settings.notebook_output_max_bytes)
+
+
+# Each output counts this much on top of its content toward the notebook's budget, so a
+# flood of tiny outputs is bounded too (about an output's JSON and object overhead).
+OUTPUT_OVERHEAD = 512
+_MIN_STREAM = 1024  # a new stream output needs at least this much of the budget left
+
+
+@dataclass
+class NotebookSave:
+    """Where the output notebook goes and how its last save went."""
+
+    path: Path
+    nb: Any = None
+    error: OSError | None = None
+    """The last save's error (a full disk); None once a save succeeds."""
+    warned: bool = False
+
+    def write(self, nb: Any) -> None:
+        """Write atomically (a failed save leaves the previous one whole); a full disk is
+        recorded, not raised, so the job goes on and a later save may succeed."""
+        self.nb = nb
+        tmp = self.path.with_name(f".{self.path.name}.saving")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(nbformat.writes(nb))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if not is_disk_full(exc):
+                raise
+            if not self.warned:
+                log.warning("could not save %s: %s", self.path, exc)
+                self.warned = True
+            self.error = exc
+        else:
+            self.error = None
+
+
+class _Stream:
+    """One stream output being merged as its messages arrive: its first half kept as it came,
+    its last half in a window, and how many bytes fell out between them."""
+
+    def __init__(self, node: NotebookNode, limit: int) -> None:
+        self.node = node
+        self.limit = limit
+        self.head_max = limit - limit // 2
+        self.tail_max = limit // 2
+        self.head: list[str] = []
+        self.head_bytes = 0
+        self.head_full = False
+        self.tail: deque[list[Any]] = deque()  # [text, bytes]
+        self.tail_bytes = 0
+        self.left_out = 0
+        self.dirty = False
+
+    @property
+    def kept(self) -> int:
+        return self.head_bytes + self.tail_bytes
+
+    def add(self, text: str) -> None:
+        self.dirty = True
+        n = _utf8_len(text)
+        if not self.head_full:
+            if self.head_bytes + n <= self.head_max:
+                self.head.append(text)
+                self.head_bytes += n
+                return
+            part = _cut_text(text, self.head_max - self.head_bytes)
+            self.head.append(part)
+            self.head_bytes += _utf8_len(part)
+            self.head_full = True
+            text = text[len(part) :]
+            n = _utf8_len(text)
+        self.tail.append([text, n])
+        self.tail_bytes += n
+        while self.tail_bytes > self.tail_max:
+            first = self.tail[0]
+            excess = self.tail_bytes - self.tail_max
+            if first[1] <= excess:
+                self.tail.popleft()
+                dropped = first[1]
+            else:
+                # Drop by characters (each is at least a byte): encoding only the dropped part
+                # keeps this linear however large the piece is.
+                dropped = _utf8_len(first[0][:excess])
+                first[0], first[1] = first[0][excess:], first[1] - dropped
+            self.tail_bytes -= dropped
+            self.left_out += dropped
+
+    def render(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        if len(self.head) > 1:
+            self.head = ["".join(self.head)]
+        head = self.head[0] if self.head else ""
+        tail = "".join(t for t, _ in self.tail)
+        if not self.left_out:
+            self.node["text"] = head + tail
+            return
+        newline = tail.find("\n", 0, 4096)  # start the kept end at a line
+        if newline >= 0:
+            tail = tail[newline + 1 :]
+        self.node["text"] = (
+            head
+            + ("" if head.endswith("\n") else "\n")
+            + _left_out_note(self.left_out, self.limit)
+            + tail
+        )
+
+
+def _left_out_note(n: int, limit: int) -> str:
+    return (
+        f"\n[mlbench] ... {size_text(n)} of output left out here ... (an output keeps its first "
+        f"and last {size_text(limit // 2)}: workspace setting output_max_bytes; the job's log "
+        "(job.log) has more)\n\n"
+    )
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+
+
+def _cut_text(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` UTF-8 bytes."""
+    if limit <= 0:
+        return ""
+    if text.isascii():
+        return text[:limit]
+    return text.encode("utf-8", "replace")[:limit].decode("utf-8", "ignore")
+
+
+def head_tail(text: str, limit: int) -> str:
+    """``text`` within about ``limit`` bytes: its first and last halves with a note between."""
+    n = _utf8_len(text)
+    if n <= limit:
+        return text
+    head = _cut_text(text, limit - limit // 2)
+    tail_start = len(text) - len(_cut_text(text[::-1], limit // 2))
+    left_out = n - _utf8_len(head) - _utf8_len(text[tail_start:])
+    return head + _left_out_note(left_out, limit) + text[tail_start:]
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return _utf8_len(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sum(_utf8_len(v) for v in value)
+    try:
+        return len(json.dumps(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def cap_output_content(msg_type: str, content: dict[str, Any], limit: int) -> int:
+    """Cut one output message's content to ``limit`` (in place); returns its size after."""
+    if msg_type == "error":
+        content["evalue"] = head_tail(str(content.get("evalue", "")), limit // 4)
+        lines = [str(line) for line in content.get("traceback") or []]
+        budget = limit - _utf8_len(content["evalue"])
+        if sum(_utf8_len(x) for x in lines) > budget:
+            per_line = max(256, budget // 16)
+            lines = [head_tail(x, per_line) for x in lines]
+            keep = max(2, budget // per_line)
+            if len(lines) > keep:
+                note = f"[mlbench] ... {len(lines) - keep} traceback lines left out ..."
+                lines = [*lines[: keep // 2], note, *lines[len(lines) - (keep - keep // 2) :]]
+        content["traceback"] = lines
+        return _utf8_len(content["evalue"]) + sum(_utf8_len(x) for x in lines)
+    data = content.get("data")
+    if not isinstance(data, dict):
+        return 0
+    sizes = {mime: _value_size(value) for mime, value in data.items()}
+    total = sum(sizes.values())
+    if total <= limit:
+        return total
+    dropped = []
+    for mime in sorted(sizes, key=lambda m: sizes[m], reverse=True):
+        if total <= limit:
+            break
+        if mime != "text/plain":
+            total -= sizes.pop(mime)
+            dropped.append(f"{mime} of {size_text(_value_size(data.pop(mime)))}")
+    text = data.get("text/plain")
+    if isinstance(text, list):
+        text = "".join(text)
+    text = head_tail(text, limit) if isinstance(text, str) else ""
+    if dropped:
+        text = (
+            f"[mlbench] output left out: {', '.join(dropped)} (over the limit of "
+            f"{size_text(limit)} for one output: workspace setting output_max_bytes)\n" + text
+        )
+    data["text/plain"] = text
+    return sum(_value_size(v) for v in data.values())
+
+
 class _TrackedExecutionManager(NotebookExecutionManager):
-    def __init__(self, nb: Any, listener: CellListener | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        nb: Any,
+        listener: CellListener | None,
+        save_to: NotebookSave | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(nb, **kwargs)
         self._listener = listener
+        self._save_to = save_to
+        self.before_save: Any = None  # the client's: merged streams into their outputs
+
+    def save(self, **kwargs: Any) -> None:
+        if kwargs.get("nb") is not None:
+            self.nb = kwargs["nb"]
+        if self.before_save is not None:
+            self.before_save()
+        if self._save_to is not None:
+            self._save_to.write(self.nb)
+        elif self.output_path:
+            super().save()
+        self.last_save_time = self.now()
 
     def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
         super().cell_start(cell, cell_index, **kwargs)
@@ -119,6 +405,122 @@ class _TrackedExecutionManager(NotebookExecutionManager):
 class _JobNotebookClient(PapermillNotebookClient):
     prelude = Unicode("")
     epilogue = Unicode("")
+    output_max_bytes = Integer(OutputLimits.per_output)
+    notebook_output_max_bytes = Integer(OutputLimits.notebook)
+
+    def __init__(self, nb_man: Any, **kwargs: Any) -> None:
+        super().__init__(nb_man, **kwargs)
+        self._streams: dict[int, _Stream] = {}  # id(output node) -> its merger, this cell's
+        self._nb_bytes = 0  # what the notebook's outputs count toward its budget
+        self._cell_bytes = 0  # ... of which the running cell's, since its last clear
+        self._left_out = [0, 0]  # outputs of the running cell left out: count, bytes
+        nb_man.before_save = self._render_streams
+
+    # -- bounded outputs -----------------------------------------------------------------------
+    def execute_cell(  # type: ignore[override]
+        self,
+        cell: NotebookNode,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> NotebookNode:
+        self._streams.clear()
+        self._cell_bytes = 0
+        self._left_out = [0, 0]
+        try:
+            return super().execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            self._render_streams()
+            self._streams.clear()
+            count, size = self._left_out
+            if count:
+                note = (
+                    f"[mlbench] {count} output(s) of this cell ({size_text(size)}) left out: the "
+                    f"notebook's outputs reached {size_text(self.notebook_output_max_bytes)} "
+                    "(workspace setting notebook_output_max_bytes); their printed text is in "
+                    "the job's log"
+                )
+                cell.outputs.append(
+                    nbformat.v4.new_output("display_data", data={"text/plain": note})
+                )
+
+    def _render_streams(self) -> None:
+        for stream in self._streams.values():
+            stream.render()
+
+    def _clear(self, outs: list[NotebookNode], cell_index: int) -> None:
+        outs[:] = []
+        self.clear_display_id_mapping(cell_index)
+        self._streams.clear()
+        self._nb_bytes -= self._cell_bytes
+        self._cell_bytes = 0
+        self._left_out = [0, 0]
+
+    def _charge(self, n: int) -> None:
+        self._nb_bytes += n
+        self._cell_bytes += n
+
+    def _room(self) -> int:
+        return self.notebook_output_max_bytes - self._nb_bytes - OUTPUT_OVERHEAD
+
+    def output(
+        self,
+        outs: list[NotebookNode],
+        msg: dict[str, Any],
+        display_id: str | None,
+        cell_index: int,
+    ) -> NotebookNode | None:
+        if self.output_hook_stack[msg["parent_header"].get("msg_id")]:
+            return super().output(outs, msg, display_id, cell_index)  # an Output widget's
+        if self.clear_before_next_output:  # a clear_output(wait=True) waiting for this output
+            self.clear_before_next_output = False
+            self._clear(outs, cell_index)
+        msg_type, content = msg["msg_type"], msg["content"]
+        if msg_type == "stream":
+            self._stream(outs, content.get("name", "stdout"), content.get("text", ""))
+            return None  # written to the log above: papermill must not write it again
+        size = cap_output_content(msg_type, content, self.output_max_bytes)
+        if size > self._room() and msg_type != "error":  # papermill reports the error output
+            self._left_out[0] += 1
+            self._left_out[1] += size
+            return None
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None:
+            self._charge(size + OUTPUT_OVERHEAD)
+        return out
+
+    def _stream(self, outs: list[NotebookNode], name: str, text: str) -> None:
+        sink = self.stdout_file if name == "stdout" else self.stderr_file
+        if sink is not None:
+            sink.write(text)
+            sink.flush()
+        last = outs[-1] if outs else None
+        merger = self._streams.get(id(last)) if last is not None else None
+        if merger is None or merger.node is not last or last.get("name") != name:
+            limit = min(self.output_max_bytes, self._room())
+            if limit < _MIN_STREAM:
+                self._left_out[0] += 1
+                self._left_out[1] += _utf8_len(text)
+                return
+            node = nbformat.v4.new_output("stream", name=name, text="")
+            merger = _Stream(node, limit)
+            self._streams[id(node)] = merger
+            outs.append(node)
+            self._charge(OUTPUT_OVERHEAD)
+        before = merger.kept
+        merger.add(text)
+        self._charge(merger.kept - before)
+
+    def clear_output(self, outs: list[NotebookNode], msg: dict[str, Any], cell_index: int) -> None:
+        if self.output_hook_stack[msg["parent_header"].get("msg_id")] or msg["content"].get("wait"):
+            super().clear_output(outs, msg, cell_index)
+        else:
+            self._clear(outs, cell_index)
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        # an update replaces an output's data: bound it like a new output
+        cap_output_content("display_data", msg["content"], self.output_max_bytes)
+        super()._update_display_id(display_id, msg)
 
     def execute(self, **kwargs: Any) -> Any:
         try:
@@ -165,16 +567,24 @@ class MlbenchEngine(NBClientEngine):
         log_output: bool = False,
         autosave_cell_every: int = 30,
         listener: CellListener | None = None,
+        save_to: NotebookSave | None = None,
+        limits: OutputLimits | None = None,
         **kwargs: Any,
     ) -> Any:
         nb_man = _TrackedExecutionManager(
             nb,
             listener,
+            save_to=save_to,
             output_path=output_path,
             progress_bar=False,
             log_output=log_output,
             autosave_cell_every=autosave_cell_every,
         )
+        if save_to is not None:
+            nb.metadata.papermill["output_path"] = str(save_to.path)
+        limits = limits or OutputLimits()
+        kwargs["output_max_bytes"] = limits.per_output
+        kwargs["notebook_output_max_bytes"] = limits.notebook
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
@@ -226,6 +636,7 @@ def run_notebook(
     stop: StopRequest,
     start_timeout: float,
     epilogue: str = "",
+    limits: OutputLimits | None = None,
 ) -> Outcome:
     """Execute the notebook; classify how it ended, papermill's way.
 
@@ -233,13 +644,63 @@ def run_notebook(
     a kernel that dies fails it with the cause; a stop requested by the agent (cancel,
     timeout, unresponsive kernel, agent stopping) decides the status when it caused the end.
     ``epilogue`` is Python run silently after the last cell, after the metrics flush.
+    ``limits`` bound the outputs the output notebook keeps (default: the settings' defaults).
+    An output notebook that could not be saved for a full disk fails the job as ``disk_full``.
     """
+    save = NotebookSave(output)
+    outcome = _execute(
+        snapshot=snapshot,
+        save=save,
+        parameters=parameters,
+        kernel=kernel,
+        prelude=prelude,
+        log_file=log_file,
+        listener=listener,
+        stop=stop,
+        start_timeout=start_timeout,
+        epilogue=epilogue,
+        limits=limits,
+    )
+    if save.error is not None:
+        return with_disk_full(outcome, disk_full_message(output.parent, "the output notebook"))
+    return outcome
+
+
+def with_disk_full(outcome: Outcome, message: str) -> Outcome:
+    """A completed job whose results could not all be stored fails as ``disk_full``; one that
+    ended otherwise keeps its status and error, with the disk named in its reason."""
+    if outcome.status == JobStatus.COMPLETED:
+        return Outcome(JobStatus.FAILED, message, JobError(kind="disk_full", message=message))
+    if "disk full" in outcome.reason:  # one disk-full cause is enough to say
+        return outcome
+    reason = f"{outcome.reason}; also {message}" if outcome.reason else message
+    return Outcome(outcome.status, reason, outcome.error, outcome.retryable)
+
+
+def _execute(
+    *,
+    snapshot: Path,
+    save: NotebookSave,
+    parameters: dict[str, Any],
+    kernel: NotebookKernel,
+    prelude: str,
+    log_file: Any,
+    listener: CellListener,
+    stop: StopRequest,
+    start_timeout: float,
+    epilogue: str,
+    limits: OutputLimits | None,
+) -> Outcome:
     import papermill
 
     try:
+        # papermill itself writes nothing (no output path): the engine saves, atomically and
+        # without raising for a full disk (NotebookSave).
         papermill.execute_notebook(
             str(snapshot),
-            str(output),
+            None,
+            save_to=save,
+            limits=limits,
             parameters=parameters,
             engine_name=ENGINE_NAME,
             kernel_name=kernel.name,
@@ -254,12 +715,14 @@ def run_notebook(
             epilogue=EPILOGUE + epilogue if kernel.language == "python" else "",
         )
     except PapermillExecutionError as exc:
+        if save.nb is not None:  # with the error cells papermill added (it wrote nothing)
+            save.write(save.nb)
         if stop.requested:
             return stopped_outcome(stop, exc)
         if not exc.evalue:
             # An error with no error output (e.g. an IPython UsageError from a magic) has its
             # message on stderr only.
-            exc.evalue = _failed_cell_stderr(output)
+            exc.evalue = _failed_cell_stderr(save.nb)
         return Outcome(
             JobStatus.FAILED,
             # People count cells from 1 (as every view shows them); cell_index stays 0-based.
@@ -333,10 +796,8 @@ def stopped_outcome(stop: StopRequest, exc: PapermillExecutionError | None) -> O
     )
 
 
-def _failed_cell_stderr(output: Path) -> str:
-    try:
-        nb = nbformat.read(output, as_version=4)
-    except Exception:
+def _failed_cell_stderr(nb: Any) -> str:
+    if nb is None:
         return ""
     for cell in nb.cells:
         if cell.get("metadata", {}).get("papermill", {}).get("exception"):

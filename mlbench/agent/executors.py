@@ -22,6 +22,7 @@ from mlbench.agent.execute import (
     CellListener,
     JobStopped,
     Outcome,
+    OutputLimits,
     StopRequest,
     python_prelude,
     run_notebook,
@@ -57,6 +58,8 @@ class JobRun:
     outputs_dir: Path
     metrics_file: Path
     log_file: TextIO
+    """The job's log (a bounded :class:`~mlbench.agent.joblog.JobLog`): write to it, never
+    to the file it writes."""
     listener: CellListener
     stop: StopRequest
     attach: Callable[[ExecutionHandle], None]
@@ -140,6 +143,7 @@ class LocalExecutor(Executor):
                 listener=job.listener,
                 stop=job.stop,
                 start_timeout=self.settings.kernel_start_timeout_s,
+                limits=OutputLimits.of(self.settings),
             )
         finally:
             self.heartbeats.unwatch(info.id)

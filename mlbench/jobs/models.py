@@ -78,7 +78,9 @@ class JobError(BaseModel):
     kind: str = Field(
         description="cell_error, kernel_died, kernel_unresponsive, timeout, canceled, "
         "agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output "
-        "not written or not registered) or internal_error"
+        "not written or not registered), disk_full (the job's log, output notebook or "
+        "artifacts could not be stored: the message names the folder and its free space) or "
+        "internal_error"
     )
     message: str
     cell_index: int | None = None
