@@ -93,7 +93,12 @@ def _job(home: Path) -> dict[str, Any]:
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    # (log lines, e.g. a deprecation warning about the environment, are not the error)
+    lines = [
+        ln
+        for ln in result.stderr.splitlines()
+        if ln.strip() and not ln.startswith(("WARNING ", "INFO ", "DEBUG "))
+    ]
     assert lines[0].startswith("error: ") and len(lines) <= 2, result.stderr
     for word in words:
         assert word in result.stderr, result.stderr
