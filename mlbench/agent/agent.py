@@ -487,7 +487,11 @@ class Agent:
         run_id: str | None = None
         outcome: Outcome
         # Bounded, and a failing write (a full disk) never raises into the job.
-        job_log = JobLog(paths.log(job.job_id), max_bytes=self.ws.settings.job_log_max_bytes)
+        job_log = JobLog(  # no secret of the workspace reaches the log, whoever wrote it
+            paths.log(job.job_id),
+            max_bytes=self.ws.settings.job_log_max_bytes,
+            redact=self.ws.redact,
+        )
         with job_log:
             log_file = cast(TextIO, job_log)
             _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
