@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from mlbench.compute.agents import AgentControl, AgentLauncher, NoAgentLauncher
 from mlbench.compute.service import ComputeTargets
 from mlbench.config import WorkspaceSettings, load_settings, resolve_home
-from mlbench.data.secrets import Redactor
 from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
 from mlbench.store import ComputeTargetRow, Database, DatastoreRow
+from mlbench.store.secrets import Redactor
 from mlbench.tracking.client import TrackingClient
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Workspace:
         )
 
     def info(self) -> dict[str, Any]:
-        from mlbench import __version__
+        from mlbench._version import __version__
 
         return {
             "version": __version__,

@@ -138,8 +138,9 @@ def test_impossible_requests_are_refused(ray_ws: Any, tmp_path: Path) -> None:
     with pytest.raises(ResourceRequestError, match="3 GPU"):
         ray_ws.jobs.submit(nb, compute="ray", gpus=3)
     with pytest.raises(ResourceRequestError, match="'special'"):
-        ray_ws.jobs.submit(nb, compute="ray", custom_resources={"special": 2})
-    info = ray_ws.jobs.submit(nb, compute="ray", custom_resources={"special": 1}).wait(WAIT).info
+        ray_ws.jobs.submit(nb, compute="ray", resources={"custom": {"special": 2}})
+    job = ray_ws.jobs.submit(nb, compute="ray", resources={"custom": {"special": 1}})
+    info = job.wait(WAIT).info
     assert info.status.value == "completed"
 
 

@@ -75,9 +75,7 @@ def test_agent_sigkill_mid_job_then_restart(ws: Any, notebook: Any) -> None:
         assert job.status.is_final
 
 
-def test_a_reader_sees_a_lost_agent_and_starts_the_recovery(
-    tmp_path: Path, notebook: Any
-) -> None:
+def test_a_reader_sees_a_lost_agent_and_starts_the_recovery(tmp_path: Path, notebook: Any) -> None:
     """After SIGKILL of the agent, reading a job it ran says so at once (no stale 'running'
     without a reason), and that read starts the agent whose start-up resolves the job."""
     from mlbench import Workspace

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("alembic", "papermill"):  # per-job INFO lines that say nothing new
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from mlbench.agent.agent import Agent
-    from mlbench.data.secrets import RedactingFilter
+    from mlbench.store.secrets import RedactingFilter
     from mlbench.workspace import Workspace
 
     ws = Workspace(args.workspace)

@@ -62,7 +62,7 @@ class MlbenchGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     """mlbench: notebook jobs, tracked in MLflow, on local or remote compute."""
-    from mlbench.data.secrets import RedactingFilter
+    from mlbench.store.secrets import RedactingFilter
 
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from mlbench._ids import utcnow
 from mlbench.compute.base import Capacity, ComputeBackend, ComputeConfig
 from mlbench.compute.registry import compute_backends
-from mlbench.data.secrets import SecretStore, secret_store
 from mlbench.errors import ComputeNotFoundError, ConflictError, InvalidInputError
 from mlbench.store import ComputeTargetRow, JobRow
+from mlbench.store.secrets import SecretStore, secret_store
 from mlbench.validation import check_name
 
 if TYPE_CHECKING:

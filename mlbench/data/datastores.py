@@ -2,7 +2,7 @@
 
 A datastore is a kind (``local``, ``s3``, ``azureblob``, ``gcs``), settings (bucket, prefix,
 endpoint...) and credentials. Settings are in the metadata database; credentials are stored apart
-(:mod:`mlbench.data.secrets`) and only their names are ever shown. Every workspace has a local
+(:mod:`mlbench.store.secrets`) and only their names are ever shown. Every workspace has a local
 datastore named ``workspace`` (``<workspace>/data``), where uploads go by default.
 """
 
@@ -33,9 +33,9 @@ from mlbench.data.errors import (
 from mlbench.data.kinds import DatastoreKind, check_reachable, datastore_kinds, translate
 from mlbench.data.models import DatastoreInfo, DatastoreTestResult
 from mlbench.data.refs import check_datastore_name
-from mlbench.data.secrets import SecretStore, redact, secret_store
 from mlbench.errors import ConflictError, InvalidInputError, MlbenchError
 from mlbench.store import DatastoreRow, DataVersionRow
+from mlbench.store.secrets import SecretStore, redact, secret_store
 
 if TYPE_CHECKING:
     from mlbench.workspace import Workspace

@@ -1,7 +1,7 @@
 """Datastore kinds: how each kind of storage becomes an fsspec filesystem.
 
 A kind declares its settings (a pydantic model, stored in the database), the names of its
-credentials (stored apart, see :mod:`mlbench.data.secrets`), the fsspec filesystem it opens and
+credentials (stored apart, see :mod:`mlbench.store.secrets`), the fsspec filesystem it opens and
 where its root is. Kinds are registered like compute backends: built in here, more through the
 ``mlbench.datastores`` entry-point group.
 """
@@ -26,8 +26,8 @@ from mlbench.data.errors import (
     DatastoreError,
     DatastoreUnreachableError,
 )
-from mlbench.data.secrets import redact
 from mlbench.errors import InvalidInputError, MlbenchError
+from mlbench.store.secrets import redact
 
 log = logging.getLogger(__name__)
 

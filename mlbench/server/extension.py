@@ -19,10 +19,10 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Type, Unicode
 
 from mlbench.compute.registry import compute_backends
-from mlbench.data.secrets import RedactingFilter
 from mlbench.server.base import DEFAULT_MAX_BODY
 from mlbench.server.events import EventHub, tornado_run_sync
 from mlbench.server.handlers import route_handlers
+from mlbench.store.secrets import RedactingFilter
 
 log = logging.getLogger(__name__)
 
