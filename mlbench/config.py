@@ -2,12 +2,16 @@
 
 Settings come, in increasing priority, from defaults, ``<workspace>/mlbench.yaml`` and
 ``MLBENCH_*`` environment variables, so a team can point every member's workspace at a shared
-PostgreSQL database and MLflow server without touching code.
+PostgreSQL database and MLflow server without touching code. One naming rule: the variable of
+setting ``cancel_grace_s`` is ``MLBENCH_CANCEL_GRACE_S`` (``MLBENCH_`` + the name upper-cased),
+for every field of :class:`WorkspaceSettings`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +23,15 @@ from mlbench.errors import InvalidInputError
 SETTINGS_FILE = "mlbench.yaml"
 DEFAULT_HOME = "~/.mlbench"
 
-# environment variable -> settings field
-_ENV_OVERRIDES = {
-    "MLBENCH_DATABASE_URL": "database_url",
-    "MLBENCH_TRACKING_URI": "tracking_uri",
+ENV_PREFIX = "MLBENCH_"
+# Earlier names of two variables (without the _s of their settings): still read, with a warning.
+DEPRECATED_ENV = {
     "MLBENCH_AGENT_IDLE_TIMEOUT": "agent_idle_timeout_s",
     "MLBENCH_AGENT_POLL_INTERVAL": "agent_poll_interval_s",
 }
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 class WorkspaceSettings(BaseModel):
@@ -111,9 +117,7 @@ def load_settings(home: Path, overrides: dict[str, Any] | None = None) -> Worksp
                 hint=f"e.g. 'agent_idle_timeout_s: 60'; known settings: {_known()}",
             )
         values.update(loaded)
-    for env, field in _ENV_OVERRIDES.items():
-        if os.environ.get(env):
-            values[field] = os.environ[env]
+    values.update(env_settings())
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return WorkspaceSettings.model_validate(values)
@@ -125,6 +129,31 @@ def load_settings(home: Path, overrides: dict[str, Any] | None = None) -> Worksp
             f"invalid workspace settings ({problems})",
             hint=f"check {settings_file} and MLBENCH_* variables; known settings: {_known()}",
         ) from exc
+
+
+def env_name(field: str) -> str:
+    """The environment variable of setting ``field``: ``MLBENCH_`` + the name upper-cased."""
+    return ENV_PREFIX + field.upper()
+
+
+def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings set through ``MLBENCH_*`` variables (empty values are ignored)."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    for old, field in DEPRECATED_ENV.items():
+        if environ.get(old) and not environ.get(env_name(field)):
+            if old not in _warned:
+                _warned.add(old)
+                log.warning(
+                    "%s is deprecated: use %s (MLBENCH_ + the setting's name)",
+                    old,
+                    env_name(field),
+                )
+            found[field] = environ[old]
+    for field in WorkspaceSettings.model_fields:
+        if environ.get(env_name(field)):
+            found[field] = environ[env_name(field)]
+    return found
 
 
 def _known() -> str:

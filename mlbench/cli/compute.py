@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mlbench.cli.context import CliContext
-from mlbench.cli.render import console, print_json
+from mlbench.cli.render import console, err_console, print_json
 from mlbench.compute.base import MAX_CPUS, MAX_GPUS, MAX_JOBS_AT_ONCE, MAX_MEMORY_MB, MAX_SECONDS
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -211,18 +211,49 @@ def show_command(ctx: CliContext, name: str, as_json: bool) -> None:
         )
 
 
+_FORCE = click.option(
+    "--force",
+    is_flag=True,
+    help="local: take --gpu-ids as given, without a warning, when this machine does not show "
+    "those GPUs (yet).",
+)
+
+
+def _warn_undetected_gpus(kind: str, gpu_ids: str | None, force: bool) -> None:
+    """A local target declaring GPUs this machine does not show: one warning line (stderr)."""
+    if kind != "local" or not gpu_ids or force:
+        return
+    from mlbench.compute.local import undetected_gpu_ids
+
+    ids = [i.strip() for i in gpu_ids.split(",") if i.strip()]
+    missing = undetected_gpu_ids(ids)
+    if not missing:
+        return
+    found = "no GPU detected" if missing == ids else f"GPU {', '.join(missing)} not detected"
+    err_console.print(
+        f"[yellow]warning:[/] {found} on this machine (NVML/nvidia-smi); jobs asking for GPUs "
+        f"will get id(s) {', '.join(missing)} as declared. Pass --force for GPUs you will attach "
+        "later.",
+        soft_wrap=True,
+        markup=True,
+        highlight=False,
+    )
+
+
 @compute_group.command("create")
 @click.argument("name")
 @click.option("--type", "kind", default="local", show_default=True, help="Kind of target.")
 @_config_options
+@_FORCE
 @pass_ctx
 def create_command(
-    ctx: CliContext, name: str, kind: str, description: str | None, **config: Any
+    ctx: CliContext, name: str, kind: str, description: str | None, force: bool, **config: Any
 ) -> None:
     """Create a compute target."""
     config = {k: v for k, v in config.items() if v is not None}
     target = ctx.ws.compute.create(name, kind, description=description or "", **config)
     console.print(f"created {target.name} ({target.kind})")
+    _warn_undetected_gpus(target.kind, config.get("gpu_ids"), force)
 
 
 @compute_group.command("update")
@@ -235,16 +266,24 @@ def create_command(
     metavar="SETTING",
     help="Drop a setting so its default applies, e.g. --reset cpus (repeatable).",
 )
+@_FORCE
 @pass_ctx
 def update_command(
-    ctx: CliContext, name: str, description: str | None, reset: tuple[str, ...], **config: Any
+    ctx: CliContext,
+    name: str,
+    description: str | None,
+    reset: tuple[str, ...],
+    force: bool,
+    **config: Any,
 ) -> None:
     """Change a compute target's settings (the agent picks them up when it restarts)."""
     config = {k: v for k, v in config.items() if v is not None}
+    gpu_ids = config.get("gpu_ids")
     # None removes a stored setting: the way to repair one that no longer validates.
     config.update({key.replace("-", "_"): None for key in reset})
     target = ctx.ws.compute.update(name, description=description, **config)
     console.print(f"updated {target.name}: {target.config}")
+    _warn_undetected_gpus(target.kind, gpu_ids, force)
 
 
 @compute_group.command("delete")

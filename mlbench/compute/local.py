@@ -71,3 +71,13 @@ def _visible_gpu_ids() -> list[str]:
     # The agent itself was restricted: only hand out what it was given (indices or UUIDs).
     known = {g.index for g in gpus} | {g.uuid for g in gpus if g.uuid}
     return [v for v in (x.strip() for x in visible.split(",")) if v and v in known]
+
+
+def undetected_gpu_ids(gpu_ids: list[str]) -> list[str]:
+    """The ids of ``gpu_ids`` that name no GPU detected on this machine (index or UUID).
+
+    Declaring such ids is allowed (a GPU attached later); the CLI warns about them.
+    """
+    gpus = detect_gpus()
+    known = {g.index for g in gpus} | {g.uuid for g in gpus if g.uuid}
+    return [i for i in gpu_ids if i not in known]
