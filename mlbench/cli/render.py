@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlbench.errors import MlbenchError
@@ -31,9 +32,10 @@ STATUS_STYLE = {
 
 
 def print_error(exc: MlbenchError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+    # escaped: a message quoting user text ("[x]") must not be read as rich markup
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[dim]  hint: {exc.hint}[/]", soft_wrap=True)
+        err_console.print(f"[dim]  hint: {escape(exc.hint)}[/]", soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -424,7 +424,12 @@ class Jobs:
                 hint=f"rerun it with `mlbench job rerun {info.id}`",
             )
         done = self.lifecycle.cancel(info.id)
-        if not done:
+        if done:  # it never reached an agent: its log says so instead of staying empty
+            log_path = self._ws.paths.log(info.id)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(f"[mlbench {utcnow().strftime('%H:%M:%S')}] canceled before it started\n")
+        else:
             self.agent(info.compute).wake()
         return self.info(info.id)
 

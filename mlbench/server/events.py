@@ -37,7 +37,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from mlbench.errors import InvalidInputError
 from mlbench.server import models as m
-from mlbench.server.base import READ, MlbenchMixin, endpoint
+from mlbench.server.base import READ, MlbenchMixin, endpoint, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,9 @@ class EventStreamHandler(MlbenchMixin, WebSocketMixin, WebSocketHandler, Jupyter
         self.close(OVERFLOW_CLOSE_CODE, "too far behind; resume with after=last_event_id")
 
     def on_message(self, message: str | bytes) -> None:
-        try:
-            data = json.loads(message)
-        except ValueError:
+        try:  # the one bounded parser: a deeply nested message is refused, not a RecursionError
+            data = parse_json(message, what="a message", max_bytes=MAX_CLIENT_MESSAGE)
+        except InvalidInputError:
             return
         if isinstance(data, dict) and data.get("type") == "ping":
             self._send({"type": "pong"})
