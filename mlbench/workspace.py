@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from mlbench.compute.agents import AgentControl, AgentLauncher, NoAgentLauncher
 from mlbench.compute.service import ComputeTargets
 from mlbench.config import WorkspaceSettings, load_settings, resolve_home
+from mlbench.environments.hook import EnvironmentBinding
 from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
@@ -24,6 +25,7 @@ from mlbench.tracking.client import TrackingClient
 if TYPE_CHECKING:
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
+    from mlbench.environments.service import Environments
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Workspace:
         self._agents: AgentLauncher = agents or NoAgentLauncher
         self.redact = Redactor(self._secret_values, self._secrets_version)
         self.compute = ComputeTargets(self)
-        self.jobs = Jobs(self, hooks=[DataBindings()])
+        self.jobs = Jobs(self, hooks=[DataBindings(), EnvironmentBinding(self.home)])
 
     def _secret_values(self) -> list[str]:
         return [*self.compute.secret_values(), *self.datastores.secret_values()]
@@ -106,6 +108,13 @@ class Workspace:
         from mlbench.data.service import Data
 
         return Data(self)
+
+    @cached_property
+    def environments(self) -> Environments:
+        """Versioned Python environments (``name:version``) that jobs run in."""
+        from mlbench.environments.service import Environments
+
+        return Environments(self)
 
     @cached_property
     def tracking(self) -> TrackingClient:

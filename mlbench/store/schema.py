@@ -147,7 +147,7 @@ class AgentRow(Base):
 
 # -- data: datastores, data assets and lineage (mlbench.data) ---------------------------------
 class DatastoreRow(Base):
-    """A named connection to storage. Credentials are not here: see mlbench.data.secrets."""
+    """A named connection to storage. Credentials are not here: see mlbench.store.secrets."""
 
     __tablename__ = "datastores"
 
@@ -235,3 +235,36 @@ class DataLineageRow(Base):
     asset_name: Mapped[str] = mapped_column(String(128))
     asset_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+
+
+class EnvironmentRow(Base):
+    """One version of an environment (``name:version``); its venv is shared by versions with
+    the same lock hash."""
+
+    __tablename__ = "environments"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_environments_name_version"),
+        Index("ix_environments_name_hash", "name", "lock_hash"),
+        Index("ix_environments_spec_key", "name", "spec_key"),
+        Index("ix_environments_kernel", "kernel_name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[dict[str, Any]] = mapped_column()
+    spec_key: Mapped[str] = mapped_column(String(64))
+    lock: Mapped[list[Any]] = mapped_column()
+    lock_hash: Mapped[str] = mapped_column(String(64))
+    python: Mapped[str] = mapped_column(String(64))
+    python_path: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(64))
+    kernel_name: Mapped[str] = mapped_column(String(128))
+    venv: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    build_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
