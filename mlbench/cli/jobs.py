@@ -91,6 +91,12 @@ def spec_options(*, rerun: bool = False) -> Callable[[Callable[..., Any]], Calla
             help="Compute target.",
         ),
         click.option("--kernel", "kernel_name", help="Kernel (default: the notebook's)."),
+        click.option(
+            "--env",
+            "environment",
+            metavar="NAME[:VERSION]",
+            help="Environment to run in (`mlbench env list`); its kernel is used.",
+        ),
         click.option("--cpus", type=float, help="CPUs to reserve (default 1)."),
         click.option("--gpus", type=int, help="GPUs to reserve (default 0)."),
         click.option("--memory", help="Memory to reserve, e.g. 4GB."),

@@ -204,8 +204,9 @@ def _uv_message(log_file: TextIO) -> str:
         return "uv failed (see the build log)"
     tail = text[-8000:]
     start = tail.rfind("error:")
-    message = tail[start:] if start >= 0 else "\n".join(tail.strip().splitlines()[-5:])
-    return message.strip()
+    if start < 0:
+        return "\n".join(tail.strip().splitlines()[-5:])
+    return tail[start + len("error:") :].strip()
 
 
 def _hint_for(message: str) -> str:

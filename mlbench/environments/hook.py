@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlbench.environments.build import expose_kernels
+from mlbench.environments.build import KERNEL_PREFIX, expose_kernels
 from mlbench.errors import InvalidInputError
 from mlbench.jobs.lifecycle import JobHook, RunContext, Submission
 
@@ -47,7 +47,13 @@ class EnvironmentBinding(JobHook):
                 ),
             )
         info = sub.ws.environments.resolve(spec.environment)
-        if spec.kernel_name and spec.kernel_name != info.kernel_name:
+        # this workspace's kernels for the kernel check that follows (a process may have
+        # opened other workspaces since)
+        expose_kernels(sub.ws.environments.paths.jupyter)
+        # an environment's kernel in the spec was resolved earlier (a rerun on another
+        # environment): replaced; a kernel of the user's own contradicts the environment
+        given = spec.kernel_name
+        if given and given != info.kernel_name and not given.startswith(KERNEL_PREFIX):
             raise InvalidInputError(
                 f"kernel {spec.kernel_name!r} contradicts environment {info.ref} (whose kernel "
                 f"is {info.kernel_name!r})",

@@ -115,6 +115,7 @@ def add_parameter_options(p: argparse.ArgumentParser) -> None:
 SPEC_OPTIONS = (
     "compute",
     "kernel_name",
+    "environment",
     "cpus",
     "gpus",
     "memory",
@@ -141,6 +142,12 @@ def add_spec_options(p: argparse.ArgumentParser, *, rerun: bool = False, cwd: bo
         help="compute target" + ("" if rerun else " (default: local)"),
     )
     g.add_argument("--kernel", dest="kernel_name", help="kernel (default: the notebook's)")
+    g.add_argument(
+        "--env",
+        dest="environment",
+        metavar="NAME[:VERSION]",
+        help="environment to run in (its kernel is used)",
+    )
     g.add_argument("--cpus", type=float, help="CPUs to reserve (default 1)")
     g.add_argument("--gpus", type=int, help="GPUs to reserve (default 0)")
     g.add_argument("--memory", help="memory to reserve, e.g. 4GB")
