@@ -606,6 +606,111 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/environments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Environments, the newest version of each, by name */
+    get: operations['getEnvironments'];
+    put?: never;
+    /** Create an environment version and build it (an identical spec, or one with the same lock, returns the existing version without building) */
+    post: operations['postEnvironments'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/environments/_gc': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Remove venvs and kernelspecs no environment version refers to */
+    post: operations['postEnvironmentGc'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/environments/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An environment's versions, newest first */
+    get: operations['getEnvironment'];
+    put?: never;
+    post?: never;
+    /** Delete every version of an environment (refused while a job uses one) */
+    delete: operations['deleteEnvironment'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/environments/{name}/versions/{version}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One version: status, spec, lock (packages), hash, kernel */
+    get: operations['getEnvironmentVersion'];
+    put?: never;
+    post?: never;
+    /** Delete one version (refused while a job uses it) */
+    delete: operations['deleteEnvironmentVersion'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/environments/{name}/versions/{version}/build': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Build a version again from its lock (after a failed build or a removed venv) */
+    post: operations['postEnvironmentBuild'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/environments/{name}/versions/{version}/log': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A version's build log from offset (readable while it builds) */
+    get: operations['getEnvironmentLog'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -890,6 +995,53 @@ export interface components {
       verify?: boolean;
     };
     /**
+     * CreateEnvironment
+     * @description One of requirements, conda_yaml or pyproject; built before the answer (an identical
+     *     spec returns the existing version at once).
+     */
+    CreateEnvironment: {
+      /**
+       * Name
+       * @description Lower case: it names a kernel.
+       */
+      name: string;
+      /**
+       * Requirements
+       * @description PEP 508 requirements, e.g. ['numpy>=2', 'pandas'].
+       * @default null
+       */
+      requirements?: string[] | null;
+      /**
+       * Conda Yaml
+       * @description A conda environment file's text: its pip: section is used; conda packages are refused by name.
+       * @default null
+       */
+      conda_yaml?: string | null;
+      /**
+       * Pyproject
+       * @description A pyproject.toml's text: [project] dependencies.
+       * @default null
+       */
+      pyproject?: string | null;
+      /**
+       * Python
+       * @description Python version among those on the server's machine.
+       * @default null
+       */
+      python?: string | null;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Refresh
+       * @description Resolve again even if the spec is unchanged.
+       * @default false
+       */
+      refresh?: boolean;
+    };
+    /**
      * DataKind
      * @enum {string}
      */
@@ -1171,6 +1323,150 @@ export interface components {
       /** Deleted */
       deleted: string[];
     };
+    /**
+     * EnvironmentInfo
+     * @description One version of an environment.
+     */
+    EnvironmentInfo: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Version */
+      version: number;
+      /**
+       * Ref
+       * @description name:version
+       */
+      ref: string;
+      status: components['schemas']['EnvironmentStatus'];
+      spec: components['schemas']['EnvironmentSpec'];
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Lock Hash
+       * @description SHA-256 over the normalized lock, the interpreter and the platform.
+       */
+      lock_hash: string;
+      /**
+       * Kernel Name
+       * @description The kernelspec jobs on this version run on.
+       */
+      kernel_name: string;
+      /**
+       * Python
+       * @description Interpreter, e.g. 'CPython 3.11.7'.
+       */
+      python: string;
+      /**
+       * Platform
+       * @description e.g. linux-x86_64.
+       */
+      platform: string;
+      /**
+       * Packages
+       * @description The lock: name==version, sorted.
+       */
+      packages?: string[];
+      /**
+       * Venv
+       * @description Where the venv is (shared by versions with the same hash).
+       */
+      venv: string;
+      /**
+       * Error
+       * @description Why the build failed (the resolver's words).
+       * @default null
+       */
+      error?: string | null;
+      /**
+       * Build Seconds
+       * @default null
+       */
+      build_seconds?: number | null;
+      /**
+       * Created By
+       * @default
+       */
+      created_by?: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+    };
+    /**
+     * EnvironmentLog
+     * @description A slice of a version's build log (readable while it builds).
+     */
+    EnvironmentLog: {
+      /** Ref */
+      ref: string;
+      status: components['schemas']['EnvironmentStatus'];
+      /** Text */
+      text: string;
+      /**
+       * Offset
+       * @description Pass it back to read what was written since.
+       */
+      offset: number;
+    };
+    /** EnvironmentLogQuery */
+    EnvironmentLogQuery: {
+      /**
+       * Offset
+       * @description offset of the previous answer.
+       * @default 0
+       */
+      offset?: number;
+    };
+    /** EnvironmentPage */
+    EnvironmentPage: {
+      /** Items */
+      items: components['schemas']['EnvironmentInfo'][];
+      /**
+       * Next Cursor
+       * @default null
+       */
+      next_cursor?: string | null;
+    };
+    /**
+     * EnvironmentSpec
+     * @description What an environment is made from, normalized: the same packages in another order or
+     *     spelling (``NumPy >= 2`` vs ``numpy>=2``), with comments, give the same spec.
+     */
+    EnvironmentSpec: {
+      /**
+       * Requirements
+       * @description PEP 508 requirements, normalized and sorted (ipykernel is added at build).
+       */
+      requirements: string[];
+      /**
+       * Python
+       * @description Python version asked for (e.g. 3.11); default: mlbench's own.
+       * @default null
+       */
+      python?: string | null;
+      /**
+       * Source
+       * @default requirements
+       * @enum {string}
+       */
+      source?: 'requirements' | 'conda' | 'pyproject';
+    };
+    /**
+     * EnvironmentStatus
+     * @enum {string}
+     */
+    EnvironmentStatus: 'building' | 'ready' | 'failed';
     /** ErrorBody */
     ErrorBody: {
       /**
@@ -1272,6 +1568,21 @@ export interface components {
       size: number;
       /** Hash */
       hash: string;
+    };
+    /** GcResult */
+    GcResult: {
+      /**
+       * Removed
+       * @description Folders removed (venvs and kernelspecs).
+       */
+      removed: string[];
+      /**
+       * Kept
+       * @description Venvs kept because a version refers to them.
+       */
+      kept: number;
+      /** Freed Bytes */
+      freed_bytes: number;
     };
     /** Health */
     Health: {
@@ -4629,6 +4940,448 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['LineageGraph'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getEnvironments: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentPage'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postEnvironments: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateEnvironment'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Request body too large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postEnvironmentGc: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GcResult'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getEnvironment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentPage'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteEnvironment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getEnvironmentVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteEnvironmentVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postEnvironmentBuild: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getEnvironmentLog: {
+    parameters: {
+      query?: {
+        /** @description offset of the previous answer. */
+        offset?: number;
+      };
+      header?: never;
+      path: {
+        name: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EnvironmentLog'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

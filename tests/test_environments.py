@@ -30,7 +30,9 @@ from mlbench.environments.errors import (
 )
 from mlbench.environments.models import EnvironmentStatus
 from mlbench.errors import InvalidInputError
-from tests.conftest import require_service
+from tests import test_server
+from tests.conftest import make_notebook, require_service
+from tests.test_server import Api, error_code
 
 WAIT = 180  # bounds that only catch hangs
 FIGLET = ["pyfiglet"]
@@ -293,6 +295,50 @@ def test_targets_that_cannot_provide_environments_refuse_them(module_ws: Any) ->
             EnvironmentBinding().bind(sub)
         assert "cannot run environment" in err.value.message and fix in (err.value.hint or "")
         assert "environment" not in sub.handled
+
+
+# -- REST ----------------------------------------------------------------------------------------
+# the server fixtures of tests/test_server.py (a module-scoped workspace and server config)
+mlbench_home = test_server.mlbench_home
+jp_server_config = test_server.jp_server_config
+api = test_server.api
+root = test_server.root
+
+
+async def test_environments_over_rest(api: Api, root: Path) -> None:
+    created = await api.post("/environments", body={"name": "rest", "requirements": TABULATE})
+    assert api.last_code == 201 and created["ref"] == "rest:1" and created["status"] == "ready"
+    listed = await api.get("/environments", expect=200)
+    assert [e["ref"] for e in listed["items"]] == ["rest:1"]
+    one = await api.get("/environments/{name}/versions/{version}", name="rest", version="1")
+    assert one["kernel_name"] == created["kernel_name"] and one["packages"]
+    log = await api.get(
+        "/environments/{name}/versions/{version}/log", name="rest", version="1", expect=200
+    )
+    assert "ready: kernel" in log["text"] and log["offset"] == len(log["text"].encode())
+
+    conda = "dependencies: [python=3.11, numpy, pip, {pip: [tabulate]}]"
+    bad = await api.post("/environments", body={"name": "c", "conda_yaml": conda}, expect=400)
+    assert error_code(bad) == "invalid_environment_spec" and "numpy" in bad["error"]["message"]
+    unknown = await api.post(
+        "/environments", body={"name": "u", "requirements": ["mlbench-no-such-pkg-zzz"]}
+    )
+    assert api.last_code == 400 and error_code(unknown) == "environment_build_failed"
+
+    make_notebook(root / "tab.ipynb", "import tabulate\nprint(tabulate.__version__)")
+    job = await api.post(
+        "/jobs", body={"notebook_path": "tab.ipynb", "environment": "rest"}, expect=201
+    )
+    assert job["kernel_name"] == created["kernel_name"]
+    final = await test_server.wait_final(api, job["id"])
+    assert final["status"] == "completed", final
+
+    await api("DELETE", "/environments/{name}/versions/{version}", name="rest", version="1")
+    assert api.last_code == 204
+    await api.get("/environments/{name}", name="rest", expect=404)
+    assert not Path(created["venv"]).exists()  # no version refers to it: removed with it
+    gc = await api.post("/environments/_gc", expect=200)
+    assert gc["removed"] == []
 
 
 # -- warming uv's cache for offline runs -------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlbench.errors import ConflictError, InvalidInputError, MlbenchError, NotFoundError
+from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class EnvironmentNotFoundError(NotFoundError):
@@ -25,8 +25,8 @@ class EnvironmentInUseError(ConflictError):
     code = "environment_in_use"
 
 
-class EnvironmentBuildError(MlbenchError):
+class EnvironmentBuildError(InvalidInputError):
     """uv could not resolve or install the spec (unknown package, conflict, no network);
-    the message carries the resolver's own words (HTTP 422)."""
+    the message carries the resolver's own words (HTTP 400)."""
 
     code = "environment_build_failed"

@@ -24,6 +24,7 @@ from mlbench.data.models import (
     DataVersionInfo,
     LineageGraph,
 )
+from mlbench.environments.models import EnvironmentInfo, EnvironmentLog, GcResult
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
 from mlbench.server import models as m
@@ -985,6 +986,12 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/data/{name}/versions/{version}", DataAssetVersionHandler),
         ("/data/{name}/versions/{version}/preview", DataPreviewHandler),
         ("/data/{name}/versions/{version}/lineage", DataLineageHandler),
+        ("/environments", EnvironmentsHandler),
+        ("/environments/_gc", EnvironmentGcHandler),  # '_' starts no environment name
+        ("/environments/{name}", EnvironmentHandler),
+        ("/environments/{name}/versions/{version}", EnvironmentVersionHandler),
+        ("/environments/{name}/versions/{version}/build", EnvironmentBuildHandler),
+        ("/environments/{name}/versions/{version}/log", EnvironmentLogHandler),
     ]
 
 
@@ -1019,3 +1026,151 @@ def route_handlers() -> list[tuple[str, type[Any]]]:
     ]
     specs.append((url_path_join("/", API, "(?P<path>.*)"), UnknownRouteHandler))
     return specs
+
+
+# -- environments ------------------------------------------------------------------------------
+def _create_environment(ws: Any, req: m.CreateEnvironment) -> EnvironmentInfo:
+    return ws.environments.create(
+        req.name,
+        requirements=req.requirements,
+        conda_yaml=req.conda_yaml,
+        pyproject=req.pyproject,
+        python=req.python,
+        description=req.description,
+        refresh=req.refresh,
+    )
+
+
+def _env_ref(name: str, version: str) -> str:
+    if not (version.isascii() and version.isdigit()):
+        raise InvalidInputError(f"invalid version {version!r}", hint="a version is a number")
+    return f"{name}:{version}"
+
+
+class EnvironmentsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Environments, the newest version of each, by name",
+        tag="environments",
+        action=READ,
+        response=m.EnvironmentPage,
+    )
+    async def get(self) -> None:
+        items = await self.call(self.ws.environments.list)
+        self.reply(m.EnvironmentPage(items=items))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Create an environment version and build it (an identical spec, or one with "
+        "the same lock, returns the existing version without building)",
+        tag="environments",
+        action=WRITE,
+        body=m.CreateEnvironment,
+        response=EnvironmentInfo,
+        status=201,
+        errors=(409, 413),
+    )
+    async def post(self) -> None:
+        req = self.body(m.CreateEnvironment)
+        self.reply(await self.call(_create_environment, self.ws, req), 201)
+
+
+class EnvironmentHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="An environment's versions, newest first",
+        tag="environments",
+        action=READ,
+        response=m.EnvironmentPage,
+        errors=(404,),
+    )
+    async def get(self, name: str) -> None:
+        items = await self.call(self.ws.environments.versions, name)
+        self.reply(m.EnvironmentPage(items=items))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete every version of an environment (refused while a job uses one)",
+        tag="environments",
+        action=WRITE,
+        status=204,
+        errors=(404, 409),
+    )
+    async def delete(self, name: str) -> None:
+        await self.call(self.ws.environments.delete, name)
+        self.reply(None, 204)
+
+
+class EnvironmentVersionHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One version: status, spec, lock (packages), hash, kernel",
+        tag="environments",
+        action=READ,
+        response=EnvironmentInfo,
+        errors=(404,),
+    )
+    async def get(self, name: str, version: str) -> None:
+        self.reply(await self.call(self.ws.environments.get, _env_ref(name, version)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete one version (refused while a job uses it)",
+        tag="environments",
+        action=WRITE,
+        status=204,
+        errors=(404, 409),
+    )
+    async def delete(self, name: str, version: str) -> None:
+        await self.call(self.ws.environments.delete, _env_ref(name, version))
+        self.reply(None, 204)
+
+
+class EnvironmentBuildHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Build a version again from its lock (after a failed build or a removed venv)",
+        tag="environments",
+        action=WRITE,
+        response=EnvironmentInfo,
+        errors=(404, 409),
+    )
+    async def post(self, name: str, version: str) -> None:
+        self.reply(await self.call(self.ws.environments.build, _env_ref(name, version)))
+
+
+class EnvironmentLogHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A version's build log from offset (readable while it builds)",
+        tag="environments",
+        action=READ,
+        query=m.EnvironmentLogQuery,
+        response=EnvironmentLog,
+        errors=(404,),
+    )
+    async def get(self, name: str, version: str) -> None:
+        q = self.query(m.EnvironmentLogQuery)
+        ref = _env_ref(name, version)
+        self.reply(await self.call(self.ws.environments.log, ref, q.offset))
+
+
+class EnvironmentGcHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Remove venvs and kernelspecs no environment version refers to",
+        tag="environments",
+        action=WRITE,
+        response=GcResult,
+    )
+    async def post(self) -> None:
+        self.reply(await self.call(self.ws.environments.gc))

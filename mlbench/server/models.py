@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlbench.compute.service import ComputeStatus
 from mlbench.data.models import DatastoreInfo, DataVersionInfo
+from mlbench.environments.models import EnvironmentInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
@@ -398,3 +399,37 @@ class PreviewQuery(Request):
 
 class LineageQuery(Request):
     depth: int = Field(10, ge=1, le=20, description="Jobs away from the version, each way.")
+
+
+# -- environments ------------------------------------------------------------------------------
+class CreateEnvironment(Request):
+    """One of requirements, conda_yaml or pyproject; built before the answer (an identical
+    spec returns the existing version at once)."""
+
+    name: str = Field(min_length=1, max_length=64, description="Lower case: it names a kernel.")
+    requirements: list[str] | None = Field(
+        None, max_length=500, description="PEP 508 requirements, e.g. ['numpy>=2', 'pandas']."
+    )
+    conda_yaml: str | None = Field(
+        None,
+        max_length=100_000,
+        description="A conda environment file's text: its pip: section is used; conda "
+        "packages are refused by name.",
+    )
+    pyproject: str | None = Field(
+        None, max_length=100_000, description="A pyproject.toml's text: [project] dependencies."
+    )
+    python: str | None = Field(
+        None, max_length=16, description="Python version among those on the server's machine."
+    )
+    description: str = Field("", max_length=2000)
+    refresh: bool = Field(False, description="Resolve again even if the spec is unchanged.")
+
+
+class EnvironmentPage(BaseModel):
+    items: list[EnvironmentInfo]
+    next_cursor: str | None = None
+
+
+class EnvironmentLogQuery(Request):
+    offset: int = Field(0, ge=0, le=2**40, description="offset of the previous answer.")
