@@ -234,6 +234,21 @@ def test_environment_and_another_kernel_are_refused(module_ws: Any, notebook: An
         module_ws.jobs.submit(notebook("1"), environment="tab:x")
 
 
+def test_capture_pins_what_an_interpreter_has(ws: Any, tmp_path: Path) -> None:
+    from uv import find_uv_bin
+
+    venv = tmp_path / "mine"
+    subprocess.run([find_uv_bin(), "venv", str(venv), "-q"], check=True)
+    subprocess.run(
+        [find_uv_bin(), "pip", "install", "-q", "--python", str(venv / "bin/python"), "tabulate"],
+        check=True,
+    )
+    info = ws.environments.capture("mine", python=str(venv / "bin/python"))
+    assert info.status == EnvironmentStatus.READY
+    assert [r.split("==")[0] for r in info.spec.requirements] == ["tabulate"]
+    assert "==" in info.spec.requirements[0]  # pinned to the installed version
+
+
 # -- specs (no builds) -------------------------------------------------------------------------
 def test_conda_packages_are_refused_by_name() -> None:
     from mlbench.environments.spec import from_conda

@@ -127,6 +127,24 @@ def env_create(
     )
 
 
+@env_group.command("capture")
+@click.argument("name")
+@click.option("--python", "python", help="Interpreter whose packages to pin (default: this one).")
+@click.option("--description", default="")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def env_capture(
+    ctx: CliContext, name: str, python: str | None, description: str, as_json: bool
+) -> None:
+    """Create NAME pinned to what an interpreter has installed (editable and local installs
+    are left out), and build it."""
+    info = ctx.ws.environments.capture(name, python=python, description=description)
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"[bold]{info.ref}[/] {info.status.value}: {len(info.packages)} packages")
+
+
 @env_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx

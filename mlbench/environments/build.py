@@ -221,6 +221,27 @@ def _hint_for(message: str) -> str:
     return "see the build log (`mlbench env show NAME --log`)"
 
 
+def freeze(python: str) -> tuple[list[str], list[str]]:
+    """``name==version`` of what ``python`` has installed, and the entries left out (editable,
+    local or URL installs: an index cannot rebuild them)."""
+    proc = subprocess.run(
+        [uv_bin(), "pip", "freeze", "--python", python, "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        env=uv_env(),
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise EnvironmentSpecError(f"cannot list the packages of {python}: {proc.stderr.strip()}")
+    pinned, skipped = [], []
+    for raw in proc.stdout.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        (pinned if "==" in line and "@" not in line else skipped).append(line)
+    return pinned, skipped
+
+
 # -- the venv ----------------------------------------------------------------------------------
 def is_complete(venv: Path) -> bool:
     return (venv / COMPLETE_MARKER).is_file()

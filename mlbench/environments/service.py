@@ -17,6 +17,7 @@ import contextlib
 import getpass
 import logging
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -171,6 +172,24 @@ class Environments:
                 row = self._insert(name, spec, key, packages, lock_hash, interp, description)
             self.paths.log(row.id).write_text(resolve_text, encoding="utf-8")
             return self._build(row, interp)
+
+    def capture(
+        self, name: str, *, python: str | None = None, description: str = ""
+    ) -> EnvironmentInfo:
+        """An environment pinned to what an interpreter has installed (default: this process's,
+        e.g. the notebook's kernel): its ``uv pip freeze``, minus editable and local installs,
+        which cannot be rebuilt from an index (they are named in the log)."""
+        target = python or sys.executable
+        pinned, skipped = envbuild.freeze(target)
+        if skipped:
+            log.warning("capture %s: left out (not on an index): %s", name, ", ".join(skipped))
+        version = envbuild.find_python(target).version
+        return self.create(
+            name,
+            requirements=pinned,
+            python=".".join(version.split(".")[:3]),
+            description=description or f"captured from {target}",
+        )
 
     def build(self, ref: str) -> EnvironmentInfo:
         """Build a version again from its lock: after a failed or canceled build, or when its
