@@ -3,7 +3,7 @@
 Builds need the packages of the test environments (pyfiglet, tabulate, ipykernel and its
 dependencies) from PyPI or from uv's cache (``~/.cache/uv``, shared by every test and run).
 The test suite runs in a loopback-only network namespace: warm the cache before it with
-``python tests/test_environments.py --prefetch`` (with network access); without network the
+``python -m tests.test_environments --prefetch`` (with network access); without network the
 tests build offline (``UV_OFFLINE=1``) from that cache.
 """
 
@@ -69,7 +69,7 @@ def _packages_reachable() -> Iterator[None]:
         if probe.returncode != 0:
             require_service(
                 "PyPI is unreachable and uv's cache lacks the test packages",
-                "run `python tests/test_environments.py --prefetch` with network access first",
+                "run `python -m tests.test_environments --prefetch` with network access first",
             )
     yield
     if saved is None:
@@ -374,5 +374,5 @@ def prefetch() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--prefetch"]:
-        sys.exit("usage: python tests/test_environments.py --prefetch")
+        sys.exit("usage: python -m tests.test_environments --prefetch")
     prefetch()

@@ -251,8 +251,16 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def build_venv(venv: Path, packages: list[str], python: Interpreter, log_file: TextIO) -> None:
-    """Build the venv at ``venv`` from the lock (nothing to do when it is complete)."""
+def build_venv(
+    venv: Path,
+    packages: list[str],
+    python: Interpreter,
+    log_file: TextIO,
+    *,
+    compile_bytecode: bool = True,
+) -> None:
+    """Build the venv at ``venv`` from the lock (nothing to do when it is complete).
+    ``compile_bytecode=False`` only for measuring what compiling saves."""
     if is_complete(venv):
         log_file.write(f"venv {venv} already built: reused\n")
         return
@@ -275,7 +283,7 @@ def build_venv(venv: Path, packages: list[str], python: Interpreter, log_file: T
                 str(lock),
                 "--python",
                 str(venv_python(venv)),
-                "--compile-bytecode",
+                *(["--compile-bytecode"] if compile_bytecode else []),
             ],
             log_file,
             "installing",
