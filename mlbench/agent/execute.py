@@ -19,9 +19,11 @@ last one failing fails it as ``disk_full``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,24 +66,57 @@ del _mlbench_sys, _mlbench_name, _mlbench_call, _mlbench_mod
 # The prelude makes the kernel's stdout and stderr send at most this much per message, so the
 # agent's memory depends on neither the output's size nor its speed.
 STREAM_MESSAGE_MAX = 128 * 1024
+# ... and, given an acknowledgement file (a local kernel), wait while more than this much of
+# what they sent is not yet read by the agent. Without this back-pressure a kernel printing
+# faster than the agent reads fills ZeroMQ's queues (1000 messages each way), which then drop
+# messages, the end-of-cell one included; and the agent's backlog fails the cell after
+# nbclient's iopub_timeout.
+STREAM_WINDOW = 4 * 1024 * 1024
+STREAM_ACK_FILE = ".stream-ack"
 
 # IPython wraps each stream's ``write`` for every cell it runs (an instance attribute, put
 # back after the cell): the bounded ``write`` is a property on the class, so it stays under
-# whatever wrapper IPython sets.
+# whatever wrapper IPython sets. A kernel whose output the agent stops reading (output of an
+# earlier cell's thread, which nbclient ignores) waits at most 2 s, then goes on.
 _BOUND_STREAMS = """\
 import sys as _mlbench_sys
-def _mlbench_bound(cls, limit):
-    original = cls.write
+def _mlbench_bound(cls, limit, ack_path, window):
+    import os, struct, time
+    original, state = cls.write, {"sent": 0, "fd": None}
+    def wait_for_reader():
+        if ack_path is None:
+            return
+        if state["fd"] is None:
+            try:
+                state["fd"] = os.open(ack_path, os.O_RDONLY)
+            except OSError:
+                return
+        last, since = -1, time.monotonic()
+        while True:
+            try:
+                acked = struct.unpack("<q", os.pread(state["fd"], 8, 0))[0]
+            except Exception:
+                return
+            if state["sent"] - acked <= window:
+                return
+            if acked != last:
+                last, since = acked, time.monotonic()
+            elif time.monotonic() - since > 2:
+                state["sent"] = acked
+                return
+            time.sleep(0.002)
     def bounded(self, text):
         if not isinstance(text, str):
             return original(self, text)
         for start in range(0, max(len(text), 1), limit):
             piece = text[start:start + limit]
             original(self, piece)
+            state["sent"] += len(piece)
             pending = self.__dict__.get("_mlbench_pending", 0) + len(piece)
             if pending >= limit:
                 pending = 0
                 self.flush()
+                wait_for_reader()
             self.__dict__["_mlbench_pending"] = pending
         return len(text)
     def get(self):
@@ -97,20 +132,25 @@ _mlbench_cls = type(_mlbench_sys.stdout)
 _mlbench_ours = _mlbench_cls.__module__.startswith("ipykernel.")
 if _mlbench_ours and not hasattr(_mlbench_cls, "_mlbench_bounded"):
     try:
-        _mlbench_bound(_mlbench_cls, %d)
+        _mlbench_bound(_mlbench_cls, %d, %r, %d)
     except Exception:
         pass
 del _mlbench_bound, _mlbench_sys, _mlbench_cls, _mlbench_ours
 """
 
 
-def python_prelude(env: dict[str, str], cwd: str) -> str:
-    """Code run silently in a pooled Python kernel before the job's first cell."""
+def python_prelude(env: dict[str, str], cwd: str, stream_ack: Path | None = None) -> str:
+    """Code run silently in a pooled Python kernel before the job's first cell.
+
+    ``stream_ack``: the file through which the agent tells the kernel how much stream output it
+    has read (see STREAM_WINDOW); give the same path to :func:`run_notebook`.
+    """
+    ack = str(stream_ack) if stream_ack is not None else None
     return (
         "import os as _mlbench_os\n"
         f"_mlbench_os.environ.update({json.dumps(env)})\n"
         f"_mlbench_os.chdir({json.dumps(cwd)})\n"
-        "del _mlbench_os\n" + _BOUND_STREAMS % STREAM_MESSAGE_MAX
+        "del _mlbench_os\n" + _BOUND_STREAMS % (STREAM_MESSAGE_MAX, ack, STREAM_WINDOW)
     )
 
 
@@ -176,6 +216,7 @@ class OutputLimits:
 # flood of tiny outputs is bounded too (about an output's JSON and object overhead).
 OUTPUT_OVERHEAD = 512
 _MIN_STREAM = 1024  # a new stream output needs at least this much of the budget left
+JOB_ERROR_MAX_BYTES = 256 * 1024  # a failed cell's value and traceback, as the job records them
 
 
 @dataclass
@@ -407,6 +448,7 @@ class _JobNotebookClient(PapermillNotebookClient):
     epilogue = Unicode("")
     output_max_bytes = Integer(OutputLimits.per_output)
     notebook_output_max_bytes = Integer(OutputLimits.notebook)
+    stream_ack = Unicode("")
 
     def __init__(self, nb_man: Any, **kwargs: Any) -> None:
         super().__init__(nb_man, **kwargs)
@@ -415,6 +457,14 @@ class _JobNotebookClient(PapermillNotebookClient):
         self._cell_bytes = 0  # ... of which the running cell's, since its last clear
         self._left_out = [0, 0]  # outputs of the running cell left out: count, bytes
         nb_man.before_save = self._render_streams
+        self._read = self._acked = 0  # stream characters read, and told to the kernel
+        self._ack_fd: int | None = None
+        if self.stream_ack:
+            try:  # 8 bytes written in place: works on a full disk too, once created
+                self._ack_fd = os.open(self.stream_ack, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.pwrite(self._ack_fd, struct.pack("<q", 0), 0)
+            except OSError as exc:
+                log.warning("no output back-pressure for this job: %s", exc)
 
     # -- bounded outputs -----------------------------------------------------------------------
     def execute_cell(  # type: ignore[override]
@@ -489,11 +539,25 @@ class _JobNotebookClient(PapermillNotebookClient):
             self._charge(size + OUTPUT_OVERHEAD)
         return out
 
+    def _ack(self, n: int) -> None:
+        self._read += n
+        if self._ack_fd is not None and self._read - self._acked >= STREAM_MESSAGE_MAX:
+            self._acked = self._read
+            with contextlib.suppress(OSError):  # the kernel stops waiting after a while
+                os.pwrite(self._ack_fd, struct.pack("<q", self._read), 0)
+
+    def _close_ack(self) -> None:
+        if self._ack_fd is not None:
+            os.close(self._ack_fd)
+            self._ack_fd = None
+            Path(self.stream_ack).unlink(missing_ok=True)
+
     def _stream(self, outs: list[NotebookNode], name: str, text: str) -> None:
         sink = self.stdout_file if name == "stdout" else self.stderr_file
         if sink is not None:
             sink.write(text)
             sink.flush()
+        self._ack(len(text))
         last = outs[-1] if outs else None
         merger = self._streams.get(id(last)) if last is not None else None
         if merger is None or merger.node is not last or last.get("name") != name:
@@ -526,6 +590,7 @@ class _JobNotebookClient(PapermillNotebookClient):
         try:
             return super().execute(**kwargs)
         finally:
+            self._close_ack()
             if self.kc is not None:  # the kernel is ours to discard, but close our channels
                 self.kc.stop_channels()
                 self.kc.context.destroy(linger=0)
@@ -569,6 +634,7 @@ class MlbenchEngine(NBClientEngine):
         listener: CellListener | None = None,
         save_to: NotebookSave | None = None,
         limits: OutputLimits | None = None,
+        stream_ack: Path | None = None,
         **kwargs: Any,
     ) -> Any:
         nb_man = _TrackedExecutionManager(
@@ -583,6 +649,8 @@ class MlbenchEngine(NBClientEngine):
         if save_to is not None:
             nb.metadata.papermill["output_path"] = str(save_to.path)
         limits = limits or OutputLimits()
+        if stream_ack is not None:
+            kwargs["stream_ack"] = str(stream_ack)
         kwargs["output_max_bytes"] = limits.per_output
         kwargs["notebook_output_max_bytes"] = limits.notebook
         nb_man.notebook_start()
@@ -637,6 +705,7 @@ def run_notebook(
     start_timeout: float,
     epilogue: str = "",
     limits: OutputLimits | None = None,
+    stream_ack: Path | None = None,
 ) -> Outcome:
     """Execute the notebook; classify how it ended, papermill's way.
 
@@ -644,7 +713,8 @@ def run_notebook(
     a kernel that dies fails it with the cause; a stop requested by the agent (cancel,
     timeout, unresponsive kernel, agent stopping) decides the status when it caused the end.
     ``epilogue`` is Python run silently after the last cell, after the metrics flush.
-    ``limits`` bound the outputs the output notebook keeps (default: the settings' defaults).
+    ``limits`` bound the outputs the output notebook keeps (default: the settings' defaults);
+    ``stream_ack`` is the file given to :func:`python_prelude` (back-pressure on printing).
     An output notebook that could not be saved for a full disk fails the job as ``disk_full``.
     """
     save = NotebookSave(output)
@@ -660,6 +730,7 @@ def run_notebook(
         start_timeout=start_timeout,
         epilogue=epilogue,
         limits=limits,
+        stream_ack=stream_ack,
     )
     if save.error is not None:
         return with_disk_full(outcome, disk_full_message(output.parent, "the output notebook"))
@@ -690,6 +761,7 @@ def _execute(
     start_timeout: float,
     epilogue: str,
     limits: OutputLimits | None,
+    stream_ack: Path | None,
 ) -> Outcome:
     import papermill
 
@@ -701,6 +773,7 @@ def _execute(
             None,
             save_to=save,
             limits=limits,
+            stream_ack=stream_ack,
             parameters=parameters,
             engine_name=ENGINE_NAME,
             kernel_name=kernel.name,
@@ -723,6 +796,10 @@ def _execute(
             # An error with no error output (e.g. an IPython UsageError from a magic) has its
             # message on stderr only.
             exc.evalue = _failed_cell_stderr(save.nb)
+        # The error is stored in the job's row and shown in every list: keep it small.
+        shown = {"evalue": exc.evalue or "", "traceback": list(exc.traceback or [])}
+        cap_output_content("error", shown, JOB_ERROR_MAX_BYTES)
+        exc.evalue, exc.traceback = shown["evalue"], shown["traceback"]
         return Outcome(
             JobStatus.FAILED,
             # People count cells from 1 (as every view shows them); cell_index stays 0-based.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
 from mlbench.agent.execute import (
+    STREAM_ACK_FILE,
     CellListener,
     JobStopped,
     Outcome,
@@ -133,17 +134,20 @@ class LocalExecutor(Executor):
             if job.stop.requested:
                 raise JobStopped
             job.started(kernel.pid, None)
+            ack = job.output.parent / STREAM_ACK_FILE
+            python = kernel.language == "python"
             return run_notebook(
                 snapshot=job.snapshot,
                 output=job.output,
                 parameters=info.parameters,
                 kernel=kernel,
-                prelude=python_prelude(job.env, info.cwd) if kernel.language == "python" else "",
+                prelude=python_prelude(job.env, info.cwd, ack) if python else "",
                 log_file=job.log_file,
                 listener=job.listener,
                 stop=job.stop,
                 start_timeout=self.settings.kernel_start_timeout_s,
                 limits=OutputLimits.of(self.settings),
+                stream_ack=ack if python else None,
             )
         finally:
             self.heartbeats.unwatch(info.id)
