@@ -29,7 +29,7 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def mlbench(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT": "60", "COLUMNS": "200"}
+    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT_S": "60", "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "mlbench", "-w", str(home), *args],
         capture_output=True,

@@ -31,7 +31,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("magics-ws")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLBENCH_HOME", str(path))
-        mp.setenv("MLBENCH_AGENT_IDLE_TIMEOUT", "60")
+        mp.setenv("MLBENCH_AGENT_IDLE_TIMEOUT_S", "60")
         yield path
     ws = Workspace(path)
     _stop_agents(ws)
@@ -431,3 +431,11 @@ def test_example_notebook_runs(home: Path, tmp_path: Path) -> None:
     assert len(re.findall(r"completed on local", outputs)) >= 3
     assert "Comparing 2 runs" in outputs
     assert set(os.listdir(examples)) == set(os.listdir(REPO / "examples"))
+
+
+def test_a_trailing_comment_is_not_an_argument() -> None:
+    from mlbench.magics.parser import split
+
+    assert split("run nb.ipynb -p tag a#b  # retrain") == ["run", "nb.ipynb", "-p", "tag", "a#b"]
+    assert split('run nb.ipynb -p s "x # y" #c') == ["run", "nb.ipynb", "-p", "s", "x # y"]
+    assert split(r"run nb.ipynb -p s \#z") == ["run", "nb.ipynb", "-p", "s", "#z"]

@@ -186,7 +186,7 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     from mlbench.config import load_settings
 
     (tmp_path / "mlbench.yaml").write_text("agent_idle_timeout_s: 10\ncancel_grace_s: 3\n")
-    monkeypatch.setenv("MLBENCH_AGENT_IDLE_TIMEOUT", "20")
+    monkeypatch.setenv("MLBENCH_AGENT_IDLE_TIMEOUT_S", "20")
     s = load_settings(tmp_path, {"cancel_grace_s": 1})
     assert (s.agent_idle_timeout_s, s.cancel_grace_s) == (20, 1)
 

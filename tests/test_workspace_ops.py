@@ -32,7 +32,7 @@ COMMANDS = [
 
 
 def mlbench(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT": "30", "COLUMNS": "200"}
+    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT_S": "30", "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "mlbench", "-w", str(home), *args],
         capture_output=True,

@@ -16,7 +16,7 @@ HERE = Path(__file__).parent
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = int(os.environ.get("MLBENCH_UI_PORT", "8899"))
 # agents started for the tests leave soon after the run
-os.environ.setdefault("MLBENCH_AGENT_IDLE_TIMEOUT", "30")
+os.environ.setdefault("MLBENCH_AGENT_IDLE_TIMEOUT_S", "30")
 c.ServerApp.allow_root = True  # CI runs as root
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"

@@ -1,4 +1,6 @@
-"""Registry of compute backends, filled from the ``mlbench.compute`` entry-point group."""
+"""Registry of compute backends: the built-in kinds below, and kinds other packages add through
+the ``mlbench.compute`` entry-point group. A kind is one ComputeBackend class (settings, checks,
+the agent's executor), named once here or in its package's entry point."""
 
 from __future__ import annotations
 

@@ -216,7 +216,7 @@ def build_parser() -> MagicParser:
         ),
         epilog=(
             "examples:\n"
-            "  %mlbench run train.ipynb -p epochs 5 -p lr 0.01\n"
+            "  %mlbench run train.ipynb -p epochs 5 -p learning_rate 0.01\n"
             "  %mlbench submit train.ipynb --gpus 1\n"
             "  %mlbench jobs --status running\n"
             "  %mlbench compare JOB_ID JOB_ID --metric loss\n"
@@ -364,10 +364,29 @@ def build_parser() -> MagicParser:
 
 def split(line: str) -> list[str]:
     try:
-        return shlex.split(line)
+        return shlex.split(_without_comment(line))
     except ValueError as exc:  # e.g. an unclosed quote
         raise MlbenchUsageError(f"%mlbench: cannot read the arguments: {exc}") from None
 
 
 def parse(parser: MagicParser, line: str) -> argparse.Namespace:
     return parser.parse_args(split(line))
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a ``#`` that starts a word outside quotes, as a shell reads it, so
+    ``%mlbench run nb.ipynb  # retrain`` works and ``-p tag a#b`` keeps its ``#``."""
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
