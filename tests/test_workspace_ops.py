@@ -115,6 +115,14 @@ def test_check_a_healthy_workspace(home: Path) -> None:
     )
 
 
+def test_check_a_workspace_never_used(tmp_path: Path) -> None:
+    """A new user's first `workspace check` is not a problem to restore from a backup."""
+    fresh = tmp_path / "never-used"
+    r = mlbench(fresh, "workspace", "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "a new workspace" in r.stdout and "problem" not in r.stdout
+
+
 def test_check_reports_orphans_and_leaves_them(home: Path) -> None:
     job = _job(home)
     jobs_dir = home / "jobs"

@@ -188,7 +188,13 @@ def check(
     findings: list[Finding] = []
 
     db_ok = True
-    if layout.database is not None:
+    used = (layout.mlflow_database is not None and layout.mlflow_database.exists()) or (
+        paths.jobs_dir.is_dir() and any(paths.jobs_dir.iterdir())
+    )
+    if layout.database is not None and not layout.database.exists() and not used:
+        # nothing was ever run here: the database is made on first use, nothing is lost
+        findings.append(Finding("database", True, "none yet: a new workspace (made on first use)"))
+    elif layout.database is not None:
         problem = integrity(layout.database)
         db_ok = problem is None
         findings.append(
@@ -258,7 +264,8 @@ def check(
         def job_ids() -> set[str]:
             return _job_ids(layout.database_url)
 
-    if db_ok:
+    new_workspace = layout.database is not None and not layout.database.exists() and not used
+    if db_ok and not new_workspace:
         try:
             known = job_ids()
         except Exception as exc:
