@@ -343,6 +343,9 @@ class DiskReserve:
         self._next_try = time.monotonic() + self._retry_s
         tmp = self.path.with_name(self.path.name + ".new")
         try:
+            # Only with room to spare: taking the last free blocks would fail a job's writes.
+            if shutil.disk_usage(self.path.parent).free < 4 * self.size:
+                return
             with open(tmp, "wb") as f:
                 # Zeros, not a sparse file: the blocks must really be taken to be given back.
                 block = bytes(min(self.size, _COPY_CHUNK))
