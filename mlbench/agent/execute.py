@@ -318,16 +318,16 @@ class _Stream:
         self.node["text"] = (
             head
             + ("" if head.endswith("\n") else "\n")
-            + _left_out_note(self.left_out, self.limit)
+            + _left_out_note(self.left_out, self.limit, stream=True)
             + tail
         )
 
 
-def _left_out_note(n: int, limit: int) -> str:
+def _left_out_note(n: int, limit: int, *, stream: bool = False) -> str:
+    more = "; the job's log (job.log) has more" if stream else ""
     return (
         f"\n[mlbench] ... {size_text(n)} of output left out here ... (an output keeps its first "
-        f"and last {size_text(limit // 2)}: workspace setting output_max_bytes; the job's log "
-        "(job.log) has more)\n\n"
+        f"and last {size_text(limit // 2)}: workspace setting output_max_bytes{more})\n\n"
     )
 
 
