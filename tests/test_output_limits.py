@@ -135,6 +135,11 @@ def test_log_and_output_notebook_are_bounded(tmp_path: Path, notebook: Any) -> N
             # an image over the per-output limit, with its text form
             "display({'image/png': 'A' * 200_000, 'text/plain': '<Figure>'}, raw=True)",
             "'y' * 300_000",  # a result whose text is over the limit
+            # a live plot: 50 frames of 40 KB, each clearing the last (only the last counts)
+            "from IPython.display import clear_output\n"
+            "for i in range(50):\n"
+            "    clear_output(wait=True)\n"
+            "    display({'image/png': 'B' * 40_000, 'text/plain': f'frame {i}'}, raw=True)",
             "from IPython.display import display\nfor i in range(5000):\n    display(i)",
         )
         job = ws.jobs.submit(nb)
@@ -168,7 +173,10 @@ def test_log_and_output_notebook_are_bounded(tmp_path: Path, notebook: Any) -> N
         shown = _text(result["data"]["text/plain"])
         assert shown.startswith("'yyy") and shown.endswith("yyy'") and "left out here" in shown
         assert len(shown) <= OUTPUT_CAP + KiB
-        flood = cells[3]["outputs"]
+        (frame,) = cells[3]["outputs"]
+        assert frame["data"]["image/png"] == "B" * 40_000
+        assert _text(frame["data"]["text/plain"]) == "frame 49"
+        flood = cells[4]["outputs"]
         assert 100 < len(flood) < 5000
         assert "output(s) of this cell" in _text(flood[-1]["data"]["text/plain"])
 
