@@ -520,8 +520,10 @@ class _JobNotebookClient(PapermillNotebookClient):
         display_id: str | None,
         cell_index: int,
     ) -> NotebookNode | None:
-        if self.output_hook_stack[msg["parent_header"].get("msg_id")]:
-            return super().output(outs, msg, display_id, cell_index)  # an Output widget's
+        if self.output_hook_stack[msg["parent_header"].get("msg_id")]:  # an Output widget's
+            if msg["msg_type"] == "stream":
+                self._ack(len(msg["content"].get("text", "")))
+            return super().output(outs, msg, display_id, cell_index)
         if self.clear_before_next_output:  # a clear_output(wait=True) waiting for this output
             self.clear_before_next_output = False
             self._clear(outs, cell_index)
