@@ -207,7 +207,7 @@ def test_a_canceled_build_leaves_nothing_usable(ws: Any, notebook: Any, monkeypa
 
     real = build.build_venv
 
-    def interrupted(venv: Path, *args: Any) -> None:
+    def interrupted(venv: Path, *args: Any, **kwargs: Any) -> None:
         venv.mkdir(parents=True)
         (venv / "half").write_text("x")
         raise KeyboardInterrupt

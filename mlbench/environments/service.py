@@ -124,6 +124,7 @@ class Environments:
         python: str | None = None,
         description: str = "",
         refresh: bool = False,
+        compile_now: bool = False,
     ) -> EnvironmentInfo:
         """The version of ``name`` built from this spec: an existing one when the spec (or its
         lock) is the same, else a new version, built now.
@@ -132,7 +133,8 @@ class Environments:
         ``conda_yaml`` (a path or text: its ``pip:`` section) or ``pyproject`` (its
         ``[project] dependencies``); ``python`` picks an interpreter present on this machine.
         A spec that cannot be resolved raises :class:`EnvironmentBuildError` with the
-        resolver's message and registers nothing.
+        resolver's message and registers nothing. The venv is byte-compiled in the background
+        once ready (``compile_now``: before it is ready).
         """
         check_env_name(name)
         given = [x for x in (requirements, conda_yaml, pyproject) if x is not None]
@@ -171,7 +173,7 @@ class Environments:
             if row is None:
                 row = self._insert(name, spec, key, packages, lock_hash, interp, description)
             self.paths.log(row.id).write_text(resolve_text, encoding="utf-8")
-            return self._build(row, interp)
+            return self._build(row, interp, compile_now=compile_now)
 
     def capture(
         self, name: str, *, python: str | None = None, description: str = ""
@@ -243,7 +245,9 @@ class Environments:
             s.add(row)
         return row
 
-    def _build(self, row: EnvironmentRow, interp: envbuild.Interpreter) -> EnvironmentInfo:
+    def _build(
+        self, row: EnvironmentRow, interp: envbuild.Interpreter, *, compile_now: bool = False
+    ) -> EnvironmentInfo:
         """Build ``row``'s venv and kernel; on any failure (Ctrl-C included) mark it failed,
         remove what is half-made and raise."""
         builder = FileLock(self.paths.lock(f"build-{row.id}"))
@@ -252,6 +256,7 @@ class Environments:
         started = time.monotonic()
         venv = Path(row.venv)
         self._set(row, status=EnvironmentStatus.BUILDING.value, error=None)
+        fresh = False
         try:
             with (
                 file_lock(self.paths.lock(f"venv-{row.lock_hash[:16]}")),
@@ -262,7 +267,10 @@ class Environments:
                     f"building {row.name}:{row.version} ({len(row.lock)} packages, "
                     f"{row.python}) into {venv}",
                 )
-                envbuild.build_venv(venv, list(row.lock), interp, log_file)
+                fresh = not envbuild.is_complete(venv)
+                envbuild.build_venv(
+                    venv, list(row.lock), interp, log_file, compile_bytecode=compile_now
+                )
                 self._write_kernel(row)
                 _note(log_file, f"ready: kernel {row.kernel_name}")
             self._set(
@@ -288,6 +296,8 @@ class Environments:
             raise
         finally:
             builder.release()
+        if fresh and not compile_now:
+            envbuild.compile_later(venv, self.paths.log(row.id))
         return self._info(self._row(f"{row.name}:{row.version}"))
 
     def _write_kernel(self, row: EnvironmentRow) -> None:
