@@ -709,7 +709,7 @@ async def test_odd_json_is_a_400_and_creates_no_job(api: Api, ws: Any, root: Pat
     assert "nested" in deeper["error"]["message"]
     assert len(ws.jobs.list(limit=1000)) == before
     jobs_dir = ws.paths.jobs_dir
-    folders = {p.name for p in jobs_dir.iterdir()} if jobs_dir.exists() else set()
+    folders = {p.name for p in jobs_dir.iterdir() if p.is_dir()} if jobs_dir.exists() else set()
     assert folders == {j.id for j in ws.jobs.list(limit=1000)}
 
 
