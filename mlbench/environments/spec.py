@@ -144,7 +144,13 @@ def from_pyproject(text_or_path: str | Path, python: str | None) -> EnvironmentS
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise EnvironmentSpecError(
+                "reading a pyproject needs Python 3.11 or the tomli package",
+                hint="pip install tomli, or pass its dependencies as requirements",
+            ) from None
 
     text = _text(text_or_path, "pyproject file")
     try:
