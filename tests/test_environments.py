@@ -226,6 +226,40 @@ def test_a_canceled_build_leaves_nothing_usable(ws: Any, notebook: Any, monkeypa
     assert rebuilt.status == EnvironmentStatus.READY and Path(rebuilt.venv, "bin").is_dir()
 
 
+def test_a_build_is_tracked_while_it_runs(ws: Any, notebook: Any, monkeypatch: Any) -> None:
+    import threading
+
+    from mlbench.environments import build
+
+    real, started, release = build.build_venv, threading.Event(), threading.Event()
+
+    def held(venv: Path, packages: list[str], python: Any, log_file: Any, **kw: Any) -> None:
+        log_file.write("halfway there\n")
+        log_file.flush()
+        started.set()
+        release.wait(WAIT)
+        real(venv, packages, python, log_file, **kw)
+
+    monkeypatch.setattr(build, "build_venv", held)
+    results: list[Any] = []
+    builder = threading.Thread(
+        target=lambda: results.append(ws.environments.create("slow", requirements=TABULATE))
+    )
+    builder.start()
+    try:
+        assert started.wait(WAIT)
+        assert ws.environments.get("slow").status == EnvironmentStatus.BUILDING
+        assert "halfway there" in ws.environments.log("slow:1").text  # readable meanwhile
+        with pytest.raises(EnvironmentNotReadyError, match="no ready version"):
+            ws.jobs.submit(notebook("1"), environment="slow")
+        with pytest.raises(EnvironmentInUseError, match="being built"):
+            ws.environments.delete("slow")
+    finally:
+        release.set()
+        builder.join(WAIT)
+    assert results and results[0].status == EnvironmentStatus.READY
+
+
 def test_environment_and_another_kernel_are_refused(module_ws: Any, notebook: Any) -> None:
     module_ws.environments.create("tab", requirements=TABULATE)
     with pytest.raises(InvalidInputError, match="contradicts"):
