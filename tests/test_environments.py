@@ -54,10 +54,16 @@ def _packages_reachable() -> Iterator[None]:
     for name in ("pyfiglet", "tabulate"):  # the point: packages the base venv lacks
         shown = subprocess.run([str(VENV_PIP), "show", name], capture_output=True, check=False)
         assert shown.returncode != 0, f"{name} is installed in mlbench's venv: pick another"
-    saved = os.environ.get("UV_OFFLINE")
+    from uv import find_uv_bin
+
+    saved = {k: os.environ.get(k) for k in ("UV_OFFLINE", "UV_CACHE_DIR")}
+    # one cache for every test, whatever HOME a fixture sets later (pytest-jupyter's does)
+    cache = subprocess.run(
+        [find_uv_bin(), "cache", "dir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    os.environ["UV_CACHE_DIR"] = cache
     if not _pypi_reachable():
         os.environ["UV_OFFLINE"] = "1"
-        from uv import find_uv_bin
 
         probe = subprocess.run(
             [find_uv_bin(), "pip", "compile", "-", "--no-header", "-q"],
@@ -72,10 +78,11 @@ def _packages_reachable() -> Iterator[None]:
                 "run `python -m tests.test_environments --prefetch` with network access first",
             )
     yield
-    if saved is None:
-        os.environ.pop("UV_OFFLINE", None)
-    else:
-        os.environ["UV_OFFLINE"] = saved
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _job_notebook(notebook: Any, module: str, name: str = "nb.ipynb") -> Path:
