@@ -69,6 +69,8 @@ class EnvironmentBinding(JobHook):
         sub.handled.add("environment")
 
     def stage(self, run: RunContext) -> None:
+        if not run.info.kernel_name.startswith(KERNEL_PREFIX):  # no environment: no lookup
+            return
         spec = run.ws.jobs.spec(run.info)
         if not spec.environment or run.run_id is None:
             return
