@@ -167,7 +167,11 @@ class Environments:
                 tmp_log.unlink(missing_ok=True)
             lock_hash = envbuild.lock_hash(packages, interp)
             row = self._row_by_hash(name, lock_hash)
-            if row is not None and self._status(row) == EnvironmentStatus.READY:
+            if (
+                row is not None
+                and self._status(row) == EnvironmentStatus.READY
+                and envbuild.is_complete(Path(row.venv))
+            ):
                 log.info("%s:%s has the same lock: no build", name, row.version)
                 return self._info(row)
             if row is None:
