@@ -34,7 +34,10 @@ AZURITE := .ci/tools/node_modules/.bin/azurite-blob
 $(AZURITE):
 	npm install --silent --no-save --no-audit --no-fund --prefix .ci/tools azurite@3
 
+# The tests run offline (loopback only): the environment tests' packages are fetched into uv's
+# cache first, while PyPI can still be reached.
 test-python: setup $(AZURITE)
+	$(BIN)/python -m tests.test_environments --prefetch
 	AZURITE_BLOB=$(abspath $(AZURITE)) .ci/loopback $(BIN)/python -m pytest -ra --durations=15
 
 # The extension built and linked into the venv (a symlink, so later builds are picked up).

@@ -68,6 +68,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         JUPYTER_CONFIG_DIR=str(jupyter),
         JUPYTER_DATA_DIR=str(jupyter / "data"),
         JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"),
+        # fuzzed POST /environments must never download and build arbitrary PyPI packages
+        UV_OFFLINE="1",
     )
     log = open(base / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(

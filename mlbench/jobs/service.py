@@ -164,7 +164,7 @@ class Jobs:
                 resources=res.model_dump(),
                 timeout_s=spec.timeout_s,
                 max_retries=spec.max_retries,
-                tags=dict(spec.tags),
+                tags=dict(sub.spec.tags),  # with what hooks added
                 owner=_user(),
                 rerun_of=spec.rerun_of,
                 created_at=now,
