@@ -405,7 +405,8 @@ def prefetch() -> None:
 
     from mlbench.workspace import Workspace
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # the venvs are byte-compiled in the background: the folder may still be written at the end
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         ws = Workspace(tmp)
         for name, reqs in (("figlet", FIGLET), ("tab", TABULATE), ("both", FIGLET + TABULATE)):
             info = ws.environments.create(name, requirements=reqs)
