@@ -133,6 +133,13 @@ def test_bad_specs_are_refused_before_anything_is_stored(
     assert not any(ws.paths.jobs_dir.glob("*")) if ws.paths.jobs_dir.exists() else True
 
 
+def test_a_notebook_name_too_long_is_a_clear_error(ws: Any, tmp_path: Path) -> None:
+    from mlbench.errors import NotebookError
+
+    with pytest.raises(NotebookError, match="cannot read notebook"):
+        ws.jobs.submit(str(tmp_path / ("n" * 300)), start_agent=False)
+
+
 def test_a_bind_hook_can_add_parameters_or_refuse(ws: Any, notebook: Any) -> None:
     class Seeded(JobHook):
         def bind(self, sub: Submission) -> None:

@@ -695,6 +695,8 @@ async def test_odd_json_is_a_400_and_creates_no_job(api: Api, ws: Any, root: Pat
         "an infinite timeout": {"timeout_s": "inf"},
         "infinite cpus": {"resources": {"cpus": "Infinity"}},
     }
+    long_name = await api.post("/jobs", body={"notebook_path": "0" * 3000}, expect=400)
+    assert "invalid path" in long_name["error"]["message"]
     for what, fields in attacks.items():
         r = await api.post("/jobs", body={"notebook_path": "q.ipynb", **fields}, expect=400)
         assert r["error"]["message"], what

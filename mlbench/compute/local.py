@@ -7,7 +7,14 @@ import os
 import psutil
 from pydantic import Field, field_validator
 
-from mlbench.compute.base import MAX_CPUS, MAX_MEMORY_MB, Capacity, ComputeBackend, ComputeConfig
+from mlbench.compute.base import (
+    MAX_CPUS,
+    MAX_JOBS_AT_ONCE,
+    MAX_MEMORY_MB,
+    Capacity,
+    ComputeBackend,
+    ComputeConfig,
+)
 from mlbench.compute.gpus import detect_gpus
 from mlbench.jobenv import AGENT_GPUS_ENV
 
@@ -55,7 +62,8 @@ class LocalBackend(ComputeBackend):
             cpus=cpus,
             memory_mb=memory_mb,
             gpu_ids=gpu_ids,
-            max_concurrent_jobs=config.max_concurrent_jobs or max(1, int(cpus)),
+            max_concurrent_jobs=config.max_concurrent_jobs
+            or min(MAX_JOBS_AT_ONCE, max(1, int(cpus))),
         )
 
 

@@ -19,6 +19,7 @@ from pydantic import Field
 from mlbench.compute.base import (
     MAX_CPUS,
     MAX_GPUS,
+    MAX_JOBS_AT_ONCE,
     MAX_SECONDS,
     Capacity,
     ComputeBackend,
@@ -92,7 +93,8 @@ class RayBackend(ComputeBackend):
                 for k, v in resources.items()
                 if k not in _BUILTIN and not k.startswith("node:")
             },
-            max_concurrent_jobs=config.max_concurrent_jobs or max(1, int(cpus)),
+            max_concurrent_jobs=config.max_concurrent_jobs
+            or min(MAX_JOBS_AT_ONCE, max(1, int(cpus))),
         )
 
     def job_defaults(self, config: ComputeConfig) -> dict[str, Any]:

@@ -103,7 +103,11 @@ class Jobs:
         res = _resources({**backend.job_defaults(config), **given})
         _check_capacity(res, capacity, spec.compute)
         cwd = Path(spec.cwd).expanduser().resolve() if spec.cwd else recorded_path.parent
-        if not cwd.is_dir():
+        try:
+            cwd_ok = cwd.is_dir()
+        except OSError:  # e.g. a name over the file system's limit
+            cwd_ok = False
+        if not cwd_ok:
             raise InvalidInputError(
                 f"working folder {cwd} does not exist", hint="pass an existing folder as cwd"
             )
@@ -556,11 +560,16 @@ def _legacy_spec(info: JobInfo) -> JobSpec:
 
 
 def _read_notebook_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise NotebookError(f"notebook {path} does not exist", hint="check the path")
-    if not path.is_file():
-        raise NotebookError(f"{path} is not a file", hint="give the path of an .ipynb file")
-    return path.read_bytes()
+    try:
+        if not path.exists():
+            raise NotebookError(f"notebook {path} does not exist", hint="check the path")
+        if not path.is_file():
+            raise NotebookError(f"{path} is not a file", hint="give the path of an .ipynb file")
+        return path.read_bytes()
+    except OSError as exc:  # a name too long, no permission...
+        raise NotebookError(
+            f"cannot read notebook {str(path)[:200]}: {exc.strerror}", hint="check the path"
+        ) from None
 
 
 def _parse_notebook(source: bytes, path: Path) -> nbformat.NotebookNode:

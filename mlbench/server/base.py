@@ -294,11 +294,15 @@ class MlbenchHandler(MlbenchMixin, APIHandler):
                 hint="paths must stay inside the folder JupyterLab serves",
             )
         if must_exist:
-            if not resolved.exists():
+            try:  # a name over the file system's limit raises (ENAMETOOLONG) instead of False
+                exists, is_file, is_dir = resolved.exists(), resolved.is_file(), resolved.is_dir()
+            except OSError as exc:
+                raise InvalidPathError(f"invalid path {rel[:200]!r}: {exc.strerror}") from None
+            if not exists:
                 raise FileNotFoundInRootError(f"{rel!r} does not exist")
-            if kind == "file" and not resolved.is_file():
+            if kind == "file" and not is_file:
                 raise InvalidPathError(f"{rel!r} is not a file")
-            if kind == "dir" and not resolved.is_dir():
+            if kind == "dir" and not is_dir:
                 raise InvalidPathError(f"{rel!r} is not a folder")
         return resolved
 
