@@ -125,7 +125,7 @@ def main() -> None:
         os.execv(loopback, [loopback, sys.executable, __file__, *sys.argv[1:]])
 
     work = Path(tempfile.mkdtemp(prefix="mlbench-bench-compute-"))
-    # stopped by its own processes, never `ray stop --force` (which kills every Ray on the machine)
+    # stopped by its own processes, never by `ray stop` with `--force` (kills every Ray here)
     ray = RayHead("--num-cpus=2", "--num-gpus=2")
     address = ray.start()
     gateway_url, gateway = start_gateway(work)

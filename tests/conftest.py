@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,22 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def run_cli(
+    home: Path, *args: str, timeout: float = 180, idle_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``mlbench -w HOME ARGS...`` in a subprocess, as a user types it (wide output, agents it
+    starts exit after ``idle_s`` idle)."""
+    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT_S": str(idle_s), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "mlbench", "-w", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 def make_notebook(

@@ -1,6 +1,6 @@
 """A Ray head of the tests' own, and stopping exactly that head and nothing else.
 
-``ray stop --force`` kills every Ray process on the machine, whatever user, network or PID
+``ray stop`` with ``--force`` kills every Ray process on the machine, whatever user, network or PID
 namespace started it (MACHINE-NOTES): a user's own cluster, or another test run's, would die
 with ours. So the head is started with ``ray start`` as the leader of a new session: its GCS,
 raylet, agents and workers all inherit that session (the workers each get a process group of
@@ -145,7 +145,7 @@ class RayHead:
         """SIGTERM this head's processes, SIGKILL what is left after ``grace_s``; check none is.
 
         (Measured with Ray 2.60: the raylet takes ~10 s to end on SIGTERM, the GCS and the
-        autoscaler monitor not at all, so a longer grace only costs time; `ray stop --force`,
+        autoscaler monitor not at all, so a longer grace only costs time; `ray stop` with `--force`,
         used before, sent SIGKILL straight away.)
 
         Raises RuntimeError naming any process that survived; the temp dir is removed anyway.

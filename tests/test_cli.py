@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_notebook
+from tests.conftest import make_notebook, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,15 +28,7 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def mlbench(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT_S": "60", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "mlbench", "-w", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return run_cli(home, *args, timeout=timeout)
 
 
 def test_run_example_notebook(cli_home: Path) -> None:

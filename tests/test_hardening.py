@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import test_server
-from tests.conftest import make_notebook
+from tests.conftest import make_notebook, run_cli
 from tests.test_server import Api, error_code
 
 # fixtures shared with tests/test_server.py (a module-scoped workspace and server config)
@@ -221,14 +220,7 @@ def _property_ws(factory: pytest.TempPathFactory) -> Any:
 
 # -- item 1 through the CLI --------------------------------------------------------------------
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlbench", "-w", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
+    return run_cli(home, *args)
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +383,6 @@ async def test_local_datastore_reference_leaves_out_the_same(
 
 
 def test_walk_files_rules(tmp_path: Path) -> None:
-    import os
 
     from mlbench.data.hashing import scan_local, walk_files
 

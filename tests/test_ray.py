@@ -3,7 +3,7 @@
 Ray listens on every interface whatever --node-ip-address says (see MACHINE-NOTES), so these
 tests run only inside a loopback-only network namespace — `make test` runs the whole suite in
 one (`unshare --net`); elsewhere they are skipped with that reason (in CI they fail). The head
-is stopped by its own session's processes only, never by `ray stop --force`
+is stopped by its own session's processes only, never by `ray stop` with `--force`
 (tests/ray_head.py).
 """
 
@@ -40,7 +40,7 @@ def ray_address() -> Iterator[str]:
             "only in one)",
             "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
         )
-    # Its own session, stopped by it: never `ray stop --force`, which would also kill every
+    # Its own session, stopped by it: never `ray stop` with `--force`, which would also kill every
     # other Ray on the machine (tests/ray_head.py, tests/test_ray_isolation.py).
     head = RayHead("--num-cpus=2", "--num-gpus=2", '--resources={"special": 1}')
     address = head.start()

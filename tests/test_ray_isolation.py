@@ -1,6 +1,6 @@
 """The Ray tests stop their own Ray head and nothing else: another Ray on the machine survives.
 
-`ray stop --force` (which the Ray fixture used to end with) kills every Ray process on the
+`ray stop` with `--force` (which the Ray fixture used to end with) kills every Ray process on the
 machine, whatever namespace started it. Here an unrelated head — standing in for a user's own
 cluster — runs in network and PID namespaces of its own (`unshare --net --pid`, so it is not the
 one `.ci/loopback` gives the suite) while tests/test_ray.py runs in full in a subprocess; then

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_notebook
+from tests.conftest import make_notebook, run_cli
 
 COMMANDS = [
     ("job", "list"),
@@ -32,15 +32,7 @@ COMMANDS = [
 
 
 def mlbench(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLBENCH_AGENT_IDLE_TIMEOUT_S": "30", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "mlbench", "-w", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return run_cli(home, *args, timeout=timeout, idle_s=30)
 
 
 def _stop(home: Path) -> None:
