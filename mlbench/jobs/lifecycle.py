@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import delete, select, update
 
 from mlbench._ids import utcnow
-from mlbench.jobs.models import FINAL_STATUSES, JobError, JobInfo, JobStatus
+from mlbench.jobs.models import FINAL_STATUSES, ON_AGENT, JobError, JobInfo, JobStatus
 from mlbench.store import AgentRow, JobEventRow, JobRow
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-_RUNNING = (JobStatus.STARTING.value, JobStatus.RUNNING.value)
 
 
 @dataclass
@@ -312,7 +310,7 @@ class Lifecycle:
             done = s.execute(
                 update(JobRow)
                 .where(
-                    JobRow.id == job_id, JobRow.agent_id == agent_id, JobRow.status.in_(_RUNNING)
+                    JobRow.id == job_id, JobRow.agent_id == agent_id, JobRow.status.in_(ON_AGENT)
                 )
                 .values(
                     status=JobStatus.FAILED.value,
@@ -350,7 +348,7 @@ class Lifecycle:
             else:
                 s.execute(
                     update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status.in_(_RUNNING))
+                    .where(JobRow.id == job_id, JobRow.status.in_(ON_AGENT))
                     .values(cancel_requested=True, updated_at=now)
                 )
         return bool(done)
@@ -376,7 +374,7 @@ class Lifecycle:
         started_at)`` cleans up what the lost run left. Returns (job id, new state) pairs."""
         with self._ws.db.session() as s:
             orphans = s.scalars(
-                select(JobRow).where(JobRow.compute == compute, JobRow.status.in_(_RUNNING))
+                select(JobRow).where(JobRow.compute == compute, JobRow.status.in_(ON_AGENT))
             ).all()
             dead_agents = {
                 a.id: a.pid
@@ -421,7 +419,7 @@ class Lifecycle:
             with self._ws.db.write() as s:
                 done = s.execute(
                     update(JobRow)
-                    .where(JobRow.id == row.id, JobRow.status.in_(_RUNNING))
+                    .where(JobRow.id == row.id, JobRow.status.in_(ON_AGENT))
                     .values(
                         status=status.value,
                         agent_id=None,

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlbench.data.models import JobInput, JobOutput
-from mlbench.jobs.spec import JobParent, parse_memory_mb
+from mlbench.jobs.spec import JobParent, ResourceRequest, parse_memory_mb
 from mlbench.validation import FiniteFloat
 
 
@@ -34,6 +34,8 @@ FINAL_STATUSES = frozenset(
     {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
 )
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING})
+ON_AGENT = (JobStatus.STARTING.value, JobStatus.RUNNING.value)
+"""The states in which an agent holds the job (column values, for queries)."""
 
 
 class JobResources(BaseModel):
@@ -56,6 +58,12 @@ class JobResources(BaseModel):
     @classmethod
     def _parse_memory(cls, value: object) -> object:
         return parse_memory_mb(value) if isinstance(value, str) else value
+
+    def as_request(self) -> ResourceRequest:
+        """These resources as a spec asks for them (every field given)."""
+        return ResourceRequest(
+            cpus=self.cpus, gpus=self.gpus, memory=self.memory_mb, custom=self.custom
+        )
 
 
 class JobProgress(BaseModel):

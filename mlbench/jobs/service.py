@@ -33,6 +33,7 @@ from mlbench.jobs.job import Job, JobList
 from mlbench.jobs.lifecycle import JobHook, Lifecycle, Submission
 from mlbench.jobs.models import (
     ACTIVE_STATUSES,
+    ON_AGENT,
     JobError,
     JobInfo,
     JobProgress,
@@ -40,7 +41,7 @@ from mlbench.jobs.models import (
     JobStatus,
 )
 from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, notebook_parameters
-from mlbench.jobs.spec import JobSpec, ResourceRequest, gather_resources, spec_hash
+from mlbench.jobs.spec import JobSpec, gather_resources, spec_hash
 from mlbench.store import AgentRow, JobEventRow, JobRow
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 AGENT_CHECK_S = 2.0  # how often a follower makes sure the job's agent is alive
-_ON_AGENT = (JobStatus.STARTING.value, JobStatus.RUNNING.value)
 
 
 class Jobs:
@@ -117,9 +117,7 @@ class Jobs:
             update={
                 "notebook_path": str(recorded_path),
                 "cwd": str(cwd),
-                "resources": ResourceRequest(
-                    cpus=res.cpus, gpus=res.gpus, memory=res.memory_mb, custom=res.custom
-                ),
+                "resources": res.as_request(),
             }
         )
         sub = Submission(
@@ -314,7 +312,7 @@ class Jobs:
         """Rows as JobInfo; a starting or running job whose agent stopped heartbeating says so
         (and an agent is started, whose start-up resolves it), instead of looking alive."""
         infos = [_to_info(r) for r in rows]
-        agent_ids = {r.agent_id for r in rows if r.agent_id and r.status in _ON_AGENT}
+        agent_ids = {r.agent_id for r in rows if r.agent_id and r.status in ON_AGENT}
         if not agent_ids:
             return infos
         beats = dict(
@@ -328,7 +326,7 @@ class Jobs:
         now = utcnow()
         lost: set[str] = set()
         for i, row in enumerate(rows):
-            if row.status not in _ON_AGENT or not row.agent_id:
+            if row.status not in ON_AGENT or not row.agent_id:
                 continue
             beat = beats.get(row.agent_id)
             if beat is not None and (now - beat).total_seconds() < silent_for:
@@ -538,15 +536,12 @@ def make_spec(fields: dict[str, Any], parameters: dict[str, Any] | None = None) 
 def _legacy_spec(info: JobInfo) -> JobSpec:
     """The spec of a job submitted before specs were stored (rebuilt from its row)."""
     bound = {b.name for b in info.inputs} | {b.name for b in info.outputs}
-    res = info.resources
     return JobSpec(
         notebook_path=info.notebook_path,
         parameters={k: v for k, v in info.parameters.items() if k not in bound},
         compute=info.compute,
         kernel_name=info.kernel_name,
-        resources=ResourceRequest(
-            cpus=res.cpus, gpus=res.gpus, memory=res.memory_mb, custom=res.custom
-        ),
+        resources=info.resources.as_request(),
         timeout_s=info.timeout_s,
         max_retries=info.max_retries,
         tags=info.tags,
