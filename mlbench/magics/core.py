@@ -287,6 +287,40 @@ class MlbenchMagics(Magics):
             return asset.to_pandas()
         return asset.path()
 
+    def _cmd_env(self, args: argparse.Namespace) -> Any:
+        from mlbench.widgets.tables import environment_table, environments_table
+
+        envs = self._ws(args).environments
+        command = args.env_command
+        if command == "list":
+            return environments_table(envs.list())
+        if command == "show" and args.versions:
+            return environments_table(envs.versions(args.ref.partition(":")[0]))
+        if command == "show" and args.show_log:
+            sys.stdout.write(envs.log(args.ref).text)
+            sys.stdout.flush()
+            return None
+        if command == "show":
+            return environment_table(envs.get(args.ref))
+        if command == "create":
+            print(f"resolving and building {args.name}...", flush=True)
+            info = envs.create(
+                args.name,
+                requirements=args.packages or args.requirements_file,
+                conda_yaml=args.conda_file,
+                pyproject=args.pyproject_file,
+                python=args.python,
+                description=args.description,
+                refresh=args.refresh,
+            )
+            return environment_table(info)
+        if command == "build":
+            return environment_table(envs.build(args.ref))
+        if command == "delete":
+            print("deleted " + ", ".join(i.ref for i in envs.delete(args.ref)))
+            return None
+        raise MlbenchUsageError("%mlbench env: give a command (list, show, create, build, delete)")
+
     def _cmd_info(self, args: argparse.Namespace) -> Any:
         from mlbench.widgets.tables import workspace_table
 

@@ -358,8 +358,54 @@ def build_parser() -> MagicParser:
     dl = data_sub.add_parser("list", help="data assets, the newest version of each")
     dl.add_argument("-q", "--text", help="part of the name")
 
+    add_env_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
+
+
+def add_env_parser(sub: Any) -> None:
+    """``%mlbench env list|show|create|build|delete``: the options of ``mlbench env``."""
+    p = sub.add_parser(
+        "env",
+        help="environments (NAME:VERSION) jobs run in: list, show, create, build, delete",
+        description="Versioned Python environments; a job runs in one with --env NAME[:VERSION].",
+    )
+    env_sub = p.add_subparsers(dest="env_command", metavar="COMMAND", parser_class=MagicParser)
+    env_sub.add_parser("list", help="environments, the newest version of each")
+    ep = env_sub.add_parser(
+        "show", help="one version: status, python, kernel and its packages (the lock)"
+    )
+    ep.add_argument("ref", metavar="NAME[:VERSION]")
+    ep.add_argument("--versions", action="store_true", help="every version of NAME")
+    ep.add_argument("--log", dest="show_log", action="store_true", help="print the build log")
+    ep = env_sub.add_parser(
+        "create",
+        help="create NAME from packages, a requirements file, a conda YAML or a pyproject, "
+        "and build it (blocks the cell)",
+        description="Create NAME and build it; the same packages (in any order) return the\n"
+        "existing version without building. Interrupting the kernel cancels the build.",
+    )
+    ep.add_argument("name")
+    source = ep.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "-p", "--package", dest="packages", action="append", help="a requirement (repeatable)"
+    )
+    source.add_argument(
+        "-r", "--requirements", dest="requirements_file", type=_existing_file, metavar="FILE"
+    )
+    source.add_argument("--conda", dest="conda_file", type=_existing_file, metavar="FILE")
+    source.add_argument("--pyproject", dest="pyproject_file", type=_existing_file, metavar="FILE")
+    ep.add_argument("--python", help="Python version among those on this machine (e.g. 3.11)")
+    ep.add_argument("--description", default="")
+    ep.add_argument(
+        "--refresh", action="store_true", help="resolve again even if the spec is unchanged"
+    )
+    ep = env_sub.add_parser("build", help="build a version again from its lock (blocks the cell)")
+    ep.add_argument("ref", metavar="NAME[:VERSION]")
+    ep = env_sub.add_parser(
+        "delete", help="delete a version (NAME:VERSION) or every version (NAME)"
+    )
+    ep.add_argument("ref", metavar="NAME[:VERSION]")
 
 
 def split(line: str) -> list[str]:

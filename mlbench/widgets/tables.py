@@ -180,3 +180,49 @@ def data_table(infos: Sequence[Any]) -> TableView:
         title="Data assets",
         empty="no data assets (create one with `mlbench data create NAME PATH`)",
     )
+
+
+def environments_table(infos: Sequence[Any]) -> TableView:
+    """Environments (``%mlbench env list``): the newest version of each, or one's versions."""
+    rows = [
+        [
+            i.ref,
+            i.status.value,
+            i.python,
+            len(i.packages),
+            i.lock_hash[:12],
+            i.kernel_name,
+            (i.error or "")[:80] or None,
+        ]
+        for i in infos
+    ]
+    return TableView(
+        ["environment", "status", "python", "packages", "hash", "kernel", "error"],
+        rows,
+        title="Environments",
+        empty="no environments (create one with `%mlbench env create NAME -p PACKAGE`)",
+    )
+
+
+def environment_table(info: Any) -> TableView:
+    """One environment version (``%mlbench env show``): its fields, then its packages."""
+    rows = [
+        ["ref", info.ref],
+        ["status", info.status.value],
+        ["python", f"{info.python} ({info.platform})"],
+        ["spec", f"{info.spec.source}: " + (", ".join(info.spec.requirements) or "-")],
+        ["lock hash", info.lock_hash],
+        ["kernel", info.kernel_name],
+        ["venv", info.venv],
+    ]
+    if info.build_seconds is not None:
+        rows.append(["build", f"{info.build_seconds:.1f} s"])
+    if info.description:
+        rows.append(["description", info.description])
+    if info.error:
+        rows.append(["error", info.error])
+    packages = info.packages or ["-"]
+    rows += [
+        [f"packages ({len(info.packages)})" if n == 0 else "", p] for n, p in enumerate(packages)
+    ]
+    return TableView(["", "value"], rows, title=f"Environment {info.ref}", max_width=200)
