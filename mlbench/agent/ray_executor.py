@@ -6,6 +6,11 @@ generator) and the agent turns them into what a local job produces: progress, th
 metrics for the relay, the output notebook and its files. Cancel is ``ray.cancel`` (then
 ``force=True`` after the grace period); a worker or node that dies fails the job with that
 reason, and the job's retry policy applies.
+
+A job in an environment (``--env``) takes the version's lock along in the task's
+``runtime_env`` (see :mod:`mlbench.environments.hook`): Ray builds it once per node and runs the
+task in it, and the job's kernel is the task's own interpreter (``python3``), not the
+environment's kernelspec of this machine.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlbench.agent.execute import JobStopped, stopped_outcome
 from mlbench.agent.executors import Executor, JobRun, write_files_under
 from mlbench.compute.ray import RAY_MAX_DATA_BYTES, RayComputeConfig
+from mlbench.environments.hook import RAY_KERNEL, ray_runtime_env, read_lock
 from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobError, JobStatus
 
@@ -111,13 +117,23 @@ class RayExecutor(Executor):
             options["memory"] = res.memory_mb * _MIB
         if res.custom:
             options["resources"] = dict(res.custom)
+        lock = read_lock(job.snapshot.parent)
+        if lock is not None:
+            payload["kernel_name"] = RAY_KERNEL  # the task's interpreter: the runtime env's
+            options["runtime_env"] = ray_runtime_env(lock["packages"], self.ray_config.runtime_env)
+            job.log_file.write(
+                f"[mlbench] environment {lock['ref']} ({len(lock['packages'])} packages, lock "
+                f"{lock['lock_hash'][:12]}) in the task's runtime_env: Ray installs it once per "
+                "node, the first job there waits for it\n"
+            )
         if job.stop.requested:
             raise JobStopped
         gen = self._remote.options(**options).remote(payload)
         task = RayTask(gen)
         job.attach(task)
+        shown = {k: v for k, v in options.items() if k != "runtime_env"}
         job.log_file.write(
-            f"[mlbench] queued on Ray ({', '.join(f'{k}={v}' for k, v in options.items())})\n"
+            f"[mlbench] queued on Ray ({', '.join(f'{k}={v}' for k, v in shown.items())})\n"
         )
         result: dict[str, Any] | None = None
         try:
@@ -231,6 +247,12 @@ def _describe(exc: Exception) -> str:
         return "the Ray worker running the job died (its process exited or was killed)"
     if isinstance(exc, ray.exceptions.NodeDiedError):
         return "the Ray node running the job died"
+    if isinstance(exc, ray.exceptions.RuntimeEnvSetupError):
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+        return (
+            "Ray could not set up the job's runtime_env (its environment's packages) on the "
+            f"node: {lines[-1] if lines else type(exc).__name__}"
+        )
     if isinstance(exc, ray.exceptions.OutOfMemoryError):
         return "Ray killed the job's worker: the node ran out of memory"
     first = str(exc).strip().splitlines()

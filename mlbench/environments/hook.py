@@ -4,11 +4,20 @@ At bind the reference is resolved to an exact ready version, whose kernelspec th
 (the local agent's kernel pool keeps warm kernels per kernel name, so per environment); the
 job's spec records ``name:version`` and the lock hash. On the agent, before the first cell, the
 job's MLflow run is tagged with both.
+
+On a Ray target the venv on this machine is of no use to the node that runs the job: the
+version's lock goes with the job instead (``environment.json`` in the job's folder, written at
+stage), and the Ray executor puts it into the task's ``runtime_env`` (:func:`ray_runtime_env`),
+which Ray installs once per node (and caches by its hash) before the task starts; the job's
+kernel there is the task's own interpreter. A gateway target refuses environments: its kernels
+are the gateway's own.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from mlbench.environments.build import KERNEL_PREFIX, expose_kernels
 from mlbench.errors import InvalidInputError
@@ -16,8 +25,13 @@ from mlbench.jobs.lifecycle import JobHook, RunContext, Submission
 
 ENV_TAG = "mlbench.environment"
 HASH_TAG = "mlbench.environment_hash"
-# Kinds whose kernels run from this machine's kernelspecs (Ray and gateways bring their own).
-_PROVIDES = ("local",)
+# Kinds that can run a job in an environment: local (this machine's kernelspecs) and Ray (the
+# lock in the task's runtime_env); a gateway starts only the kernels installed on its server.
+_PROVIDES = ("local", "ray")
+LOCK_FILE = "environment.json"
+RAY_KERNEL = "python3"
+"""The kernel of an environment's job on Ray: the task's interpreter, in the runtime env."""
+"""In the job's folder (beside its snapshot): the lock an executor ships to another machine."""
 
 
 class EnvironmentBinding(JobHook):
@@ -80,16 +94,74 @@ class EnvironmentBinding(JobHook):
         run.ws.tracking.set_tags(run.run_id, tags)
         if run.log_file is not None:
             run.log_file.write(f"environment {spec.environment} (kernel {run.info.kernel_name})\n")
+        if run.ws.compute.get(run.info.compute).kind in _SHIPS_LOCK:
+            info = run.ws.environments.get(spec.environment)
+            lock = {
+                "ref": info.ref,
+                "lock_hash": info.lock_hash,
+                "python": info.python,
+                "packages": info.packages,
+            }
+            path = run.ws.paths.job_dir(run.info.id) / LOCK_FILE
+            path.write_text(json.dumps(lock), encoding="utf-8")
+
+
+# Kinds whose executors install the lock where the job runs (see read_lock).
+_SHIPS_LOCK = ("ray",)
+
+
+def read_lock(job_dir: Path) -> dict[str, Any] | None:
+    """The environment lock staged for a job (``None``: the job has no environment)."""
+    try:
+        return dict(json.loads((job_dir / LOCK_FILE).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+
+
+def ray_runtime_env(packages: list[str], base: dict[str, Any] | None) -> dict[str, Any]:
+    """A Ray task's ``runtime_env`` holding an environment's lock, over the target's own.
+
+    Ray merges a task's runtime_env over the job's field by field, so the lock goes into the
+    field the target already uses (``pip`` or ``uv``: Ray refuses both at once), after the
+    packages the target lists there; uv (the default) installs from its cache, not with Ray's
+    ``--no-cache``.
+    """
+    env = dict(base or {})
+    if "conda" in env:
+        raise InvalidInputError(
+            "this Ray target's runtime_env uses conda, which cannot take an environment's lock",
+            hint="remove conda from the target's runtime_env (`mlbench compute update`), or "
+            "run the job without --env",
+        )
+    if "pip" in env:
+        given = env["pip"]
+        pip = dict(given) if isinstance(given, dict) else {"packages": _packages(given)}
+        pip["packages"] = [*_packages(pip.get("packages")), *packages]
+        env["pip"] = pip
+        return env
+    uv = env.get("uv")
+    uv = dict(uv) if isinstance(uv, dict) else {"packages": _packages(uv)}
+    uv["packages"] = [*_packages(uv.get("packages")), *packages]
+    uv.setdefault("uv_pip_install_options", [])
+    env["uv"] = uv
+    return env
+
+
+def _packages(value: Any) -> list[str]:
+    if isinstance(value, str):  # a requirements file's path: Ray reads it, we cannot merge it
+        raise InvalidInputError(
+            f"this Ray target's runtime_env names a requirements file ({value!r}), which cannot "
+            "be merged with an environment's lock",
+            hint="list the packages in the target's runtime_env instead of a file",
+        )
+    return list(value or [])
 
 
 _WHERE = {
     "gateway": "a kernel gateway starts only the kernels installed on its own server",
-    "ray": "Ray workers do not receive this machine's venvs yet",
 }
 _FIX = {
     "gateway": "install the environment's packages into a kernel on the gateway and pass "
     "--kernel NAME (`mlbench compute update TARGET` re-reads its kernels), or run on a local "
-    "target",
-    "ray": "run jobs with --env on a local target; on Ray, install the packages on the "
-    "cluster's nodes and leave --env unset",
+    "or Ray target",
 }
