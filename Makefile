@@ -60,6 +60,7 @@ $(CHROMIUM):
 # installed outside, run inside the loopback-only namespace like the Python tests.
 test-ui: build-ext $(CHROMIUM)
 	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm install
+	$(BIN)/python -m tests.test_environments --prefetch
 	cd ui-tests && CI=1 $(abspath .ci/loopback) $(abspath $(BIN))/jlpm playwright test
 
 test: lint test-python test-ui

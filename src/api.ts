@@ -237,6 +237,18 @@ export type ILineageQuery = Query<
   'get'
 >;
 
+// -- environments ---------------------------------------------------------------------------
+
+export type EnvironmentStatus = Schemas['EnvironmentStatus'];
+export type IEnvironmentInfo = Schemas['EnvironmentInfo'];
+export type IEnvironmentPage = Schemas['EnvironmentPage'];
+export type IEnvironmentLog = Schemas['EnvironmentLog'];
+export type IEnvironmentLogQuery = Query<
+  '/environments/{name}/versions/{version}/log',
+  'get'
+>;
+export type ICreateEnvironment = RequestBody<'/environments', 'post'>;
+
 // -- the client -----------------------------------------------------------------------------
 
 type QueryValue = string | number | boolean | null | undefined | string[];
@@ -472,6 +484,49 @@ export class MlbenchClient {
     return this._get(`data/${enc(name)}/versions/${version}/lineage`, {
       depth
     } satisfies ILineageQuery);
+  }
+
+  // environments
+  /** Environments, the newest version of each, by name. */
+  listEnvironments(): Promise<IEnvironmentPage> {
+    return this._get('environments');
+  }
+  /** An environment's versions, newest first. */
+  environmentVersions(name: string): Promise<IEnvironmentPage> {
+    return this._get(`environments/${enc(name)}`);
+  }
+  getEnvironment(name: string, version: number): Promise<IEnvironmentInfo> {
+    return this._get(`environments/${enc(name)}/versions/${version}`);
+  }
+  /** Create a version and build it (answers once it is built). */
+  createEnvironment(body: ICreateEnvironment): Promise<IEnvironmentInfo> {
+    return this._send('POST', 'environments', body);
+  }
+  /** Build a version again from its lock. */
+  buildEnvironment(name: string, version: number): Promise<IEnvironmentInfo> {
+    return this._send(
+      'POST',
+      `environments/${enc(name)}/versions/${version}/build`
+    );
+  }
+  /** Delete one version, or every version when `version` is not given. */
+  async deleteEnvironment(name: string, version?: number): Promise<void> {
+    await this._send(
+      'DELETE',
+      version === undefined
+        ? `environments/${enc(name)}`
+        : `environments/${enc(name)}/versions/${version}`
+    );
+  }
+  /** A version's build log from `offset` (readable while it builds). */
+  environmentLog(
+    name: string,
+    version: number,
+    offset = 0
+  ): Promise<IEnvironmentLog> {
+    return this._get(`environments/${enc(name)}/versions/${version}/log`, {
+      offset
+    } satisfies IEnvironmentLogQuery);
   }
 }
 

@@ -132,6 +132,9 @@ const ExperimentsSection = React.lazy(() =>
 const DataSection = React.lazy(() =>
   import('./data').then(m => ({ default: m.DataSection }))
 );
+const EnvironmentsSection = React.lazy(() =>
+  import('./environments').then(m => ({ default: m.EnvironmentsSection }))
+);
 
 function lazySection(
   component: React.ComponentType<{ client: MlbenchClient }>,
@@ -155,6 +158,11 @@ function extraSections(trans: TranslationBundle): ISidebarSection[] {
       id: 'data',
       title: trans.__('Data'),
       render: client => lazySection(DataSection, client)
+    },
+    {
+      id: 'environments',
+      title: trans.__('Environments'),
+      render: client => lazySection(EnvironmentsSection, client)
     }
   ];
 }

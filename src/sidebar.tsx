@@ -1,5 +1,5 @@
 /**
- * The "mlbench" left sidebar: Compute, Jobs, Experiments and Data sections.
+ * The "mlbench" left sidebar: Compute, Jobs, Experiments, Data and Environments sections.
  */
 import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';

@@ -78,7 +78,10 @@ module.exports = {
       JUPYTER_RUNTIME_DIR: dir('jupyter-runtime'),
       JUPYTERLAB_SETTINGS_DIR: dir('lab-settings'),
       JUPYTERLAB_WORKSPACES_DIR: dir('lab-workspaces'),
-      IPYTHONDIR: dir('ipython')
+      IPYTHONDIR: dir('ipython'),
+      // environments build from uv's cache only (warmed by `make test-ui`):
+      // the tests never reach the network
+      UV_OFFLINE: process.env.UV_OFFLINE || '1'
     }
   }
 };

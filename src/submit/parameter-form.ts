@@ -304,6 +304,11 @@ export interface ISubmitFormValues {
   displayName: string;
   /** Parameter name -> data version ref ('' or absent: none). */
   inputs?: { [name: string]: string };
+  /**
+   * The environment (`name:version`) to run in; '' or absent: the kernel
+   * above. An environment names its own kernel, so the kernel is not sent.
+   */
+  environment?: string;
 }
 
 /**
@@ -357,7 +362,9 @@ export function buildSubmission(
     parameters: collected.values,
     compute: form.compute || 'local'
   };
-  if (form.kernelName) {
+  if (form.environment) {
+    body.environment = form.environment;
+  } else if (form.kernelName) {
     body.kernel_name = form.kernelName;
   }
   if (gpus.value !== null) {

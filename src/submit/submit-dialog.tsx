@@ -12,6 +12,7 @@ import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import {
   IComputeStatus,
   IDataVersionInfo,
+  IEnvironmentInfo,
   IJob,
   IKernelSpecInfo,
   INotebookParameter,
@@ -29,6 +30,7 @@ import {
   rerunOverrides,
   valueText
 } from './parameter-form';
+import { readyEnvironments } from '../environments/model';
 import { TranslationContext, useTrans } from '../i18n';
 
 /**
@@ -53,7 +55,8 @@ export class SubmitFormModel {
           experiment: options.defaultExperiment ?? '',
           tags: '',
           displayName: '',
-          inputs: {}
+          inputs: {},
+          environment: ''
         };
   }
 
@@ -68,6 +71,9 @@ export class SubmitFormModel {
   /** Data assets (latest versions) a parameter can be bound to; empty when
    * the data routes do not answer. */
   dataAssets: IDataVersionInfo[] = [];
+  /** Ready environment versions a new job can run in; empty when the
+   * environment routes do not answer. */
+  environments: IEnvironmentInfo[] = [];
   errors: { [field: string]: string } = {};
   loadError = '';
   submitError = '';
@@ -123,6 +129,25 @@ export class SubmitFormModel {
       this.dataAssets = (await this.client.listData({ limit: 200 })).items;
     } catch {
       // no data routes on this server: no data picker
+    }
+    if (!this.rerunOf) {
+      // a rerun runs in its job's environment (its spec keeps it)
+      try {
+        const envs = (await this.client.listEnvironments()).items;
+        const versions = await Promise.all(
+          envs.map(e =>
+            this.client.environmentVersions(e.name).then(
+              page => page.items,
+              () => [e]
+            )
+          )
+        );
+        this.environments = readyEnvironments(
+          ([] as IEnvironmentInfo[]).concat(...versions)
+        );
+      } catch {
+        // no environment routes on this server: no environment picker
+      }
     }
     this.loaded = true;
     this._changed.emit();
@@ -376,6 +401,52 @@ function DataInputs(props: { model: SubmitFormModel }): JSX.Element {
   );
 }
 
+/**
+ * The environment a new job runs in: the notebook's own kernel (default), or
+ * a ready environment version, whose kernel the server picks.
+ */
+function EnvironmentField(props: { model: SubmitFormModel }): JSX.Element {
+  const { model } = props;
+  const trans = useTrans();
+  const kernel = model.kernels.find(k => k.name === model.values.kernelName);
+  return (
+    <div className="mlbench-Form-row">
+      <label htmlFor="mlbench-field-environment">
+        {trans.__('Environment')}
+      </label>
+      <select
+        id="mlbench-field-environment"
+        className="jp-mod-styled"
+        aria-label={trans.__('Environment')}
+        value={model.values.environment ?? ''}
+        onChange={event => model.set('environment', event.target.value)}
+      >
+        <option value="">
+          {trans.__(
+            "The notebook's kernel (%1)",
+            kernel?.display_name ?? model.values.kernelName
+          )}
+        </option>
+        {model.environments.map(e => (
+          <option key={e.id} value={e.ref}>
+            {trans.__(
+              '%1 (%2, %3 packages)',
+              e.ref,
+              e.python,
+              e.packages?.length ?? 0
+            )}
+          </option>
+        ))}
+      </select>
+      {model.environments.length === 0 && (
+        <div className="mlbench-Form-help">
+          {trans.__('No ready environment (see the Environments section).')}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
   const trans = useTrans();
@@ -460,6 +531,7 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
             ))}
           </select>
         </div>
+        {!model.rerunOf && <EnvironmentField model={model} />}
         <div className="mlbench-Form-row">
           <label htmlFor="mlbench-field-kernel">{trans.__('Kernel')}</label>
           <select
@@ -467,6 +539,12 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
             className="jp-mod-styled"
             aria-label={trans.__('Kernel')}
             value={model.values.kernelName}
+            disabled={!!model.values.environment}
+            title={
+              model.values.environment
+                ? trans.__('The environment names its own kernel')
+                : undefined
+            }
             onChange={event => model.set('kernelName', event.target.value)}
           >
             {model.kernels.map(k => (

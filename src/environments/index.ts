@@ -1,0 +1,2 @@
+export { EnvironmentsSection } from './environments-section';
+export * from './model';
