@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
     from mlbench.environments.service import Environments
+    from mlbench.sweeps.service import Sweeps
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,13 @@ class Workspace:
         from mlbench.environments.service import Environments
 
         return Environments(self)
+
+    @cached_property
+    def sweeps(self) -> Sweeps:
+        """Hyperparameter sweeps over a notebook's parameters (trials are jobs)."""
+        from mlbench.sweeps.service import Sweeps
+
+        return Sweeps(self)
 
     @cached_property
     def tracking(self) -> TrackingClient:

@@ -39,7 +39,14 @@ from mlbench.agent.execute import (
 from mlbench.agent.executors import ExecutionHandle, Executor, JobRun, executor_class
 from mlbench.agent.joblog import DiskReserve, JobLog, disk_full_message, is_disk_full
 from mlbench.agent.kernels import signal_process_group
-from mlbench.agent.process import STOP, STOP_NOW, AgentHandle, acquire_agent_lock, write_info
+from mlbench.agent.process import (
+    STOP,
+    STOP_NOW,
+    WAKE,
+    AgentHandle,
+    acquire_agent_lock,
+    write_info,
+)
 from mlbench.compute.base import Capacity
 from mlbench.formatting import strip_ansi
 from mlbench.jobenv import AGENT_GPUS_ENV
@@ -47,8 +54,9 @@ from mlbench.jobs.lifecycle import Outcome, RunContext
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
 from mlbench.store import AgentRow, JobRow
 from mlbench.store.locks import FileLock
+from mlbench.sweeps.driver import SweepDriver
 from mlbench.tracking.client import MetricsRelay
-from mlbench.tracking.metrics import METRICS_FILE_ENV
+from mlbench.tracking.metrics import FLUSH_INTERVAL_ENV, METRICS_FILE_ENV
 from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,8 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 64
 # How long a stopping agent keeps trying to record a job's end on a full disk.
 DISK_FULL_STOP_GRACE_S = 30.0
+
+SWEEP_RELAY_S = 0.25  # how often a sweep trial's metrics are flushed and relayed
 
 
 @dataclass
@@ -149,6 +159,8 @@ class Agent:
                 )
             )
         self._prewarm()
+        self.sweeps = SweepDriver(self.ws, self.compute, lambda: self.capacity.max_concurrent_jobs)
+        self._sweeping = False
         self._relay_thread = threading.Thread(
             target=self._relay_loop, name="metrics-relay", daemon=True
         )
@@ -244,6 +256,8 @@ class Agent:
                     self._send_stop(job)
         if self._stop_mode and not self._running:
             return True
+        if not self._stop_mode:
+            self._drive_sweeps()
         self._supervise()
         if not self._stop_mode:
             self._schedule()
@@ -252,6 +266,17 @@ class Agent:
             log.info("idle for %.0f s: exiting", self.idle_timeout)
             return True
         return False
+
+    def _drive_sweeps(self) -> None:
+        """A step of each sweep this target runs (before supervision, so a trial its policy
+        stops is interrupted in the same turn)."""
+        try:
+            self.sweeps.tick()
+            self._sweeping = self.sweeps.active()
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise
+            log.exception("driving sweeps failed")
 
     def _log_disk_full(self, what: str, exc: BaseException) -> None:
         now = time.monotonic()
@@ -279,7 +304,7 @@ class Agent:
     def _idle_expired(self) -> bool:
         if not self.on_demand:
             return False
-        if self._running or self._has_queued():
+        if self._running or self._has_queued() or self.sweeps.active():
             self._idle_since = time.monotonic()
             return False
         return time.monotonic() - self._idle_since >= self.idle_timeout
@@ -449,14 +474,17 @@ class Agent:
             return
         ids = [j.job_id for j in jobs]
         with self.ws.db.session() as s:
-            canceled = set(
-                s.scalars(sql_select(JobRow.id).where(JobRow.id.in_(ids), JobRow.cancel_requested))
-            )
+            stop_rows = s.execute(
+                sql_select(JobRow.id, JobRow.termination).where(
+                    JobRow.id.in_(ids), JobRow.cancel_requested
+                )
+            ).all()
+        stops: dict[str, Any] = {job_id: termination for job_id, termination in stop_rows}
         silent = self.executor.silent()
         now = time.monotonic()
         grace = self.ws.settings.cancel_grace_s
         for job in jobs:
-            if (job.job_id in canceled and job.stop.set("canceled", "on request")) or (
+            if (job.job_id in stops and _stop_requested(job, stops[job.job_id])) or (
                 job.timeout_s is not None
                 and job.started is not None
                 and now - job.started > job.timeout_s
@@ -586,6 +614,7 @@ class Agent:
             "MLFLOW_EXPERIMENT_NAME": info.experiment,
             "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids),
             AGENT_GPUS_ENV: os.environ.get("CUDA_VISIBLE_DEVICES", "*"),
+            **({FLUSH_INTERVAL_ENV: str(SWEEP_RELAY_S)} if info.parent else {}),
         }
 
     def _mark_running(
@@ -637,17 +666,30 @@ class Agent:
 
     # -- metrics relay -------------------------------------------------------------------------
     def _relay_loop(self) -> None:
-        while not self._relay_stop.wait(1.0):
+        # a sweep's policy acts on what the relay brings: relay more often while one runs
+        while not self._relay_stop.wait(SWEEP_RELAY_S if self._sweeping else 1.0):
             with self._guard:
                 relays = [j.relay for j in self._running.values() if j.relay is not None]
+            woken = False
             for relay in relays:
                 try:
-                    relay.pump()
+                    # new points of a sweep's trial: its policy looks at them now, not next turn
+                    if relay.pump() and self._sweeping and not woken:
+                        woken = self._wake_self()
                 except Exception as exc:
                     if is_disk_full(exc):
                         self._log_disk_full("metrics", exc)
                     else:
                         log.exception("relaying metrics failed")
+
+    def _wake_self(self) -> bool:
+        if self._wake_sock is None:
+            return False
+        try:
+            self._wake_sock.sendto(WAKE, self._wake_sock.getsockname())
+        except OSError:
+            return False
+        return True
 
     # -- recovery ------------------------------------------------------------------------------
     def _reconcile(self) -> None:
@@ -676,6 +718,13 @@ class _ProgressWriter:
 
     def cell_finished(self, index: int) -> None:
         pass
+
+
+def _stop_requested(job: RunningJob, termination: dict[str, Any] | None) -> bool:
+    """A stop asked through the database: a user's cancel, or a sweep's early termination."""
+    if termination:
+        return job.stop.set("early_terminated", str(termination.get("detail", "")))
+    return job.stop.set("canceled", "on request")
 
 
 def _full_folder(exc: BaseException, default: Path) -> Path:

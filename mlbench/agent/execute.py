@@ -184,7 +184,8 @@ class JobStopped(Exception):
 class StopRequest:
     """Set by the agent's supervisor thread; read by the job's thread."""
 
-    reason: str | None = None  # canceled, timed_out, kernel_unresponsive, agent_stopping
+    # canceled, early_terminated, timed_out, kernel_unresponsive, agent_stopping
+    reason: str | None = None
     detail: str = ""
     _event: threading.Event = field(default_factory=threading.Event)
 
@@ -853,6 +854,8 @@ def stopped_outcome(stop: StopRequest, exc: PapermillExecutionError | None) -> O
         return Outcome(
             JobStatus.CANCELED, msg, JobError(kind="canceled", message=msg, cell_index=cell)
         )
+    if stop.reason == "early_terminated":  # a sweep's policy: its own state, not an error
+        return Outcome(JobStatus.EARLY_TERMINATED, f"stopped early{where}: {stop.detail}")
     if stop.reason == "timed_out":
         msg = f"timed out{where}: {stop.detail}"
         return Outcome(

@@ -324,6 +324,28 @@ class Lifecycle:
                 s.add(status_event(job_id, JobStatus.FAILED, now, message))
         return bool(done)
 
+    # -- sweeps ---------------------------------------------------------------------------------
+    def terminate_early(self, job_id: str, termination: dict[str, Any]) -> bool:
+        """A sweep's policy stops a starting or running trial: its agent interrupts it and
+        records it as early_terminated with ``termination`` (the rule and its numbers)."""
+        termination = self._ws.redact.json(termination)
+        with self._ws.db.write() as s:
+            done = s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job_id,
+                    JobRow.status.in_(ON_AGENT),
+                    JobRow.cancel_requested.is_(False),
+                )
+                .values(cancel_requested=True, termination=termination, updated_at=utcnow())
+            ).rowcount
+        return bool(done)
+
+    def event(self, owner_id: str, kind: str, data: dict[str, Any]) -> None:
+        """An event of something that is not a job itself (a sweep), on the same feed."""
+        with self._ws.db.write() as s:
+            s.add(JobEventRow(job_id=owner_id, kind=kind, data=data, created_at=utcnow()))
+
     # -- users ---------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> bool:
         """A queued job is canceled at once (True); a starting or running one is flagged for its
@@ -394,7 +416,13 @@ class Lifecycle:
                     log.exception("could not close MLflow run %s", row.mlflow_run_id)
             now = utcnow()
             values: dict[str, Any]
-            if row.cancel_requested:
+            if row.cancel_requested and row.termination:  # its sweep had already stopped it
+                status = JobStatus.EARLY_TERMINATED
+                values = dict(
+                    status_reason=f"stopped early: {row.termination.get('detail', '')}",
+                    finished_at=now,
+                )
+            elif row.cancel_requested:
                 status = JobStatus.CANCELED
                 values = dict(
                     status_reason=f"canceled; {reason}",

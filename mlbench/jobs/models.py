@@ -21,6 +21,7 @@ class JobStatus(str, Enum):
     FAILED = "failed"
     CANCELED = "canceled"
     TIMED_OUT = "timed_out"
+    EARLY_TERMINATED = "early_terminated"
 
     @property
     def is_final(self) -> bool:
@@ -31,7 +32,13 @@ class JobStatus(str, Enum):
 
 
 FINAL_STATUSES = frozenset(
-    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT}
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+        JobStatus.TIMED_OUT,
+        JobStatus.EARLY_TERMINATED,
+    }
 )
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.STARTING, JobStatus.RUNNING})
 ON_AGENT = (JobStatus.STARTING.value, JobStatus.RUNNING.value)
@@ -64,6 +71,16 @@ class JobResources(BaseModel):
         return ResourceRequest(
             cpus=self.cpus, gpus=self.gpus, memory=self.memory_mb, custom=self.custom
         )
+
+
+class Termination(BaseModel):
+    """Why a sweep's early-termination policy stopped a trial: the rule and its numbers."""
+
+    policy: str = Field(description="bandit, median_stopping, truncation_selection, ...")
+    interval: int = Field(description="The report (1-based) of the primary metric evaluated.")
+    value: float | None = Field(None, description="The trial's value the rule compared.")
+    threshold: float | None = Field(None, description="What the value had to reach.")
+    detail: str = Field(description="The rule with its numbers, in words.")
 
 
 class JobProgress(BaseModel):
@@ -142,6 +159,11 @@ class JobInfo(BaseModel):
         "kernel: jobs with equal hashes compute the same thing.",
     )
     parent: JobParent | None = Field(None, description="The sweep or pipeline run it belongs to.")
+    termination: Termination | None = Field(
+        None,
+        description="Set when its sweep's early-termination policy stops it (then its state "
+        "becomes early_terminated).",
+    )
     agent_lost: bool = Field(
         False,
         description="Starting or running, but its agent stopped heartbeating: it is resolved "

@@ -39,6 +39,7 @@ from mlbench.jobs.models import (
     JobProgress,
     JobResources,
     JobStatus,
+    Termination,
 )
 from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, notebook_parameters
 from mlbench.jobs.spec import JobSpec, gather_resources, spec_hash
@@ -91,11 +92,31 @@ class Jobs:
                 spec = make_spec({**spec.model_dump(exclude_unset=True), **fields}, parameters)
         else:
             spec = make_spec({"notebook_path": str(spec), **fields}, parameters)
-        return self._submit(spec, start_agent=start_agent)
+        return _submitted(self._submit(spec, start_agent=start_agent))
 
-    def _submit(self, spec: JobSpec, *, start_agent: bool) -> Job:
-        recorded_path, source = self._source(spec)
-        nb = _parse_notebook(source, recorded_path)
+    def submit_child(
+        self, spec: JobSpec, notebook: tuple[Path, bytes], *, job_id: str | None = None
+    ) -> Job:
+        """Queue a job of a sweep or pipeline (``spec.parent`` set) that runs the parent's
+        notebook snapshot (``(recorded path, bytes)``), under a job id the parent may have
+        reserved; its agent is the caller's (nothing is started)."""
+        return _submitted(self._submit(spec, start_agent=False, source=notebook, job_id=job_id))
+
+    def check(self, spec: JobSpec, notebook: tuple[Path, bytes] | None = None) -> None:
+        """Everything :meth:`submit` checks, without queueing anything."""
+        self._submit(spec, start_agent=False, source=notebook, dry_run=True)
+
+    def _submit(
+        self,
+        spec: JobSpec,
+        *,
+        start_agent: bool,
+        source: tuple[Path, bytes] | None = None,
+        job_id: str | None = None,
+        dry_run: bool = False,
+    ) -> Job | None:
+        recorded_path, source_bytes = source or self._source(spec)
+        nb = _parse_notebook(source_bytes, recorded_path)
         backend, config, capacity = self._ws.compute.backend(spec.compute)
         given = spec.resources.model_dump(exclude_none=True)
         if "memory" in given:
@@ -112,7 +133,7 @@ class Jobs:
                 f"working folder {cwd} does not exist", hint="pass an existing folder as cwd"
             )
         declared, has_cell = notebook_parameters(nb)
-        job_id = new_id()
+        job_id = job_id or new_id()
         resolved = spec.model_copy(
             update={
                 "notebook_path": str(recorded_path),
@@ -148,9 +169,11 @@ class Jobs:
                 "parameters": {k: v for k, v in params.items() if k in spec.parameters},
             }
         )
+        if dry_run:
+            return None
         snapshot = self._ws.paths.snapshot(job_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_bytes(source)
+        snapshot.write_bytes(source_bytes)
         try:
             now = utcnow()
             stem = recorded_path.stem
@@ -175,7 +198,7 @@ class Jobs:
                 inputs=[b.model_dump(mode="json") for b in sub.inputs],
                 outputs=[b.model_dump(mode="json") for b in sub.outputs],
                 spec=resolved.model_dump(mode="json"),
-                spec_hash=spec_hash(resolved, hashlib.sha256(source).hexdigest()),
+                spec_hash=spec_hash(resolved, hashlib.sha256(source_bytes).hexdigest()),
                 parent_id=spec.parent.id if spec.parent else None,
             )
             for stored in sub.stored:
@@ -454,7 +477,7 @@ class Jobs:
         if "resources" in changes and isinstance(changes["resources"], dict):
             changes["resources"] = {**data.get("resources", {}), **changes["resources"]}
         data.update(changes, rerun_of=info.id)
-        return self._submit(make_spec(data, parameters), start_agent=start_agent)
+        return _submitted(self._submit(make_spec(data, parameters), start_agent=start_agent))
 
     def delete(self, job_id: str, *, delete_run: bool = True) -> None:
         self.delete_many([job_id], delete_run=delete_run)
@@ -515,6 +538,11 @@ class Jobs:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _submitted(job: Job | None) -> Job:
+    assert job is not None, "only a dry run queues nothing"
+    return job
+
+
 def make_spec(fields: dict[str, Any], parameters: dict[str, Any] | None = None) -> JobSpec:
     """A validated JobSpec from field values (``parameters`` merged over ``fields``'s)."""
     if parameters:
@@ -716,6 +744,7 @@ def _to_info(row: JobRow) -> JobInfo:
         outputs=[JobOutput.model_validate(b) for b in row.outputs or []],
         spec_hash=row.spec_hash,
         parent=(row.spec or {}).get("parent"),
+        termination=Termination.model_validate(row.termination) if row.termination else None,
     )
 
 

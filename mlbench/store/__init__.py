@@ -12,6 +12,8 @@ from mlbench.store.schema import (
     DataVersionRow,
     JobEventRow,
     JobRow,
+    SweepRow,
+    SweepTrialRow,
 )
 
 __all__ = [
@@ -26,4 +28,6 @@ __all__ = [
     "DatastoreRow",
     "JobEventRow",
     "JobRow",
+    "SweepRow",
+    "SweepTrialRow",
 ]

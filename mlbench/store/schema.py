@@ -116,6 +116,58 @@ class JobRow(Base):
     spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     spec_hash: Mapped[str | None] = mapped_column(String(64))
     parent_id: Mapped[str | None] = mapped_column(String(64))
+    # an early-termination request from its sweep's policy: {policy, interval, value, ...}
+    termination: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SweepRow(Base):
+    """A sweep (mlbench.sweeps): its spec, its state, and the best trial so far."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (
+        Index("ix_sweeps_compute_status", "compute", "status"),
+        Index("ix_sweeps_created", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    experiment: Mapped[str] = mapped_column(String(256))
+    compute: Mapped[str] = mapped_column(String(64))
+    notebook_path: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    mlflow_experiment_id: Mapped[str | None] = mapped_column(String(64))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    trial_count: Mapped[int] = mapped_column(Integer, default=0)
+    best_trial: Mapped[int | None] = mapped_column(Integer)
+    best_value: Mapped[float | None] = mapped_column(Float)
+
+
+class SweepTrialRow(Base):
+    """One trial of a sweep: the job it ran as, its sampled parameters and its result. The key
+    (sweep, index) makes a trial number impossible to give out twice."""
+
+    __tablename__ = "sweep_trials"
+    __table_args__ = (Index("ix_sweep_trials_job", "job_id", unique=True),)
+
+    sweep_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    termination: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class JobEventRow(Base):

@@ -27,6 +27,7 @@ RUN_STATUS = {
     "failed": "FAILED",
     "timed_out": "FAILED",
     "canceled": "KILLED",
+    "early_terminated": "KILLED",
 }
 
 
@@ -60,6 +61,7 @@ class TrackingClient:
 
             self.series = SeriesFiles(series)
         self._client: Any = None
+        self._sql: Any = None
         self._experiments: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -209,6 +211,34 @@ class TrackingClient:
             "metrics": dict(run.data.metrics),
             "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
         }
+
+    def metric_version(self, run_id: str, key: str) -> tuple[int, int] | None:
+        """(point count, last step) of a series: an index lookup that tells whether it grew
+        (None when the store cannot answer cheaply)."""
+        reader = self._sql_metrics()
+        return reader.version(run_id, key) if reader is not None else None
+
+    def metric_values(self, run_id: str, key: str) -> list[float]:
+        """A metric's values in step order (NaN where a NaN was logged)."""
+        reader = self._sql_metrics()
+        if reader is not None:
+            return [float(v) for v in reader.read(run_id, key)[1]]
+        history = sorted(self.metric_history(run_id, key), key=lambda p: (p[0], p[2]))
+        return [float(v) for _, v, _ in history]
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, _param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+    def _sql_metrics(self) -> Any:
+        if self._sql is None:
+            from mlbench.tracking.query import sql_metrics_reader
+
+            self._sql = sql_metrics_reader(self.client) or False
+        return self._sql or None
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
         return [(m.step, m.value, m.timestamp) for m in self.client.get_metric_history(run_id, key)]

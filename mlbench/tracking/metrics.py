@@ -18,6 +18,15 @@ METRICS_TRANSPORT_ENV = "MLBENCH_METRICS_TRANSPORT"
 METRICS_MIME = "application/vnd.mlbench.metrics+jsonl"
 FLUSH_EVERY_POINTS = 1000
 FLUSH_EVERY_S = 1.0
+FLUSH_INTERVAL_ENV = "MLBENCH_METRICS_FLUSH_S"  # a sweep's trials flush sooner (its policy waits)
+
+
+def flush_interval() -> float:
+    try:
+        return min(max(float(os.environ.get(FLUSH_INTERVAL_ENV, FLUSH_EVERY_S)), 0.05), 60.0)
+    except ValueError:
+        return FLUSH_EVERY_S
+
 
 Point = tuple[str, float, int, int]  # key, value, step, timestamp (ms)
 
@@ -81,6 +90,7 @@ class MetricBuffer:
         self._flush_lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._flusher: threading.Thread | None = None
+        self._every = flush_interval()
 
     def add(self, key: str, value: float, step: int | None, timestamp_ms: int | None) -> None:
         if not isinstance(key, str) or not key:
@@ -120,9 +130,9 @@ class MetricBuffer:
 
     def _run_flusher(self) -> None:
         while True:
-            time.sleep(FLUSH_EVERY_S)
+            time.sleep(self._every)
             try:
-                if self._points and time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
+                if self._points and time.monotonic() - self._last_flush >= self._every:
                     self.flush()
             except Exception:  # a failing sink must not kill the user's program
                 log.exception("flushing metrics failed")

@@ -335,12 +335,7 @@ class TrackingQueries:
         )
 
     def _sql_reader(self) -> _SqlMetrics | None:
-        """Indexed queries on MLflow's SQL store; None for other stores (REST servers...)."""
-        store = getattr(getattr(self._client, "_tracking_client", None), "store", None)
-        engine = getattr(store, "engine", None)
-        if engine is None or type(store).__name__ != "SqlAlchemyStore":
-            return None
-        return _SqlMetrics(engine)
+        return sql_metrics_reader(self._client)
 
     # comparison
     def compare(self, run_ids: Sequence[str]) -> RunComparison:
@@ -373,6 +368,15 @@ class TrackingQueries:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def sql_metrics_reader(client: Any) -> _SqlMetrics | None:
+    """Indexed queries on MLflow's SQL store; None for other stores (REST servers...)."""
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    engine = getattr(store, "engine", None)
+    if engine is None or type(store).__name__ != "SqlAlchemyStore":
+        return None
+    return _SqlMetrics(engine)
+
+
 class _SqlMetrics:
     """Metric series straight from MLflow's ``metrics`` table through the DB-API cursor.
 
