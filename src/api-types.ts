@@ -711,6 +711,76 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/sweeps': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List sweeps, newest first */
+    get: operations['getSweeps'];
+    put?: never;
+    /** Submit a sweep: a notebook (path relative to the server root) run over a search space of its parameters; checked whole before anything is stored */
+    post: operations['postSweeps'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sweeps/{sweep_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One sweep */
+    get: operations['getSweep'];
+    put?: never;
+    post?: never;
+    /** Delete a finished sweep, its trials' jobs and (restorably) its MLflow runs */
+    delete: operations['deleteSweep'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sweeps/{sweep_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a sweep: no new trials; running ones are interrupted */
+    post: operations['postSweepCancel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sweeps/{sweep_id}/trials': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A sweep's trials in order: parameters, state, objective, metrics, and why a trial was stopped early */
+    get: operations['getSweepTrials'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1323,6 +1393,78 @@ export interface components {
       /** Deleted */
       deleted: string[];
     };
+    /** DeleteSweepQuery */
+    DeleteSweepQuery: {
+      /**
+       * Delete Runs
+       * @description Also delete (restorably) the MLflow runs.
+       * @default true
+       */
+      delete_runs?: boolean;
+    };
+    /**
+     * EarlyTermination
+     * @description An early-termination policy, as Azure ML's job YAML writes it (``type`` plus its keys).
+     */
+    EarlyTermination: {
+      /**
+       * Type
+       * @enum {string}
+       */
+      type:
+        | 'bandit'
+        | 'median_stopping'
+        | 'truncation_selection'
+        | 'hyperband'
+        | 'successive_halving';
+      /**
+       * Evaluation Interval
+       * @default 1
+       */
+      evaluation_interval?: number;
+      /**
+       * Delay Evaluation
+       * @default 0
+       */
+      delay_evaluation?: number;
+      /**
+       * Slack Factor
+       * @default null
+       */
+      slack_factor?: number | null;
+      /**
+       * Slack Amount
+       * @default null
+       */
+      slack_amount?: number | null;
+      /**
+       * Truncation Percentage
+       * @default null
+       */
+      truncation_percentage?: number | null;
+      /**
+       * Exclude Finished Jobs
+       * @default false
+       */
+      exclude_finished_jobs?: boolean;
+      /**
+       * Min Resource
+       * @description hyperband, successive_halving: intervals before the first cut.
+       * @default null
+       */
+      min_resource?: number | null;
+      /**
+       * Max Resource
+       * @description hyperband: intervals a full trial reports (its last step).
+       * @default null
+       */
+      max_resource?: number | null;
+      /**
+       * Reduction Factor
+       * @default 3
+       */
+      reduction_factor?: number;
+    };
     /**
      * EnvironmentInfo
      * @description One version of an environment.
@@ -1560,6 +1702,65 @@ export interface components {
       /** Updated At */
       updated_at: string | null;
     };
+    /**
+     * Expression
+     * @description How one parameter is sampled.
+     */
+    Expression: {
+      /**
+       * Type
+       * @enum {string}
+       */
+      type:
+        | 'choice'
+        | 'randint'
+        | 'uniform'
+        | 'loguniform'
+        | 'normal'
+        | 'lognormal'
+        | 'quniform'
+        | 'qloguniform'
+        | 'qnormal'
+        | 'qlognormal';
+      /**
+       * Values
+       * @description choice: the values to pick from.
+       * @default null
+       */
+      values?: unknown[] | null;
+      /**
+       * Upper
+       * @description randint: integers in [0, upper).
+       * @default null
+       */
+      upper?: number | null;
+      /**
+       * Min Value
+       * @default null
+       */
+      min_value?: number | null;
+      /**
+       * Max Value
+       * @default null
+       */
+      max_value?: number | null;
+      /**
+       * Mu
+       * @default null
+       */
+      mu?: number | null;
+      /**
+       * Sigma
+       * @default null
+       */
+      sigma?: number | null;
+      /**
+       * Q
+       * @description q-variants: round(x / q) * q.
+       * @default null
+       */
+      q?: number | null;
+    };
     /** FileEntry */
     FileEntry: {
       /** Path */
@@ -1688,6 +1889,11 @@ export interface components {
        * @default null
        */
       parent?: components['schemas']['JobParent'] | null;
+      /**
+       * @description Set when its sweep's early-termination policy stops it (then its state becomes early_terminated).
+       * @default null
+       */
+      termination?: components['schemas']['Termination'] | null;
       /**
        * Agent Lost
        * @description Starting or running, but its agent stopped heartbeating: it is resolved (requeued or failed) when an agent for its target starts, which reading it triggers.
@@ -1946,6 +2152,108 @@ export interface components {
       };
     };
     /**
+     * JobSpec
+     * @description A notebook job: what runs, with what, where and under which limits.
+     */
+    JobSpec: {
+      /**
+       * Notebook Path
+       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission.
+       */
+      notebook_path: string;
+      /**
+       * Parameters
+       * @description Values for the notebook's 'parameters' cell.
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Compute
+       * @description Compute target.
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Kernel Name
+       * @description Default: the notebook's kernel.
+       * @default null
+       */
+      kernel_name?: string | null;
+      resources?: components['schemas']['ResourceRequest'];
+      /**
+       * Timeout S
+       * @description Seconds of running before the job is stopped.
+       * @default null
+       */
+      timeout_s?: number | null;
+      /**
+       * Max Retries
+       * @description Times a failed job is run again.
+       * @default 0
+       */
+      max_retries?: number;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+      /**
+       * Experiment
+       * @description Default: the notebook's name.
+       * @default null
+       */
+      experiment?: string | null;
+      /**
+       * Display Name
+       * @description Default: the notebook's name.
+       * @default null
+       */
+      display_name?: string | null;
+      /**
+       * Cwd
+       * @description Working folder (default: the notebook's).
+       * @default null
+       */
+      cwd?: string | null;
+      /**
+       * Allow Unknown Params
+       * @description Inject parameters the notebook does not declare.
+       * @default false
+       */
+      allow_unknown_params?: boolean;
+      /**
+       * Inputs
+       * @description Parameter name -> data version (data:NAME:VERSION, NAME or NAME@latest); the parameter receives the data's local path.
+       */
+      inputs?: {
+        [key: string]: string;
+      };
+      /**
+       * Outputs
+       * @description Parameter name -> data asset (data:NAME[,kind=file|folder|table][,format=parquet|csv][,datastore=STORE]); what the notebook writes to the path in the parameter is registered as a new version when the job completes.
+       */
+      outputs?: {
+        [key: string]: string;
+      };
+      /**
+       * Environment
+       * @description Environment to run in (NAME or NAME:VERSION); resolved at submission to an exact version, whose kernel the job runs on.
+       * @default null
+       */
+      environment?: string | null;
+      /**
+       * @description The sweep or pipeline run it belongs to.
+       * @default null
+       */
+      parent?: components['schemas']['JobParent'] | null;
+      /**
+       * Rerun Of
+       * @description Run this job's notebook snapshot instead of reading notebook_path.
+       * @default null
+       */
+      rerun_of?: string | null;
+    };
+    /**
      * JobStatus
      * @enum {string}
      */
@@ -1956,7 +2264,8 @@ export interface components {
       | 'completed'
       | 'failed'
       | 'canceled'
-      | 'timed_out';
+      | 'timed_out'
+      | 'early_terminated';
     /** KernelList */
     KernelList: {
       /** Items */
@@ -2193,6 +2502,27 @@ export interface components {
        */
       cursor?: string | null;
     };
+    /** ListSweepsQuery */
+    ListSweepsQuery: {
+      /** @default null */
+      status?: components['schemas']['SweepStatus'] | null;
+      /**
+       * Compute
+       * @default null
+       */
+      compute?: string | null;
+      /**
+       * Limit
+       * @default 50
+       */
+      limit?: number;
+      /**
+       * Cursor
+       * @description next_cursor of the previous page.
+       * @default null
+       */
+      cursor?: string | null;
+    };
     /** ListVersionsQuery */
     ListVersionsQuery: {
       /**
@@ -2370,6 +2700,19 @@ export interface components {
        * @description Notebook path relative to the server root.
        */
       path: string;
+    };
+    /** Objective */
+    Objective: {
+      /**
+       * Primary Metric
+       * @description A metric the notebook logs (mlbench.log_metric or mlflow.log_metric); a trial's objective is its last reported value.
+       */
+      primary_metric: string;
+      /**
+       * Goal
+       * @enum {string}
+       */
+      goal: 'maximize' | 'minimize';
     };
     /** OutputCopied */
     OutputCopied: {
@@ -2573,6 +2916,28 @@ export interface components {
         [key: string]: string;
       };
     };
+    /** SamplingAlgorithm */
+    SamplingAlgorithm: {
+      /**
+       * Type
+       * @default random
+       * @enum {string}
+       */
+      type?: 'random' | 'grid' | 'bayesian';
+      /**
+       * Seed
+       * @description Default: drawn at submission and recorded.
+       * @default null
+       */
+      seed?: number | null;
+      /**
+       * Rule
+       * @description random sampling only.
+       * @default random
+       * @enum {string}
+       */
+      rule?: 'random' | 'sobol';
+    };
     /** StreamEvent */
     StreamEvent: {
       /**
@@ -2761,6 +3126,328 @@ export interface components {
        * @default null
        */
       rerun_of?: string | null;
+    };
+    /**
+     * SubmitSweep
+     * @description The sweep spec; ``trial.notebook_path`` and ``trial.cwd`` are relative to the server root.
+     *     Search space expressions are objects (``{"type": "uniform", "min_value": 0, "max_value":
+     *     1}``) or strings (``"uniform(0, 1)"``, ``"choice(16, 32)"``).
+     */
+    SubmitSweep: {
+      /** @description The job every trial runs: notebook, fixed parameters, compute, resources, environment, data. The search space's values are added to its parameters. */
+      trial: components['schemas']['JobSpec'];
+      /** Search Space */
+      search_space: {
+        [key: string]: components['schemas']['Expression'];
+      };
+      sampling_algorithm?: components['schemas']['SamplingAlgorithm'];
+      objective: components['schemas']['Objective'];
+      /** @default null */
+      early_termination?: components['schemas']['EarlyTermination'] | null;
+      limits?: components['schemas']['SweepLimits'];
+      /**
+       * Display Name
+       * @default null
+       */
+      display_name?: string | null;
+      /**
+       * Experiment
+       * @default null
+       */
+      experiment?: string | null;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+    };
+    /**
+     * Sweep
+     * @description A sweep, with its notebook's path relative to the server root when it lies under it.
+     */
+    Sweep: {
+      /** Id */
+      id: string;
+      /** Display Name */
+      display_name: string;
+      /** Experiment */
+      experiment: string;
+      /** Compute */
+      compute: string;
+      /** Notebook Path */
+      notebook_path: string;
+      status: components['schemas']['SweepStatus'];
+      /** Status Reason */
+      status_reason: string;
+      /** Cancel Requested */
+      cancel_requested: boolean;
+      /** Owner */
+      owner: string;
+      spec: components['schemas']['SweepSpec'];
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /** Started At */
+      started_at: string | null;
+      /** Finished At */
+      finished_at: string | null;
+      /** Mlflow Experiment Id */
+      mlflow_experiment_id: string | null;
+      /**
+       * Mlflow Run Id
+       * @description The parent run; trials are its children.
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      /**
+       * Trial Count
+       * @description Trials started so far.
+       */
+      trial_count: number;
+      /** Max Total Trials */
+      max_total_trials: number;
+      counts: components['schemas']['TrialCounts'];
+      /**
+       * Best Trial
+       * @default null
+       */
+      best_trial?: number | null;
+      /**
+       * Best Value
+       * @default null
+       */
+      best_value?: number | null;
+      /**
+       * Best Parameters
+       * @default null
+       */
+      best_parameters?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Notebook Relpath
+       * @description notebook_path relative to the server root (null when outside it).
+       * @default null
+       */
+      notebook_relpath?: string | null;
+    };
+    /** SweepLimits */
+    SweepLimits: {
+      /**
+       * Max Total Trials
+       * @description Default: the grid's size (grid), else 10.
+       * @default null
+       */
+      max_total_trials?: number | null;
+      /**
+       * Max Concurrent Trials
+       * @description Also bounded by the compute's jobs at once.
+       * @default null
+       */
+      max_concurrent_trials?: number | null;
+      /**
+       * Timeout
+       * @description Seconds; then running trials are canceled and none start.
+       * @default null
+       */
+      timeout?: number | null;
+      /**
+       * Trial Timeout
+       * @description Seconds per trial.
+       * @default null
+       */
+      trial_timeout?: number | null;
+      /**
+       * Target Value
+       * @description The sweep ends once a trial's objective reaches it.
+       * @default null
+       */
+      target_value?: number | null;
+    };
+    /** SweepList */
+    SweepList: {
+      /** Items */
+      items: components['schemas']['Sweep'][];
+      /**
+       * Next Cursor
+       * @default null
+       */
+      next_cursor?: string | null;
+    };
+    /**
+     * SweepSpec
+     * @description A sweep: a notebook job (``trial``) run over a search space of its parameters.
+     */
+    SweepSpec: {
+      /** @description The job every trial runs: notebook, fixed parameters, compute, resources, environment, data. The search space's values are added to its parameters. */
+      trial: components['schemas']['JobSpec'];
+      /** Search Space */
+      search_space: {
+        [key: string]: components['schemas']['Expression'];
+      };
+      sampling_algorithm?: components['schemas']['SamplingAlgorithm'];
+      objective: components['schemas']['Objective'];
+      /** @default null */
+      early_termination?: components['schemas']['EarlyTermination'] | null;
+      limits?: components['schemas']['SweepLimits'];
+      /**
+       * Display Name
+       * @default null
+       */
+      display_name?: string | null;
+      /**
+       * Experiment
+       * @default null
+       */
+      experiment?: string | null;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+    };
+    /**
+     * SweepStatus
+     * @enum {string}
+     */
+    SweepStatus: 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
+    /**
+     * Termination
+     * @description Why a sweep's early-termination policy stopped a trial: the rule and its numbers.
+     */
+    Termination: {
+      /**
+       * Policy
+       * @description bandit, median_stopping, truncation_selection, ...
+       */
+      policy: string;
+      /**
+       * Interval
+       * @description The report (1-based) of the primary metric evaluated.
+       */
+      interval: number;
+      /**
+       * Value
+       * @description The trial's value the rule compared.
+       * @default null
+       */
+      value?: number | null;
+      /**
+       * Threshold
+       * @description What the value had to reach.
+       * @default null
+       */
+      threshold?: number | null;
+      /**
+       * Detail
+       * @description The rule with its numbers, in words.
+       */
+      detail: string;
+    };
+    /** TrialCounts */
+    TrialCounts: {
+      /**
+       * Queued
+       * @default 0
+       */
+      queued?: number;
+      /**
+       * Running
+       * @default 0
+       */
+      running?: number;
+      /**
+       * Completed
+       * @default 0
+       */
+      completed?: number;
+      /**
+       * Early Terminated
+       * @default 0
+       */
+      early_terminated?: number;
+      /**
+       * Failed
+       * @default 0
+       */
+      failed?: number;
+      /**
+       * Canceled
+       * @default 0
+       */
+      canceled?: number;
+    };
+    /**
+     * TrialInfo
+     * @description One trial: the job it ran as, what it was given and what it reached.
+     */
+    TrialInfo: {
+      /** Sweep Id */
+      sweep_id: string;
+      /**
+       * Index
+       * @description 0-based trial number.
+       */
+      index: number;
+      /** Job Id */
+      job_id: string;
+      /**
+       * Parameters
+       * @description The sampled values.
+       */
+      parameters: {
+        [key: string]: unknown;
+      };
+      status: components['schemas']['JobStatus'];
+      /**
+       * Value
+       * @description The objective: the last reported value.
+       * @default null
+       */
+      value?: number | null;
+      /**
+       * Reports
+       * @description How many times the primary metric was reported.
+       * @default 0
+       */
+      reports?: number;
+      /**
+       * Metrics
+       * @description Each metric's last value, once the trial ended.
+       */
+      metrics?: {
+        [key: string]: number | null;
+      };
+      /** @default null */
+      termination?: components['schemas']['Termination'] | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Finished At */
+      finished_at: string | null;
+    };
+    /** TrialList */
+    TrialList: {
+      /**
+       * Items
+       * @description In trial order.
+       */
+      items: components['schemas']['TrialInfo'][];
+    };
+    /** TrialsQuery */
+    TrialsQuery: {
+      /**
+       * @description Only trials in this state.
+       * @default null
+       */
+      status?: components['schemas']['JobStatus'] | null;
     };
     /** UpdateCompute */
     UpdateCompute: {
@@ -5382,6 +6069,319 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['EnvironmentLog'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSweeps: {
+    parameters: {
+      query?: {
+        status?: components['schemas']['SweepStatus'] | null;
+        compute?: string | null;
+        limit?: number;
+        /** @description next_cursor of the previous page. */
+        cursor?: string | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SweepList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postSweeps: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SubmitSweep'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Sweep'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Request body too large */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSweep: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sweep_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Sweep'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteSweep: {
+    parameters: {
+      query?: {
+        /** @description Also delete (restorably) the MLflow runs. */
+        delete_runs?: boolean;
+      };
+      header?: never;
+      path: {
+        sweep_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postSweepCancel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        sweep_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Sweep'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSweepTrials: {
+    parameters: {
+      query?: {
+        /** @description Only trials in this state. */
+        status?: components['schemas']['JobStatus'] | null;
+      };
+      header?: never;
+      path: {
+        sweep_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrialList'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

@@ -34,6 +34,7 @@ from mlbench.server.base import (
     MlbenchHandler,
     endpoint,
 )
+from mlbench.sweeps.models import SweepInfo, SweepSpec
 from mlbench.tracking.query import (
     ExperimentNotFoundError,
     ExperimentPage,
@@ -992,6 +993,10 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/environments/{name}/versions/{version}", EnvironmentVersionHandler),
         ("/environments/{name}/versions/{version}/build", EnvironmentBuildHandler),
         ("/environments/{name}/versions/{version}/log", EnvironmentLogHandler),
+        ("/sweeps", SweepsHandler),
+        ("/sweeps/{sweep_id}", SweepHandler),
+        ("/sweeps/{sweep_id}/cancel", SweepCancelHandler),
+        ("/sweeps/{sweep_id}/trials", SweepTrialsHandler),
     ]
 
 
@@ -1174,3 +1179,122 @@ class EnvironmentGcHandler(MlbenchHandler):
     )
     async def post(self) -> None:
         self.reply(await self.call(self.ws.environments.gc))
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+def _list_sweeps(ws: Any, q: m.ListSweepsQuery) -> Any:
+    return ws.sweeps.list(
+        status=q.status.value if q.status else None,
+        compute=q.compute,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+
+
+def _submit_sweep(ws: Any, spec: m.SubmitSweep) -> SweepInfo:
+    return ws.sweeps.submit(SweepSpec.model_validate(spec.model_dump())).info
+
+
+def _trials(ws: Any, sweep_id: str, q: m.TrialsQuery) -> m.TrialList:
+    status = q.status.value if q.status else None
+    return m.TrialList(items=ws.sweeps.trials(sweep_id, status=status))
+
+
+class SweepBase(MlbenchHandler):
+    def sweep(self, info: SweepInfo) -> m.Sweep:
+        return m.Sweep.model_construct(
+            **dict(info), notebook_relpath=self.relative(info.notebook_path)
+        )
+
+
+class SweepsHandler(SweepBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="List sweeps, newest first",
+        tag="sweeps",
+        action=READ,
+        query=m.ListSweepsQuery,
+        response=m.SweepList,
+    )
+    async def get(self) -> None:
+        page = await self.call(_list_sweeps, self.ws, self.query(m.ListSweepsQuery))
+        items = [self.sweep(i) for i in page.items]
+        self.reply(m.SweepList(items=items, next_cursor=page.next_cursor))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Submit a sweep: a notebook (path relative to the server root) run over a "
+        "search space of its parameters; checked whole before anything is stored",
+        tag="sweeps",
+        action=WRITE,
+        body=m.SubmitSweep,
+        response=m.Sweep,
+        status=201,
+        errors=(404, 413),
+    )
+    async def post(self) -> None:
+        req = self.body(m.SubmitSweep)
+        trial = req.trial.model_copy(
+            update={
+                "notebook_path": str(self.user_path(req.trial.notebook_path)),
+                "cwd": str(self.user_path(req.trial.cwd, kind="dir")) if req.trial.cwd else None,
+            }
+        )
+        spec = req.model_copy(update={"trial": trial})
+        self.reply(self.sweep(await self.call(_submit_sweep, self.ws, spec)), 201)
+
+
+class SweepHandler(SweepBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="One sweep", tag="sweeps", action=READ, response=m.Sweep, errors=(404,))
+    async def get(self, sweep_id: str) -> None:
+        self.reply(self.sweep(await self.call(self.ws.sweeps.info, sweep_id)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a finished sweep, its trials' jobs and (restorably) its MLflow runs",
+        tag="sweeps",
+        action=WRITE,
+        query=m.DeleteSweepQuery,
+        status=204,
+        errors=(404, 409),
+    )
+    async def delete(self, sweep_id: str) -> None:
+        q = self.query(m.DeleteSweepQuery)
+        await self.call(self.ws.sweeps.delete, sweep_id, delete_runs=q.delete_runs)
+        self.reply(None, 204)
+
+
+class SweepCancelHandler(SweepBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Cancel a sweep: no new trials; running ones are interrupted",
+        tag="sweeps",
+        action=WRITE,
+        response=m.Sweep,
+        errors=(404,),
+    )
+    async def post(self, sweep_id: str) -> None:
+        self.reply(self.sweep(await self.call(self.ws.sweeps.cancel, sweep_id)))
+
+
+class SweepTrialsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A sweep's trials in order: parameters, state, objective, metrics, and why a "
+        "trial was stopped early",
+        tag="sweeps",
+        action=READ,
+        query=m.TrialsQuery,
+        response=m.TrialList,
+        errors=(404,),
+    )
+    async def get(self, sweep_id: str) -> None:
+        q = self.query(m.TrialsQuery)
+        self.reply(await self.call(_trials, self.ws, sweep_id, q))

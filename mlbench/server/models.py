@@ -18,6 +18,7 @@ from mlbench.environments.models import EnvironmentInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
+from mlbench.sweeps.models import SweepInfo, SweepSpec, SweepStatus, TrialInfo
 from mlbench.validation import FiniteFloat
 
 MAX_ID = 2**63 - 1  # event ids and offsets are 64-bit integers in the database
@@ -433,3 +434,42 @@ class EnvironmentPage(BaseModel):
 
 class EnvironmentLogQuery(Request):
     offset: int = Field(0, ge=0, le=2**40, description="offset of the previous answer.")
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+class SubmitSweep(SweepSpec):
+    """The sweep spec; ``trial.notebook_path`` and ``trial.cwd`` are relative to the server root.
+    Search space expressions are objects (``{"type": "uniform", "min_value": 0, "max_value":
+    1}``) or strings (``"uniform(0, 1)"``, ``"choice(16, 32)"``)."""
+
+
+class Sweep(SweepInfo):
+    """A sweep, with its notebook's path relative to the server root when it lies under it."""
+
+    notebook_relpath: str | None = Field(
+        None, description="notebook_path relative to the server root (null when outside it)."
+    )
+
+
+class SweepList(BaseModel):
+    items: list[Sweep]
+    next_cursor: str | None = None
+
+
+class ListSweepsQuery(Request):
+    status: SweepStatus | None = None
+    compute: str | None = None
+    limit: int = Field(50, ge=1, le=1000)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class TrialsQuery(Request):
+    status: JobStatus | None = Field(None, description="Only trials in this state.")
+
+
+class TrialList(BaseModel):
+    items: list[TrialInfo] = Field(description="In trial order.")
+
+
+class DeleteSweepQuery(Request):
+    delete_runs: bool = Field(True, description="Also delete (restorably) the MLflow runs.")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlbench.errors import InvalidInputError
 from mlbench.jobs.models import JobStatus, Termination
 from mlbench.jobs.spec import JobSpec
 from mlbench.sweeps.policies import EarlyTermination, Goal
-from mlbench.sweeps.space import Expression
+from mlbench.sweeps.space import Expression, parse_expression
 from mlbench.validation import FiniteFloat, check_identifier
 
 MAX_TRIALS = 100_000
@@ -85,6 +87,20 @@ class SweepSpec(BaseModel):
     display_name: str | None = Field(None, min_length=1, max_length=256)
     experiment: str | None = Field(None, min_length=1, max_length=256)
     tags: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("search_space", mode="before")
+    @classmethod
+    def _expressions(cls, value: Any) -> Any:
+        """Expressions may be written as calls (``"uniform(0, 1)"``) or lists (a choice)."""
+        if not isinstance(value, Mapping):
+            return value
+        out = {}
+        for name, raw in value.items():
+            try:
+                out[name] = parse_expression(raw, str(name))
+            except InvalidInputError as exc:
+                raise ValueError(exc.message) from None
+        return out
 
     @field_validator("search_space")
     @classmethod

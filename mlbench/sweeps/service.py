@@ -506,7 +506,7 @@ def parse_sweep(raw: Mapping[str, Any]) -> SweepSpec:
             "a sweep needs a notebook", hint="add `notebook: train.ipynb` (or trial.notebook)"
         )
     if isinstance(body.get("search_space"), Mapping):
-        body["search_space"] = parse_space(body["search_space"])
+        body["search_space"] = parse_space(body["search_space"])  # its errors name the fix
     algo = body.get("sampling_algorithm")
     if isinstance(algo, str):
         body["sampling_algorithm"] = {"type": algo.lower()}
