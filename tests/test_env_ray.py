@@ -96,3 +96,23 @@ def test_runtime_env_takes_the_lock_in_the_targets_field() -> None:
     for base, word in (({"conda": "env.yml"}, "conda"), ({"pip": "reqs.txt"}, "file")):
         with pytest.raises(InvalidInputError, match=word):
             ray_runtime_env(lock, base)
+
+
+def test_a_ray_target_whose_runtime_env_cannot_take_the_lock_refuses_at_submission() -> None:
+    from types import SimpleNamespace
+
+    from mlbench.environments.hook import EnvironmentBinding
+    from mlbench.jobs.lifecycle import Submission
+    from mlbench.jobs.spec import JobSpec
+
+    target = SimpleNamespace(config={"runtime_env": {"conda": "env.yml"}})
+    sub = Submission(
+        ws=SimpleNamespace(compute=SimpleNamespace(get=lambda name: target)),  # type: ignore[arg-type]
+        job_id="x",
+        spec=JobSpec(notebook_path="nb.ipynb", environment="tab", compute="cluster"),
+        backend=SimpleNamespace(kind="ray"),  # type: ignore[arg-type]
+        parameters={},
+    )
+    with pytest.raises(InvalidInputError, match="uses conda"):
+        EnvironmentBinding().bind(sub)
+    assert "environment" not in sub.handled

@@ -60,6 +60,8 @@ class EnvironmentBinding(JobHook):
                     "target offers",
                 ),
             )
+        if kind in _SHIPS_LOCK:  # refused now rather than when the job starts
+            ray_runtime_env([], sub.ws.compute.get(spec.compute).config.get("runtime_env"))
         info = sub.ws.environments.resolve(spec.environment)
         # this workspace's kernels for the kernel check that follows (a process may have
         # opened other workspaces since)
