@@ -28,6 +28,7 @@ STATUS_STYLE = {
     "failed": "red",
     "canceled": "yellow",
     "timed_out": "magenta",
+    "early_terminated": "yellow",
 }
 
 

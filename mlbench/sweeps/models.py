@@ -147,6 +147,9 @@ class TrialInfo(BaseModel):
         default_factory=dict, description="Each metric's last value, once the trial ended."
     )
     termination: Termination | None = None
+    recorded: bool = Field(
+        False, description="Its end is recorded: value, reports and metrics are final."
+    )
     created_at: datetime
     finished_at: datetime | None
 

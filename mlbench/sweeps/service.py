@@ -315,6 +315,7 @@ class Sweeps:
                     reports=t.reports,
                     metrics=t.metrics or {},
                     termination=Termination.model_validate(stop) if stop else None,
+                    recorded=JobStatus(t.status).is_final,
                     created_at=t.created_at,
                     finished_at=t.finished_at or finished,
                 )
