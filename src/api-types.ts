@@ -3426,6 +3426,12 @@ export interface components {
       /** @default null */
       termination?: components['schemas']['Termination'] | null;
       /**
+       * Recorded
+       * @description Its end is recorded: value, reports and metrics are final.
+       * @default false
+       */
+      recorded?: boolean;
+      /**
        * Created At
        * Format: date-time
        */
