@@ -113,7 +113,8 @@ const STATUS_ORDER: { [status in JobStatus]: null } = {
   completed: null,
   failed: null,
   canceled: null,
-  timed_out: null
+  timed_out: null,
+  early_terminated: null
 };
 
 /**
@@ -130,7 +131,8 @@ export const FINAL_STATUSES: readonly JobStatus[] = [
   'completed',
   'failed',
   'canceled',
-  'timed_out'
+  'timed_out',
+  'early_terminated'
 ];
 
 export function isFinal(status: JobStatus): boolean {

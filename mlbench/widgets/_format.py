@@ -19,6 +19,7 @@ STATUS_COLORS = {
     "failed": "#c62828",
     "canceled": "#ef6c00",
     "timed_out": "#8e24aa",
+    "early_terminated": "#a1887f",
 }
 # ipywidgets' bar_style for each status
 BAR_STYLES = {
@@ -29,6 +30,7 @@ BAR_STYLES = {
     "failed": "danger",
     "canceled": "warning",
     "timed_out": "danger",
+    "early_terminated": "warning",
 }
 FONT = "var(--jp-ui-font-family, -apple-system, BlinkMacSystemFont, 'Segoe UI', sans-serif)"
 MONO = "var(--jp-code-font-family, SFMono-Regular, Menlo, Consolas, monospace)"

@@ -9,7 +9,8 @@ export const STATUS_LABELS: Record<JobStatus, string> = {
   completed: 'Completed',
   failed: 'Failed',
   canceled: 'Canceled',
-  timed_out: 'Timed out'
+  timed_out: 'Timed out',
+  early_terminated: 'Stopped early'
 };
 
 /**
@@ -34,6 +35,8 @@ export function statusLabel(
       return trans.__('Canceled');
     case 'timed_out':
       return trans.__('Timed out');
+    case 'early_terminated':
+      return trans.__('Stopped early');
   }
   return STATUS_LABELS[status] ?? status;
 }

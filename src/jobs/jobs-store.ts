@@ -213,7 +213,8 @@ export class JobsStore {
       completed: 0,
       failed: 0,
       canceled: 0,
-      timed_out: 0
+      timed_out: 0,
+      early_terminated: 0
     };
     for (const job of this._jobs.values()) {
       counts[job.status] += 1;
