@@ -162,12 +162,33 @@ def submit_command(ctx: CliContext, source: str, watch: bool, as_json: bool, **o
         raise SystemExit(_watch(ctx, sweep.id))
 
 
+SWEEP_OPTIONS = (
+    "space",
+    "primary_metric",
+    "goal",
+    "sampler",
+    "seed",
+    "policy",
+    "slack_factor",
+    "truncation_percentage",
+    "evaluation_interval",
+    "delay_evaluation",
+    "max_total_trials",
+    "max_concurrent_trials",
+    "sweep_timeout",
+    "trial_timeout",
+    "target_value",
+)
+
+
 def _sweep_body(source: Path, opts: dict[str, Any]) -> dict[str, Any]:
     from mlbench.sweeps.service import load_yaml
 
     is_yaml = source.suffix.lower() in (".yml", ".yaml")
     body: dict[str, Any] = load_yaml(source) if is_yaml else {"notebook": str(source)}
+    sweep = {k: opts.pop(k) for k in SWEEP_OPTIONS}
     parameters, fields = spec_fields(opts)
+    opts = sweep
     trial = body.setdefault("trial", {}) if isinstance(body.get("trial"), dict) else body
     if parameters:
         trial["parameters"] = {**dict(trial.get("parameters") or {}), **parameters}

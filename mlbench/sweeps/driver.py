@@ -69,6 +69,7 @@ class _Sweep:
     final_status: SweepStatus | None = None
     failures: int = 0
     successes: int = 0
+    first_failure: str = ""  # why the first failed trial failed, for the sweep's reason
 
 
 class SweepDriver:
@@ -253,11 +254,18 @@ class SweepDriver:
             sw.policy.finished(trial.index, sw.board, ending == "stopped")
         if ending == "failed":
             sw.failures += 1
+            if not sw.first_failure:
+                sw.first_failure = self._failure_reason(trial)
         else:
             sw.successes += 1
         if sw.stopping is None and not sw.successes and sw.failures >= FAIL_FAST:
             sw.stopping = f"its first {sw.failures} trials failed"
             sw.final_status = SweepStatus.FAILED
+
+    def _failure_reason(self, trial: _Trial) -> str:
+        with self.ws.db.session() as s:
+            reason = s.scalar(select(JobRow.status_reason).where(JobRow.id == trial.job_id))
+        return f"trial {trial.index}: {reason}" if reason else ""
 
     def _consider_best(self, sw: _Sweep, trial: _Trial, value: float) -> None:
         with self.ws.db.session() as s:
@@ -333,6 +341,7 @@ class SweepDriver:
             self.ws.jobs.submit_child(spec, sw.notebook, job_id=trial.job_id)
         except MlbenchError as exc:  # e.g. a data version deleted since the sweep was submitted
             log.warning("sweep %s: trial %d could not be submitted: %s", sw.id, trial.index, exc)
+            sw.first_failure = sw.first_failure or f"trial {trial.index}: {exc.message}"
             trial.status = JobStatus.FAILED.value
             with self.ws.db.write() as s:
                 s.execute(
@@ -463,6 +472,8 @@ class SweepDriver:
         reason = sw.stopping or f"ran {len(sw.trials)} trial(s)"
         if status == SweepStatus.FAILED and not sw.stopping:
             reason = f"all {len(sw.trials)} trial(s) failed"
+        if status == SweepStatus.FAILED and sw.first_failure:
+            reason += f"; {sw.first_failure}"
         if best_trial is not None:
             reason += f"; best: trial {best_trial} ({best_value:.6g})"
         try:

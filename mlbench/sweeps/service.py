@@ -27,7 +27,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from mlbench._ids import new_id, utcnow
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError, WaitTimeoutError
 from mlbench.jobs.models import JobStatus, Termination
-from mlbench.jobs.parameters import notebook_parameters
+from mlbench.jobs.parameters import coerce_parameters, notebook_parameters
 from mlbench.jobs.service import make_spec
 from mlbench.store import JobRow, SweepRow, SweepTrialRow
 from mlbench.sweeps.models import (
@@ -87,7 +87,7 @@ class Sweeps:
         spec = self._normalized(spec)
         sweep_id = new_id()
         notebook = self._ws.jobs._source(spec.trial)  # read once: every trial runs these bytes
-        self._check(spec, notebook)
+        spec = self._check(spec, notebook)
         folder = self.folder(sweep_id)
         folder.mkdir(parents=True, exist_ok=True)
         try:
@@ -143,11 +143,13 @@ class Sweeps:
             }
         )
 
-    def _check(self, spec: SweepSpec, notebook: tuple[Path, bytes]) -> None:
+    def _check(self, spec: SweepSpec, notebook: tuple[Path, bytes]) -> SweepSpec:
+        """The spec checked whole, with its fixed parameters typed as the notebook declares
+        them (a command line's '2' becomes 2 once, here, not in every trial)."""
         from mlbench.jobs.service import _parse_notebook
 
         nb = _parse_notebook(notebook[1], notebook[0])
-        declared, _ = notebook_parameters(nb)
+        declared, has_cell = notebook_parameters(nb)
         check_against_parameters(spec.search_space, declared)
         both = sorted(set(spec.search_space) & set(spec.trial.parameters))
         if both:
@@ -155,9 +157,19 @@ class Sweeps:
                 f"parameter(s) {', '.join(both)} are both fixed and in the search space",
                 hint="remove them from the trial's parameters or from the search space",
             )
+        fixed = coerce_parameters(
+            spec.trial.parameters,
+            declared,
+            allow_unknown=spec.trial.allow_unknown_params,
+            has_parameters_cell=has_cell,
+        )
+        spec = spec.model_copy(
+            update={"trial": spec.trial.model_copy(update={"parameters": fixed})}
+        )
         first = self.sampler(spec).params(0)
-        trial = spec.trial.model_copy(update={"parameters": {**spec.trial.parameters, **first}})
+        trial = spec.trial.model_copy(update={"parameters": {**fixed, **first}})
         self._ws.jobs.check(trial, notebook)
+        return spec
 
     @staticmethod
     def sampler(spec: SweepSpec) -> Any:
@@ -505,6 +517,16 @@ def parse_sweep(raw: Mapping[str, Any]) -> SweepSpec:
     if "notebook_path" not in trial:
         raise InvalidInputError(
             "a sweep needs a notebook", hint="add `notebook: train.ipynb` (or trial.notebook)"
+        )
+    if not body.get("objective"):
+        raise InvalidInputError(
+            "a sweep needs an objective: the metric to optimize and its goal",
+            hint="objective: {primary_metric: acc, goal: maximize} (CLI: --metric acc --goal max)",
+        )
+    if not body.get("search_space"):
+        raise InvalidInputError(
+            "a sweep needs a search space: the parameters to vary",
+            hint="search_space: {lr: loguniform(-6, -1)} (CLI: --space 'lr=loguniform(-6, -1)')",
         )
     if isinstance(body.get("search_space"), Mapping):
         body["search_space"] = parse_space(body["search_space"])  # its errors name the fix

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from statistics import NormalDist
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlbench.errors import InvalidInputError
 from mlbench.validation import FiniteFloat
@@ -162,7 +162,13 @@ def parse_expression(raw: Any, name: str) -> Expression:
         if isinstance(raw, list):  # a plain list is a choice
             return Expression(type="choice", values=list(raw))
     except (ValueError, SyntaxError) as exc:
-        message = str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc)
+        message = str(exc)
+        if isinstance(exc, ValidationError):
+            message = "; ".join(
+                str(e["msg"]).removeprefix("Value error, ")
+                + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
+                for e in exc.errors()
+            )
         raise InvalidInputError(
             f"search space: parameter {name!r}: {message}",
             hint="write e.g. uniform(0.01, 0.9), loguniform(-6, -1), choice(16, 32) or "
