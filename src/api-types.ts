@@ -2436,6 +2436,18 @@ export interface components {
        */
       tag?: string | null;
       /**
+       * Parent
+       * @description Only this sweep's trials.
+       * @default null
+       */
+      parent?: string | null;
+      /**
+       * Top Level
+       * @description Leave out sweep trials.
+       * @default false
+       */
+      top_level?: boolean;
+      /**
        * Text
        * @description Matched in name, notebook, experiment and id.
        * @default null
@@ -3892,6 +3904,10 @@ export interface operations {
         compute?: string | null;
         /** @description KEY or KEY=VALUE. */
         tag?: string | null;
+        /** @description Only this sweep's trials. */
+        parent?: string | null;
+        /** @description Leave out sweep trials. */
+        top_level?: boolean;
         /** @description Matched in name, notebook, experiment and id. */
         text?: string | null;
         /** @description -created_at: newest first; created_at: oldest first. */

@@ -268,8 +268,11 @@ class Jobs:
         limit: int = 50,
         cursor: str | None = None,
         oldest_first: bool = False,
+        parent: str | None = None,
+        top_level: bool = False,
     ) -> JobList:
-        """Newest first (or oldest first), ``limit`` at a time; pass ``next_cursor`` for more."""
+        """Newest first (or oldest first), ``limit`` at a time; pass ``next_cursor`` for more.
+        ``parent``: only that sweep's trials (or pipeline's steps); ``top_level``: none of them."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
         query = select(JobRow)
@@ -285,6 +288,10 @@ class Jobs:
             query = query.where(JobRow.status.in_(values))
         if compute:
             query = query.where(JobRow.compute == compute)
+        if parent:
+            query = query.where(JobRow.parent_id == parent)
+        if top_level:
+            query = query.where(JobRow.parent_id.is_(None))
         if experiment:
             query = query.where(JobRow.experiment == experiment)
         if text:

@@ -294,6 +294,8 @@ def _list_jobs(ws: Any, q: m.ListJobsQuery) -> tuple[list[JobInfo], str | None]:
         limit=q.limit,
         cursor=q.cursor,
         oldest_first=q.sort == "created_at",
+        parent=q.parent,
+        top_level=q.top_level,
     )
     return [j._info for j in page], page.next_cursor
 

@@ -141,6 +141,8 @@ class ListJobsQuery(Request):
     experiment: str | None = None
     compute: str | None = None
     tag: str | None = Field(None, description="KEY or KEY=VALUE.")
+    parent: str | None = Field(None, description="Only this sweep's trials.")
+    top_level: bool = Field(False, description="Leave out sweep trials.")
     text: str | None = Field(
         None, max_length=256, description="Matched in name, notebook, experiment and id."
     )
