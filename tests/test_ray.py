@@ -236,3 +236,36 @@ def test_data_inputs_too_large_for_a_ray_job_are_refused_at_submission(
     # the same input fits a local target
     local = ray_ws.jobs.submit(nb, compute="local", inputs={"src": "data:big"}).wait(WAIT).info
     assert local.status.value == "completed"
+
+
+def test_a_sweep_runs_its_trials_on_ray_and_stops_the_poor_one(ray_ws: Any, tmp_path: Path) -> None:
+    """Trials are ordinary jobs on the sweep's target: on Ray too, policy stop included."""
+    nb = make_notebook(
+        tmp_path / "curve.ipynb",
+        "import math, time, mlbench\n"
+        "for t in range(1, 9):\n"
+        "    mlbench.log_metric('acc', quality * (1 - math.exp(-t / 2)), step=t)\n"
+        "    time.sleep(0.5)",
+        parameters="quality: float = 0.5",
+    )
+    sweep = ray_ws.sweeps.submit(
+        {
+            "notebook": str(nb),
+            "compute": "ray",
+            "search_space": {"quality": "choice(1.0, 0.2)"},
+            "sampling_algorithm": "grid",
+            "objective": {"primary_metric": "acc", "goal": "maximize"},
+            "early_termination": {"type": "bandit", "slack_factor": 0.2, "delay_evaluation": 2},
+            "limits": {"max_concurrent_trials": 1},
+        }
+    )
+    info = sweep.wait(WAIT).info
+    assert info.status.value == "completed", info.status_reason
+    trials = sweep.trials()
+    assert [t.status.value for t in trials] == ["completed", "early_terminated"]
+    assert trials[1].termination is not None and trials[1].termination.interval == 2
+    assert trials[1].reports < 8
+    for t in trials:
+        job = ray_ws.jobs.info(t.job_id)
+        assert job.compute == "ray" and "running on Ray node" in ray_ws.jobs.logs(t.job_id)[0]
+    assert info.best_trial == 0
