@@ -12,6 +12,10 @@ from mlbench.store.schema import (
     DataVersionRow,
     JobEventRow,
     JobRow,
+    NotificationDeliveryRow,
+    NotificationRuleRow,
+    ScheduleRow,
+    ScheduleRunRow,
     SweepRow,
     SweepTrialRow,
 )
@@ -28,6 +32,10 @@ __all__ = [
     "DatastoreRow",
     "JobEventRow",
     "JobRow",
+    "NotificationDeliveryRow",
+    "NotificationRuleRow",
+    "ScheduleRow",
+    "ScheduleRunRow",
     "SweepRow",
     "SweepTrialRow",
 ]

@@ -320,3 +320,90 @@ class EnvironmentRow(Base):
     created_by: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# -- schedules and notifications (mlbench.schedules, mlbench.notify) --------------------------
+class ScheduleRow(Base):
+    """A rule (cron or recurrence in a time zone) that starts a job or a sweep."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_enabled_next", "enabled", "next_fire_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
+    action: Mapped[dict[str, Any]] = mapped_column(JSON)
+    missed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # the newest tick the schedulers have dealt with (fired, or recorded as missed)
+    last_tick: Mapped[datetime | None]
+    next_fire_at: Mapped[datetime | None]
+
+
+class ScheduleRunRow(Base):
+    """One tick of a schedule: fired (the job or sweep it started) or missed. The key
+    (schedule, tick) makes a second scheduler's claim of the same tick fail."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "tick", name="uq_schedule_runs_tick"),
+        Index("ix_schedule_runs_schedule", "schedule_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[str] = mapped_column(String(32))
+    tick: Mapped[datetime]
+    wall: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    scheduler_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+
+
+class NotificationRuleRow(Base):
+    """Which events go where (a webhook, Slack, email). Secrets live in the secret store."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    channel: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secret_names: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # the newest job_events id this rule has looked at
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NotificationDeliveryRow(Base):
+    """One event sent by one rule, with every attempt; (rule, event) is delivered once."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "event_id", name="uq_notification_deliveries_event"),
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_log: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
