@@ -36,6 +36,7 @@ SAMPLE_PATH_ARGS = {
     "experiment_id": "0",
     "run_id": "0" * 32,
     "version": "1",
+    "sweep_id": "no-such-sweep",
 }
 
 
@@ -928,3 +929,52 @@ def test_extension_is_enabled_by_the_shipped_config() -> None:
     )
     assert config["ServerApp"]["jpserver_extensions"]["mlbench"] is True
     assert os.environ.get("MLBENCH_HOME") is None  # tests never touch the real workspace
+
+
+async def test_sweep_over_rest_runs_its_trials_and_reports_them(
+    api: Api, root: Path, ws: Any
+) -> None:
+    make_notebook(
+        root / "work" / "sweep.ipynb",
+        "import mlbench\nfor t in range(1, 4):\n    mlbench.log_metric('score', q * t, step=t)",
+        parameters="q: float = 0.5\nname: str = 'a'",
+    )
+    body = {
+        "trial": {"notebook_path": "work/sweep.ipynb", "parameters": {"name": "b"}},
+        "search_space": {"q": "choice(0.1, 0.2, 0.3)"},
+        "sampling_algorithm": {"type": "grid"},
+        "objective": {"primary_metric": "score", "goal": "maximize"},
+        "limits": {"max_concurrent_trials": 2},
+    }
+    # checked whole before anything is stored: a bad space is a 400 naming the parameter
+    wrong = {
+        **body,
+        "sampling_algorithm": {"type": "random"},
+        "search_space": {"name": "uniform(0, 1)"},
+    }
+    bad = await api.post("/sweeps", body=wrong, expect=400)
+    assert "'name' is a str" in bad["error"]["message"]
+    outside = await api.post(
+        "/sweeps", body={**body, "trial": {"notebook_path": "../x.ipynb"}}, expect=400
+    )
+    assert outside["error"]["code"] == "path_outside_root"
+    sweep = await api.post("/sweeps", body=body, expect=201)
+    assert sweep["notebook_relpath"] == "work/sweep.ipynb" and sweep["max_total_trials"] == 3
+    deadline = time.monotonic() + WAIT
+    while sweep["status"] not in ("completed", "failed", "canceled"):
+        assert time.monotonic() < deadline, sweep
+        await asyncio.sleep(0.3)
+        sweep = await api.get("/sweeps/{sweep_id}", sweep_id=sweep["id"], expect=200)
+    assert sweep["status"] == "completed", sweep["status_reason"]
+    assert sweep["best_trial"] == 2 and sweep["best_parameters"] == {"q": 0.3}
+    trials = await api.get("/sweeps/{sweep_id}/trials", sweep_id=sweep["id"], expect=200)
+    assert [t["parameters"] for t in trials["items"]] == [{"q": 0.1}, {"q": 0.2}, {"q": 0.3}]
+    assert all(t["recorded"] and t["status"] == "completed" for t in trials["items"])
+    listed = await api.get("/sweeps", expect=200)
+    assert sweep["id"] in [s["id"] for s in listed["items"]]
+    children = await api.get("/jobs", params={"parent": sweep["id"]}, expect=200)
+    assert len(children["items"]) == 3
+    top = await api.get("/jobs", params={"top_level": "true", "limit": "1000"}, expect=200)
+    assert not {j["id"] for j in top["items"]} & {t["job_id"] for t in trials["items"]}
+    await api("DELETE", "/sweeps/{sweep_id}", sweep_id=sweep["id"], expect=204)
+    await api.get("/sweeps/{sweep_id}", sweep_id=sweep["id"], expect=404)
