@@ -16,8 +16,9 @@ Features plug in through hooks, called at three points:
   (data bindings add path parameters; sweeps and pipelines will add their parent's links);
 - ``stage`` on the agent, before the first cell (data inputs linked, output folders emptied);
 - ``collect`` on the agent, after the run and before the outcome is recorded (data outputs
-  registered; a missing output turns *completed* into *failed*). Next users: sweep early
-  termination, pipeline step completion, model registration.
+  registered; a missing output turns *completed* into *failed*). Next users: pipeline step
+  completion, model registration. (Sweeps need none: their driver stops a trial through
+  :meth:`Lifecycle.terminate_early`.)
 """
 
 from __future__ import annotations
