@@ -18,7 +18,7 @@ from mlbench.environments.hook import EnvironmentBinding
 from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
 from mlbench.paths import WorkspacePaths
-from mlbench.store import ComputeTargetRow, Database, DatastoreRow
+from mlbench.store import ComputeTargetRow, Database, DatastoreRow, NotificationRuleRow
 from mlbench.store.secrets import Redactor
 from mlbench.tracking.client import TrackingClient
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
     from mlbench.environments.service import Environments
+    from mlbench.notify.service import Notifications
+    from mlbench.schedules.service import Schedules
     from mlbench.sweeps.service import Sweeps
 
 log = logging.getLogger(__name__)
@@ -65,19 +67,29 @@ class Workspace:
         self.jobs = Jobs(self, hooks=[DataBindings(), EnvironmentBinding(self.home)])
 
     def _secret_values(self) -> list[str]:
-        return [*self.compute.secret_values(), *self.datastores.secret_values()]
+        return [
+            *self.compute.secret_values(),
+            *self.datastores.secret_values(),
+            *self.notifications.secret_values(),
+        ]
 
     def _secrets_version(self) -> object:
-        """Changes whenever a datastore or compute target (and so maybe a secret) changes."""
+        """Changes whenever a datastore, compute target or notification rule (and so maybe a
+        secret) changes."""
         with self.db.session() as s:
             return tuple(
                 s.execute(select(func.count(), func.max(row.updated_at))).one()
-                for row in (DatastoreRow, ComputeTargetRow)
+                for row in (DatastoreRow, ComputeTargetRow, NotificationRuleRow)
             )
 
     def agents(self, compute: str) -> AgentControl:
         """The agent of compute target ``compute``."""
         return self._agents(self, compute)
+
+    @property
+    def starts_agents(self) -> bool:
+        """Whether this workspace starts processes on demand (agents, the scheduler)."""
+        return self._agents is not NoAgentLauncher
 
     @property
     def setting_overrides(self) -> dict[str, str]:
@@ -123,6 +135,20 @@ class Workspace:
         from mlbench.sweeps.service import Sweeps
 
         return Sweeps(self)
+
+    @cached_property
+    def schedules(self) -> Schedules:
+        """Cron and recurrence rules that start jobs and sweeps, fired by a scheduler process."""
+        from mlbench.schedules.service import Schedules
+
+        return Schedules(self)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        """Rules that send job, sweep and schedule events to webhooks, Slack or email."""
+        from mlbench.notify.service import Notifications
+
+        return Notifications(self)
 
     @cached_property
     def tracking(self) -> TrackingClient:

@@ -1,0 +1,65 @@
+"""The scheduler process's loop: fire schedules, deliver notifications, announce itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlbench._version import __version__
+from mlbench.notify.notifier import Notifier
+from mlbench.schedules.clock import Clock, SystemClock
+from mlbench.schedules.process import idle_exit_s, scheduler_dir, write_info
+from mlbench.schedules.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    home: Path,
+    *,
+    on_demand: bool,
+    clock: Clock | None = None,
+    stop_signals: Callable[[Callable[[], None]], Any] | None = None,
+) -> int:
+    from mlbench.sdk import Workspace  # with agents: a fired job starts its target's agent
+    from mlbench.store.secrets import RedactingFilter
+
+    ws = Workspace(home)
+    for handler in logging.getLogger().handlers:  # no secret in the log, whoever logs it
+        handler.addFilter(RedactingFilter(ws.redact))
+    clock = clock or SystemClock()
+    scheduler = Scheduler(ws, clock)
+    notifier = Notifier(ws, clock)
+    if stop_signals is not None:
+        stop_signals(scheduler.stop)
+    started = clock.now()
+    write_info(
+        scheduler_dir(home) / "scheduler.json",
+        {
+            "pid": os.getpid(),
+            "state": "ready",
+            "id": scheduler.id,
+            "version": __version__,
+            "on_demand": on_demand,
+            "started_at": started.isoformat(),
+        },
+    )
+    log.info("scheduler %s ready for %s (on demand: %s)", scheduler.id, home, on_demand)
+
+    def notify(now: datetime) -> bool:
+        try:
+            return notifier.poll(now)
+        except Exception:
+            log.exception("notification pass failed")
+            return True
+
+    try:
+        scheduler.run(extra=notify, idle_exit_s=idle_exit_s() if on_demand else None)
+    finally:
+        ws.close()
+    log.info("scheduler %s stopped", scheduler.id)
+    return 0
