@@ -251,6 +251,33 @@ export type IEnvironmentLogQuery = Query<
 >;
 export type ICreateEnvironment = RequestBody<'/environments', 'post'>;
 
+// -- sweeps ---------------------------------------------------------------------------------
+
+export type SweepStatus = Schemas['SweepStatus'];
+export type ISweep = Schemas['Sweep'];
+export type ISweepList = Schemas['SweepList'];
+export type ITrial = Schemas['TrialInfo'];
+export type ITrialList = Schemas['TrialList'];
+export type ITermination = Schemas['Termination'];
+export type ISearchExpression = Schemas['Expression'];
+export type IEarlyTermination = Schemas['EarlyTermination'];
+export type ISubmitSweep = RequestBody<'/sweeps', 'post'>;
+export type IListSweepsQuery = Query<'/sweeps', 'get'>;
+export type ITrialsQuery = Query<'/sweeps/{sweep_id}/trials', 'get'>;
+
+/**
+ * States a sweep never leaves.
+ */
+export const FINAL_SWEEP_STATUSES: readonly SweepStatus[] = [
+  'completed',
+  'failed',
+  'canceled'
+];
+
+export function isSweepFinal(status: SweepStatus): boolean {
+  return FINAL_SWEEP_STATUSES.includes(status);
+}
+
 // -- the client -----------------------------------------------------------------------------
 
 type QueryValue = string | number | boolean | null | undefined | string[];
@@ -529,6 +556,30 @@ export class MlbenchClient {
     return this._get(`environments/${enc(name)}/versions/${version}/log`, {
       offset
     } satisfies IEnvironmentLogQuery);
+  }
+
+  // sweeps
+  /** Sweeps, newest first. */
+  listSweeps(query: IListSweepsQuery = {}): Promise<ISweepList> {
+    return this._get('sweeps', { ...query });
+  }
+  getSweep(id: string): Promise<ISweep> {
+    return this._get(`sweeps/${enc(id)}`);
+  }
+  /** Submit a sweep (checked whole against the notebook before anything is stored). */
+  submitSweep(body: ISubmitSweep): Promise<ISweep> {
+    return this._send('POST', 'sweeps', body);
+  }
+  /** No new trials; running ones are interrupted. */
+  cancelSweep(id: string): Promise<ISweep> {
+    return this._send('POST', `sweeps/${enc(id)}/cancel`);
+  }
+  async deleteSweep(id: string): Promise<void> {
+    await this._send('DELETE', `sweeps/${enc(id)}`);
+  }
+  /** A sweep's trials, in trial order. */
+  sweepTrials(id: string, query: ITrialsQuery = {}): Promise<ITrialList> {
+    return this._get(`sweeps/${enc(id)}/trials`, { ...query });
   }
 }
 

@@ -17,4 +17,8 @@ export namespace CommandIDs {
   export const rerunJobWithChanges = 'mlbench:rerun-job-with-changes';
   export const deleteJob = 'mlbench:delete-job';
   export const refresh = 'mlbench:refresh';
+  export const sweepNotebook = 'mlbench:sweep-notebook';
+  export const openSweep = 'mlbench:open-sweep';
+  export const cancelSweep = 'mlbench:cancel-sweep';
+  export const deleteSweep = 'mlbench:delete-sweep';
 }

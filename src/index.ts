@@ -35,8 +35,10 @@ import { mlbenchIcon } from './icons';
 import { IJobActions } from './jobs/jobs-list';
 import { JobsStore } from './jobs/jobs-store';
 import type { JobView } from './jobs/job-view';
+import type { SweepView } from './sweeps/sweep-view';
 import { MlbenchAPIError } from './request';
 import { ISidebarSection, MlbenchSidebar } from './sidebar';
+import { addSweepCommands } from './sweeps/commands';
 
 export { CommandIDs, PLUGIN_ID } from './commands';
 export type { IHealth } from './api';
@@ -135,6 +137,9 @@ const DataSection = React.lazy(() =>
 const EnvironmentsSection = React.lazy(() =>
   import('./environments').then(m => ({ default: m.EnvironmentsSection }))
 );
+const SweepsSection = React.lazy(() =>
+  import('./sweeps').then(m => ({ default: m.SweepsSection }))
+);
 
 function lazySection(
   component: React.ComponentType<{ client: MlbenchClient }>,
@@ -147,8 +152,26 @@ function lazySection(
   );
 }
 
-function extraSections(trans: TranslationBundle): ISidebarSection[] {
+function extraSections(
+  trans: TranslationBundle,
+  stream: EventStream,
+  openSweep: (id: string) => void
+): ISidebarSection[] {
   return [
+    {
+      id: 'sweeps',
+      title: trans.__('Sweeps'),
+      render: client =>
+        React.createElement(
+          React.Suspense,
+          { fallback: null },
+          React.createElement(SweepsSection, {
+            client,
+            stream,
+            onOpen: sweep => openSweep(sweep.id)
+          })
+        )
+    },
     {
       id: 'experiments',
       title: trans.__('Experiments'),
@@ -200,6 +223,9 @@ function activate(
   // page reload (kept in the session's storage)
   const submittedHere = new SubmittedJobs(window.sessionStorage);
   const tracker = new WidgetTracker<JobView>({ namespace: 'mlbench-job' });
+  const sweepTracker = new WidgetTracker<SweepView>({
+    namespace: 'mlbench-sweep'
+  });
 
   const trackSubmitted = (job: IJob) => {
     submittedHere.add(job.id);
@@ -239,7 +265,11 @@ function activate(
     client,
     jobs,
     actions,
-    sections: extraSections(trans),
+    sections: extraSections(
+      trans,
+      stream,
+      id => void commands.execute(CommandIDs.openSweep, { id })
+    ),
     trans
   });
   shell.add(sidebar, 'left', { rank: 650 });
@@ -269,12 +299,14 @@ function activate(
           ? trans.__('Job %1 canceled', name)
           : job.status === 'timed_out'
             ? trans.__('Job %1 timed out: %2', name, reason)
-            : trans.__('Job %1 failed: %2', name, reason);
+            : job.status === 'early_terminated'
+              ? trans.__('Job %1 stopped early: %2', name, reason)
+              : trans.__('Job %1 failed: %2', name, reason);
     Notification.emit(
       message,
       job.status === 'completed'
         ? 'success'
-        : job.status === 'canceled'
+        : job.status === 'canceled' || job.status === 'early_terminated'
           ? 'warning'
           : 'error',
       {
@@ -543,10 +575,31 @@ function activate(
     }
   });
 
+  addSweepCommands({
+    app,
+    client,
+    stream,
+    trans,
+    settings,
+    tracker: sweepTracker,
+    notebooks,
+    currentNotebookPath,
+    selectedNotebookPath,
+    fail
+  });
+  if (restorer) {
+    void restorer.restore(sweepTracker, {
+      command: CommandIDs.openSweep,
+      args: view => ({ id: view.model.sweepId }),
+      name: view => view.model.sweepId
+    });
+  }
+
   if (palette) {
     for (const command of [
       CommandIDs.openSidebar,
       CommandIDs.runAsJob,
+      CommandIDs.sweepNotebook,
       CommandIDs.refresh
     ]) {
       palette.addItem({
@@ -563,6 +616,12 @@ function activate(
     selector: '.jp-DirListing-item[data-file-type="notebook"]',
     rank: 3
   });
+  app.contextMenu.addItem({
+    command: CommandIDs.sweepNotebook,
+    args: { fromFileBrowser: true },
+    selector: '.jp-DirListing-item[data-file-type="notebook"]',
+    rank: 3.1
+  });
 
   // a toolbar button on every notebook
   app.docRegistry.addWidgetExtension('Notebook', {
@@ -578,6 +637,19 @@ function activate(
           })
       });
       panel.toolbar.insertAfter('cellType', 'mlbench-run-as-job', button);
+      const sweep = new ToolbarButton({
+        label: trans.__('Sweep'),
+        tooltip: trans.__(
+          "Sweep this notebook's parameters: many tracked trials, the best found"
+        ),
+        className: 'mlbench-SweepButton',
+        onClick: () =>
+          void commands.execute(CommandIDs.sweepNotebook, {
+            path: panel.context.path
+          })
+      });
+      panel.toolbar.insertAfter('mlbench-run-as-job', 'mlbench-sweep', sweep);
+      button.disposed.connect(() => sweep.dispose());
       return button;
     }
   });

@@ -87,9 +87,14 @@ describe('mlbench:plugin', () => {
       expect.objectContaining({
         command: CommandIDs.runAsJob,
         selector: '.jp-DirListing-item[data-file-type="notebook"]'
+      }),
+      expect.objectContaining({
+        command: CommandIDs.sweepNotebook,
+        selector: '.jp-DirListing-item[data-file-type="notebook"]'
       })
     ]);
     expect(app.commands.label(CommandIDs.runAsJob, {})).toBe('Run as job...');
+    expect(app.commands.label(CommandIDs.sweepNotebook, {})).toBe('Sweep...');
   });
 
   it('logs the server version', async () => {

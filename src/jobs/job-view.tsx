@@ -337,8 +337,30 @@ function JobDetail(props: {
         </span>
       </div>
 
+      {job.termination && (
+        <div
+          className="mlbench-JobView-termination"
+          role="note"
+          aria-label={trans.__('Why the sweep stopped this trial')}
+        >
+          {trans.__('Stopped early by the sweep: %1', job.termination.detail)}
+        </div>
+      )}
+
       <dl className="mlbench-JobView-fields">
         <Field label={trans.__('Job')}>{job.id}</Field>
+        {job.parent && (
+          <Field
+            label={
+              job.parent.kind === 'sweep'
+                ? trans.__('Sweep')
+                : trans.__('Pipeline')
+            }
+          >
+            {job.parent.name ? `${job.parent.name} · ` : ''}
+            {job.parent.id}
+          </Field>
+        )}
         <Field label={trans.__('Notebook')}>
           {job.notebook_relpath ?? job.notebook_path}
         </Field>

@@ -308,6 +308,9 @@ export class JobsStore {
   }
 
   private _onEvent(_: EventStream, event: IJobEvent): void {
+    if (event.kind === 'sweep') {
+      return; // about a sweep (its id in job_id), not a job: the Sweeps section follows it
+    }
     const job = this._jobs.get(event.job_id);
     if (job) {
       const next = applyEvent(job, event);

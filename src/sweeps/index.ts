@@ -1,0 +1,1 @@
+export { SweepsSection } from './sweeps-section';
