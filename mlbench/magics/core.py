@@ -321,6 +321,40 @@ class MlbenchMagics(Magics):
             return None
         raise MlbenchUsageError("%mlbench env: give a command (list, show, create, build, delete)")
 
+    def _cmd_sweep(self, args: argparse.Namespace) -> Any:
+        from mlbench.sweeps.service import load_yaml
+        from mlbench.widgets.sweep import SweepWidget
+        from mlbench.widgets.tables import sweeps_table, trials_table
+
+        ws = self._ws(args)
+        sweeps = ws.sweeps
+        command = args.sweep_command
+        if command in ("submit", "show"):
+            if command == "submit":
+                sweep_id = sweeps.submit(load_yaml(Path(args.file))).id
+            else:
+                sweep_id = sweeps.info(args.sweep_id).id
+            widget = SweepWidget(sweep_id, ws, live=not args.wait)
+            if args.wait:
+                widget.show()
+                widget.wait()
+            return widget
+        if command == "list":
+            return sweeps_table(sweeps.list(status=args.status, limit=args.limit).items)
+        if command == "trials":
+            info = sweeps.info(args.sweep_id)
+            return trials_table(info, sweeps.trials(info.id, status=args.status))
+        if command == "cancel":
+            info = sweeps.cancel(args.sweep_id)
+            print(
+                f"sweep {info.id}: {info.status}"
+                + (" (cancel requested)" if info.cancel_requested else "")
+            )
+            return None
+        raise MlbenchUsageError(
+            "%mlbench sweep: give a command (submit, list, show, trials, cancel)"
+        )
+
     def _cmd_info(self, args: argparse.Namespace) -> Any:
         from mlbench.widgets.tables import workspace_table
 

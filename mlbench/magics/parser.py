@@ -359,6 +359,7 @@ def build_parser() -> MagicParser:
     dl.add_argument("-q", "--text", help="part of the name")
 
     add_env_parser(sub)
+    add_sweep_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 
@@ -406,6 +407,30 @@ def add_env_parser(sub: Any) -> None:
         "delete", help="delete a version (NAME:VERSION) or every version (NAME)"
     )
     ep.add_argument("ref", metavar="NAME[:VERSION]")
+
+
+def add_sweep_parser(sub: Any) -> None:
+    """``%mlbench sweep submit|list|show|trials|cancel``: the verbs of ``mlbench sweep``."""
+    p = sub.add_parser(
+        "sweep",
+        help="hyperparameter sweeps: submit FILE.yml, list, show ID, trials ID, cancel ID",
+        description="Sweeps over a notebook's parameters (Azure ML's sweep job YAML keys).",
+    )
+    sweep_sub = p.add_subparsers(dest="sweep_command", metavar="COMMAND", parser_class=MagicParser)
+    sp = sweep_sub.add_parser("submit", help="submit a sweep YAML file; a live widget follows it")
+    sp.add_argument("file", type=_existing_file, metavar="FILE.yml")
+    sp.add_argument("--wait", action="store_true", help="block the cell until the sweep ends")
+    sp = sweep_sub.add_parser("list", help="sweeps, newest first")
+    sp.add_argument("--status", help="only sweeps in this state")
+    sp.add_argument("-n", "--limit", type=_positive_int, default=50)
+    sp = sweep_sub.add_parser("show", help="a sweep's live widget: status, trials, best so far")
+    sp.add_argument("sweep_id", metavar="ID")
+    sp.add_argument("--wait", action="store_true", help="block the cell until the sweep ends")
+    sp = sweep_sub.add_parser("trials", help="a sweep's trials as a table (.to_dataframe())")
+    sp.add_argument("sweep_id", metavar="ID")
+    sp.add_argument("--status", help="only trials in this state, e.g. early_terminated")
+    sp = sweep_sub.add_parser("cancel", help="cancel a sweep: no new trials, running ones stop")
+    sp.add_argument("sweep_id", metavar="ID")
 
 
 def split(line: str) -> list[str]:

@@ -226,3 +226,57 @@ def environment_table(info: Any) -> TableView:
         [f"packages ({len(info.packages)})" if n == 0 else "", p] for n, p in enumerate(packages)
     ]
     return TableView(["", "value"], rows, title=f"Environment {info.ref}", max_width=200)
+
+
+def sweeps_table(infos: Sequence[Any]) -> TableView:
+    """Sweeps, newest first (``%mlbench sweep list``)."""
+    rows = []
+    for i in infos:
+        c = i.counts
+        done = c.completed + c.early_terminated + c.failed + c.canceled
+        rows.append(
+            [
+                i.id,
+                i.display_name,
+                str(i.status),
+                f"{done}/{i.max_total_trials}",
+                i.spec.objective.primary_metric,
+                i.best_value,
+                i.best_trial,
+            ]
+        )
+    return TableView(
+        ["id", "name", "status", "trials", "metric", "best", "best trial"],
+        rows,
+        title="sweeps",
+        empty="no sweeps (submit one with `%mlbench sweep submit sweep.yml`)",
+    )
+
+
+def trials_table(info: Any, trials: Sequence[Any]) -> TableView:
+    """A sweep's trials: every parameter and metric a column (``%mlbench sweep trials``)."""
+    params = list(info.spec.search_space)
+    for t in trials:
+        params += [p for p in t.parameters if p not in params]
+    primary = info.spec.objective.primary_metric
+    metrics = sorted({m for t in trials for m in t.metrics} - {primary})
+    rows = [
+        [
+            t.index,
+            str(getattr(t.status, "value", t.status)),
+            *[t.parameters.get(p) for p in params],
+            t.value,
+            *[t.metrics.get(m) for m in metrics],
+            t.termination.detail if t.termination else "",
+            t.job_id,
+        ]
+        for t in trials
+    ]
+    return TableView(
+        ["#", "status", *params, primary, *metrics, "stopped by", "job"],
+        rows,
+        title=f"trials of sweep {info.display_name} ({info.id})",
+        note=f"best: trial {info.best_trial}" if info.best_trial is not None else "",
+        empty="no trial yet",
+        max_width=60,
+    )
