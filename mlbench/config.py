@@ -68,6 +68,12 @@ class WorkspaceSettings(BaseModel):
     # limit. Defaults follow Databricks notebooks (a cell's output is cut to 10 MB, a job's
     # notebook output to 30 MB) and stay above GitLab runners' 4 MiB job-log default, which its
     # users find too small.
+    code_max_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        description="The most a command job's code folder may hold (after its .amlignore or "
+        ".gitignore); a larger one is refused at submission.",
+    )
     job_log_max_bytes: int = Field(
         64 * 1024 * 1024,
         ge=4096,

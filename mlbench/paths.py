@@ -41,6 +41,15 @@ class WorkspacePaths:
     def metrics(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "metrics.jsonl"
 
+    def code(self, job_id: str) -> Path:
+        """A command job's code folder exactly as submitted; never modified (it runs in a
+        copy)."""
+        return self.job_dir(job_id) / "code"
+
+    def workdir(self, job_id: str) -> Path:
+        """Where a command job runs: a fresh copy of its code for each attempt."""
+        return self.job_dir(job_id) / "work"
+
     def outputs(self, job_id: str) -> Path:
         """Files a job writes to ``MLBENCH_OUTPUT_DIR``; logged as run artifacts at the end."""
         return self.job_dir(job_id) / "outputs"

@@ -1818,9 +1818,21 @@ export interface components {
       compute: string;
       /** Kernel Name */
       kernel_name: string;
-      /** Notebook Path */
+      /**
+       * Notebook Path
+       * @description The notebook; empty for a command job.
+       */
       notebook_path: string;
-      /** Cwd */
+      /**
+       * Command
+       * @description A command job's command, as written.
+       * @default null
+       */
+      command?: string | null;
+      /**
+       * Cwd
+       * @description The notebook's working folder, or a command's code folder.
+       */
       cwd: string;
       /** Parameters */
       parameters: {
@@ -1914,7 +1926,7 @@ export interface components {
     JobError: {
       /**
        * Kind
-       * @description cell_error, kernel_died, kernel_unresponsive, timeout, canceled, agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output not written or not registered), disk_full (the job's log, output notebook or artifacts could not be stored: the message names the folder and its free space) or internal_error
+       * @description cell_error, kernel_died, kernel_unresponsive, timeout, canceled, agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output not written or not registered), exit_code (a command exited non-zero: the message ends with the last line of its stderr, the traceback holds its last lines), disk_full (the job's log, output notebook or artifacts could not be stored: the message names the folder and its free space) or internal_error
        */
       kind: string;
       /** Message */
@@ -2153,14 +2165,35 @@ export interface components {
     };
     /**
      * JobSpec
-     * @description A notebook job: what runs, with what, where and under which limits.
+     * @description A job: what runs (a notebook, or a command in a code folder), with what, where and under
+     *     which limits.
      */
     JobSpec: {
       /**
        * Notebook Path
-       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission.
+       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission. A job has a notebook or a command.
+       * @default null
        */
-      notebook_path: string;
+      notebook_path?: string | null;
+      /**
+       * Command
+       * @description A shell command run in a snapshot of the code folder; ${{inputs.NAME}}, ${{outputs.NAME}} and ${{search_space.NAME}} are replaced by values and paths.
+       * @default null
+       */
+      command?: string | null;
+      /**
+       * Code
+       * @description command jobs: the folder snapshotted at submission and run in (default: none, the command runs in an empty folder).
+       * @default null
+       */
+      code?: string | null;
+      /**
+       * Environment Variables
+       * @description Set for the command or the notebook's kernel.
+       */
+      environment_variables?: {
+        [key: string]: string;
+      };
       /**
        * Parameters
        * @description Values for the notebook's 'parameters' cell.
@@ -3039,14 +3072,34 @@ export interface components {
     };
     /**
      * SubmitJob
-     * @description The job spec; ``notebook_path`` and ``cwd`` are relative to the server root.
+     * @description The job spec; ``notebook_path``, ``code`` and ``cwd`` are relative to the server root.
      */
     SubmitJob: {
       /**
        * Notebook Path
-       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission.
+       * @description The notebook (over REST: relative to the server root). Its content is snapshotted at submission. A job has a notebook or a command.
+       * @default null
        */
-      notebook_path: string;
+      notebook_path?: string | null;
+      /**
+       * Command
+       * @description A shell command run in a snapshot of the code folder; ${{inputs.NAME}}, ${{outputs.NAME}} and ${{search_space.NAME}} are replaced by values and paths.
+       * @default null
+       */
+      command?: string | null;
+      /**
+       * Code
+       * @description command jobs: the folder snapshotted at submission and run in (default: none, the command runs in an empty folder).
+       * @default null
+       */
+      code?: string | null;
+      /**
+       * Environment Variables
+       * @description Set for the command or the notebook's kernel.
+       */
+      environment_variables?: {
+        [key: string]: string;
+      };
       /**
        * Parameters
        * @description Values for the notebook's 'parameters' cell.

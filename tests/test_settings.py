@@ -26,6 +26,7 @@ CHANGED: dict[str, Any] = {
     "kernel_heartbeat_timeout_s": 45.0,
     "cancel_grace_s": 2.0,
     "kernel_start_timeout_s": 90.0,
+    "code_max_bytes": 4096,
     "job_log_max_bytes": 8192,
     "output_max_bytes": 2048,
     "notebook_output_max_bytes": 65536,

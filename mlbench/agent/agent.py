@@ -526,7 +526,10 @@ class Agent:
             try:
                 paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
                 run_id = self._start_run(info)
-                env = self._job_env(info, run_id, job.gpu_ids)
+                env = {
+                    **self.ws.jobs.spec(info).environment_variables,
+                    **self._job_env(info, run_id, job.gpu_ids),  # mlbench's own win
+                }
                 run = RunContext(self.ws, info, run_id, log_file)
                 self.lifecycle.stage(run)  # data inputs, output folders
                 if not job.gpu_ids and self.capacity.gpu_ids:
@@ -541,6 +544,8 @@ class Agent:
                         info=info,
                         env=env,
                         snapshot=paths.snapshot(job.job_id),
+                        code=paths.code(job.job_id),
+                        workdir=paths.workdir(job.job_id),
                         output=paths.output_notebook(job.job_id),
                         outputs_dir=paths.outputs(job.job_id),
                         metrics_file=paths.metrics(job.job_id),
@@ -590,8 +595,9 @@ class Agent:
             "mlbench.compute": self.compute,
             "mlbench.attempt": str(info.attempt),
             "mlbench.kernel": info.kernel_name,
-            "mlflow.source.name": info.notebook_path,
-            "mlflow.source.type": "NOTEBOOK",
+            "mlflow.source.name": info.notebook_path or info.cwd,
+            "mlflow.source.type": "NOTEBOOK" if info.command is None else "LOCAL",
+            **({"mlbench.command": info.command[:5000]} if info.command else {}),
             "mlflow.user": info.owner,
             **{k: v for k, v in info.tags.items()},
         }

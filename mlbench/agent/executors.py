@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
+from mlbench.agent.command_runner import command_env, prepare_workdir, run_command
 from mlbench.agent.execute import (
     STREAM_ACK_FILE,
     CellListener,
@@ -55,6 +56,10 @@ class JobRun:
     info: JobInfo
     env: dict[str, str]
     snapshot: Path
+    """The notebook as submitted (notebook jobs)."""
+    code: Path
+    """A command job's code snapshot; it runs in a fresh copy, ``workdir``."""
+    workdir: Path
     output: Path
     outputs_dir: Path
     metrics_file: Path
@@ -126,6 +131,8 @@ class LocalExecutor(Executor):
 
     def run(self, job: JobRun) -> Outcome:
         info = job.info
+        if info.command is not None:
+            return self.run_command(job)
         kernel = self.pool.acquire(info.kernel_name, env=job.env, cwd=info.cwd)
         job.attach(kernel)
         if kernel.pid:
@@ -153,6 +160,22 @@ class LocalExecutor(Executor):
             self.heartbeats.unwatch(info.id)
             kernel.kill()  # results are flushed; reaping waits until the outcome is recorded
 
+    def run_command(self, job: JobRun) -> Outcome:
+        """A command job, as a process group on this machine."""
+        prepare_workdir(job.code, job.workdir)
+        if job.stop.requested:
+            raise JobStopped
+        return run_command(
+            job.info,
+            env=command_env(job.env, environment_bin(job.info.kernel_name)),
+            workdir=job.workdir,
+            outputs_dir=job.outputs_dir,
+            log_file=job.log_file,
+            stop=job.stop,
+            attach=job.attach,
+            started=job.started,
+        )
+
     def release(self, handle: ExecutionHandle | None) -> None:
         shutdown = getattr(handle, "shutdown", None)
         if shutdown is not None:
@@ -176,6 +199,20 @@ def write_files_under(folder: Path, files: dict[str, bytes]) -> None:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+
+
+def environment_bin(kernel_name: str) -> Path | None:
+    """The bin folder of the interpreter behind a job's kernel (its environment's venv), which a
+    command job gets first on PATH; None for no kernel or one that is not found."""
+    if not kernel_name:
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel:
+        return None
+    return Path(argv[0]).parent if argv and os.path.isabs(argv[0]) else None
 
 
 def kernel_base_env() -> dict[str, str]:

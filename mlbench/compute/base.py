@@ -96,6 +96,8 @@ class ComputeBackend(ABC):
     """Whether jobs on this kind can take data inputs and outputs (``--input``/``--output``)."""
     max_data_bytes: ClassVar[int | None] = None
     """The most bytes of data inputs one job may take (None: no limit)."""
+    runs_commands: ClassVar[bool] = True
+    """Whether command jobs (a shell command in a code snapshot) run on this kind."""
 
     def parse_config(self, raw: dict[str, Any]) -> ComputeConfig:
         return self.config_model.model_validate(raw)

@@ -89,6 +89,7 @@ class GatewayBackend(ComputeBackend):
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
     # The gateway's kernel cannot see this machine's files, and nothing carries them yet.
     carries_data = False
+    runs_commands = False  # a gateway runs kernels, not processes
 
     def check(self, config: ComputeConfig) -> ComputeConfig:
         assert isinstance(config, GatewayComputeConfig)

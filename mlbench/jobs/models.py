@@ -103,9 +103,10 @@ class JobError(BaseModel):
     kind: str = Field(
         description="cell_error, kernel_died, kernel_unresponsive, timeout, canceled, "
         "agent_lost, worker_lost (Ray), gateway_error, setup_error, data_error (a data output "
-        "not written or not registered), disk_full (the job's log, output notebook or "
-        "artifacts could not be stored: the message names the folder and its free space) or "
-        "internal_error"
+        "not written or not registered), exit_code (a command exited non-zero: the message "
+        "ends with the last line of its stderr, the traceback holds its last lines), disk_full "
+        "(the job's log, output notebook or artifacts could not be stored: the message names "
+        "the folder and its free space) or internal_error"
     )
     message: str
     cell_index: int | None = None
@@ -124,8 +125,9 @@ class JobInfo(BaseModel):
     experiment: str
     compute: str
     kernel_name: str
-    notebook_path: str
-    cwd: str
+    notebook_path: str = Field(description="The notebook; empty for a command job.")
+    command: str | None = Field(None, description="A command job's command, as written.")
+    cwd: str = Field(description="The notebook's working folder, or a command's code folder.")
     parameters: dict[str, Any]
     resources: JobResources
     timeout_s: float | None

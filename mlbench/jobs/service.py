@@ -10,6 +10,7 @@ import logging
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from mlbench.errors import (
     ResourceRequestError,
     WaitTimeoutError,
 )
+from mlbench.jobs.command import CodeSnapshot, check_command, copy_code, scan_code
 from mlbench.jobs.job import Job, JobList
 from mlbench.jobs.lifecycle import JobHook, Lifecycle, Submission
 from mlbench.jobs.models import (
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from mlbench.compute.agents import AgentControl
+    from mlbench.paths import WorkspacePaths
     from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -94,49 +97,43 @@ class Jobs:
             spec = make_spec({"notebook_path": str(spec), **fields}, parameters)
         return _submitted(self._submit(spec, start_agent=start_agent))
 
-    def submit_child(
-        self, spec: JobSpec, notebook: tuple[Path, bytes], *, job_id: str | None = None
-    ) -> Job:
+    def submit_child(self, spec: JobSpec, source: JobSource, *, job_id: str | None = None) -> Job:
         """Queue a job of a sweep or pipeline (``spec.parent`` set) that runs the parent's
-        notebook snapshot (``(recorded path, bytes)``), under a job id the parent may have
+        snapshot (its notebook, or its code folder), under a job id the parent may have
         reserved; its agent is the caller's (nothing is started)."""
-        return _submitted(self._submit(spec, start_agent=False, source=notebook, job_id=job_id))
+        return _submitted(self._submit(spec, start_agent=False, source=source, job_id=job_id))
 
-    def check(self, spec: JobSpec, notebook: tuple[Path, bytes] | None = None) -> None:
+    def check(self, spec: JobSpec, source: JobSource | None = None) -> None:
         """Everything :meth:`submit` checks, without queueing anything."""
-        self._submit(spec, start_agent=False, source=notebook, dry_run=True)
+        self._submit(spec, start_agent=False, source=source, dry_run=True)
 
     def _submit(
         self,
         spec: JobSpec,
         *,
         start_agent: bool,
-        source: tuple[Path, bytes] | None = None,
+        source: JobSource | None = None,
         job_id: str | None = None,
         dry_run: bool = False,
     ) -> Job | None:
-        recorded_path, source_bytes = source or self._source(spec)
-        nb = _parse_notebook(source_bytes, recorded_path)
+        source = source or self.source(spec)
+        nb = _parse_notebook(source.notebook, source.path) if source.notebook is not None else None
         backend, config, capacity = self._ws.compute.backend(spec.compute)
         given = spec.resources.model_dump(exclude_none=True)
         if "memory" in given:
             given["memory_mb"] = given.pop("memory")
         res = _resources({**backend.job_defaults(config), **given})
         _check_capacity(res, capacity, spec.compute)
-        cwd = Path(spec.cwd).expanduser().resolve() if spec.cwd else recorded_path.parent
-        try:
-            cwd_ok = cwd.is_dir()
-        except OSError:  # e.g. a name over the file system's limit
-            cwd_ok = False
-        if not cwd_ok:
-            raise InvalidInputError(
-                f"working folder {cwd} does not exist", hint="pass an existing folder as cwd"
-            )
-        declared, has_cell = notebook_parameters(nb)
+        if nb is not None:
+            cwd = Path(spec.cwd).expanduser().resolve() if spec.cwd else source.path.parent
+            _check_folder(cwd)
+        else:  # a command runs in its own copy of the code; cwd records where that came from
+            cwd = source.path
         job_id = job_id or new_id()
         resolved = spec.model_copy(
             update={
-                "notebook_path": str(recorded_path),
+                "notebook_path": str(source.path) if nb is not None else None,
+                "code": str(source.path) if nb is None and source.code is not None else None,
                 "cwd": str(cwd),
                 "resources": res.as_request(),
             }
@@ -155,35 +152,45 @@ class Jobs:
                 "environments",
                 hint="leave environment unset to run on the notebook's kernel",
             )
-        kernel = sub.spec.kernel_name or _notebook_kernel(nb, recorded_path)
-        _check_kernel(kernel, spec.compute, backend.kernel_names(config))
-        params = coerce_parameters(
-            sub.parameters,
-            declared,
-            allow_unknown=spec.allow_unknown_params,
-            has_parameters_cell=has_cell,
-        )
+        if nb is not None:
+            declared, has_cell = notebook_parameters(nb)
+            kernel = sub.spec.kernel_name or _notebook_kernel(nb, source.path)
+            _check_kernel(kernel, spec.compute, backend.kernel_names(config))
+            params = coerce_parameters(
+                sub.parameters,
+                declared,
+                allow_unknown=spec.allow_unknown_params,
+                has_parameters_cell=has_cell,
+            )
+        else:  # a command's inputs are what its placeholders name
+            kernel = sub.spec.kernel_name or ""
+            params = dict(sub.parameters)
+            check_command(spec.command or "", params, spec.outputs)
+            if not backend.runs_commands:
+                raise InvalidInputError(
+                    f"compute target {spec.compute!r} ({backend.kind}) cannot run commands",
+                    hint="run command jobs on a local or Ray target",
+                )
         resolved = sub.spec.model_copy(
             update={
-                "kernel_name": kernel,
+                "kernel_name": kernel or None,
                 "parameters": {k: v for k, v in params.items() if k in spec.parameters},
             }
         )
         if dry_run:
             return None
-        snapshot = self._ws.paths.snapshot(job_id)
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_bytes(source_bytes)
+        job_dir = self._ws.paths.job_dir(job_id)
+        source.write(self._ws.paths, job_id)
         try:
             now = utcnow()
-            stem = recorded_path.stem
+            stem = source.name
             row = self.lifecycle.queue(
                 id=job_id,
                 display_name=spec.display_name or stem,
                 experiment=spec.experiment or stem,
                 compute=spec.compute,
                 kernel_name=kernel,
-                notebook_path=str(recorded_path),
+                notebook_path=str(source.path) if nb is not None else "",
                 cwd=str(cwd),
                 parameters=params,
                 resources=res.model_dump(),
@@ -198,13 +205,13 @@ class Jobs:
                 inputs=[b.model_dump(mode="json") for b in sub.inputs],
                 outputs=[b.model_dump(mode="json") for b in sub.outputs],
                 spec=resolved.model_dump(mode="json"),
-                spec_hash=spec_hash(resolved, hashlib.sha256(source_bytes).hexdigest()),
+                spec_hash=spec_hash(resolved, source.sha256),
                 parent_id=spec.parent.id if spec.parent else None,
             )
             for stored in sub.stored:
                 stored()
         except BaseException:
-            shutil.rmtree(snapshot.parent, ignore_errors=True)  # nothing half-submitted
+            shutil.rmtree(job_dir, ignore_errors=True)  # nothing half-submitted
             raise
         if start_agent:
             agent = self.agent(spec.compute)
@@ -212,13 +219,27 @@ class Jobs:
             agent.wake()
         return Job(self._ws, _to_info(row))
 
-    def _source(self, spec: JobSpec) -> tuple[Path, bytes]:
-        """Where the notebook comes from and its bytes: the file, or an earlier job's snapshot."""
+    def source(self, spec: JobSpec) -> JobSource:
+        """What the job runs, read now: the notebook's bytes or the code folder's files (or an
+        earlier job's snapshot, for a rerun)."""
+        paths = self._ws.paths
+        max_bytes = self._ws.settings.code_max_bytes
         if spec.rerun_of:
             original = self.info(spec.rerun_of)
-            return Path(original.notebook_path), self.snapshot_path(original).read_bytes()
-        path = Path(spec.notebook_path).expanduser().resolve()
-        return path, _read_notebook_bytes(path)
+            if original.command is None:
+                return JobSource(
+                    Path(original.notebook_path), notebook=self.snapshot_path(original).read_bytes()
+                )
+            code = paths.code(original.id)
+            snapshot = scan_code(code, max_bytes) if code.is_dir() else None
+            return JobSource(Path(original.cwd), code=snapshot)
+        if spec.command is not None:
+            if spec.code is None:
+                return JobSource(Path(spec.cwd or ".").expanduser().resolve())
+            folder = Path(spec.code).expanduser().resolve()
+            return JobSource(folder, code=scan_code(folder, max_bytes))
+        path = Path(spec.notebook_path or "").expanduser().resolve()
+        return JobSource(path, notebook=_read_notebook_bytes(path))
 
     def spec(self, job: str | JobInfo) -> JobSpec:
         """The job's resolved spec, as stored at submission (what ``rerun`` copies)."""
@@ -545,6 +566,49 @@ class Jobs:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobSource:
+    """What a job runs, as read at submission: a notebook's bytes, or a command's code folder
+    (``code``; None: the command runs in an empty folder). ``path`` is the notebook or the
+    folder, as recorded."""
+
+    path: Path
+    notebook: bytes | None = None
+    code: CodeSnapshot | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.notebook is not None else (self.path.name or "command")
+
+    @property
+    def sha256(self) -> str:
+        if self.notebook is not None:
+            return hashlib.sha256(self.notebook).hexdigest()
+        return self.code.sha256 if self.code is not None else hashlib.sha256(b"").hexdigest()
+
+    def write(self, paths: WorkspacePaths, job_id: str) -> None:
+        """The job's snapshot: ``input.ipynb``, or ``code/`` (empty without a code folder)."""
+        if self.notebook is not None:
+            snapshot = paths.snapshot(job_id)
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            snapshot.write_bytes(self.notebook)
+        elif self.code is not None:
+            copy_code(self.code, paths.code(job_id))
+        else:
+            paths.code(job_id).mkdir(parents=True, exist_ok=True)
+
+
+def _check_folder(cwd: Path) -> None:
+    try:
+        cwd_ok = cwd.is_dir()
+    except OSError:  # e.g. a name over the file system's limit
+        cwd_ok = False
+    if not cwd_ok:
+        raise InvalidInputError(
+            f"working folder {cwd} does not exist", hint="pass an existing folder as cwd"
+        )
+
+
 def _submitted(job: Job | None) -> Job:
     assert job is not None, "only a dry run queues nothing"
     return job
@@ -751,6 +815,7 @@ def _to_info(row: JobRow) -> JobInfo:
         outputs=[JobOutput.model_validate(b) for b in row.outputs or []],
         spec_hash=row.spec_hash,
         parent=(row.spec or {}).get("parent"),
+        command=(row.spec or {}).get("command"),
         termination=Termination.model_validate(row.termination) if row.termination else None,
     )
 

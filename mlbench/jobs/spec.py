@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlbench.validation import FiniteFloat, check_identifier, check_json
 
@@ -88,15 +88,34 @@ class JobParent(BaseModel):
 
 
 class JobSpec(BaseModel):
-    """A notebook job: what runs, with what, where and under which limits."""
+    """A job: what runs (a notebook, or a command in a code folder), with what, where and under
+    which limits."""
 
     model_config = ConfigDict(extra="forbid")
 
-    notebook_path: str = Field(
+    notebook_path: str | None = Field(
+        None,
         min_length=1,
         max_length=4096,
         description="The notebook (over REST: relative to the server root). Its content is "
-        "snapshotted at submission.",
+        "snapshotted at submission. A job has a notebook or a command.",
+    )
+    command: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100_000,
+        description="A shell command run in a snapshot of the code folder; ${{inputs.NAME}}, "
+        "${{outputs.NAME}} and ${{search_space.NAME}} are replaced by values and paths.",
+    )
+    code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="command jobs: the folder snapshotted at submission and run in (default: "
+        "none, the command runs in an empty folder).",
+    )
+    environment_variables: dict[str, str] = Field(
+        default_factory=dict, description="Set for the command or the notebook's kernel."
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Values for the notebook's 'parameters' cell."
@@ -147,6 +166,26 @@ class JobSpec(BaseModel):
         max_length=64,
         description="Run this job's notebook snapshot instead of reading notebook_path.",
     )
+
+    @model_validator(mode="after")
+    def _what_runs(self) -> JobSpec:
+        if (self.notebook_path is None) == (self.command is None):
+            raise ValueError("give either notebook_path (a notebook job) or command")
+        if self.code is not None and self.command is None:
+            raise ValueError("code goes with a command (a notebook job runs its notebook)")
+        return self
+
+    @property
+    def kind(self) -> Literal["notebook", "command"]:
+        return "command" if self.command is not None else "notebook"
+
+    @field_validator("environment_variables")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name):
+                raise ValueError(f"environment variable name {name[:40]!r} is not valid")
+        return check_json(value, "environment variables")
 
     @field_validator("parameters")
     @classmethod
@@ -200,12 +239,15 @@ def fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
 
 # What decides a job's result; where and how it runs (compute, resources, limits, names) does not.
 HASHED_FIELDS = ("kernel_name", "environment", "parameters", "inputs", "outputs")
+COMMAND_FIELDS = ("command", "environment_variables")  # hashed when set (notebook hashes stay)
 
 
-def spec_hash(spec: JobSpec, notebook_sha256: str) -> str:
-    """Content hash of a resolved spec: the notebook's bytes, parameters, exact input versions,
-    output assets and kernel. Two jobs with the same hash compute the same thing."""
-    body = {"notebook": notebook_sha256, **spec.model_dump(mode="json", include=set(HASHED_FIELDS))}
+def spec_hash(spec: JobSpec, source_sha256: str) -> str:
+    """Content hash of a resolved spec: the notebook's bytes (or the code snapshot's and the
+    command), parameters, exact input versions, output assets, kernel and environment. Two jobs
+    with the same hash compute the same thing."""
+    body = {"notebook": source_sha256, **spec.model_dump(mode="json", include=set(HASHED_FIELDS))}
+    body.update(spec.model_dump(mode="json", include=set(COMMAND_FIELDS), exclude_defaults=True))
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -27,6 +27,7 @@ from mlbench.data.models import (
 from mlbench.environments.models import EnvironmentInfo, EnvironmentLog, GcResult
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
+from mlbench.jobs.spec import JobSpec
 from mlbench.server import models as m
 from mlbench.server.base import (
     READ,
@@ -353,6 +354,16 @@ def _copy_output(source: Path, dest: Path, overwrite: bool) -> None:
 
 
 class JobBase(MlbenchHandler):
+    def spec_paths(self, spec: JobSpec) -> dict[str, str | None]:
+        """A spec's paths, given relative to the server root, as absolute paths inside it."""
+        return {
+            "notebook_path": str(self.user_path(spec.notebook_path))
+            if spec.notebook_path
+            else None,
+            "code": str(self.user_path(spec.code, kind="dir")) if spec.code else None,
+            "cwd": str(self.user_path(spec.cwd, kind="dir")) if spec.cwd else None,
+        }
+
     def job(self, info: JobInfo) -> m.Job:
         """The REST view of a job: the core record plus its notebook's path under the root."""
         return m.Job.model_construct(
@@ -388,12 +399,7 @@ class JobsHandler(JobBase):
     )
     async def post(self) -> None:
         req = self.body(m.SubmitJob)
-        spec = req.model_copy(
-            update={
-                "notebook_path": str(self.user_path(req.notebook_path)),
-                "cwd": str(self.user_path(req.cwd, kind="dir")) if req.cwd else None,
-            }
-        )
+        spec = req.model_copy(update=self.spec_paths(req))
         self.reply(self.job(await self.call(_submit, self.ws, spec)), 201)
 
 
@@ -1202,7 +1208,7 @@ def _trials(ws: Any, sweep_id: str, q: m.TrialsQuery) -> m.TrialList:
     return m.TrialList(items=ws.sweeps.trials(sweep_id, status=status))
 
 
-class SweepBase(MlbenchHandler):
+class SweepBase(JobBase):
     def sweep(self, info: SweepInfo) -> m.Sweep:
         return m.Sweep.model_construct(
             **dict(info), notebook_relpath=self.relative(info.notebook_path)
@@ -1238,12 +1244,7 @@ class SweepsHandler(SweepBase):
     )
     async def post(self) -> None:
         req = self.body(m.SubmitSweep)
-        trial = req.trial.model_copy(
-            update={
-                "notebook_path": str(self.user_path(req.trial.notebook_path)),
-                "cwd": str(self.user_path(req.trial.cwd, kind="dir")) if req.trial.cwd else None,
-            }
-        )
+        trial = req.trial.model_copy(update=self.spec_paths(req.trial))
         spec = req.model_copy(update={"trial": trial})
         self.reply(self.sweep(await self.call(_submit_sweep, self.ws, spec)), 201)
 

@@ -113,7 +113,7 @@ class NotebookParameters(BaseModel):
 
 # -- jobs --------------------------------------------------------------------------------------
 class SubmitJob(JobSpec):
-    """The job spec; ``notebook_path`` and ``cwd`` are relative to the server root."""
+    """The job spec; ``notebook_path``, ``code`` and ``cwd`` are relative to the server root."""
 
 
 class RerunJob(Request):

@@ -19,7 +19,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -27,6 +26,7 @@ from sqlalchemy import select, update
 from mlbench._ids import new_id, utcnow
 from mlbench.errors import MlbenchError
 from mlbench.jobs.models import JobStatus
+from mlbench.jobs.service import JobSource
 from mlbench.jobs.spec import JobParent
 from mlbench.store import JobRow, SweepRow, SweepTrialRow
 from mlbench.sweeps.models import SweepSpec, SweepStatus
@@ -61,7 +61,7 @@ class _Sweep:
     sampler: Sampler
     policy: Policy | None
     board: Board
-    notebook: tuple[Path, bytes]
+    source: JobSource
     run_id: str
     started: float
     trials: dict[int, _Trial] = field(default_factory=dict)
@@ -320,7 +320,7 @@ class SweepDriver:
 
     def _submit(self, sw: _Sweep, trial: _Trial, params: dict[str, Any]) -> None:
         base = sw.spec.trial
-        name = sw.spec.display_name or sw.notebook[0].stem
+        name = sw.spec.display_name or sw.source.name
         spec = base.model_copy(
             update={
                 "parameters": {**base.parameters, **params},
@@ -338,7 +338,7 @@ class SweepDriver:
             }
         )
         try:
-            self.ws.jobs.submit_child(spec, sw.notebook, job_id=trial.job_id)
+            self.ws.jobs.submit_child(spec, sw.source, job_id=trial.job_id)
         except MlbenchError as exc:  # e.g. a data version deleted since the sweep was submitted
             log.warning("sweep %s: trial %d could not be submitted: %s", sw.id, trial.index, exc)
             sw.first_failure = sw.first_failure or f"trial {trial.index}: {exc.message}"
@@ -402,7 +402,7 @@ class SweepDriver:
             sampler=Sweeps.sampler(spec),
             policy=make_policy(spec.early_termination, spec.objective.goal),
             board=Board(goal=spec.objective.goal),
-            notebook=self.sweeps.notebook(info),
+            source=self.sweeps.source(info),
             run_id=run_id,
             started=time.monotonic() - max(elapsed, 0.0),
         )

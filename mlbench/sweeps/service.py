@@ -26,9 +26,10 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from mlbench._ids import new_id, utcnow
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError, WaitTimeoutError
+from mlbench.jobs.command import copy_code, placeholders, scan_code
 from mlbench.jobs.models import JobStatus, Termination
 from mlbench.jobs.parameters import coerce_parameters, notebook_parameters
-from mlbench.jobs.service import make_spec
+from mlbench.jobs.service import JobSource, make_spec
 from mlbench.store import JobRow, SweepRow, SweepTrialRow
 from mlbench.sweeps.models import (
     SweepInfo,
@@ -65,9 +66,16 @@ class Sweeps:
     def folder(self, sweep_id: str) -> Path:
         return self._ws.home / "sweeps" / sweep_id
 
-    def notebook(self, info: SweepInfo) -> tuple[Path, bytes]:
-        """The sweep's notebook as snapshotted at submission (recorded path, bytes)."""
-        return Path(info.notebook_path), (self.folder(info.id) / "notebook.ipynb").read_bytes()
+    def source(self, info: SweepInfo) -> JobSource:
+        """What every trial runs, as snapshotted at submission: the notebook, or the command's
+        code folder."""
+        folder = self.folder(info.id)
+        if info.spec.trial.command is None:
+            notebook = (folder / "notebook.ipynb").read_bytes()
+            return JobSource(Path(info.notebook_path), notebook=notebook)
+        code = folder / "code"
+        snapshot = scan_code(code, self._ws.settings.code_max_bytes) if code.is_dir() else None
+        return JobSource(Path(info.notebook_path), code=snapshot)
 
     # -- submission ----------------------------------------------------------------------------
     def submit(
@@ -86,20 +94,23 @@ class Sweeps:
         spec = parse_sweep({**dict(spec), **changes})
         spec = self._normalized(spec)
         sweep_id = new_id()
-        notebook = self._ws.jobs._source(spec.trial)  # read once: every trial runs these bytes
-        spec = self._check(spec, notebook)
+        source = self._ws.jobs.source(spec.trial)  # read once: every trial runs this snapshot
+        spec = self._check(spec, source)
         folder = self.folder(sweep_id)
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            (folder / "notebook.ipynb").write_bytes(notebook[1])
+            if source.notebook is not None:
+                (folder / "notebook.ipynb").write_bytes(source.notebook)
+            elif source.code is not None:
+                copy_code(source.code, folder / "code")
             now = utcnow()
-            stem = notebook[0].stem
+            stem = source.name
             row = SweepRow(
                 id=sweep_id,
                 display_name=spec.display_name or f"{stem} sweep",
                 experiment=spec.experiment or spec.trial.experiment or stem,
                 compute=spec.trial.compute,
-                notebook_path=str(notebook[0]),
+                notebook_path=str(source.path),
                 spec=spec.model_dump(mode="json"),
                 status=SweepStatus.QUEUED.value,
                 status_reason="waiting for the agent",
@@ -143,32 +154,42 @@ class Sweeps:
             }
         )
 
-    def _check(self, spec: SweepSpec, notebook: tuple[Path, bytes]) -> SweepSpec:
+    def _check(self, spec: SweepSpec, source: JobSource) -> SweepSpec:
         """The spec checked whole, with its fixed parameters typed as the notebook declares
         them (a command line's '2' becomes 2 once, here, not in every trial)."""
         from mlbench.jobs.service import _parse_notebook
 
-        nb = _parse_notebook(notebook[1], notebook[0])
-        declared, has_cell = notebook_parameters(nb)
-        check_against_parameters(spec.search_space, declared)
         both = sorted(set(spec.search_space) & set(spec.trial.parameters))
         if both:
             raise InvalidInputError(
                 f"parameter(s) {', '.join(both)} are both fixed and in the search space",
                 hint="remove them from the trial's parameters or from the search space",
             )
-        fixed = coerce_parameters(
-            spec.trial.parameters,
-            declared,
-            allow_unknown=spec.trial.allow_unknown_params,
-            has_parameters_cell=has_cell,
-        )
+        if source.notebook is not None:
+            nb = _parse_notebook(source.notebook, source.path)
+            declared, has_cell = notebook_parameters(nb)
+            check_against_parameters(spec.search_space, declared)
+            fixed = coerce_parameters(
+                spec.trial.parameters,
+                declared,
+                allow_unknown=spec.trial.allow_unknown_params,
+                has_parameters_cell=has_cell,
+            )
+        else:  # a command takes what its placeholders name, untyped
+            used = {p.name for p in placeholders(spec.trial.command or "")}
+            unused = sorted(set(spec.search_space) - used)
+            if unused:
+                raise InvalidInputError(
+                    f"search space parameter(s) {', '.join(unused)} are not used by the command",
+                    hint="pass each to the command as ${{search_space.NAME}}",
+                )
+            fixed = dict(spec.trial.parameters)
         spec = spec.model_copy(
             update={"trial": spec.trial.model_copy(update={"parameters": fixed})}
         )
         first = self.sampler(spec).params(0)
         trial = spec.trial.model_copy(update={"parameters": {**fixed, **first}})
-        self._ws.jobs.check(trial, notebook)
+        self._ws.jobs.check(trial, source)
         return spec
 
     @staticmethod
