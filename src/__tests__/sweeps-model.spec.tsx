@@ -450,3 +450,51 @@ describe('the sweep view', () => {
     model.dispose();
   });
 });
+
+describe('the sweep view model', () => {
+  it("reads a finished sweep's curves once, from its trials' runs", async () => {
+    const client = new MlbenchClient(ServerConnection.makeSettings());
+    const done = sweep({ status: 'completed' });
+    jest.spyOn(client, 'getSweep').mockResolvedValue(done);
+    jest
+      .spyOn(client, 'sweepTrials')
+      .mockResolvedValue({ items: [trial(0), trial(1)] });
+    const jobs = jest.spyOn(client, 'listJobs').mockResolvedValue({
+      items: [
+        { id: 'job0', mlflow_run_id: 'run0' },
+        { id: 'job1', mlflow_run_id: 'run1' }
+      ] as any,
+      next_cursor: null
+    });
+    const history = jest.spyOn(client, 'metricHistory').mockResolvedValue({
+      series: ['run0', 'run1'].map(run_id => ({
+        run_id,
+        key: 'acc',
+        steps: [1, 2],
+        values: [0.1, 0.2],
+        timestamps: [0, 1],
+        total_points: 2
+      }))
+    } as any);
+    const stream = new StreamDouble();
+    const model = new SweepViewModel(
+      client,
+      'sw1',
+      stream as unknown as EventStream
+    );
+    const before = model.curves;
+    await model.load();
+    expect(jobs.mock.calls[0][0]).toMatchObject({
+      tag: 'mlbench.sweep_id=sw1'
+    });
+    expect(history.mock.calls[0][0]).toMatchObject({
+      run_id: ['run0', 'run1'],
+      key: ['acc']
+    });
+    expect(model.curves).not.toBe(before);
+    expect([...model.curves.keys()]).toEqual([0, 1]);
+    await model.load();
+    expect(history).toHaveBeenCalledTimes(1);
+    model.dispose();
+  });
+});

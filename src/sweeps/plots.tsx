@@ -23,7 +23,8 @@ const PC_HEIGHT = 260;
 const PC_PAD_TOP = 28;
 const PC_PAD_BOTTOM = 24;
 const PC_AXIS_GAP = 150;
-const PC_PAD_X = 50;
+const PC_PAD_LEFT = 72;
+const PC_PAD_RIGHT = 24;
 
 function axisTicks(axis: IAxis): { pos: number; text: string }[] {
   if (axis.kind === 'categorical') {
@@ -62,10 +63,11 @@ export function ParallelCoordinates(props: {
   const { axes, trials, goal, best, onOpen } = props;
   const trans = useTrans();
   const [hover, setHover] = useState<number | null>(null);
-  const width = PC_PAD_X * 2 + PC_AXIS_GAP * Math.max(axes.length - 1, 1);
+  const width =
+    PC_PAD_LEFT + PC_PAD_RIGHT + PC_AXIS_GAP * Math.max(axes.length - 1, 1);
   const plotH = PC_HEIGHT - PC_PAD_TOP - PC_PAD_BOTTOM;
   const objective = axes[axes.length - 1];
-  const x = (i: number) => PC_PAD_X + i * PC_AXIS_GAP;
+  const x = (i: number) => PC_PAD_LEFT + i * PC_AXIS_GAP;
   const y = (f: number) => PC_PAD_TOP + (1 - f) * plotH;
 
   const lines = useMemo(() => {

@@ -314,6 +314,8 @@ export class SweepViewModel {
       byRun.set(this._runIds.get(t.job_id) as string, t);
     }
     const runs = [...byRun.keys()];
+    // a new map when curves change: the views memoize on its identity
+    const curves = new Map(this._curves);
     for (let i = 0; i < runs.length; i += RUNS_PER_REQUEST) {
       const history = await this.client.metricHistory({
         run_id: runs.slice(i, i + RUNS_PER_REQUEST),
@@ -323,7 +325,7 @@ export class SweepViewModel {
       for (const series of history.series) {
         const trial = byRun.get(series.run_id);
         if (trial) {
-          this._curves.set(trial.index, series);
+          curves.set(trial.index, series);
           if (
             trial.status !== 'running' &&
             trial.status !== 'queued' &&
@@ -335,6 +337,7 @@ export class SweepViewModel {
       }
     }
     if (runs.length) {
+      this._curves = curves;
       this._emit();
     }
   }

@@ -138,6 +138,9 @@ test('a bandit grid sweep: section, view, table, plot, early-terminated mark', a
     )
   ).toHaveCount(2);
   await view.screenshot({ path: 'screenshots/sweep-view.png' });
+  const curves = view.locator('.mlbench-TrialCurves');
+  await curves.scrollIntoViewIfNeeded();
+  await curves.screenshot({ path: 'screenshots/sweep-curves.png' });
 
   // a stopped trial opens its job, which says why it stopped
   await stopped.first().click();
@@ -154,6 +157,8 @@ test('a bandit grid sweep: section, view, table, plot, early-terminated mark', a
   const restored = page.locator(`#mlbench-sweep-${sweep.id}`);
   await expect(restored).toHaveCount(1, { timeout: 60000 });
   await expect(restored.locator('.mlbench-TrialTable-row')).toHaveCount(4);
+  // opened on a finished sweep: the curves are read once and drawn
+  await expect(restored.locator('.mlbench-TrialCurves-trial')).toHaveCount(4);
 });
 
 test('the Sweep form is typed from the notebook and submits', async ({
@@ -205,4 +210,161 @@ test('the Sweep form is typed from the notebook and submits', async ({
   expect(info.spec.trial.parameters).toMatchObject({ steps: 3, pause: 0 });
   expect(info.spec.early_termination.type).toBe('median_stopping');
   await page.request.post(`${API}/sweeps/${sweepId}/cancel`);
+});
+
+/** A sweep of `n` finished trials over 3 parameters, as the server would send it. */
+function fakeSweep(id: string, n: number) {
+  const sweep = {
+    id,
+    display_name: `fake-${n}`,
+    experiment: 'fake',
+    compute: 'local',
+    notebook_path: '/fake/train.ipynb',
+    notebook_relpath: 'train.ipynb',
+    status: 'completed',
+    status_reason: `ran ${n} trial(s)`,
+    cancel_requested: false,
+    owner: 'me',
+    spec: {
+      trial: { notebook_path: 'train.ipynb' },
+      search_space: {
+        lr: { type: 'loguniform', min_value: -9, max_value: -2 },
+        layers: { type: 'choice', values: [1, 2, 3, 4] },
+        act: { type: 'choice', values: ['relu', 'tanh', 'gelu'] }
+      },
+      objective: { primary_metric: 'acc', goal: 'maximize' },
+      early_termination: { type: 'bandit', slack_factor: 0.1 }
+    },
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    started_at: '2026-01-01T00:00:00Z',
+    finished_at: '2026-01-01T01:00:00Z',
+    mlflow_experiment_id: null,
+    mlflow_run_id: null,
+    trial_count: n,
+    max_total_trials: n,
+    counts: { completed: n - Math.ceil(n / 7), early_terminated: Math.ceil(n / 7) },
+    best_trial: null,
+    best_value: null
+  };
+  const items = [];
+  for (let i = 0; i < n; i++) {
+    const stopped = i % 7 === 0;
+    items.push({
+      sweep_id: id,
+      index: i,
+      job_id: `job${i}`,
+      parameters: {
+        lr: Math.exp(-9 + (7 * ((i * 37) % 100)) / 100),
+        layers: (i % 4) + 1,
+        act: ['relu', 'tanh', 'gelu'][i % 3]
+      },
+      status: stopped ? 'early_terminated' : 'completed',
+      value: 0.5 + Math.sin(i) / 2,
+      reports: 10,
+      metrics: { acc: 0.5 + Math.sin(i) / 2, loss: 0.5 - Math.sin(i) / 2 },
+      termination: stopped
+        ? {
+            policy: 'bandit',
+            interval: 3,
+            value: 0.1,
+            threshold: 0.4,
+            detail: 'bandit: 0.1 < 0.4'
+          }
+        : null,
+      recorded: true,
+      created_at: '2026-01-01T00:00:00Z',
+      finished_at: '2026-01-01T00:01:00Z'
+    });
+  }
+  return { sweep, trials: { items } };
+}
+
+test('1,000 trials render in under a second, in light and dark', async ({
+  page
+}) => {
+  const id = 'fake00001000';
+  const { sweep, trials } = fakeSweep(id, 1000);
+  // the client adds a cache-busting query to every GET
+  await page.route(new RegExp(`/sweeps/${id}(\\?.*)?$`), route =>
+    route.fulfill({ json: sweep })
+  );
+  await page.route(new RegExp(`/sweeps/${id}/trials(\\?.*)?$`), route =>
+    route.fulfill({ json: trials })
+  );
+  await page.route(`**${API}/jobs?*`, route =>
+    route.request().url().includes('mlbench.sweep_id')
+      ? route.fulfill({ json: { items: [], next_cursor: null } })
+      : route.continue()
+  );
+  // load the view's code first: the measure is the render, not the download
+  await page.evaluate(async () => {
+    const app = (window as any).jupyterapp;
+    await app.commands.execute('mlbench:open-sweep', { id: 'warmup000000' });
+    app.shell.currentWidget?.close();
+  });
+  const ms = await page.evaluate(async id => {
+    const start = performance.now();
+    await (window as any).jupyterapp.commands.execute('mlbench:open-sweep', {
+      id
+    });
+    await new Promise<void>(resolve => {
+      const check = () => {
+        const view = document.getElementById(`mlbench-sweep-${id}`);
+        if (
+          view &&
+          view.querySelectorAll('.mlbench-ParallelCoords-line').length === 1000 &&
+          view.querySelector('.mlbench-TrialTable-row')
+        ) {
+          resolve();
+        } else {
+          requestAnimationFrame(check);
+        }
+      };
+      check();
+    });
+    // the next frame is painted
+    await new Promise(r => requestAnimationFrame(() => r(null)));
+    return performance.now() - start;
+  }, id);
+  console.log(`sweep view with 1,000 trials: ${ms.toFixed(0)} ms to paint`);
+  expect(ms).toBeLessThan(1000);
+  const view = page.locator(`#mlbench-sweep-${id}`);
+  const rows = await view.locator('.mlbench-TrialTable-row').count();
+  expect(rows).toBeLessThan(40);
+  // sorting 1,000 rows by a parameter stays quick
+  const sortMs = await page.evaluate(async id => {
+    const button = document.querySelector<HTMLButtonElement>(
+      `#mlbench-sweep-${id} th[data-column="param:lr"] button`
+    )!;
+    const start = performance.now();
+    button.click();
+    // React renders a click at once; the next frame shows it
+    return new Promise<number>(resolve =>
+      requestAnimationFrame(() => resolve(performance.now() - start))
+    );
+  }, id);
+  console.log(`sorting 1,000 trials: ${sortMs.toFixed(0)} ms`);
+  expect(sortMs).toBeLessThan(300);
+  await view.screenshot({ path: 'screenshots/sweep-view-1000-light.png' });
+  const plot = view.locator('.mlbench-ParallelCoords-box');
+  await plot.scrollIntoViewIfNeeded();
+  await plot.screenshot({ path: 'screenshots/sweep-parallel-1000-light.png' });
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('apputils:change-theme', {
+      theme: 'JupyterLab Dark'
+    })
+  );
+  await expect(page.locator('body')).toHaveAttribute(
+    'data-jp-theme-light',
+    'false'
+  );
+  await page.waitForTimeout(500);
+  await view.screenshot({ path: 'screenshots/sweep-view-1000-dark.png' });
+  await plot.screenshot({ path: 'screenshots/sweep-parallel-1000-dark.png' });
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('apputils:change-theme', {
+      theme: 'JupyterLab Light'
+    })
+  );
 });
