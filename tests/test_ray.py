@@ -269,3 +269,28 @@ def test_a_sweep_runs_its_trials_on_ray_and_stops_the_poor_one(ray_ws: Any, tmp_
         job = ray_ws.jobs.info(t.job_id)
         assert job.compute == "ray" and "running on Ray node" in ray_ws.jobs.logs(t.job_id)[0]
     assert info.best_trial == 0
+
+
+def test_a_command_job_runs_on_ray_with_its_code_inputs_and_outputs(
+    ray_ws: Any, tmp_path: Path
+) -> None:
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "train.py").write_text(
+        "import os, sys, mlbench\n"
+        "mlbench.log_metric('loss', float(sys.argv[1]))\n"
+        "open(os.path.join(sys.argv[2], 'model.txt'), 'w').write('weights')\n"
+        "print('trained on', os.environ['MLBENCH_JOB_ID'])\n"
+    )
+    job = ray_ws.jobs.submit(
+        None,
+        command="python train.py ${{inputs.lr}} ${{outputs.model}}",
+        code=str(code),
+        parameters={"lr": 0.5},
+        compute="ray",
+    )
+    info = job.wait(WAIT).info
+    assert info.status.value == "completed", info.status_reason
+    assert "running on Ray node" in job.logs() and f"trained on {job.id}" in job.logs()
+    assert (ray_ws.paths.outputs(job.id) / "model" / "model.txt").read_text() == "weights"
+    assert ray_ws.tracking.run_summary(info.mlflow_run_id)["metrics"]["loss"] == 0.5

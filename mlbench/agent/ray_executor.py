@@ -105,7 +105,10 @@ class RayExecutor(Executor):
         payload = {
             "job_id": info.id,
             "data": pack_job_data(info, data_root),
-            "notebook": job.snapshot.read_bytes(),
+            "notebook": job.snapshot.read_bytes() if info.command is None else None,
+            "command": info.command,
+            "code": _code_files(job.code) if info.command is not None else {},
+            "info": info.model_dump(mode="json"),
             "parameters": info.parameters,
             "kernel_name": info.kernel_name,
             "env": job.env,
@@ -257,3 +260,14 @@ def _describe(exc: Exception) -> str:
         return "Ray killed the job's worker: the node ran out of memory"
     first = str(exc).strip().splitlines()
     return f"the Ray task failed: {type(exc).__name__}: {first[0] if first else ''}"
+
+
+def _code_files(code: Path) -> dict[str, bytes]:
+    """A command job's code snapshot, sent with its Ray task (bounded at submission)."""
+    if not code.is_dir():
+        return {}
+    return {
+        p.relative_to(code).as_posix(): p.read_bytes()
+        for p in sorted(code.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlbench.agent.command_runner import command_env, prepare_workdir, run_command
 from mlbench.agent.execute import JobStopped, StopRequest, register_engine, run_notebook
 from mlbench.agent.kernels import KernelPool
 from mlbench.jobs.lifecycle import Outcome
+from mlbench.jobs.models import JobInfo
 
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # files sent back from MLBENCH_OUTPUT_DIR, in all
 
@@ -63,7 +65,8 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     snapshot, output = workdir / "input.ipynb", workdir / "output.ipynb"
     metrics, outputs = workdir / "metrics.jsonl", workdir / "outputs"
     outputs.mkdir()
-    snapshot.write_bytes(payload["notebook"])
+    if payload.get("command") is None:
+        snapshot.write_bytes(payload["notebook"])
     parameters = {**payload["parameters"], **_unpack_data(payload.get("data") or {}, workdir)}
     cwd = payload["cwd"] if os.path.isdir(payload["cwd"]) else str(workdir)
     env = {
@@ -72,6 +75,12 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
         "MLBENCH_METRICS_FILE": str(metrics),
         "MLBENCH_OUTPUT_DIR": str(outputs),
     }
+    if payload.get("command") is not None:
+        try:
+            yield from _run_command(payload, workdir, parameters, env, gpu_ids)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     register_engine()
     pool = KernelPool(
         base_env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
@@ -147,6 +156,89 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
             kernel.shutdown()
         pool.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_command(
+    payload: dict[str, Any],
+    workdir: Path,
+    parameters: dict[str, Any],
+    env: dict[str, str],
+    gpu_ids: list[str],
+) -> Iterator[dict[str, Any]]:
+    """A command job on this node: its code unpacked, run like the local agent runs it."""
+    import ray
+
+    code = workdir / "code"
+    for name, content in payload.get("code", {}).items():
+        target = (code / name).resolve()
+        if code.resolve() not in target.parents:
+            continue  # a name escaping the folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    stop = StopRequest()
+    handles: list[Any] = []
+    result: dict[str, Any] = {}
+    info = JobInfo.model_validate({**payload["info"], "parameters": parameters})
+    outputs = workdir / "outputs"
+
+    def execute() -> None:
+        prepare_workdir(code, workdir / "work")
+        result["outcome"] = run_command(
+            info,
+            env=command_env(env, None),
+            workdir=workdir / "work",
+            outputs_dir=outputs,
+            log_file=_LogStream(events),  # type: ignore[arg-type]
+            stop=stop,
+            attach=handles.append,
+            started=lambda pid, _gpus: events.put(
+                {
+                    "type": "started",
+                    "node": ray.util.get_node_ip_address(),
+                    "pid": pid,
+                    "gpu_ids": gpu_ids,
+                }
+            ),
+        )
+
+    thread = threading.Thread(target=execute, name="command", daemon=True)
+    thread.start()
+    metrics = Path(env["MLBENCH_METRICS_FILE"])
+    offset = 0
+    while True:
+        try:
+            alive = thread.is_alive()
+            try:
+                yield events.get(timeout=0.2)
+                continue
+            except queue.Empty:
+                pass
+            chunk, offset = _new_lines(metrics, offset)
+            if chunk:
+                yield {"type": "metrics", "text": chunk}
+            if not alive and events.empty():
+                break
+        except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
+            stop.set("canceled", "the Ray task was canceled")
+            for handle in handles:
+                handle.interrupt()
+    chunk, offset = _new_lines(metrics, offset)
+    if chunk:
+        yield {"type": "metrics", "text": chunk}
+    outcome: Outcome = result["outcome"]
+    yield {
+        "type": "result",
+        "outcome": {
+            "status": outcome.status.value,
+            "reason": outcome.reason,
+            "error": outcome.error.model_dump() if outcome.error else None,
+            "retryable": outcome.retryable,
+        },
+        "output": None,
+        "outputs": _collect(outputs),
+        "data_outputs": _collect(workdir / "data", under="outputs"),
+    }
 
 
 def _new_lines(path: Path, offset: int) -> tuple[str, int]:

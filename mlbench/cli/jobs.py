@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from mlbench.cli.render import (
     status_text,
 )
 from mlbench.formatting import duration, strip_ansi
+from mlbench.jobs.service import make_spec
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -163,20 +165,91 @@ def spec_fields(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return parameters, fields_from_options(opts)
 
 
-def _submit(ctx: CliContext, notebook: str, opts: dict[str, Any]) -> Any:
+def command_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """A command job instead of a notebook: --command, --code, --env-var."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--command",
+                "command",
+                help="Run this shell command instead of a notebook (${{inputs.NAME}} takes -p "
+                "NAME VALUE; ${{outputs.NAME}} is a folder kept with the run).",
+            ),
+            click.option(
+                "--code",
+                type=click.Path(exists=True, file_okay=False),
+                help="The folder snapshotted and run in (a command job).",
+            ),
+            click.option(
+                "--env-var",
+                "environment_variables",
+                multiple=True,
+                type=_KeyValue(),
+                help="KEY=VALUE set for the command or the kernel (repeatable).",
+            ),
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+def _submit(ctx: CliContext, source: str | None, opts: dict[str, Any]) -> Any:
+    """A notebook, an Azure ML job file (command or sweep: a Sweep is returned) or --command."""
+    current = click.get_current_context()
+    command, code = opts.pop("command", None), opts.pop("code", None)
+    env_vars = dict(opts.pop("environment_variables", ()) or ())
+    is_yaml = source is not None and source.lower().endswith((".yml", ".yaml"))
+    if is_yaml:  # an option left at its default must not override the file's value
+        for name in ("compute", "max_retries"):
+            if current.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
+                opts[name] = None
     parameters, fields = spec_fields(opts)
-    return ctx.ws.jobs.submit(notebook, parameters, **fields)
+    if env_vars:
+        fields["environment_variables"] = env_vars
+    if is_yaml:
+        assert source is not None
+        if command or code:
+            raise click.UsageError("give a job file or --command, not both")
+        loaded = ctx.ws.jobs.load_yaml(source)
+        for note in loaded.notes:
+            err_console.print(f"[dim]note: {note}[/]", markup=True, highlight=False)
+        if loaded.kind == "sweep":
+            body = loaded.body
+            body["trial"] = {**body["trial"], **fields}
+            if parameters:
+                body["trial"]["parameters"] = {**body["trial"]["parameters"], **parameters}
+            return ctx.ws.sweeps.submit(body)
+        body = {**loaded.body, **fields}
+        body["parameters"] = {**body.get("parameters", {}), **parameters}
+        return ctx.ws.jobs.submit(make_spec(body))
+    if command:
+        if source:
+            raise click.UsageError("give a notebook or --command, not both")
+        return ctx.ws.jobs.submit(
+            make_spec({"command": command, "code": code, **fields}, parameters)
+        )
+    if code:
+        raise click.UsageError("--code goes with --command")
+    if not source:
+        raise click.UsageError("give a notebook, a job file (.yml) or --command")
+    return ctx.ws.jobs.submit(source, parameters, **fields)
 
 
 @click.command("run")
-@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.argument("notebook", type=click.Path(dir_okay=False), required=False)
 @parameter_options
 @spec_options()
+@command_options
 @click.option("--quiet", "-q", is_flag=True, help="No streamed output, just the summary.")
 @pass_ctx
-def run_command(ctx: CliContext, notebook: str, quiet: bool, **opts: Any) -> None:
-    """Submit NOTEBOOK, follow it to the end and exit 0 if it completed, 1 if not."""
+def run_command(ctx: CliContext, notebook: str | None, quiet: bool, **opts: Any) -> None:
+    """Submit NOTEBOOK (or an Azure ML job file, or --command), follow it to the end and exit 0
+    if it completed, 1 if not."""
     job = _submit(ctx, notebook, opts)
+    if not hasattr(job, "logs"):  # a sweep
+        from mlbench.cli.sweeps import watch_sweep
+
+        sys.exit(watch_sweep(ctx, job.id))
     info = job.info
     console.print(
         f"Submitted job [bold]{info.id}[/] ({info.display_name}) to {info.compute} — "
@@ -295,13 +368,14 @@ def job_group() -> None:
 
 
 @job_group.command("submit")
-@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.argument("notebook", type=click.Path(dir_okay=False), required=False)
 @parameter_options
 @spec_options()
+@command_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def submit_command(ctx: CliContext, notebook: str, as_json: bool, **opts: Any) -> None:
-    """Queue NOTEBOOK as a job and print its id."""
+def submit_command(ctx: CliContext, notebook: str | None, as_json: bool, **opts: Any) -> None:
+    """Queue NOTEBOOK (or an Azure ML job file, or --command) as a job and print its id."""
     job = _submit(ctx, notebook, opts)
     if as_json:
         print_json(job.info)
@@ -429,3 +503,25 @@ def delete_command(ctx: CliContext, job_ids: tuple[str, ...], keep_run: bool) ->
     deleted = ctx.ws.jobs.delete_many(job_ids, delete_run=not keep_run)
     for job_id in deleted:
         console.print(f"deleted {job_id}")
+
+
+@job_group.command("export")
+@click.argument("job_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["azureml"]),
+    default="azureml",
+    show_default=True,
+    help="azureml: Azure ML CLI v2 command job YAML.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write it here.")
+@pass_ctx
+def export_command(ctx: CliContext, job_id: str, fmt: str, output: str | None) -> None:
+    """Write a job back as an Azure ML job file (a notebook job as a papermill command)."""
+    text = ctx.ws.jobs.export_yaml(job_id)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)

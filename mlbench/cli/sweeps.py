@@ -77,7 +77,7 @@ def sweep_details(info: Any) -> None:
         ("id", info.id),
         ("name", info.display_name),
         ("status", status_text(info.status.value) + _reason(info.status_reason)),
-        ("notebook", info.notebook_path),
+        ("runs", spec.trial.command or info.notebook_path),
         ("compute", info.compute),
         ("objective", f"{spec.objective.goal} {spec.objective.primary_metric}"),
         (
@@ -152,14 +152,14 @@ def submit_command(ctx: CliContext, source: str, watch: bool, as_json: bool, **o
     for name in ("compute", "max_retries"):  # a default must not override the file's value
         if current.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
             opts[name] = None
-    body = _sweep_body(Path(source), opts)
+    body = _sweep_body(ctx, Path(source), opts)
     sweep = ctx.ws.sweeps.submit(body)
     if as_json:
         print_json(sweep.info)
     elif not watch:
         click.echo(sweep.id)
     if watch:
-        raise SystemExit(_watch(ctx, sweep.id))
+        raise SystemExit(watch_sweep(ctx, sweep.id))
 
 
 SWEEP_OPTIONS = (
@@ -181,11 +181,9 @@ SWEEP_OPTIONS = (
 )
 
 
-def _sweep_body(source: Path, opts: dict[str, Any]) -> dict[str, Any]:
-    from mlbench.sweeps.service import load_yaml
-
+def _sweep_body(ctx: CliContext, source: Path, opts: dict[str, Any]) -> dict[str, Any]:
     is_yaml = source.suffix.lower() in (".yml", ".yaml")
-    body: dict[str, Any] = load_yaml(source) if is_yaml else {"notebook": str(source)}
+    body: dict[str, Any] = ctx.ws.sweeps.load(source) if is_yaml else {"notebook": str(source)}
     sweep = {k: opts.pop(k) for k in SWEEP_OPTIONS}
     parameters, fields = spec_fields(opts)
     opts = sweep
@@ -250,7 +248,7 @@ def _sweep_body(source: Path, opts: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _watch(ctx: CliContext, sweep_id: str) -> int:
+def watch_sweep(ctx: CliContext, sweep_id: str) -> int:
     """Print each trial as it ends, then the summary; the exit status is the sweep's."""
     seen: set[int] = set()
     sweeps = ctx.ws.sweeps
@@ -309,7 +307,7 @@ def list_command(
 def show_command(ctx: CliContext, sweep_id: str, watch: bool, as_json: bool) -> None:
     """Show a sweep: its spec, progress and best trial."""
     if watch:
-        raise SystemExit(_watch(ctx, sweep_id))
+        raise SystemExit(watch_sweep(ctx, sweep_id))
     info = ctx.ws.sweeps.info(sweep_id)
     if as_json:
         print_json(info)

@@ -26,10 +26,12 @@ from mlbench.errors import (
     InvalidInputError,
     JobNotFoundError,
     KernelNotFoundError,
+    MlbenchError,
     NotebookError,
     ResourceRequestError,
     WaitTimeoutError,
 )
+from mlbench.jobs.azureml import Loaded, export_command_job, load_job_yaml
 from mlbench.jobs.command import CodeSnapshot, check_command, copy_code, scan_code
 from mlbench.jobs.job import Job, JobList
 from mlbench.jobs.lifecycle import JobHook, Lifecycle, Submission
@@ -68,17 +70,18 @@ class Jobs:
     # -- submission ----------------------------------------------------------------------------
     def submit(
         self,
-        spec: JobSpec | str | Path,
+        spec: JobSpec | str | Path | None = None,
         parameters: dict[str, Any] | None = None,
         *,
         start_agent: bool = True,
         **fields: Any,
     ) -> Job:
-        """Validate and queue a notebook job; the compute target's agent is started if needed.
+        """Validate and queue a job; the compute target's agent is started if needed.
 
         ``spec`` is a :class:`JobSpec`, or a notebook path with the spec's other fields as
         keyword arguments (``compute="gpu"``, ``gpus=1`` or ``resources={"gpus": 1}``,
-        ``timeout_s=3600``, ``inputs={"train": "data:iris:3"}``...). Everything is checked
+        ``timeout_s=3600``, ``inputs={"train": "data:iris:3"}``...), or no notebook and
+        ``command="python train.py ${{inputs.lr}}", code="src"``. Everything is checked
         before anything is queued: the notebook, the kernel, every parameter against the
         notebook's ``parameters`` cell, the resources against the target's capacity, and the
         data bindings.
@@ -93,9 +96,36 @@ class Jobs:
         if isinstance(spec, JobSpec):
             if parameters or fields:
                 spec = make_spec({**spec.model_dump(exclude_unset=True), **fields}, parameters)
+        elif spec is None:  # a command job: command="python train.py", code="src"
+            spec = make_spec(fields, parameters)
         else:
             spec = make_spec({"notebook_path": str(spec), **fields}, parameters)
         return _submitted(self._submit(spec, start_agent=start_agent))
+
+    def submit_yaml(self, path: str | Path, *, start_agent: bool = True, **fields: Any) -> Any:
+        """Submit an Azure ML job file (``type: command`` or ``type: sweep``) as it is; returns
+        the Job (or the Sweep). How its references were mapped is logged (:meth:`load_yaml`
+        gives the notes)."""
+        loaded = self.load_yaml(path)
+        for note in loaded.notes:
+            log.info("%s: %s", Path(path).name, note)
+        if loaded.kind == "sweep":
+            return self._ws.sweeps.submit(loaded.body, start_agent=start_agent, **fields)
+        return self.submit(make_spec({**loaded.body, **fields}), start_agent=start_agent)
+
+    def load_yaml(self, path: str | Path) -> Loaded:
+        """An Azure ML job file read and mapped to this workspace (nothing submitted)."""
+        ws = self._ws
+        return load_job_yaml(
+            Path(path).expanduser().resolve(),
+            compute_exists=lambda name: name in {t.name for t in ws.compute.list()},
+            environment_exists=lambda name: _environment_exists(ws, name),
+        )
+
+    def export_yaml(self, job_id: str) -> str:
+        """A job as Azure ML command job YAML: a command job as it was submitted, a notebook
+        job as a papermill command (see :func:`mlbench.jobs.azureml.export_command_job`)."""
+        return export_command_job(self.spec(job_id))
 
     def submit_child(self, spec: JobSpec, source: JobSource, *, job_id: str | None = None) -> Job:
         """Queue a job of a sweep or pipeline (``spec.parent`` set) that runs the parent's
@@ -596,6 +626,13 @@ class JobSource:
             copy_code(self.code, paths.code(job_id))
         else:
             paths.code(job_id).mkdir(parents=True, exist_ok=True)
+
+
+def _environment_exists(ws: Any, name: str) -> bool:
+    try:
+        return bool(ws.environments.versions(name))
+    except MlbenchError:
+        return False
 
 
 def _check_folder(cwd: Path) -> None:

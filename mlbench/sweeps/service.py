@@ -88,7 +88,7 @@ class Sweeps:
         """Check and queue a sweep: a :class:`SweepSpec`, a mapping with Azure ML's sweep job
         keys, or the path of such a YAML file; ``changes`` override top-level keys."""
         if isinstance(spec, str | Path):
-            spec = load_yaml(Path(spec))
+            spec = self.load(Path(spec))
         if isinstance(spec, SweepSpec):
             spec = spec.model_dump(exclude_unset=True)
         spec = parse_sweep({**dict(spec), **changes})
@@ -131,6 +131,17 @@ class Sweeps:
             agent.ensure_running()
             agent.wake()
         return Sweep(self._ws, self.info(sweep_id))
+
+    def load(self, path: Path) -> dict[str, Any]:
+        """A sweep file: mlbench's notebook sweep, or Azure ML's sweep job with a command trial
+        (its references mapped as :meth:`Jobs.load_yaml` does)."""
+        raw = load_yaml(path)
+        if isinstance(raw.get("trial"), dict) and "command" in raw["trial"]:
+            loaded = self._ws.jobs.load_yaml(path)
+            for note in loaded.notes:
+                log.info("%s: %s", path.name, note)
+            return loaded.body
+        return raw
 
     def _normalized(self, spec: SweepSpec) -> SweepSpec:
         """Defaults made explicit (the seed, the trial budget) so a resumed sweep is the same."""
@@ -474,6 +485,9 @@ class Sweep:
 TRIAL_KEYS = {
     "notebook",
     "notebook_path",
+    "command",
+    "code",
+    "environment_variables",
     "parameters",
     "compute",
     "kernel_name",
@@ -504,7 +518,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidInputError(f"{path} must hold a mapping of sweep keys")
     trial = raw.get("trial") if isinstance(raw.get("trial"), dict) else raw
-    for key in ("notebook", "notebook_path"):
+    for key in ("notebook", "notebook_path", "code"):
         value = trial.get(key)
         if isinstance(value, str) and not Path(value).expanduser().is_absolute():
             trial[key] = str((path.parent / value).resolve())
@@ -524,8 +538,8 @@ def parse_sweep(raw: Mapping[str, Any]) -> SweepSpec:
     trial = body.pop("trial", None)
     if isinstance(trial, str):
         raise InvalidInputError(
-            f"trial: {trial!r} names a command job file; sweeps run notebook trials for now",
-            hint="give the notebook: `notebook: train.ipynb` (with fixed `parameters:`)",
+            f"trial: {trial!r} names a job file; give the trial inline",
+            hint="trial: {code: src, command: ...}, or `notebook: train.ipynb`",
         )
     trial = dict(trial or {})
     for key in list(body):
@@ -535,9 +549,11 @@ def parse_sweep(raw: Mapping[str, Any]) -> SweepSpec:
         trial["notebook_path"] = trial.pop("notebook")
     if isinstance(trial.get("compute"), str) and trial["compute"].startswith("azureml:"):
         trial["compute"] = trial["compute"][len("azureml:") :]
-    if "notebook_path" not in trial:
+    if "notebook_path" not in trial and "command" not in trial:
         raise InvalidInputError(
-            "a sweep needs a notebook", hint="add `notebook: train.ipynb` (or trial.notebook)"
+            "a sweep needs a notebook or a command",
+            hint="add `notebook: train.ipynb`, or `trial: {code: src, command: python train.py "
+            "--lr ${{search_space.lr}}}`",
         )
     if not body.get("objective"):
         raise InvalidInputError(
