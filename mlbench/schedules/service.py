@@ -157,17 +157,22 @@ class Schedules:
 
     # -- creating ------------------------------------------------------------------------------
     def create(
-        self, spec: ScheduleSpec | Mapping[str, Any] | str | Path, **changes: Any
+        self,
+        spec: ScheduleSpec | Mapping[str, Any] | str | Path,
+        *,
+        now: datetime | None = None,
+        **changes: Any,
     ) -> ScheduleInfo:
         """Check and store a schedule: a :class:`ScheduleSpec`, a mapping (mlbench's or Azure
-        ML's schedule keys) or a YAML file; ``changes`` override top-level keys."""
+        ML's schedule keys) or a YAML file; ``changes`` override top-level keys. ``now`` (for
+        tests and benchmarks with a controlled clock) is when it counts as created."""
         if isinstance(spec, str | Path):
             spec = load_yaml(Path(spec))
         if isinstance(spec, ScheduleSpec):
             spec = spec.model_dump(exclude_unset=True)
         spec = parse_schedule({**dict(spec), **changes})
         kind, action = self._action(spec)
-        now = utcnow()
+        now = now or utcnow()
         row = ScheduleRow(
             id=new_id(),
             name=spec.name,
@@ -288,9 +293,9 @@ class Schedules:
             row.updated_at = utcnow()
         return self.info(row.id)
 
-    def resume(self, ref: str) -> ScheduleInfo:
+    def resume(self, ref: str, *, now: datetime | None = None) -> ScheduleInfo:
         """Enable it again; ticks that passed while it was paused are not missed runs."""
-        now = utcnow()
+        now = now or utcnow()
         with self._ws.db.write() as s:
             row = self._row(s, ref)
             if not row.enabled:
