@@ -227,6 +227,47 @@ def test_hyperband_prunes_the_poor_trials_at_a_rung() -> None:
     assert stopped >= 4
 
 
+def test_a_nan_in_any_curve_never_decides_for_another_trial() -> None:
+    nan = float("nan")
+    bandit = {"type": "bandit", "slack_factor": 0.2}
+    for order in ((0, 1), (1, 0)):  # the NaN curve first or not: the same decision
+        curves = {order[0]: [nan, 0.2], order[1]: [0.9, 0.9], 2: [0.3, 0.3]}
+        stop = _decide(bandit, curves, 2, 1)
+        assert stop is not None and stop.threshold == pytest.approx(0.75)
+    median = {"type": "median_stopping"}
+    for first in (0, 1):
+        curves = {first: [nan, 0.9, 0.9], 1 - first: [0.5] * 3, 2: [0.1] * 3, 3: [0.8] * 3}
+        stop = _decide(median, curves, 2, 2)
+        assert stop is not None and stop.threshold == pytest.approx(0.8)
+    trunc = {"type": "truncation_selection", "truncation_percentage": 40}
+    curves = {0: [nan], 1: [0.7], 2: [0.5], 3: [0.3], 4: [0.1], 5: [0.9]}
+    assert _decide(trunc, curves, 0, 1) is None  # a NaN report is not ranked
+    assert _decide(trunc, curves, 4, 1) is not None
+
+
+def test_hyperband_brackets_are_the_same_for_the_same_sweep() -> None:
+    config = EarlyTermination.model_validate(
+        {"type": "hyperband", "min_resource": 2, "max_resource": 12, "reduction_factor": 3}
+    )
+
+    def stops(name: str) -> list[int]:
+        policy = make_policy(config, "maximize", name)
+        assert policy is not None
+        board, out = Board(goal="maximize"), []
+        for trial in range(20):
+            board.curves[trial] = []
+            for k in range(1, 13):
+                board.curves[trial].append(((trial * 7) % 11) / 11 * k / 12)
+                if policy.evaluate(trial, k, board) is not None:
+                    out.append(trial)
+                    break
+            board.finished.add(trial)
+            policy.finished(trial, board, stopped=trial in out)
+        return out
+
+    assert stops("sweep-a") == stops("sweep-a")
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -236,7 +277,7 @@ def test_hyperband_prunes_the_poor_trials_at_a_rung() -> None:
         ({"limits": {"max_total_trials": 0}}, "max_total_trials"),
         ({"objective": {"primary_metric": "acc", "goal": "up"}}, "goal"),
         ({"type": "command"}, "a sweep file has type: sweep"),
-        ({"trial": "train.yml"}, "names a command job file"),
+        ({"trial": "train.yml"}, "names a job file; give the trial inline"),
     ],
 )
 def test_bad_configurations_are_clear_errors(change: dict[str, Any], message: str) -> None:

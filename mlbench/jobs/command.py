@@ -136,8 +136,12 @@ def _ignore_spec(root: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def code_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """(relative POSIX path, path) of every file of the snapshot, in a stable order."""
+def code_files(root: Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every file of the snapshot, sorted by path."""
+    return sorted(_walk_code(root))
+
+
+def _walk_code(root: Path) -> Iterator[tuple[str, Path]]:
     spec = _ignore_spec(root)
     for folder, dirs, files in os.walk(root, followlinks=False):
         rel = Path(folder).relative_to(root).as_posix()
@@ -168,7 +172,7 @@ def scan_code(root: Path, max_bytes: int = DEFAULT_CODE_MAX_BYTES) -> CodeSnapsh
             )
     except OSError as exc:
         raise InvalidInputError(f"code folder {root}: {exc.strerror}") from None
-    files = list(code_files(root))
+    files = code_files(root)
     digest = hashlib.sha256()
     size = 0
     for rel, path in files:

@@ -485,11 +485,14 @@ class Jobs:
             return int(s.scalar(select(func.max(JobEventRow.id))) or 0)
 
     def snapshot_path(self, job: str | JobInfo) -> Path:
-        """The notebook exactly as the job was submitted (what a rerun runs)."""
+        """The notebook exactly as the job was submitted, or a command job's code folder (what
+        a rerun runs)."""
         info = job if isinstance(job, JobInfo) else self.info(job)
-        snapshot = self._ws.paths.snapshot(info.id)
+        paths = self._ws.paths
+        snapshot = paths.snapshot(info.id) if info.command is None else paths.code(info.id)
         if not snapshot.exists():
-            raise ConflictError(f"the notebook snapshot of job {info.id} is missing ({snapshot})")
+            what = "notebook snapshot" if info.command is None else "code snapshot"
+            raise ConflictError(f"the {what} of job {info.id} is missing ({snapshot})")
         return snapshot
 
     def output_notebook_path(self, job_id: str) -> Path | None:

@@ -27,6 +27,7 @@ from mlbench.data.models import (
 from mlbench.environments.models import EnvironmentInfo, EnvironmentLog, GcResult
 from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
+from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import JobSpec
 from mlbench.server import models as m
 from mlbench.server.base import (
@@ -477,6 +478,15 @@ class JobRerunHandler(JobBase):
 def _job_parameters(ws: Any, job_id: str, relative: Any) -> m.NotebookParameters:
     info = ws.jobs.info(job_id)
     snapshot = ws.jobs.snapshot_path(info)
+    if info.command is not None:  # a command's inputs: the values it ran with, untyped
+        return m.NotebookParameters(
+            path=relative(Path(info.cwd)) or info.cwd,
+            has_parameters_cell=False,
+            parameters=[
+                NotebookParameter(name=k, type="any", nullable=True, default=v)
+                for k, v in info.parameters.items()
+            ],
+        )
     recorded = Path(info.notebook_path)
     return _notebook_parameters(ws, snapshot, relative(recorded) or recorded.name)
 

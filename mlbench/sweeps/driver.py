@@ -400,7 +400,7 @@ class SweepDriver:
             id=row.id,
             spec=spec,
             sampler=Sweeps.sampler(spec),
-            policy=make_policy(spec.early_termination, spec.objective.goal),
+            policy=make_policy(spec.early_termination, spec.objective.goal, row.id),
             board=Board(goal=spec.objective.goal),
             source=self.sweeps.source(info),
             run_id=run_id,

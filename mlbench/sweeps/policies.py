@@ -90,8 +90,12 @@ class Board:
     def better(self, a: float, b: float) -> bool:
         return a > b if self.goal == "maximize" else a < b
 
-    def best_of(self, values: list[float]) -> float:
-        return max(values) if self.goal == "maximize" else min(values)
+    def best_of(self, values: list[float]) -> float | None:
+        """The best finite value (a NaN a trial reported never counts), None if there is none."""
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return None
+        return max(finite) if self.goal == "maximize" else min(finite)
 
 
 @dataclass
@@ -132,8 +136,10 @@ class Policy:
 class Bandit(Policy):
     def evaluate(self, trial: int, k: int, board: Board) -> Decision | None:
         value = board.curves[trial][k - 1]
-        reached = [board.best_of(c[:k]) for c in board.curves.values() if c]
+        reached = [b for c in board.curves.values() if (b := board.best_of(c[:k])) is not None]
         best = board.best_of(reached)
+        if best is None or not math.isfinite(value):
+            return None
         cfg = self.config
         maximize = board.goal == "maximize"
         if cfg.slack_factor is not None:
@@ -160,12 +166,14 @@ class Bandit(Policy):
 class MedianStopping(Policy):
     def evaluate(self, trial: int, k: int, board: Board) -> Decision | None:
         averages = [
-            statistics.fmean(c[:k]) for j, c in board.curves.items() if j != trial and len(c) >= k
+            statistics.fmean(finite)
+            for j, c in board.curves.items()
+            if j != trial and len(c) >= k and (finite := [v for v in c[:k] if math.isfinite(v)])
         ]
-        if not averages:
+        best = board.best_of(board.curves[trial][:k])
+        if not averages or best is None:
             return None
         median = statistics.median(averages)
-        best = board.best_of(board.curves[trial][:k])
         if not board.better(median, best):
             return None
         side = "below" if board.goal == "maximize" else "above"
@@ -186,8 +194,11 @@ class TruncationSelection(Policy):
             j: c[k - 1]
             for j, c in board.curves.items()
             if len(c) >= k
+            and math.isfinite(c[k - 1])
             and not (cfg.exclude_finished_jobs and j in board.finished and j != trial)
         }
+        if trial not in values:
+            return None
         cut = math.floor(len(values) * (cfg.truncation_percentage or 0) / 100)
         if cut < 1:
             return None
@@ -210,7 +221,7 @@ class TruncationSelection(Policy):
 class OptunaPruning(Policy):
     """Optuna's Hyperband or SuccessiveHalving pruner over an in-memory study of the reports."""
 
-    def __init__(self, config: EarlyTermination, goal: Goal) -> None:
+    def __init__(self, config: EarlyTermination, goal: Goal, name: str = "sweep") -> None:
         super().__init__(config)
         import optuna
 
@@ -226,7 +237,9 @@ class OptunaPruning(Policy):
                 min_resource=config.min_resource or 1, reduction_factor=config.reduction_factor
             )
         self._optuna = optuna
-        self.study = optuna.create_study(direction=goal, pruner=pruner)
+        # Hyperband puts each trial in a bracket from a hash of the study's name and the trial's
+        # number: a fixed name keeps a sweep's brackets the same after a restart
+        self.study = optuna.create_study(study_name=name, direction=goal, pruner=pruner)
         self._trials: dict[int, Any] = {}
         self._reported: dict[int, int] = {}
 
@@ -272,7 +285,8 @@ class OptunaPruning(Policy):
             self.study.tell(handle, state=state.FAIL)
 
 
-def make_policy(config: EarlyTermination | None, goal: Goal) -> Policy | None:
+def make_policy(config: EarlyTermination | None, goal: Goal, name: str = "sweep") -> Policy | None:
+    """The policy of a sweep (``name``: its id, which seeds Hyperband's brackets)."""
     if config is None:
         return None
     if config.type == "bandit":
@@ -281,7 +295,7 @@ def make_policy(config: EarlyTermination | None, goal: Goal) -> Policy | None:
         return MedianStopping(config)
     if config.type == "truncation_selection":
         return TruncationSelection(config)
-    return OptunaPruning(config, goal)
+    return OptunaPruning(config, goal, name)
 
 
 def parse_policy(raw: Mapping[str, Any] | str | None) -> EarlyTermination | None:
