@@ -3462,6 +3462,12 @@ export interface components {
       /** Job Id */
       job_id: string;
       /**
+       * Mlflow Run Id
+       * @description The trial's run (its job's).
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      /**
        * Parameters
        * @description The sampled values.
        */

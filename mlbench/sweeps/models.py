@@ -139,6 +139,7 @@ class TrialInfo(BaseModel):
     sweep_id: str
     index: int = Field(description="0-based trial number.")
     job_id: str
+    mlflow_run_id: str | None = Field(None, description="The trial's run (its job's).")
     parameters: dict[str, Any] = Field(description="The sampled values.")
     status: JobStatus
     value: float | None = Field(None, description="The objective: the last reported value.")

@@ -337,13 +337,19 @@ class Sweeps:
         info = self.info(sweep_id)
         with self._ws.db.session() as s:
             rows = s.execute(
-                select(SweepTrialRow, JobRow.status, JobRow.termination, JobRow.finished_at)
+                select(
+                    SweepTrialRow,
+                    JobRow.status,
+                    JobRow.termination,
+                    JobRow.finished_at,
+                    JobRow.mlflow_run_id,
+                )
                 .join(JobRow, JobRow.id == SweepTrialRow.job_id, isouter=True)
                 .where(SweepTrialRow.sweep_id == info.id)
                 .order_by(SweepTrialRow.index)
             ).all()
         out = []
-        for t, job_status, termination, finished in rows:
+        for t, job_status, termination, finished, run_id in rows:
             state = JobStatus(job_status or t.status)
             if status and state.value != status:
                 continue
@@ -353,6 +359,7 @@ class Sweeps:
                     sweep_id=t.sweep_id,
                     index=t.index,
                     job_id=t.job_id,
+                    mlflow_run_id=run_id,
                     parameters=t.parameters,
                     status=state,
                     value=t.value,
@@ -401,6 +408,7 @@ class Sweeps:
             s.execute(delete(SweepTrialRow).where(SweepTrialRow.sweep_id == info.id))
             s.execute(delete(SweepRow).where(SweepRow.id == info.id))
         shutil.rmtree(self.folder(info.id), ignore_errors=True)
+        self._ws.jobs.lifecycle.event(info.id, "sweep", {"status": "deleted"})
 
     def wait(self, sweep_id: str, timeout: float | None = None, poll: float = 0.5) -> SweepInfo:
         deadline = None if timeout is None else time.monotonic() + timeout
