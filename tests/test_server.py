@@ -949,6 +949,7 @@ async def test_sweep_over_rest_runs_its_trials_and_reports_them(
     # checked whole before anything is stored: a bad space is a 400 naming the parameter
     wrong = {
         **body,
+        "trial": {"notebook_path": "work/sweep.ipynb"},
         "sampling_algorithm": {"type": "random"},
         "search_space": {"name": "uniform(0, 1)"},
     }
