@@ -407,3 +407,67 @@ class NotificationDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+# -- pipelines (mlbench.pipelines) ------------------------------------------------------------
+class PipelineRunRow(Base):
+    """One run of a pipeline: its spec (paths resolved, data inputs exact), its state, and the
+    run it reruns."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        Index("ix_pipeline_runs_compute_status", "compute", "status"),
+        Index("ix_pipeline_runs_created", "created_at", "id"),
+        Index("ix_pipeline_runs_name", "name", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(256))
+    experiment: Mapped[str] = mapped_column(String(256))
+    compute: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_run_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    mlflow_experiment_id: Mapped[str | None] = mapped_column(String(64))
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class PipelineStepRow(Base):
+    """One step of a pipeline run: the job it ran as (its id reserved before submission), or
+    the earlier step whose outputs it reused, with the reuse key and its components."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (
+        Index("ix_pipeline_steps_job", "job_id", unique=True),
+        Index("ix_pipeline_steps_key", "reuse_key", "status"),
+    )
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    compute: Mapped[str] = mapped_column(String(64))
+    depends_on: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    selected: Mapped[bool] = mapped_column(Boolean, default=True)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a rerun's unselected upstream step: the source run's result, taken as it is
+    pinned: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    reuse_key: Mapped[str | None] = mapped_column(String(64))
+    components: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reused_from_run: Mapped[str | None] = mapped_column(String(32))
+    reused_from_job: Mapped[str | None] = mapped_column(String(32))
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
