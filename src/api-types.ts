@@ -781,10 +781,293 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/schedules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List schedules */
+    get: operations['getSchedules'];
+    put?: never;
+    /** Create a schedule: a cron or recurrence rule in a time zone that starts a job or a sweep (fired by the scheduler process, not by this server) */
+    post: operations['postSchedules'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/_next': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The next fire times of a rule, without creating a schedule */
+    get: operations['getSchedulePreview'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/{ref}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One schedule (by id or name) */
+    get: operations['getSchedule'];
+    put?: never;
+    post?: never;
+    /** Delete a schedule and its run records (the jobs it started stay) */
+    delete: operations['deleteSchedule'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/{ref}/pause': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Pause a schedule */
+    post: operations['postSchedulePause'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/{ref}/resume': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Resume a schedule from its next tick (ticks while paused are not missed runs) */
+    post: operations['postScheduleResume'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/{ref}/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A schedule's runs: each tick fired (the job or sweep it started), failed or missed, newest first */
+    get: operations['getScheduleRuns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/schedules/{ref}/next': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A schedule's next fire times, in its time zone */
+    get: operations['getScheduleNext'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List notification rules (secrets by name only) */
+    get: operations['getNotifications'];
+    put?: never;
+    /** Add a notification rule: events sent to a signed webhook, Slack or email */
+    post: operations['postNotifications'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/{ref}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One notification rule */
+    get: operations['getNotification'];
+    put?: never;
+    post?: never;
+    /** Delete a notification rule, its secrets and its delivery log */
+    delete: operations['deleteNotification'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/{ref}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test notification through a rule now (one attempt, recorded) */
+    post: operations['postNotificationTest'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/notifications/{ref}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A rule's deliveries, newest first, each with every attempt */
+    get: operations['getNotificationDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /**
+     * AddNotification
+     * @description A notification rule; ``secret`` and ``password`` are stored apart, never returned.
+     */
+    AddNotification: {
+      /** Name */
+      name: string;
+      /**
+       * Events
+       * @description e.g. job.failed, job.timed_out, sweep.*, schedule.missed.
+       */
+      events: string[];
+      /**
+       * Channel
+       * @enum {string}
+       */
+      channel: 'webhook' | 'slack' | 'email';
+      /**
+       * Url
+       * @description webhook and slack: where to POST (https://...).
+       * @default null
+       */
+      url?: string | null;
+      /**
+       * Secret
+       * @description webhook: the HMAC-SHA256 key the X-Mlbench-Signature-256 header is made with (write-only).
+       * @default null
+       */
+      secret?: string | null;
+      /**
+       * To
+       * @description email: recipients.
+       */
+      to?: string[];
+      /**
+       * Sender
+       * @description email: the From address.
+       * @default null
+       */
+      sender?: string | null;
+      /**
+       * Smtp Host
+       * @default null
+       */
+      smtp_host?: string | null;
+      /**
+       * Smtp Port
+       * @default 587
+       */
+      smtp_port?: number;
+      /**
+       * Starttls
+       * @description email: require STARTTLS before logging in.
+       * @default true
+       */
+      starttls?: boolean;
+      /**
+       * Username
+       * @description email: SMTP login.
+       * @default null
+       */
+      username?: string | null;
+      /**
+       * Password
+       * @description email: SMTP password (write-only, kept in the secret store).
+       * @default null
+       */
+      password?: string | null;
+      /**
+       * Ca File
+       * @description email: CA bundle to verify the SMTP server with.
+       * @default null
+       */
+      ca_file?: string | null;
+      filters?: components['schemas']['NotificationFilters'];
+      /**
+       * Enabled
+       * @default true
+       */
+      enabled?: boolean;
+      /**
+       * Max Attempts
+       * @default 5
+       */
+      max_attempts?: number;
+      /**
+       * Backoff S
+       * @description Wait before the 2nd attempt; doubled each time.
+       * @default 30
+       */
+      backoff_s?: number;
+    };
     /** ArchiveData */
     ArchiveData: {
       /**
@@ -799,6 +1082,30 @@ export interface components {
        * @default false
        */
       restore?: boolean;
+    };
+    /** Attempt */
+    Attempt: {
+      /** N */
+      n: number;
+      /**
+       * At
+       * Format: date-time
+       */
+      at: string;
+      /** Ok */
+      ok: boolean;
+      /**
+       * Status Code
+       * @default null
+       */
+      status_code?: number | null;
+      /**
+       * Error
+       * @default null
+       */
+      error?: string | null;
+      /** Duration Ms */
+      duration_ms: number;
     };
     /**
      * Capacity
@@ -1112,6 +1419,39 @@ export interface components {
       refresh?: boolean;
     };
     /**
+     * CreateSchedule
+     * @description A schedule; the job's (or the sweep trial's) paths are relative to the server root.
+     */
+    CreateSchedule: {
+      /** Name */
+      name: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      trigger: components['schemas']['Trigger'];
+      /**
+       * @description The job to start at each tick.
+       * @default null
+       */
+      job?: components['schemas']['JobSpec'] | null;
+      /**
+       * Sweep
+       * @description The sweep to start at each tick (a sweep spec, Azure ML's keys).
+       * @default null
+       */
+      sweep?: {
+        [key: string]: unknown;
+      } | null;
+      missed?: components['schemas']['MissedRuns'];
+      /**
+       * Enabled
+       * @default true
+       */
+      enabled?: boolean;
+    };
+    /**
      * DataKind
      * @enum {string}
      */
@@ -1401,6 +1741,66 @@ export interface components {
        * @default true
        */
       delete_runs?: boolean;
+    };
+    /** DeliveriesQuery */
+    DeliveriesQuery: {
+      /**
+       * Limit
+       * @default 50
+       */
+      limit?: number;
+    };
+    /** DeliveryInfo */
+    DeliveryInfo: {
+      /** Id */
+      id: number;
+      /** Rule Id */
+      rule_id: string;
+      /** Event Id */
+      event_id: number;
+      /** Event */
+      event: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'pending' | 'sending' | 'delivered' | 'failed';
+      /** Attempts */
+      attempts: number;
+      /** Attempt Log */
+      attempt_log: components['schemas']['Attempt'][];
+      /**
+       * Next Attempt At
+       * @default null
+       */
+      next_attempt_at?: string | null;
+      /**
+       * Last Error
+       * @default null
+       */
+      last_error?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Finished At
+       * @default null
+       */
+      finished_at?: string | null;
+      /** Payload */
+      payload: {
+        [key: string]: unknown;
+      };
+    };
+    /** DeliveryList */
+    DeliveryList: {
+      /**
+       * Items
+       * @description Newest first, each with every attempt.
+       */
+      items: components['schemas']['DeliveryInfo'][];
     };
     /**
      * EarlyTermination
@@ -2686,6 +3086,69 @@ export interface components {
       downsampled: boolean;
     };
     /**
+     * MissedPolicy
+     * @enum {string}
+     */
+    MissedPolicy: 'skip' | 'run_once' | 'catch_up';
+    /**
+     * MissedRuns
+     * @description What happens to ticks that passed while no scheduler ran (late by more than the grace).
+     */
+    MissedRuns: {
+      /**
+       * @description skip: record them, run nothing; run_once: one run for all of them; catch_up: one run per missed tick (the newest max_catch_up).
+       * @default skip
+       */
+      policy?: components['schemas']['MissedPolicy'];
+      /**
+       * Grace S
+       * @description A tick late by up to this many seconds runs.
+       * @default 300
+       */
+      grace_s?: number;
+      /**
+       * Max Catch Up
+       * @description catch_up runs at most this many.
+       * @default 10
+       */
+      max_catch_up?: number;
+    };
+    /** NextTick */
+    NextTick: {
+      /**
+       * At
+       * Format: date-time
+       * @description UTC.
+       */
+      at: string;
+      /**
+       * Wall
+       * @description In the rule's time zone, with its offset.
+       */
+      wall: string;
+    };
+    /** NextTicks */
+    NextTicks: {
+      /** Timezone */
+      timezone: string;
+      /** Ticks */
+      ticks: components['schemas']['NextTick'][];
+    };
+    /** NextTicksQuery */
+    NextTicksQuery: {
+      /**
+       * Count
+       * @default 5
+       */
+      count?: number;
+      /**
+       * After
+       * @description ISO time to start from (default now; without offset: the rule's zone).
+       * @default null
+       */
+      after?: string | null;
+    };
+    /**
      * NotebookParameter
      * @description One parameter of a notebook, as the submit form and the CLI show it.
      */
@@ -2746,6 +3209,78 @@ export interface components {
        */
       path: string;
     };
+    /**
+     * NotificationFilters
+     * @description Narrow a rule to some events' sources (all given must match).
+     */
+    NotificationFilters: {
+      /**
+       * Experiment
+       * @default null
+       */
+      experiment?: string | null;
+      /**
+       * Compute
+       * @default null
+       */
+      compute?: string | null;
+      /**
+       * Schedule
+       * @description Schedule name or id.
+       * @default null
+       */
+      schedule?: string | null;
+      /**
+       * Include Trials
+       * @description Also a sweep's trials' job events.
+       * @default false
+       */
+      include_trials?: boolean;
+    };
+    /** NotificationInfo */
+    NotificationInfo: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Enabled */
+      enabled: boolean;
+      /** Events */
+      events: string[];
+      /**
+       * Channel
+       * @enum {string}
+       */
+      channel: 'webhook' | 'slack' | 'email';
+      /**
+       * Config
+       * @description Where it sends (secrets never shown).
+       */
+      config: {
+        [key: string]: unknown;
+      };
+      /**
+       * Secrets
+       * @description Names of the secrets it keeps (never the values).
+       */
+      secrets: string[];
+      filters: components['schemas']['NotificationFilters'];
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+    };
+    /** NotificationList */
+    NotificationList: {
+      /** Items */
+      items: components['schemas']['NotificationInfo'][];
+    };
     /** Objective */
     Objective: {
       /**
@@ -2803,6 +3338,42 @@ export interface components {
        */
       fraction: number;
       progress: components['schemas']['JobProgress'];
+    };
+    /**
+     * Recurrence
+     * @description Azure ML's recurrence: every ``interval`` units of ``frequency``, at the given times.
+     */
+    Recurrence: {
+      /**
+       * Frequency
+       * @enum {string}
+       */
+      frequency: 'minute' | 'hour' | 'day' | 'week' | 'month';
+      /**
+       * Interval
+       * @default 1
+       */
+      interval?: number;
+      /**
+       * Hours
+       * @description Hours of the day (0-23).
+       */
+      hours?: number[];
+      /**
+       * Minutes
+       * @description Minutes of the hour (0-59).
+       */
+      minutes?: number[];
+      /**
+       * Week Days
+       * @description For frequency week: monday..sunday.
+       */
+      week_days?: string[];
+      /**
+       * Month Days
+       * @description For frequency month: days of the month (1-31).
+       */
+      month_days?: number[];
     };
     /**
      * RerunJob
@@ -2909,6 +3480,11 @@ export interface components {
       next_cursor?: string | null;
     };
     /**
+     * RunStatus
+     * @enum {string}
+     */
+    RunStatus: 'claimed' | 'submitted' | 'failed' | 'missed';
+    /**
      * RunSummary
      * @description An MLflow run with its parameters, latest metric values and tags.
      */
@@ -2982,6 +3558,175 @@ export interface components {
        * @enum {string}
        */
       rule?: 'random' | 'sobol';
+    };
+    /** ScheduleInfo */
+    ScheduleInfo: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Description */
+      description: string;
+      /** Enabled */
+      enabled: boolean;
+      trigger: components['schemas']['Trigger'];
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'job' | 'sweep';
+      /**
+       * Action
+       * @description The job spec or sweep spec it starts.
+       */
+      action: {
+        [key: string]: unknown;
+      };
+      missed: components['schemas']['MissedRuns'];
+      /** Owner */
+      owner: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /**
+       * Last Tick
+       * @default null
+       */
+      last_tick?: string | null;
+      /**
+       * Next Fire At
+       * @description The next tick (UTC).
+       * @default null
+       */
+      next_fire_at?: string | null;
+      /**
+       * Next Fire Wall
+       * @description The next tick on the wall clock.
+       * @default null
+       */
+      next_fire_wall?: string | null;
+      /**
+       * Describe
+       * @description The trigger in words.
+       * @default
+       */
+      describe?: string;
+    };
+    /** ScheduleList */
+    ScheduleList: {
+      /**
+       * Items
+       * @description By name.
+       */
+      items: components['schemas']['ScheduleInfo'][];
+    };
+    /** SchedulePreviewQuery */
+    SchedulePreviewQuery: {
+      /**
+       * Count
+       * @default 5
+       */
+      count?: number;
+      /**
+       * After
+       * @description ISO time to start from (default now; without offset: the rule's zone).
+       * @default null
+       */
+      after?: string | null;
+      /**
+       * Cron
+       * @default null
+       */
+      cron?: string | null;
+      /**
+       * Frequency
+       * @default null
+       */
+      frequency?: ('minute' | 'hour' | 'day' | 'week' | 'month') | null;
+      /**
+       * Interval
+       * @default 1
+       */
+      interval?: number;
+      /**
+       * Timezone
+       * @default UTC
+       */
+      timezone?: string;
+    };
+    /** ScheduleRunInfo */
+    ScheduleRunInfo: {
+      /** Id */
+      id: number;
+      /** Schedule Id */
+      schedule_id: string;
+      /**
+       * Tick
+       * Format: date-time
+       * @description The tick (UTC).
+       */
+      tick: string;
+      /**
+       * Wall
+       * @description The tick on the schedule's wall clock.
+       */
+      wall: string;
+      status: components['schemas']['RunStatus'];
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'job' | 'sweep';
+      /**
+       * Target Id
+       * @description The job or sweep it started.
+       * @default null
+       */
+      target_id?: string | null;
+      /**
+       * Error
+       * @default null
+       */
+      error?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Fired At
+       * @default null
+       */
+      fired_at?: string | null;
+      /**
+       * Late S
+       * @description Seconds between the tick and the firing.
+       * @default null
+       */
+      late_s?: number | null;
+    };
+    /** ScheduleRunList */
+    ScheduleRunList: {
+      /**
+       * Items
+       * @description Newest tick first.
+       */
+      items: components['schemas']['ScheduleRunInfo'][];
+    };
+    /** ScheduleRunsQuery */
+    ScheduleRunsQuery: {
+      /**
+       * Limit
+       * @default 50
+       */
+      limit?: number;
     };
     /** StreamEvent */
     StreamEvent: {
@@ -3525,6 +4270,38 @@ export interface components {
        * @default null
        */
       status?: components['schemas']['JobStatus'] | null;
+    };
+    /**
+     * Trigger
+     * @description When a schedule fires: a cron expression or a recurrence, in an IANA time zone.
+     */
+    Trigger: {
+      /**
+       * Cron
+       * @description 5-field cron: minute hour day-of-month month weekday.
+       * @default null
+       */
+      cron?: string | null;
+      /** @default null */
+      recurrence?: components['schemas']['Recurrence'] | null;
+      /**
+       * Timezone
+       * @description IANA time zone of the rule.
+       * @default UTC
+       */
+      timezone?: string;
+      /**
+       * Start Time
+       * @description No tick before it (a time without offset is read in the rule's zone); a recurrence counts its intervals from it (default: the schedule's creation).
+       * @default null
+       */
+      start_time?: string | null;
+      /**
+       * End Time
+       * @description No tick after it.
+       * @default null
+       */
+      end_time?: string | null;
     };
     /** UpdateCompute */
     UpdateCompute: {
@@ -6463,6 +7240,715 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['TrialList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSchedules: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postSchedules: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateSchedule'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSchedulePreview: {
+    parameters: {
+      query?: {
+        count?: number;
+        /** @description ISO time to start from (default now; without offset: the rule's zone). */
+        after?: string | null;
+        cron?: string | null;
+        frequency?: ('minute' | 'hour' | 'day' | 'week' | 'month') | null;
+        interval?: number;
+        timezone?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NextTicks'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getSchedule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteSchedule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postSchedulePause: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postScheduleResume: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getScheduleRuns: {
+    parameters: {
+      query?: {
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ScheduleRunList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getScheduleNext: {
+    parameters: {
+      query?: {
+        count?: number;
+        /** @description ISO time to start from (default now; without offset: the rule's zone). */
+        after?: string | null;
+      };
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NextTicks'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getNotifications: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postNotifications: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AddNotification'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getNotification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteNotification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postNotificationTest: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeliveryInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getNotificationDeliveries: {
+    parameters: {
+      query?: {
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeliveryList'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

@@ -37,6 +37,7 @@ SAMPLE_PATH_ARGS = {
     "run_id": "0" * 32,
     "version": "1",
     "sweep_id": "no-such-sweep",
+    "ref": "no-such-schedule-or-rule",
 }
 
 

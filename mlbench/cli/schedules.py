@@ -110,7 +110,7 @@ def schedules_table(infos: list[Any]) -> Table:
 
 def _notebook(info: Any) -> str:
     if info.kind == "job":
-        return info.action.get("notebook_path", "")
+        return info.action.get("notebook_path") or info.action.get("command") or ""
     return (info.action.get("trial") or {}).get("notebook_path", "")
 
 

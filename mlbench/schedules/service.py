@@ -209,10 +209,12 @@ class Schedules:
         """The job or sweep spec, checked as far as it can be now, paths made absolute."""
         if spec.job is not None:
             job = spec.job
-            path = Path(job.notebook_path).expanduser()
-            job = job.model_copy(update={"notebook_path": str(path.resolve())})
-            if job.cwd:
-                job = job.model_copy(update={"cwd": str(Path(job.cwd).expanduser().resolve())})
+            paths = {
+                key: str(Path(value).expanduser().resolve())
+                for key in ("notebook_path", "code", "cwd")
+                if isinstance(value := getattr(job, key, None), str)
+            }
+            job = job.model_copy(update=paths)
             self._ws.jobs.check(job)  # the notebook, kernel, parameters, compute, data
             return "job", job.model_dump(mode="json", exclude_defaults=True)
         from mlbench.sweeps.service import parse_sweep

@@ -29,6 +29,8 @@ from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import JobSpec
+from mlbench.notify.models import DeliveryInfo, NotificationInfo
+from mlbench.schedules.models import NextTicks, ScheduleInfo
 from mlbench.server import models as m
 from mlbench.server.base import (
     READ,
@@ -1015,6 +1017,17 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/sweeps/{sweep_id}", SweepHandler),
         ("/sweeps/{sweep_id}/cancel", SweepCancelHandler),
         ("/sweeps/{sweep_id}/trials", SweepTrialsHandler),
+        ("/schedules", SchedulesHandler),
+        ("/schedules/_next", SchedulePreviewHandler),  # '_' starts no schedule name
+        ("/schedules/{ref}", ScheduleHandler),
+        ("/schedules/{ref}/pause", SchedulePauseHandler),
+        ("/schedules/{ref}/resume", ScheduleResumeHandler),
+        ("/schedules/{ref}/runs", ScheduleRunsHandler),
+        ("/schedules/{ref}/next", ScheduleNextHandler),
+        ("/notifications", NotificationsHandler),
+        ("/notifications/{ref}", NotificationHandler),
+        ("/notifications/{ref}/test", NotificationTestHandler),
+        ("/notifications/{ref}/deliveries", NotificationDeliveriesHandler),
     ]
 
 
@@ -1311,3 +1324,234 @@ class SweepTrialsHandler(MlbenchHandler):
     async def get(self, sweep_id: str) -> None:
         q = self.query(m.TrialsQuery)
         self.reply(await self.call(_trials, self.ws, sweep_id, q))
+
+
+# -- schedules ---------------------------------------------------------------------------------
+def _after(text: str | None) -> Any:
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"cannot read time {text!r}", hint="use ISO 8601") from None
+
+
+def _preview(q: m.SchedulePreviewQuery) -> Any:
+    from mlbench.schedules.service import preview
+
+    if (q.cron is None) == (q.frequency is None):
+        raise InvalidInputError("give cron, or frequency (and interval)")
+    trigger: dict[str, Any] = {"timezone": q.timezone}
+    if q.cron is not None:
+        trigger["cron"] = q.cron
+    else:
+        trigger["recurrence"] = {"frequency": q.frequency, "interval": q.interval}
+    return preview(trigger, q.count, _after(q.after))
+
+
+class ScheduleBase(MlbenchHandler):
+    def action_paths(self, spec: m.CreateSchedule) -> m.CreateSchedule:
+        """The job's (or the sweep trial's) paths, relative to the server root, made absolute."""
+        if spec.job is not None:
+            job = spec.job.model_copy(update=_given(self.job_paths(spec.job)))
+            return spec.model_copy(update={"job": job})
+        sweep = dict(spec.sweep or {})
+        trial = dict(sweep.get("trial") or {})
+        for key, kind in (("notebook_path", "file"), ("notebook", "file"), ("cwd", "dir")):
+            if isinstance(trial.get(key), str):
+                trial[key] = str(self.user_path(trial[key], kind=kind))
+        sweep["trial"] = trial
+        return spec.model_copy(update={"sweep": sweep})
+
+    def job_paths(self, job: JobSpec) -> dict[str, str | None]:
+        return {
+            "notebook_path": str(self.user_path(job.notebook_path)) if job.notebook_path else None,
+            "code": str(self.user_path(job.code, kind="dir")) if job.code else None,
+            "cwd": str(self.user_path(job.cwd, kind="dir")) if job.cwd else None,
+        }
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class SchedulesHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="List schedules", tag="schedules", action=READ, response=m.ScheduleList)
+    async def get(self) -> None:
+        self.reply(m.ScheduleList(items=await self.call(self.ws.schedules.list)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Create a schedule: a cron or recurrence rule in a time zone that starts a job "
+        "or a sweep (fired by the scheduler process, not by this server)",
+        tag="schedules",
+        action=WRITE,
+        body=m.CreateSchedule,
+        response=ScheduleInfo,
+        status=201,
+        errors=(404, 409),
+    )
+    async def post(self) -> None:
+        spec = self.action_paths(self.body(m.CreateSchedule))
+        body = spec.model_dump(exclude_unset=True)
+        self.reply(await self.call(self.ws.schedules.create, body), 201)
+
+
+class SchedulePreviewHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="The next fire times of a rule, without creating a schedule",
+        tag="schedules",
+        action=READ,
+        query=m.SchedulePreviewQuery,
+        response=NextTicks,
+    )
+    async def get(self) -> None:
+        self.reply(await self.call(_preview, self.query(m.SchedulePreviewQuery)))
+
+
+class ScheduleHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One schedule (by id or name)", tag="schedules", action=READ,
+        response=ScheduleInfo, errors=(404,),
+    )  # fmt: skip
+    async def get(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.schedules.info, ref))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a schedule and its run records (the jobs it started stay)",
+        tag="schedules", action=WRITE, status=204, errors=(404,),
+    )  # fmt: skip
+    async def delete(self, ref: str) -> None:
+        await self.call(self.ws.schedules.delete, ref)
+        self.reply(None, 204)
+
+
+class SchedulePauseHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Pause a schedule", tag="schedules", action=WRITE, response=ScheduleInfo,
+        errors=(404,),
+    )  # fmt: skip
+    async def post(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.schedules.pause, ref))
+
+
+class ScheduleResumeHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Resume a schedule from its next tick (ticks while paused are not missed runs)",
+        tag="schedules", action=WRITE, response=ScheduleInfo, errors=(404,),
+    )  # fmt: skip
+    async def post(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.schedules.resume, ref))
+
+
+class ScheduleRunsHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A schedule's runs: each tick fired (the job or sweep it started), failed or "
+        "missed, newest first",
+        tag="schedules", action=READ, query=m.ScheduleRunsQuery, response=m.ScheduleRunList,
+        errors=(404,),
+    )  # fmt: skip
+    async def get(self, ref: str) -> None:
+        q = self.query(m.ScheduleRunsQuery)
+        items = await self.call(self.ws.schedules.runs, ref, limit=q.limit)
+        self.reply(m.ScheduleRunList(items=items))
+
+
+class ScheduleNextHandler(ScheduleBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A schedule's next fire times, in its time zone",
+        tag="schedules", action=READ, query=m.NextTicksQuery, response=NextTicks,
+        errors=(404,),
+    )  # fmt: skip
+    async def get(self, ref: str) -> None:
+        q = self.query(m.NextTicksQuery)
+        self.reply(await self.call(self.ws.schedules.next, ref, q.count, _after(q.after)))
+
+
+# -- notifications -----------------------------------------------------------------------------
+class NotificationsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="List notification rules (secrets by name only)",
+        tag="notifications", action=READ, response=m.NotificationList,
+    )  # fmt: skip
+    async def get(self) -> None:
+        self.reply(m.NotificationList(items=await self.call(self.ws.notifications.list)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Add a notification rule: events sent to a signed webhook, Slack or email",
+        tag="notifications", action=WRITE, body=m.AddNotification, response=NotificationInfo,
+        status=201, errors=(409,),
+    )  # fmt: skip
+    async def post(self) -> None:
+        spec = self.body(m.AddNotification)
+        body = spec.model_dump(exclude_unset=True)
+        self.reply(await self.call(self.ws.notifications.add, body), 201)
+
+
+class NotificationHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One notification rule", tag="notifications", action=READ,
+        response=NotificationInfo, errors=(404,),
+    )  # fmt: skip
+    async def get(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.notifications.info, ref))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a notification rule, its secrets and its delivery log",
+        tag="notifications", action=WRITE, status=204, errors=(404,),
+    )  # fmt: skip
+    async def delete(self, ref: str) -> None:
+        await self.call(self.ws.notifications.delete, ref)
+        self.reply(None, 204)
+
+
+class NotificationTestHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Send a test notification through a rule now (one attempt, recorded)",
+        tag="notifications", action=WRITE, response=DeliveryInfo, errors=(404,),
+    )  # fmt: skip
+    async def post(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.notifications.test, ref))
+
+
+class NotificationDeliveriesHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A rule's deliveries, newest first, each with every attempt",
+        tag="notifications", action=READ, query=m.DeliveriesQuery, response=m.DeliveryList,
+        errors=(404,),
+    )  # fmt: skip
+    async def get(self, ref: str) -> None:
+        q = self.query(m.DeliveriesQuery)
+        items = await self.call(self.ws.notifications.deliveries, ref, limit=q.limit)
+        self.reply(m.DeliveryList(items=items))

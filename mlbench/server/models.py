@@ -18,6 +18,8 @@ from mlbench.environments.models import EnvironmentInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
+from mlbench.notify.models import DeliveryInfo, NotificationInfo, NotificationSpec
+from mlbench.schedules.models import ScheduleInfo, ScheduleRunInfo, ScheduleSpec
 from mlbench.sweeps.models import SweepInfo, SweepSpec, SweepStatus, TrialInfo
 from mlbench.validation import FiniteFloat
 
@@ -475,3 +477,50 @@ class TrialList(BaseModel):
 
 class DeleteSweepQuery(Request):
     delete_runs: bool = Field(True, description="Also delete (restorably) the MLflow runs.")
+
+
+# -- schedules and notifications ---------------------------------------------------------------
+class CreateSchedule(ScheduleSpec):
+    """A schedule; the job's (or the sweep trial's) paths are relative to the server root."""
+
+
+class ScheduleList(BaseModel):
+    items: list[ScheduleInfo] = Field(description="By name.")
+
+
+class ScheduleRunList(BaseModel):
+    items: list[ScheduleRunInfo] = Field(description="Newest tick first.")
+
+
+class ScheduleRunsQuery(Request):
+    limit: int = Field(50, ge=1, le=1000)
+
+
+class NextTicksQuery(Request):
+    count: int = Field(5, ge=1, le=1000)
+    after: str | None = Field(
+        None, description="ISO time to start from (default now; without offset: the rule's zone)."
+    )
+
+
+class SchedulePreviewQuery(NextTicksQuery):
+    cron: str | None = Field(None, max_length=200)
+    frequency: Literal["minute", "hour", "day", "week", "month"] | None = None
+    interval: int = Field(1, ge=1, le=1000)
+    timezone: str = Field("UTC", max_length=64)
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationInfo]
+
+
+class AddNotification(NotificationSpec):
+    """A notification rule; ``secret`` and ``password`` are stored apart, never returned."""
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryInfo] = Field(description="Newest first, each with every attempt.")
+
+
+class DeliveriesQuery(Request):
+    limit: int = Field(50, ge=1, le=1000)
