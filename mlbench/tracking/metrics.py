@@ -75,6 +75,11 @@ class DisplaySink:
 class MlflowSink:
     """Outside a job: batches go to MLflow's active run (started if there is none)."""
 
+    def __init__(self) -> None:
+        # imported now: the last flush runs at exit, when Python refuses the thread pools
+        # that importing mlflow sets up ("can't register atexit after shutdown")
+        import mlflow  # noqa: F401
+
     def write(self, points: list[Point]) -> None:
         from mlbench.tracking.client import log_to_active_run
 
