@@ -72,20 +72,26 @@ class Notifier:
             if not rules:
                 return 0
             low = min(r.cursor for r in rules)
+            # the newest id first, then the events up to it: one added meanwhile waits for
+            # the next pass instead of being skipped
+            top = s.scalar(select(func.max(JobEventRow.id))) or low
             events = list(
                 s.scalars(
                     select(JobEventRow)
                     .where(
-                        JobEventRow.id > low, JobEventRow.kind.in_(("status", "sweep", "schedule"))
+                        JobEventRow.id > low,
+                        JobEventRow.id <= top,
+                        JobEventRow.kind.in_(("status", "sweep", "schedule")),
                     )
                     .order_by(JobEventRow.id)
                     .limit(BATCH)
                 )
             )
-            top = s.scalar(select(func.max(JobEventRow.id))) or low
             described = [d for e in events if (d := self._describe(s, e)) is not None]
         if events and len(events) == BATCH:
             top = events[-1].id
+        if not described and all(r.cursor >= top for r in rules):
+            return 0  # nothing new: no write (this runs every second)
         queued = 0
         with self.ws.db.write() as s:
             for rule in rules:

@@ -64,6 +64,7 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.id = name or new_id()
         self.stop_event = threading.Event()
+        self._expired_at: datetime | None = None
 
     # -- one pass ------------------------------------------------------------------------------
     def run_due(self, now: datetime | None = None) -> list[ScheduleRunInfo]:
@@ -87,7 +88,9 @@ class Scheduler:
                 continue
             if plan is not None:
                 out.extend(self._fire(plan, now))
-        self._expire_stale_claims(now)
+        if self._expired_at is None or now - self._expired_at >= timedelta(minutes=1):
+            self._expired_at = now
+            self._expire_stale_claims(now)
         return out
 
     def next_wakeup(self) -> datetime | None:
