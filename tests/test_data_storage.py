@@ -26,6 +26,7 @@ from mlbench.data.errors import (
 )
 from mlbench.data.hashing import scan_remote
 from mlbench.data.service import blob_path
+from mlbench.errors import InvalidInputError
 from mlbench.store import DatastoreRow, DataVersionRow
 from tests import storage_servers
 from tests.conftest import require_module
@@ -344,3 +345,40 @@ def test_credentials_in_the_os_keyring(
     finally:
         ws.close()
         keyring.set_keyring(previous)
+
+
+def test_an_azureml_job_file_reads_its_remote_inputs_through_datastores(
+    ws: Any, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """s3:// and azureml://datastores/NAME/paths/P inputs of a job file are registered as data
+    versions on the datastore holding them, staged for the command, and noted."""
+    s3 = s3_server
+    make_s3_store(ws, s3, name="lake")
+    client = s3.client()
+    client.put_object(Bucket=s3.bucket, Key="team/in/rows.csv", Body=b"k,v\n1,a\n")  # type: ignore[attr-defined]
+    client.put_object(Bucket=s3.bucket, Key="team/dir/x.txt", Body=b"from a folder")  # type: ignore[attr-defined]
+    job_file = tmp_path / "remote.yml"
+    job_file.write_text(
+        "command: cat ${{inputs.rows}} && cat ${{inputs.folder}}/x.txt\n"
+        "inputs:\n"
+        "  rows:\n"
+        "    type: uri_file\n"
+        f"    path: s3://{s3.bucket}/team/in/rows.csv\n"
+        "  folder:\n"
+        "    type: uri_folder\n"
+        "    path: azureml://datastores/lake/paths/dir\n"
+        "  page:\n"
+        "    type: uri_file\n"
+        "    path: https://example.com/data.csv\n"
+    )
+    with pytest.raises(InvalidInputError, match=r"remote\.yml:9: input page: https:// paths"):
+        ws.jobs.submit_yaml(job_file)
+    assert ws.data.list() == []  # a bad file registers nothing
+    job_file.write_text(job_file.read_text().split("  page:")[0])
+    loaded = ws.jobs.load_yaml(job_file)
+    assert loaded.body["inputs"] == {"rows": "data:remote-rows:1", "folder": "data:remote-folder:1"}
+    assert any("s3://" in n and "data:remote-rows:1" in n for n in loaded.notes)
+    job = ws.jobs.submit_yaml(job_file).wait(120)
+    assert job.info.status.value == "completed", job.info.status_reason
+    assert "k,v\n1,a\nfrom a folder" in job.logs()
+    assert ws.data.info("remote-rows:1").stored == "reference"

@@ -87,11 +87,32 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
 
 
+def datastore_uri(uri: str) -> str | None:
+    """An Azure storage URI as mlbench's datastores read it; None where none can (http)."""
+    m = re.match(r"azureml://datastores/(?P<store>[^/]+)/paths/(?P<path>.*)$", uri)
+    if m:
+        return f"datastore://{m.group('store')}/{m.group('path')}"
+    m = re.match(r"(?P<scheme>wasbs|abfss)://(?P<container>[^@/]+)@[^/]+/?(?P<path>.*)$", uri)
+    if m:
+        scheme = "az" if m.group("scheme") == "wasbs" else "abfs"
+        return f"{scheme}://{m.group('container')}/{m.group('path')}"
+    if uri.startswith(("s3://", "gs://", "adl://")):
+        return uri
+    return None
+
+
+Register = Callable[[str, str, "str | None"], str]
+
+
 class _Reader:
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, text: str, register: Register | None = None) -> None:
         self.path = path
         self.base = path.parent
         self.notes: list[str] = []
+        self._register = register
+        self.remote: list[
+            tuple[dict[str, str], str, str, str, str | None, str, tuple[str, ...]]
+        ] = []
         try:
             self.root = yaml.compose(text)
             self.data = yaml.safe_load(text)
@@ -117,6 +138,18 @@ class _Reader:
 
     def fail(self, message: str, *keys: str, hint: str | None = None) -> InvalidInputError:
         return InvalidInputError(f"{self.path.name}:{self.line(*keys)}: {message}", hint=hint)
+
+    def register_remote(self) -> None:
+        """The remote inputs as data versions on the datastores holding them."""
+        for bindings, name, asset, uri, kind, value, here in self.remote:
+            if self._register is None:
+                raise InvalidInputError("remote inputs need a workspace to register them in")
+            try:
+                ref = self._register(asset, uri, kind)
+            except InvalidInputError as exc:
+                raise self.fail(f"input {name}: {exc.message}", *here, hint=exc.hint) from None
+            bindings[name] = ref
+            self.note(f"input {name}: {value} -> the mlbench data asset {ref} (on its datastore)")
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -193,7 +226,7 @@ class _Reader:
                 value = given.get("path")
                 if value is None:
                     raise self.fail(f"input {name} has no path", *here)
-            if isinstance(value, str) and value.startswith("azureml:"):
+            if isinstance(value, str) and value.startswith("azureml:") and "://" not in value:
                 m = DATA_REF.match(value)
                 if not m:
                     raise self.fail(f"input {name}: cannot read data reference {value!r}", *here)
@@ -203,13 +236,21 @@ class _Reader:
                 bindings[name] = ref
                 self.note(f"input {name}: {value} -> the mlbench data asset {ref}")
             elif isinstance(value, str) and value.startswith(REMOTE):
-                raise self.fail(
-                    f"input {name}: {value.split('://')[0]}:// paths are not read by command "
-                    "jobs yet",
-                    *here,
-                    hint="register the data first (mlbench data create NAME --path URI "
-                    "--datastore STORE) and use azureml:NAME:VERSION, or a local path",
+                uri = datastore_uri(value)
+                if uri is None:
+                    raise self.fail(
+                        f"input {name}: {value.split('://')[0]}:// paths are not read by "
+                        "command jobs",
+                        *here,
+                        hint="register the data first (mlbench data create NAME URI) and use "
+                        "azureml:NAME:VERSION, or a local path",
+                    )
+                kind = (
+                    "file" if isinstance(given, dict) and given.get("type") == "uri_file" else None
                 )
+                asset = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{self.path.stem}-{name}").strip("-")
+                # registered once the whole file is read: a bad file registers nothing
+                self.remote.append((bindings, name, asset, uri, kind, value, here))
             elif isinstance(value, str) and isinstance(given, dict):  # a local file or folder
                 local = (self.base / value).resolve()
                 if not local.exists():
@@ -264,13 +305,16 @@ def load_job_yaml(
     *,
     compute_exists: Callable[[str], bool],
     environment_exists: Callable[[str], bool],
+    register_data: Register | None = None,
 ) -> Loaded:
-    """Read an Azure ML job file into what ``ws.jobs.submit`` or ``ws.sweeps.submit`` takes."""
+    """Read an Azure ML job file into what ``ws.jobs.submit`` or ``ws.sweeps.submit`` takes.
+    ``register_data(asset, uri, kind)`` registers a remote input (on the datastore holding it)
+    and returns its exact data reference."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInputError(f"{path} does not exist", hint="give the job's YAML file") from None
-    r = _Reader(path, text)
+    r = _Reader(path, text, register_data)
     data = r.data
     kind = data.get("type", "command")
     if kind == "pipeline":
@@ -311,6 +355,7 @@ def load_job_yaml(
             outputs=outputs,
             tags=tags,
         )
+        r.register_remote()
         return Loaded("command", body, r.notes)
     trial = data.get("trial")
     if not isinstance(trial, dict):
@@ -334,6 +379,7 @@ def load_job_yaml(
     for key in ("sampling_algorithm", "early_termination"):
         if data.get(key) is not None:
             sweep[key] = data[key]
+    r.register_remote()
     return Loaded("sweep", sweep, r.notes)
 
 

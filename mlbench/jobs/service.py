@@ -120,6 +120,7 @@ class Jobs:
             Path(path).expanduser().resolve(),
             compute_exists=lambda name: name in {t.name for t in ws.compute.list()},
             environment_exists=lambda name: _environment_exists(ws, name),
+            register_data=lambda asset, uri, kind: _register_remote(ws, asset, uri, kind),
         )
 
     def export_yaml(self, job_id: str) -> str:
@@ -629,6 +630,12 @@ class JobSource:
             copy_code(self.code, paths.code(job_id))
         else:
             paths.code(job_id).mkdir(parents=True, exist_ok=True)
+
+
+def _register_remote(ws: Any, asset: str, uri: str, kind: str | None) -> str:
+    """A remote input of a job file as a data asset version (an identical one is reused)."""
+    version = ws.data.create(asset, uri, kind=kind)
+    return f"data:{version.info.name}:{version.info.version}"
 
 
 def _environment_exists(ws: Any, name: str) -> bool:
