@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlbench.data.service import Data
     from mlbench.environments.service import Environments
     from mlbench.notify.service import Notifications
+    from mlbench.pipelines.service import Pipelines
     from mlbench.schedules.service import Schedules
     from mlbench.sweeps.service import Sweeps
 
@@ -135,6 +136,13 @@ class Workspace:
         from mlbench.sweeps.service import Sweeps
 
         return Sweeps(self)
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """DAGs of notebook and command steps passing data, with step reuse (steps are jobs)."""
+        from mlbench.pipelines.service import Pipelines
+
+        return Pipelines(self)
 
     @cached_property
     def schedules(self) -> Schedules:

@@ -177,8 +177,21 @@ class TrackingClient:
             )
             for d in datasets
         ]
-        if inputs:
-            self.client.log_inputs(run_id, datasets=inputs)
+        if not inputs:
+            return
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(3):
+            try:
+                self.client.log_inputs(run_id, datasets=inputs)
+                return
+            except MlflowException as exc:
+                # two runs of one experiment logging the same new dataset at once (a pipeline's
+                # fan-out): one insert wins, the other hits the unique key; again finds it
+                if "UNIQUE constraint" not in str(exc) and "IntegrityError" not in str(exc):
+                    raise
+                if attempt == 2:
+                    raise
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)

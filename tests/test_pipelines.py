@@ -1,0 +1,460 @@
+"""Pipelines on real kernels and a real agent: data passed between steps, failure policies,
+step reuse and each key component, ``why``, reruns and subsets, agent SIGKILL mid-run, and
+bad pipelines refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+
+from mlbench.errors import InvalidInputError, MlbenchError
+from tests.conftest import make_notebook, run_cli
+from tests.test_jobs import WAIT, wait_for
+
+PREP = """
+import os
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "numbers.json"), "w") as f:
+    json.dump(list(range(n)), f)
+"""
+SCALE = """
+import os, time
+time.sleep(pause)
+numbers = json.load(open(os.path.join(train, "numbers.json")))
+os.makedirs(result, exist_ok=True)
+with open(os.path.join(result, "value.json"), "w") as f:
+    json.dump(sum(numbers) * factor, f)
+if fail:
+    raise RuntimeError("asked to fail")
+"""
+JOIN = """
+import os
+a = json.load(open(os.path.join(left, "value.json")))
+b = json.load(open(os.path.join(right, "value.json")))
+os.makedirs(total, exist_ok=True)
+with open(os.path.join(total, "total.json"), "w") as f:
+    json.dump(a + b, f)
+"""
+
+
+def _notebooks(folder: Path) -> dict[str, Path]:
+    return {
+        "prep": make_notebook(
+            folder / "prep.ipynb", "import json", PREP, parameters='n = 3\nout = ""'
+        ),
+        "scale": make_notebook(
+            folder / "scale.ipynb",
+            "import json",
+            SCALE,
+            parameters='train = ""\nresult = ""\nfactor = 1\npause = 0.0\nfail = False',
+        ),
+        "join": make_notebook(
+            folder / "join.ipynb",
+            "import json",
+            JOIN,
+            parameters='left = ""\nright = ""\ntotal = ""',
+        ),
+    }
+
+
+def _diamond(folder: Path, **settings: Any) -> dict[str, Any]:
+    """prep -> (a, b) -> join: fan-out and fan-in, data passed at each edge."""
+    nbs = _notebooks(folder)
+    body = {
+        "type": "pipeline",
+        "display_name": "diamond",
+        "inputs": {"n": 4, "pause": 0.0},
+        "settings": settings,
+        "jobs": {
+            "prep": {
+                "type": "notebook",
+                "notebook": str(nbs["prep"]),
+                "parameters": {"n": "${{parent.inputs.n}}"},
+                "outputs": {"out": {"type": "uri_folder"}},
+            },
+            "a": {
+                "type": "notebook",
+                "notebook": str(nbs["scale"]),
+                "inputs": {"train": "${{parent.jobs.prep.outputs.out}}"},
+                "parameters": {"factor": 2, "pause": "${{parent.inputs.pause}}"},
+                "outputs": {"result": None},
+            },
+            "b": {
+                "type": "notebook",
+                "notebook": str(nbs["scale"]),
+                "inputs": {"train": "${{parent.jobs.prep.outputs.out}}"},
+                "parameters": {"factor": 10, "pause": "${{parent.inputs.pause}}"},
+                "outputs": {"result": None},
+            },
+            "join": {
+                "type": "notebook",
+                "notebook": str(nbs["join"]),
+                "inputs": {
+                    "left": "${{parent.jobs.a.outputs.result}}",
+                    "right": "${{parent.jobs.b.outputs.result}}",
+                },
+                "outputs": {"total": "${{parent.outputs.total}}"},
+            },
+        },
+    }
+    return body
+
+
+def _read(ws: Any, ref: str, filename: str) -> Any:
+    return json.loads((ws.data.get(ref).path() / filename).read_text())
+
+
+def _statuses(run: Any) -> dict[str, str]:
+    return {s.name: s.status.value for s in run.steps()}
+
+
+# -- validation before anything runs -----------------------------------------------------------
+def test_cycles_and_bad_bindings_are_refused_before_anything_runs(ws: Any, tmp_path: Path) -> None:
+    base = _diamond(tmp_path)
+
+    def refused(change: Any, message: str) -> None:
+        body = json.loads(json.dumps(base))
+        change(body)
+        with pytest.raises(MlbenchError) as err:
+            ws.pipelines.run(body, start_agent=False)
+        assert message in str(err.value), str(err.value)
+
+    def cycle(b: dict[str, Any]) -> None:
+        b["jobs"]["prep"]["inputs"] = {"seed": "${{parent.jobs.join.outputs.total}}"}
+
+    refused(cycle, "cycle: ")
+
+    def unknown_step(b: dict[str, Any]) -> None:
+        b["jobs"]["a"]["inputs"]["train"] = "${{parent.jobs.nope.outputs.out}}"
+
+    refused(unknown_step, "reads step 'nope', which does not exist")
+
+    def unknown_output(b: dict[str, Any]) -> None:
+        b["jobs"]["a"]["inputs"]["train"] = "${{parent.jobs.prep.outputs.missing}}"
+
+    refused(unknown_output, "reads output 'missing' of step 'prep'")
+
+    def unknown_input(b: dict[str, Any]) -> None:
+        b["jobs"]["a"]["parameters"]["factor"] = "${{parent.inputs.nope}}"
+
+    refused(unknown_input, "pipeline input 'nope', which is not declared")
+
+    def type_mismatch(b: dict[str, Any]) -> None:
+        b["jobs"]["a"]["parameters"]["factor"] = "lots"
+
+    refused(type_mismatch, "step a:")
+
+    def path_into_int(b: dict[str, Any]) -> None:  # a data path bound to an int parameter
+        b["jobs"]["b"]["inputs"]["factor"] = "${{parent.jobs.prep.outputs.out}}"
+
+    refused(path_into_int, "step b:")
+
+    def missing_file(b: dict[str, Any]) -> None:
+        b["jobs"]["join"]["notebook"] = str(tmp_path / "nowhere.ipynb")
+
+    refused(missing_file, "does not exist")
+
+    def bad_ref(b: dict[str, Any]) -> None:
+        b["jobs"]["a"]["inputs"]["train"] = "${{parent.job.prep}}"
+
+    refused(bad_ref, "cannot read the reference")
+    assert ws.pipelines.list().items == []
+    assert list(ws.jobs.list()) == []
+    assert not (ws.home / "pipelines").exists() or not any((ws.home / "pipelines").iterdir())
+
+
+def test_yaml_file_and_builder_give_the_same_graph(tmp_path: Path) -> None:
+    from mlbench.pipelines import Pipeline
+    from mlbench.pipelines.spec import check_graph, load_yaml, parse_pipeline
+
+    body = _diamond(tmp_path)
+    path = tmp_path / "diamond.yml"
+    path.write_text(yaml.safe_dump(body))
+    from_file = parse_pipeline(load_yaml(path), tmp_path)
+    p = Pipeline("diamond")
+    n, pause = p.input("n", 4), p.input("pause", 0.0)
+    prep = p.notebook("prep", tmp_path / "prep.ipynb", parameters={"n": n}, outputs=["out"])
+    a = p.notebook(
+        "a",
+        tmp_path / "scale.ipynb",
+        inputs={"train": prep.outputs.out},
+        parameters={"factor": 2, "pause": pause},
+        outputs=["result"],
+    )
+    b = p.notebook(
+        "b",
+        tmp_path / "scale.ipynb",
+        inputs={"train": prep.outputs.out},
+        parameters={"factor": 10, "pause": pause},
+        outputs=["result"],
+    )
+    p.notebook(
+        "join",
+        tmp_path / "join.ipynb",
+        inputs={"left": a.outputs.result, "right": b.outputs.result},
+        outputs={"total": "${{parent.outputs.total}}"},
+    )
+    built = p.spec()
+    assert check_graph(built) == check_graph(from_file) == ["prep", "a", "b", "join"]
+    assert built.model_dump() == from_file.model_dump()
+    with pytest.raises(InvalidInputError, match="declares no output"):
+        _ = prep.outputs.nope
+
+
+# -- running -----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_fan_out_fan_in_passes_data_and_a_second_run_reuses_every_step(
+    ws: Any, tmp_path: Path
+) -> None:
+    run = ws.pipelines.run(_diamond(tmp_path))
+    info = run.wait(WAIT).info
+    assert info.status.value == "completed", (info.status_reason, _statuses(run))
+    steps = {s.name: s for s in run.steps()}
+    assert all(s.status.value == "completed" for s in steps.values())
+    # 0+1+2+3 = 6: a = 12, b = 60, join = 72
+    assert _read(ws, steps["a"].outputs["result"], "value.json") == 12
+    assert _read(ws, info.outputs["total"], "total.json") == 72
+    # each downstream job read the exact version its upstream step produced
+    join_job = ws.jobs.info(steps["join"].job_id)
+    assert {b.ref for b in join_job.inputs} == {
+        steps["a"].outputs["result"],
+        steps["b"].outputs["result"],
+    }
+    assert join_job.parent.kind == "pipeline" and join_job.parent.id == run.id
+    # MLflow: a parent run with a child run per step
+    child = ws.tracking.client.get_run(join_job.mlflow_run_id).data.tags
+    assert child["mlflow.parentRunId"] == info.mlflow_run_id
+    assert ws.tracking.client.get_run(info.mlflow_run_id).info.status == "FINISHED"
+    started = time.monotonic()
+    again = ws.pipelines.run(_diamond(tmp_path)).wait(WAIT)
+    assert again.info.status.value == "completed"
+    assert set(_statuses(again).values()) == {"reused"}
+    assert time.monotonic() - started < 15
+    assert again.info.outputs["total"] == info.outputs["total"]
+    assert list(ws.jobs.list(parent=again.id)) == []  # no kernel started
+    why = again.why("join")
+    assert why.reused and run.id in why.reason
+
+
+@pytest.mark.slow
+def test_independent_steps_run_at_once(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path)
+    body["inputs"]["pause"] = 2.0
+    run = ws.pipelines.run(body).wait(WAIT)
+    assert run.info.status.value == "completed"
+    a, b = (ws.jobs.info(run.step(n).job_id) for n in ("a", "b"))
+    # a and b overlapped: each started before the other finished
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at
+
+
+@pytest.mark.slow
+def test_a_failed_step_cancels_the_rest_by_default(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path)
+    body["jobs"]["a"]["parameters"]["fail"] = True
+    body["jobs"]["b"]["parameters"]["pause"] = 30.0
+    run = ws.pipelines.run(body)
+    info = run.wait(WAIT).info
+    states = _statuses(run)
+    assert info.status.value == "failed" and "step(s) a failed" in info.status_reason
+    assert states["a"] == "failed" and states["b"] == "canceled" and states["join"] == "skipped"
+    assert "asked to fail" in run.step("a").status_reason
+
+
+@pytest.mark.slow
+def test_continue_on_step_failure_runs_the_independent_steps(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path, continue_on_step_failure=True)
+    body["jobs"]["a"]["parameters"]["fail"] = True
+    body["jobs"]["b"]["parameters"]["pause"] = 1.0
+    body["jobs"]["side"] = {  # depends on b only: runs although a failed
+        "type": "notebook",
+        "notebook": str(tmp_path / "join.ipynb"),
+        "inputs": {
+            "left": "${{parent.jobs.b.outputs.result}}",
+            "right": "${{parent.jobs.b.outputs.result}}",
+        },
+        "outputs": {"total": None},
+    }
+    run = ws.pipelines.run(body)
+    info = run.wait(WAIT).info
+    states = _statuses(run)
+    assert info.status.value == "failed"
+    assert states == {
+        "prep": "completed",
+        "a": "failed",
+        "b": "completed",
+        "join": "skipped",
+        "side": "completed",
+    }
+    assert run.step("join").status_reason == "upstream step a failed"
+    assert _read(ws, run.step("side").outputs["total"], "total.json") == 120
+
+
+# -- reuse keys --------------------------------------------------------------------------------
+def _save_again(path: Path) -> None:
+    """Re-save a notebook as JupyterLab would after running it: outputs, counts, ids and
+    metadata change; the code does not."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata["collapsed"] = True
+        cell["id"] = f"changed-{i}"
+        if cell.cell_type == "code":
+            cell.execution_count = 40 + i
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    nb.metadata["language_info"] = {"name": "python", "version": "3.99"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_each_key_component_decides_reuse_and_why_names_it(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path)
+    first = ws.pipelines.run(body).wait(WAIT)
+    assert first.info.status.value == "completed"
+
+    def rerun(change: Any = None) -> Any:
+        b = json.loads(json.dumps(body))
+        if change:
+            change(b)
+        r = ws.pipelines.run(b).wait(WAIT)
+        assert r.info.status.value == "completed", r.info.status_reason
+        return r
+
+    # an output-only change (the asset's name is not in the key) and a re-saved notebook: reused
+    _save_again(tmp_path / "scale.ipynb")
+    r = rerun()
+    assert set(_statuses(r).values()) == {"reused"}
+    # parameters: a's factor changes -> a and join rerun (join's input version changed)
+    r = rerun(lambda b: b["jobs"]["a"]["parameters"].update(factor=3))
+    assert _statuses(r) == {"prep": "reused", "a": "completed", "b": "reused", "join": "completed"}
+    why = r.why("a")
+    assert why.changed == ["parameters"] and "parameters.factor: 2 -> 3" in why.details
+    assert r.why("join").changed == ["inputs"]
+    assert any(d.startswith("inputs.left:") for d in r.why("join").details)
+    # a pipeline input substituted into a parameter
+    r = rerun(lambda b: b["inputs"].update(n=5))
+    assert _statuses(r)["prep"] == "completed" and r.why("prep").changed == ["parameters"]
+    # code: one changed line -> that step reruns, with a diff
+    nb = nbformat.read(tmp_path / "join.ipynb", as_version=4)
+    nb.cells[-1].source += "\nprint('done')"
+    nbformat.write(nb, tmp_path / "join.ipynb")
+    r = rerun()
+    assert _statuses(r) == {"prep": "reused", "a": "reused", "b": "reused", "join": "completed"}
+    why = r.why("join")
+    assert why.changed == ["code"] and "+print('done')" in why.details
+    # options: an environment variable
+    r = rerun(lambda b: b["jobs"]["b"].update(environment_variables={"X": "1"}))
+    assert r.why("b").changed == ["options"] and _statuses(r)["b"] == "completed"
+    # where it runs is not in the key: a timeout and resources change nothing
+    r = rerun(lambda b: b["jobs"]["b"].update(environment_variables={"X": "1"}, timeout_s=600))
+    assert _statuses(r)["b"] == "reused"
+    # force_rerun (step), is_deterministic: false
+    r = rerun(lambda b: b["jobs"]["prep"].update(force_rerun=True))
+    assert _statuses(r)["prep"] == "completed" and "force_rerun" in r.why("prep").reason
+    r = rerun(lambda b: b["jobs"]["prep"].update(is_deterministic=False))
+    assert _statuses(r)["prep"] == "completed" and "is_deterministic" in r.why("prep").reason
+
+
+def test_key_components_unit(tmp_path: Path) -> None:
+    from mlbench.pipelines import keys
+
+    path = make_notebook(tmp_path / "k.ipynb", "x = 1", parameters="a = 1")
+    before = keys.notebook_digest(path.read_bytes())
+    _save_again(path)
+    assert keys.notebook_digest(path.read_bytes()) == before
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].metadata.tags = []  # the parameters tag decides where papermill injects
+    nbformat.write(nb, path)
+    assert keys.notebook_digest(path.read_bytes()) != before
+    assert len(before) == 64
+
+
+# -- reruns and subsets ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_rerun_from_a_step_runs_it_and_downstream_only(ws: Any, tmp_path: Path) -> None:
+    run = ws.pipelines.run(_diamond(tmp_path)).wait(WAIT)
+    again = ws.pipelines.rerun(run.id, from_step="a").wait(WAIT)
+    assert again.info.status.value == "completed" and again.info.source_run_id == run.id
+    assert _statuses(again) == {
+        "prep": "reused",
+        "a": "completed",
+        "b": "reused",
+        "join": "completed",
+    }
+    assert again.step("prep").reused_from_run == run.id
+    assert "selected in a rerun" in again.why("a").reason
+    only = ws.pipelines.run(_diamond(tmp_path), only=["b"]).wait(WAIT)
+    assert _statuses(only) == {"prep": "reused", "a": "excluded", "b": "reused", "join": "excluded"}
+
+
+@pytest.mark.slow
+def test_rerun_of_a_failed_run_runs_only_what_did_not_succeed(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path, continue_on_step_failure=True)
+    body["jobs"]["a"]["parameters"]["fail"] = True
+    failed = ws.pipelines.run(body).wait(WAIT)
+    assert failed.info.status.value == "failed"
+    # the same snapshots fail again, but prep and b are taken from the failed run, not rerun
+    again = ws.pipelines.rerun(failed.id).wait(WAIT)
+    states = _statuses(again)
+    assert states["prep"] == "reused" and states["b"] == "reused" and states["a"] == "failed"
+    assert again.step("b").reused_from_run == failed.id
+
+
+# -- durability --------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_agent_sigkill_mid_run_resumes_without_rerunning_completed_steps(
+    ws: Any, tmp_path: Path
+) -> None:
+    body = _diamond(tmp_path)
+    body["inputs"]["pause"] = 3.0
+    run = ws.pipelines.run(body)
+    wait_for(lambda: _statuses(run)["a"] == "running", timeout=WAIT)
+    prep_job = run.step("prep").job_id
+    pid = int(wait_for(lambda: (ws.jobs.agent("local").info() or {}).get("pid")))
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not ws.jobs.agent("local").is_running())
+    ws.jobs.agent("local").ensure_running(wait=True)
+    info = run.wait(WAIT).info
+    states = _statuses(run)
+    if info.status.value == "failed":  # the killed steps' jobs end agent_lost (no retries)
+        assert {states["a"], states["b"]} == {"failed"} and states["prep"] == "completed"
+        assert "agent" in run.step("a").status_reason
+        again = ws.pipelines.rerun(run.id).wait(WAIT)
+        assert again.info.status.value == "completed"
+        assert _statuses(again)["prep"] == "reused"
+    else:
+        assert info.status.value == "completed"
+    assert run.step("prep").job_id == prep_job
+    jobs = ws.jobs.list(parent=run.id, limit=100)
+    names = sorted(ws.jobs.info(j.id).parent.name for j in jobs)
+    assert names == sorted(set(names)), "a step was submitted twice"
+
+
+# -- faces -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_cli_run_list_show_why_rerun(tmp_path: Path) -> None:
+    home = tmp_path / "cli-ws"
+    path = tmp_path / "diamond.yml"
+    path.write_text(yaml.safe_dump(_diamond(tmp_path)))
+    done = run_cli(home, "pipeline", "run", str(path), "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == "completed"
+    listed = run_cli(home, "pipeline", "list")
+    assert run["id"] in listed.stdout and "completed" in listed.stdout
+    shown = run_cli(home, "pipeline", "show", run["id"])
+    assert "join" in shown.stdout and "completed" in shown.stdout
+    again = run_cli(home, "pipeline", "rerun", run["id"], "--from", "join", "--wait")
+    assert again.returncode == 0, again.stderr
+    rerun_id = again.stdout.split()[0] if again.stdout else ""
+    assert rerun_id
+    why = run_cli(home, "pipeline", "why", rerun_id, "prep")
+    assert why.returncode == 0 and "reused" in why.stdout
+    bad = run_cli(home, "pipeline", "run", str(path), "--only", "nope")
+    assert bad.returncode == 2 and "unknown step 'nope'" in bad.stderr
