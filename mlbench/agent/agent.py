@@ -52,6 +52,7 @@ from mlbench.formatting import strip_ansi
 from mlbench.jobenv import AGENT_GPUS_ENV
 from mlbench.jobs.lifecycle import Outcome, RunContext
 from mlbench.jobs.models import JobError, JobInfo, JobResources, JobStatus
+from mlbench.pipelines.driver import PipelineDriver
 from mlbench.store import AgentRow, JobRow
 from mlbench.store.locks import FileLock
 from mlbench.sweeps.driver import SweepDriver
@@ -161,6 +162,7 @@ class Agent:
         self._prewarm()
         self.sweeps = SweepDriver(self.ws, self.compute, lambda: self.capacity.max_concurrent_jobs)
         self._sweeping = False
+        self.pipelines = PipelineDriver(self.ws, self.compute)
         self._relay_thread = threading.Thread(
             target=self._relay_loop, name="metrics-relay", daemon=True
         )
@@ -273,6 +275,7 @@ class Agent:
         try:
             self.sweeps.tick()
             self._sweeping = self.sweeps.active()
+            self.pipelines.tick()
         except Exception as exc:
             if is_disk_full(exc):
                 raise
@@ -304,7 +307,7 @@ class Agent:
     def _idle_expired(self) -> bool:
         if not self.on_demand:
             return False
-        if self._running or self._has_queued() or self.sweeps.active():
+        if self._running or self._has_queued() or self.sweeps.active() or self.pipelines.active():
             self._idle_since = time.monotonic()
             return False
         return time.monotonic() - self._idle_since >= self.idle_timeout
