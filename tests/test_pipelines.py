@@ -452,9 +452,12 @@ def test_cli_run_list_show_why_rerun(tmp_path: Path) -> None:
     assert "join" in shown.stdout and "completed" in shown.stdout
     again = run_cli(home, "pipeline", "rerun", run["id"], "--from", "join", "--wait")
     assert again.returncode == 0, again.stderr
-    rerun_id = again.stdout.split()[0] if again.stdout else ""
-    assert rerun_id
+    assert "join: completed" in again.stdout and "prep: reused" in again.stdout
+    rerun_id, status = again.stdout.strip().splitlines()[-1].split()
+    assert status == "completed"
     why = run_cli(home, "pipeline", "why", rerun_id, "prep")
-    assert why.returncode == 0 and "reused" in why.stdout
+    assert why.returncode == 0 and f"prep: reused: reused from run {run['id']}" in why.stdout
+    why = run_cli(home, "pipeline", "why", rerun_id, "join", "--json")
+    assert json.loads(why.stdout)["reason"] == "not looked up: selected in a rerun"
     bad = run_cli(home, "pipeline", "run", str(path), "--only", "nope")
     assert bad.returncode == 2 and "unknown step 'nope'" in bad.stderr
