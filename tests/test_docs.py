@@ -290,6 +290,7 @@ class DocSession:
             ws = self._workspace()
             try:
                 _stop_agents(ws)
+                ws.schedules.scheduler().stop()  # a file that made schedules or rules
             finally:
                 ws.close()
 
