@@ -461,3 +461,72 @@ def test_cli_run_list_show_why_rerun(tmp_path: Path) -> None:
     assert json.loads(why.stdout)["reason"] == "not looked up: selected in a rerun"
     bad = run_cli(home, "pipeline", "run", str(path), "--only", "nope")
     assert bad.returncode == 2 and "unknown step 'nope'" in bad.stderr
+
+
+# -- Azure ML pipeline YAML --------------------------------------------------------------------
+AZURE_PIPELINE = """
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+display_name: azure-two-steps
+experiment_name: pipelines-azure
+settings:
+  default_compute: azureml:cpu-cluster
+  continue_on_step_failure: false
+inputs:
+  rows: 5
+outputs:
+  final:
+    type: uri_folder
+jobs:
+  make:
+    type: command
+    code: src/make
+    command: python make.py --rows ${{inputs.rows}} --out ${{outputs.table}}
+    environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+    inputs:
+      rows: ${{parent.inputs.rows}}
+    outputs:
+      table:
+        type: uri_folder
+  count:
+    type: command
+    code: src/count
+    command: python count.py --table ${{inputs.table}} --out ${{outputs.n}}
+    inputs:
+      table: ${{parent.jobs.make.outputs.table}}
+    outputs:
+      n: ${{parent.outputs.final}}
+"""
+
+
+@pytest.mark.slow
+def test_azure_ml_pipeline_yaml_runs_as_written(ws: Any, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "make").mkdir(parents=True)
+    (src / "count").mkdir()
+    (src / "make" / "make.py").write_text(
+        "import argparse, os\np = argparse.ArgumentParser()\np.add_argument('--rows', type=int)\n"
+        "p.add_argument('--out')\na = p.parse_args()\nos.makedirs(a.out, exist_ok=True)\n"
+        "open(os.path.join(a.out, 'rows.txt'), 'w').write('\\n'.join(map(str, range(a.rows))))\n"
+    )
+    (src / "count" / "count.py").write_text(
+        "import argparse, os\np = argparse.ArgumentParser()\np.add_argument('--table')\n"
+        "p.add_argument('--out')\na = p.parse_args()\nos.makedirs(a.out, exist_ok=True)\n"
+        "n = len(open(os.path.join(a.table, 'rows.txt')).read().split())\n"
+        "open(os.path.join(a.out, 'n.txt'), 'w').write(str(n))\n"
+    )
+    path = tmp_path / "pipeline.yml"
+    path.write_text(AZURE_PIPELINE)
+    spec = ws.pipelines.load(path)
+    assert spec.compute == "local" and spec.jobs["make"].environment is None
+    run = ws.jobs.submit_yaml(path)  # what `mlbench run pipeline.yml` does
+    info = run.wait(WAIT).info
+    assert info.status.value == "completed", (info.status_reason, _statuses(run))
+    assert (ws.data.get(info.outputs["final"]).path() / "n.txt").read_text() == "5"
+    # a step whose code folder changed reruns; the other is reused
+    count = src / "count" / "count.py"
+    count.write_text(count.read_text() + "\n# a comment\n")
+    again = ws.jobs.submit_yaml(path).wait(WAIT)
+    assert _statuses(again) == {"make": "reused", "count": "completed"}
+    why = again.why("count")
+    assert why.changed == ["code"] and "+# a comment" in why.details

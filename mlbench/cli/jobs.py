@@ -213,6 +213,8 @@ def _submit(ctx: CliContext, source: str | None, opts: dict[str, Any]) -> Any:
         loaded = ctx.ws.jobs.load_yaml(source)
         for note in loaded.notes:
             err_console.print(f"[dim]note: {note}[/]", markup=True, highlight=False)
+        if loaded.kind == "pipeline":
+            return ctx.ws.pipelines.run(loaded.body["path"])
         if loaded.kind == "sweep":
             body = loaded.body
             body["trial"] = {**body["trial"], **fields}
@@ -246,6 +248,10 @@ def run_command(ctx: CliContext, notebook: str | None, quiet: bool, **opts: Any)
     """Submit NOTEBOOK (or an Azure ML job file, or --command), follow it to the end and exit 0
     if it completed, 1 if not."""
     job = _submit(ctx, notebook, opts)
+    if hasattr(job, "why"):  # a pipeline run
+        from mlbench.cli.pipelines import follow_run
+
+        sys.exit(follow_run(ctx, job.id))
     if not hasattr(job, "logs"):  # a sweep
         from mlbench.cli.sweeps import watch_sweep
 

@@ -76,7 +76,7 @@ def run_details(ctx: CliContext, info: Any) -> None:
         console.print(f"output {name} = data:{ref}")
 
 
-def _follow(ctx: CliContext, run_id: str) -> int:
+def follow_run(ctx: CliContext, run_id: str) -> int:
     """Print each step as it ends; the exit status is the run's."""
     seen: dict[str, str] = {}
     pipelines = ctx.ws.pipelines
@@ -111,7 +111,7 @@ def _selection(f: Any) -> Any:
 
 def _finish(ctx: CliContext, run: Any, wait: bool, as_json: bool) -> None:
     if wait:
-        code = _follow(ctx, run.id) if not as_json else _quiet_wait(ctx, run.id)
+        code = follow_run(ctx, run.id) if not as_json else _quiet_wait(ctx, run.id)
         if as_json:
             print_json(ctx.ws.pipelines.info(run.id))
         else:
@@ -207,7 +207,7 @@ def show_command(ctx: CliContext, run_id: str, wait: bool, as_json: bool) -> Non
     """Show a run: each step's state, job, duration and reuse."""
     info = ctx.ws.pipelines.info(run_id)
     if wait:
-        code = _follow(ctx, info.id)
+        code = follow_run(ctx, info.id)
         run_details(ctx, ctx.ws.pipelines.info(info.id))
         raise SystemExit(code)
     if as_json:

@@ -82,8 +82,8 @@ PATH_TYPES = {"uri_file", "uri_folder", "mlflow_model", "custom_model", "mltable
 class Loaded:
     """A job file read: what to submit, and the notes on how it was mapped."""
 
-    kind: str  # command or sweep
-    body: dict[str, Any]  # JobSpec fields, or a sweep mapping for ws.sweeps.submit
+    kind: str  # command, sweep or pipeline
+    body: dict[str, Any]  # JobSpec fields, a sweep mapping for ws.sweeps.submit, or {"path": ...}
     notes: list[str] = field(default_factory=list)
 
 
@@ -317,12 +317,8 @@ def load_job_yaml(
     r = _Reader(path, text, register_data)
     data = r.data
     kind = data.get("type", "command")
-    if kind == "pipeline":
-        raise r.fail(
-            "pipeline jobs are not run by mlbench yet",
-            "type",
-            hint="run each step as a command job for now",
-        )
+    if kind == "pipeline":  # read by mlbench.pipelines (ws.pipelines.load), which maps it
+        return Loaded("pipeline", {"path": str(path)}, r.notes)
     if kind not in ("command", "sweep"):
         raise r.fail(f"unknown job type {kind!r}", "type", hint="type: command or type: sweep")
     r.check_keys(data, COMMAND_KEYS if kind == "command" else SWEEP_KEYS)

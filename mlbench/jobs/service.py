@@ -103,14 +103,17 @@ class Jobs:
         return _submitted(self._submit(spec, start_agent=start_agent))
 
     def submit_yaml(self, path: str | Path, *, start_agent: bool = True, **fields: Any) -> Any:
-        """Submit an Azure ML job file (``type: command`` or ``type: sweep``) as it is; returns
-        the Job (or the Sweep). How its references were mapped is logged (:meth:`load_yaml`
+        """Submit an Azure ML job file (``type: command``, ``sweep`` or ``pipeline``) as it is;
+        returns the Job (or the Sweep, or the PipelineRun). How its references were mapped is
+        logged (:meth:`load_yaml`
         gives the notes)."""
         loaded = self.load_yaml(path)
         for note in loaded.notes:
             log.info("%s: %s", Path(path).name, note)
         if loaded.kind == "sweep":
             return self._ws.sweeps.submit(loaded.body, start_agent=start_agent, **fields)
+        if loaded.kind == "pipeline":
+            return self._ws.pipelines.run(loaded.body["path"], start_agent=start_agent, **fields)
         return self.submit(make_spec({**loaded.body, **fields}), start_agent=start_agent)
 
     def load_yaml(self, path: str | Path) -> Loaded:

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import getpass
 import json
+import logging
 import re
 import shutil
 import time
@@ -60,6 +61,7 @@ from mlbench.store import JobRow, PipelineRunRow, PipelineStepRow
 if TYPE_CHECKING:
     from mlbench.workspace import Workspace
 
+log = logging.getLogger(__name__)
 MAX_LIMIT = 1000
 ACTIVE = (PipelineStatus.QUEUED.value, PipelineStatus.RUNNING.value)
 UPSTREAM_PATH = "/pipeline/upstream/output"  # what a checked step sees for an upstream output
@@ -99,7 +101,29 @@ class Pipelines:
             from mlbench.pipelines.elyra import load_elyra
 
             return load_elyra(path, self._ws)
-        return parse_pipeline(load_yaml(path), path.parent)
+        from mlbench.jobs.azureml import _Reader
+        from mlbench.jobs.service import _environment_exists
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidInputError(
+                f"{path} does not exist", hint="give the pipeline's YAML file"
+            ) from None
+        reader = _Reader(path, text)
+        ws = self._ws
+        targets = {t.name for t in ws.compute.list()}
+        spec = parse_pipeline(
+            load_yaml(path),
+            path.parent,
+            compute_of=lambda raw: reader.compute(raw, lambda n: n in targets),
+            environment_of=lambda raw, step: reader.environment(
+                raw, lambda n: _environment_exists(ws, n), "jobs", step, "environment"
+            ),
+        )
+        for note in reader.notes:
+            log.info("%s: %s", path.name, note)
+        return spec
 
     def run(
         self,

@@ -11,7 +11,7 @@ output written as ``${{parent.outputs.NAME}}`` becomes a pipeline output. Steps 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +113,19 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def parse_pipeline(raw: Mapping[str, Any], base: Path | None = None) -> PipelineSpec:
+def parse_pipeline(
+    raw: Mapping[str, Any],
+    base: Path | None = None,
+    *,
+    compute_of: Callable[[Any], str] | None = None,
+    environment_of: Callable[[Any, str], str | None] | None = None,
+) -> PipelineSpec:
     """A PipelineSpec from Azure ML's pipeline job keys (or mlbench's own), paths relative to
-    ``base``; every error names the step and the key."""
+    ``base``; every error names the step and the key. ``compute_of``/``environment_of`` map
+    ``azureml:`` references to this workspace (a missing target becomes local, a missing
+    environment the current Python, each with a note)."""
     base = base or Path.cwd()
+    maps = (compute_of, environment_of)
     body = dict(raw)
     kind = body.pop("type", "pipeline")
     if kind != "pipeline":
@@ -141,10 +150,10 @@ def parse_pipeline(raw: Mapping[str, Any], base: Path | None = None) -> Pipeline
         )
     settings.pop("default_datastore", None)
     if isinstance(settings.get("default_compute"), str):
-        settings["default_compute"] = settings["default_compute"].removeprefix("azureml:")
+        settings["default_compute"] = _compute(settings["default_compute"], maps)
         body.setdefault("compute", settings["default_compute"])
     if isinstance(body.get("compute"), str):
-        body["compute"] = body["compute"].removeprefix("azureml:")
+        body["compute"] = _compute(body["compute"], maps)
     body["settings"] = settings
     body["inputs"] = {k: _pipeline_input(k, v, base) for k, v in (body.get("inputs") or {}).items()}
     declared_outputs = dict(body.get("outputs") or {})
@@ -160,7 +169,7 @@ def parse_pipeline(raw: Mapping[str, Any], base: Path | None = None) -> Pipeline
         )
     steps: dict[str, Any] = {}
     for step_name, step in jobs.items():
-        steps[str(step_name)] = _step(str(step_name), step, base, outputs)
+        steps[str(step_name)] = _step(str(step_name), step, base, outputs, maps)
     body["jobs"] = steps
     body["outputs"] = outputs
     if body.get("tags"):
@@ -174,6 +183,12 @@ def parse_pipeline(raw: Mapping[str, Any], base: Path | None = None) -> Pipeline
         raise InvalidInputError(
             f"invalid pipeline: {problems}", hint="see docs/pipelines.md for the keys"
         ) from None
+
+
+def _compute(value: str, maps: tuple[Any, Any]) -> str:
+    if maps[0] is not None and value.startswith("azureml:"):
+        return str(maps[0](value))
+    return value.removeprefix("azureml:")
 
 
 def _pipeline_input(name: str, value: Any, base: Path) -> Any:
@@ -203,7 +218,9 @@ def _data_path(name: str, path: str, base: Path) -> str:
     )
 
 
-def _step(name: str, raw: Any, base: Path, pipeline_outputs: dict[str, str]) -> dict[str, Any]:
+def _step(
+    name: str, raw: Any, base: Path, pipeline_outputs: dict[str, str], maps: tuple[Any, Any]
+) -> dict[str, Any]:
     if not STEP_NAME.fullmatch(name):
         raise InvalidInputError(
             f"step name {name!r} is not valid",
@@ -240,9 +257,16 @@ def _step(name: str, raw: Any, base: Path, pipeline_outputs: dict[str, str]) -> 
     if kind == "command" and not step.get("command"):
         raise InvalidInputError(f"step {name}: a command step needs command: ...")
     if isinstance(step.get("compute"), str):
-        step["compute"] = step["compute"].removeprefix("azureml:")
-    if isinstance(step.get("environment"), str):
-        step["environment"] = step["environment"].removeprefix("azureml:").replace("@latest", "")
+        step["compute"] = _compute(step["compute"], maps)
+    if step.get("environment") is not None:
+        env = step["environment"]
+        mapper = maps[1]
+        if mapper is not None and (isinstance(env, Mapping) or str(env).startswith("azureml:")):
+            step["environment"] = mapper(env, name)
+        elif isinstance(env, str):
+            step["environment"] = env.removeprefix("azureml:").replace("@latest", "")
+        else:
+            raise InvalidInputError(f"step {name}: environment must be a name (NAME[:VERSION])")
     if isinstance(step.get("depends_on"), str):
         step["depends_on"] = [step["depends_on"]]
     inputs: dict[str, Any] = {}
