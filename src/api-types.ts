@@ -972,6 +972,110 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipelines': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List pipeline runs, newest first */
+    get: operations['getPipelines'];
+    put?: never;
+    /** Run a pipeline (a file or an inline spec, paths relative to the server root); checked whole before anything is stored */
+    post: operations['postPipelines'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipelines/{run_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One pipeline run with its steps */
+    get: operations['getPipeline'];
+    put?: never;
+    post?: never;
+    /** Delete a finished pipeline run, its steps' jobs and (restorably) its MLflow runs; the data versions its steps made stay */
+    delete: operations['deletePipeline'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipelines/{run_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a pipeline run: running steps are interrupted, the rest skipped */
+    post: operations['postPipelineCancel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipelines/{run_id}/rerun': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Rerun a pipeline run's snapshots: a selection of steps (--from/--only/--to), or the steps that did not succeed */
+    post: operations['postPipelineRerun'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipelines/{run_id}/steps': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A run's steps: state, job, reuse, key components and outputs */
+    get: operations['getPipelineSteps'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipelines/{run_id}/steps/{step}/why': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Why a step was (not) reused: the key components that changed, with diffs */
+    get: operations['getPipelineWhy'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1732,6 +1836,15 @@ export interface components {
     DeleteJobsResult: {
       /** Deleted */
       deleted: string[];
+    };
+    /** DeletePipelineQuery */
+    DeletePipelineQuery: {
+      /**
+       * Delete Runs
+       * @description Also delete (restorably) the MLflow runs.
+       * @default true
+       */
+      delete_runs?: boolean;
     };
     /** DeleteSweepQuery */
     DeleteSweepQuery: {
@@ -2719,6 +2832,48 @@ export interface components {
       /** Language */
       language: string;
     };
+    /**
+     * KeyComponents
+     * @description What a step's reuse key is made of (each hashed with BLAKE3).
+     */
+    KeyComponents: {
+      /**
+       * Code
+       * @description BLAKE3 of the normalized notebook, or of the code + command.
+       */
+      code: string;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'notebook' | 'command';
+      /**
+       * Parameters
+       * @description Resolved literal parameters.
+       */
+      parameters: {
+        [key: string]: unknown;
+      };
+      /**
+       * Inputs
+       * @description Input name -> exact data version (NAME:V).
+       */
+      inputs: {
+        [key: string]: string;
+      };
+      /**
+       * Environment
+       * @description Exact environment version (NAME:V), if any.
+       */
+      environment: string | null;
+      /**
+       * Options
+       * @description What else decides the result: kernel, outputs' kinds, environment variables, unknown-parameter policy.
+       */
+      options: {
+        [key: string]: unknown;
+      };
+    };
     /** LineageEdge */
     LineageEdge: {
       /** Source */
@@ -2893,6 +3048,28 @@ export interface components {
        * @enum {string}
        */
       sort?: '-created_at' | 'created_at';
+      /**
+       * Limit
+       * @default 50
+       */
+      limit?: number;
+      /**
+       * Cursor
+       * @description next_cursor of the previous page.
+       * @default null
+       */
+      cursor?: string | null;
+    };
+    /** ListPipelinesQuery */
+    ListPipelinesQuery: {
+      /** @default null */
+      status?: components['schemas']['PipelineStatus'] | null;
+      /**
+       * Name
+       * @description Only runs of this pipeline.
+       * @default null
+       */
+      name?: string | null;
       /**
        * Limit
        * @default 50
@@ -3316,6 +3493,251 @@ export interface components {
       /** Differs */
       differs: boolean;
     };
+    /**
+     * PipelineRun
+     * @description A pipeline run with its steps (in the pipeline's order).
+     */
+    PipelineRun: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Display Name */
+      display_name: string;
+      /** Experiment */
+      experiment: string;
+      /** Compute */
+      compute: string;
+      status: components['schemas']['PipelineStatus'];
+      /**
+       * Status Reason
+       * @default
+       */
+      status_reason?: string;
+      /**
+       * Cancel Requested
+       * @default false
+       */
+      cancel_requested?: boolean;
+      /**
+       * Owner
+       * @default
+       */
+      owner?: string;
+      spec: components['schemas']['PipelineSpec'];
+      /** Selection */
+      selection?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Source Run Id
+       * @description The run this one reruns.
+       * @default null
+       */
+      source_run_id?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /**
+       * Started At
+       * @default null
+       */
+      started_at?: string | null;
+      /**
+       * Finished At
+       * @default null
+       */
+      finished_at?: string | null;
+      /**
+       * Mlflow Experiment Id
+       * @default null
+       */
+      mlflow_experiment_id?: string | null;
+      /**
+       * Mlflow Run Id
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      counts?: components['schemas']['StepCounts'];
+      /**
+       * Outputs
+       * @description Pipeline outputs.
+       */
+      outputs?: {
+        [key: string]: string;
+      };
+      /** Steps */
+      steps?: components['schemas']['StepInfo'][];
+    };
+    /** PipelineRunInfo */
+    PipelineRunInfo: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Display Name */
+      display_name: string;
+      /** Experiment */
+      experiment: string;
+      /** Compute */
+      compute: string;
+      status: components['schemas']['PipelineStatus'];
+      /**
+       * Status Reason
+       * @default
+       */
+      status_reason?: string;
+      /**
+       * Cancel Requested
+       * @default false
+       */
+      cancel_requested?: boolean;
+      /**
+       * Owner
+       * @default
+       */
+      owner?: string;
+      spec: components['schemas']['PipelineSpec'];
+      /** Selection */
+      selection?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Source Run Id
+       * @description The run this one reruns.
+       * @default null
+       */
+      source_run_id?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /**
+       * Started At
+       * @default null
+       */
+      started_at?: string | null;
+      /**
+       * Finished At
+       * @default null
+       */
+      finished_at?: string | null;
+      /**
+       * Mlflow Experiment Id
+       * @default null
+       */
+      mlflow_experiment_id?: string | null;
+      /**
+       * Mlflow Run Id
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      counts?: components['schemas']['StepCounts'];
+      /**
+       * Outputs
+       * @description Pipeline outputs.
+       */
+      outputs?: {
+        [key: string]: string;
+      };
+    };
+    /** PipelineRunList */
+    PipelineRunList: {
+      /** Items */
+      items: components['schemas']['PipelineRunInfo'][];
+      /**
+       * Next Cursor
+       * @default null
+       */
+      next_cursor?: string | null;
+    };
+    /** PipelineSettings */
+    PipelineSettings: {
+      /**
+       * Continue On Step Failure
+       * @description false (default): a failed step cancels the running steps and skips the rest; true: only the steps downstream of it are skipped.
+       * @default false
+       */
+      continue_on_step_failure?: boolean;
+      /**
+       * Force Rerun
+       * @description Run every step (no reuse).
+       * @default false
+       */
+      force_rerun?: boolean;
+      /**
+       * Default Compute
+       * @default null
+       */
+      default_compute?: string | null;
+    };
+    /**
+     * PipelineSpec
+     * @description A pipeline: steps (``jobs``) wired by their data, with the pipeline's own inputs.
+     */
+    PipelineSpec: {
+      /**
+       * Display Name
+       * @default null
+       */
+      display_name?: string | null;
+      /**
+       * Experiment
+       * @default null
+       */
+      experiment?: string | null;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Compute
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Inputs
+       * @description Literal values, or data ({type: uri_folder, path: data:NAME:V} / 'data:NAME:V'), that steps read as ${{parent.inputs.NAME}}.
+       */
+      inputs?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Outputs
+       * @description Pipeline outputs: NAME -> ${{parent.jobs.STEP.outputs.Y}}.
+       */
+      outputs?: {
+        [key: string]: string;
+      };
+      settings?: components['schemas']['PipelineSettings'];
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+      /** Jobs */
+      jobs: {
+        [key: string]: components['schemas']['StepSpec'];
+      };
+    };
+    /**
+     * PipelineStatus
+     * @enum {string}
+     */
+    PipelineStatus: 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
     /** PreviewQuery */
     PreviewQuery: {
       /**
@@ -3426,6 +3848,25 @@ export interface components {
        * @default null
        */
       display_name?: string | null;
+    };
+    /**
+     * RerunPipeline
+     * @description Rerun a run's snapshots: the selection (upstream steps taken from the run), or without
+     *     one, the steps that did not succeed.
+     */
+    RerunPipeline: {
+      /** Only */
+      only?: string[];
+      /**
+       * From Step
+       * @default null
+       */
+      from_step?: string | null;
+      /**
+       * To Step
+       * @default null
+       */
+      to_step?: string | null;
     };
     /**
      * ResourceRequest
@@ -3728,6 +4169,276 @@ export interface components {
        */
       limit?: number;
     };
+    /** StepCounts */
+    StepCounts: {
+      /**
+       * Pending
+       * @default 0
+       */
+      pending?: number;
+      /**
+       * Running
+       * @default 0
+       */
+      running?: number;
+      /**
+       * Completed
+       * @default 0
+       */
+      completed?: number;
+      /**
+       * Reused
+       * @default 0
+       */
+      reused?: number;
+      /**
+       * Failed
+       * @default 0
+       */
+      failed?: number;
+      /**
+       * Canceled
+       * @default 0
+       */
+      canceled?: number;
+      /**
+       * Skipped
+       * @default 0
+       */
+      skipped?: number;
+      /**
+       * Excluded
+       * @default 0
+       */
+      excluded?: number;
+    };
+    /** StepInfo */
+    StepInfo: {
+      /** Run Id */
+      run_id: string;
+      /** Name */
+      name: string;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'notebook' | 'command';
+      status: components['schemas']['StepStatus'];
+      /**
+       * Status Reason
+       * @default
+       */
+      status_reason?: string;
+      /**
+       * Job Id
+       * @default null
+       */
+      job_id?: string | null;
+      /** Compute */
+      compute: string;
+      /** Depends On */
+      depends_on: string[];
+      /**
+       * Selected
+       * @description In the run's selection (not only reused).
+       * @default true
+       */
+      selected?: boolean;
+      /**
+       * Forced
+       * @default false
+       */
+      forced?: boolean;
+      /**
+       * Reuse Key
+       * @default null
+       */
+      reuse_key?: string | null;
+      /** @default null */
+      components?: components['schemas']['KeyComponents'] | null;
+      /**
+       * Reused From Run
+       * @default null
+       */
+      reused_from_run?: string | null;
+      /**
+       * Reused From Job
+       * @default null
+       */
+      reused_from_job?: string | null;
+      /**
+       * Outputs
+       * @description Output -> NAME:V.
+       */
+      outputs?: {
+        [key: string]: string;
+      };
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Started At
+       * @default null
+       */
+      started_at?: string | null;
+      /**
+       * Finished At
+       * @default null
+       */
+      finished_at?: string | null;
+      /**
+       * Duration S
+       * @default null
+       */
+      duration_s?: number | null;
+    };
+    /** StepList */
+    StepList: {
+      /**
+       * Items
+       * @description In the pipeline's order.
+       */
+      items: components['schemas']['StepInfo'][];
+    };
+    /**
+     * StepOutput
+     * @description A named output of a step: a data asset version registered when the step's job
+     *     completes (``type``: uri_folder, the default, or uri_file).
+     */
+    StepOutput: {
+      /**
+       * Type
+       * @default uri_folder
+       * @enum {string}
+       */
+      type?: 'uri_folder' | 'uri_file';
+      /**
+       * Name
+       * @description Data asset to register versions of (default: PIPELINE.STEP.OUTPUT).
+       * @default null
+       */
+      name?: string | null;
+    };
+    /**
+     * StepSpec
+     * @description One step: a notebook (papermill, typed parameters) or a command in a code folder.
+     */
+    StepSpec: {
+      /**
+       * Notebook
+       * @description The step's notebook.
+       * @default null
+       */
+      notebook?: string | null;
+      /**
+       * Command
+       * @description A command (${{inputs.X}}, ${{outputs.Y}}).
+       * @default null
+       */
+      command?: string | null;
+      /**
+       * Code
+       * @description Command steps: code folder.
+       * @default null
+       */
+      code?: string | null;
+      /**
+       * Display Name
+       * @default null
+       */
+      display_name?: string | null;
+      /**
+       * Parameters
+       * @description Values for the notebook's parameters; may be ${{parent.inputs.X}}.
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Inputs
+       * @description NAME -> ${{parent.jobs.STEP.outputs.Y}}, ${{parent.inputs.X}}, data:NAME:V or a literal value (then a parameter). The notebook parameter (or the command's ${{inputs.NAME}}) receives the data's local path.
+       */
+      inputs?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Outputs
+       * @description NAME -> {type: uri_folder|uri_file, name: ASSET}: the notebook writes to the path in parameter NAME (a command to ${{outputs.NAME}}).
+       */
+      outputs?: {
+        [key: string]: components['schemas']['StepOutput'] | string | null;
+      };
+      /**
+       * Depends On
+       * @description Steps to wait for besides those it reads data from.
+       */
+      depends_on?: string[];
+      /**
+       * Environment
+       * @default null
+       */
+      environment?: string | null;
+      /** Environment Variables */
+      environment_variables?: {
+        [key: string]: string;
+      };
+      /**
+       * Compute
+       * @description Default: the pipeline's.
+       * @default null
+       */
+      compute?: string | null;
+      /**
+       * Kernel Name
+       * @default null
+       */
+      kernel_name?: string | null;
+      resources?: components['schemas']['ResourceRequest'];
+      /**
+       * Timeout S
+       * @default null
+       */
+      timeout_s?: number | null;
+      /**
+       * Max Retries
+       * @default 0
+       */
+      max_retries?: number;
+      /**
+       * Allow Unknown Params
+       * @default false
+       */
+      allow_unknown_params?: boolean;
+      /**
+       * Is Deterministic
+       * @description false: never reused (the step reads the clock, the network...).
+       * @default true
+       */
+      is_deterministic?: boolean;
+      /**
+       * Force Rerun
+       * @description Run it even when an earlier result matches.
+       * @default false
+       */
+      force_rerun?: boolean;
+    };
+    /**
+     * StepStatus
+     * @enum {string}
+     */
+    StepStatus:
+      | 'pending'
+      | 'queued'
+      | 'starting'
+      | 'running'
+      | 'completed'
+      | 'reused'
+      | 'failed'
+      | 'canceled'
+      | 'skipped'
+      | 'excluded';
     /** StreamEvent */
     StreamEvent: {
       /**
@@ -3936,6 +4647,50 @@ export interface components {
        * @default null
        */
       rerun_of?: string | null;
+    };
+    /**
+     * SubmitPipeline
+     * @description Run a pipeline: a file (YAML with Azure ML's pipeline job keys) or an inline spec, its
+     *     notebook and code paths relative to the server root (an inline spec's) or to the file.
+     */
+    SubmitPipeline: {
+      /**
+       * Path
+       * @description Pipeline file, root-relative.
+       * @default null
+       */
+      path?: string | null;
+      /**
+       * Spec
+       * @description An inline pipeline (the YAML keys).
+       * @default null
+       */
+      spec?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Only
+       * @description Run only these steps.
+       */
+      only?: string[];
+      /**
+       * From Step
+       * @description Run this step and what is downstream.
+       * @default null
+       */
+      from_step?: string | null;
+      /**
+       * To Step
+       * @description Run this step and what is upstream.
+       * @default null
+       */
+      to_step?: string | null;
+      /**
+       * Force Rerun
+       * @description Run every step (no reuse).
+       * @default false
+       */
+      force_rerun?: boolean;
     };
     /**
      * SubmitSweep
@@ -4317,6 +5072,36 @@ export interface components {
       config?: {
         [key: string]: unknown;
       };
+    };
+    /**
+     * WhyInfo
+     * @description Why a step was (not) reused.
+     */
+    WhyInfo: {
+      /** Run Id */
+      run_id: string;
+      /** Step */
+      step: string;
+      /** Reused */
+      reused: boolean;
+      /** Reason */
+      reason: string;
+      /**
+       * Compared Run
+       * @description The earlier run compared against.
+       * @default null
+       */
+      compared_run?: string | null;
+      /**
+       * Changed
+       * @description Components that differ.
+       */
+      changed?: string[];
+      /**
+       * Details
+       * @description Value and code diffs.
+       */
+      details?: string[];
     };
   };
   responses: never;
@@ -7949,6 +8734,420 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DeliveryList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getPipelines: {
+    parameters: {
+      query?: {
+        status?: components['schemas']['PipelineStatus'] | null;
+        /** @description Only runs of this pipeline. */
+        name?: string | null;
+        limit?: number;
+        /** @description next_cursor of the previous page. */
+        cursor?: string | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PipelineRunList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postPipelines: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SubmitPipeline'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PipelineRun'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getPipeline: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PipelineRun'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deletePipeline: {
+    parameters: {
+      query?: {
+        /** @description Also delete (restorably) the MLflow runs. */
+        delete_runs?: boolean;
+      };
+      header?: never;
+      path: {
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postPipelineCancel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PipelineRun'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postPipelineRerun: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RerunPipeline'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PipelineRun'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getPipelineSteps: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['StepList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getPipelineWhy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: string;
+        step: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WhyInfo'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

@@ -38,6 +38,7 @@ SAMPLE_PATH_ARGS = {
     "version": "1",
     "sweep_id": "no-such-sweep",
     "ref": "no-such-schedule-or-rule",
+    "step": "no-such-step",
 }
 
 

@@ -30,6 +30,7 @@ from mlbench.jobs.models import JobInfo, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import JobSpec
 from mlbench.notify.models import DeliveryInfo, NotificationInfo
+from mlbench.pipelines.models import WhyInfo
 from mlbench.schedules.models import NextTicks, ScheduleInfo
 from mlbench.server import models as m
 from mlbench.server.base import (
@@ -1028,6 +1029,12 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/notifications/{ref}", NotificationHandler),
         ("/notifications/{ref}/test", NotificationTestHandler),
         ("/notifications/{ref}/deliveries", NotificationDeliveriesHandler),
+        ("/pipelines", PipelinesHandler),
+        ("/pipelines/{run_id}", PipelineHandler),
+        ("/pipelines/{run_id}/cancel", PipelineCancelHandler),
+        ("/pipelines/{run_id}/rerun", PipelineRerunHandler),
+        ("/pipelines/{run_id}/steps", PipelineStepsHandler),
+        ("/pipelines/{run_id}/steps/{step}/why", PipelineWhyHandler),
     ]
 
 
@@ -1555,3 +1562,165 @@ class NotificationDeliveriesHandler(MlbenchHandler):
         q = self.query(m.DeliveriesQuery)
         items = await self.call(self.ws.notifications.deliveries, ref, limit=q.limit)
         self.reply(m.DeliveryList(items=items))
+
+
+# -- pipelines ---------------------------------------------------------------------------------
+def _pipeline(ws: Any, run_id: str) -> m.PipelineRun:
+    info = ws.pipelines.info(run_id)
+    return m.PipelineRun(**dict(info), steps=ws.pipelines.steps(info.id))
+
+
+def _run_pipeline(ws: Any, req: m.SubmitPipeline, check: Any) -> m.PipelineRun:
+    from mlbench.pipelines.spec import parse_pipeline
+
+    spec = ws.pipelines.load(req.path) if req.path else parse_pipeline(req.spec or {})
+    for step in spec.jobs.values():  # every file a step runs lies under the server root
+        for path, kind in ((step.notebook, "file"), (step.code, "dir")):
+            if path is not None:
+                check(path, kind)
+    run = ws.pipelines.run(
+        spec,
+        only=req.only,
+        from_step=req.from_step,
+        to_step=req.to_step,
+        force_rerun=req.force_rerun,
+    )
+    return _pipeline(ws, run.id)
+
+
+def _rerun_pipeline(ws: Any, run_id: str, req: m.RerunPipeline) -> m.PipelineRun:
+    run = ws.pipelines.rerun(run_id, only=req.only, from_step=req.from_step, to_step=req.to_step)
+    return _pipeline(ws, run.id)
+
+
+class PipelineBase(MlbenchHandler):
+    def inside_root(self, path: str, kind: str) -> None:
+        """An absolute path a pipeline names, refused unless it lies under the server root."""
+        try:
+            rel = Path(path).resolve().relative_to(self.root_dir)
+        except ValueError:
+            raise InvalidInputError(
+                f"{path} is outside the server root",
+                hint="keep the pipeline's notebooks and code under the server root",
+            ) from None
+        self.user_path(rel.as_posix(), kind=kind)
+
+    def resolve_spec(self, req: m.SubmitPipeline) -> m.SubmitPipeline:
+        if (req.path is None) == (req.spec is None):
+            raise InvalidInputError("give the pipeline's path or an inline spec (not both)")
+        if req.path is not None:
+            return req.model_copy(update={"path": str(self.user_path(req.path))})
+        spec = dict(req.spec or {})
+        jobs = {}
+        for name, given in dict(spec.get("jobs") or {}).items():
+            step = dict(given) if isinstance(given, dict) else given
+            if isinstance(step, dict):
+                for key, kind in (("notebook", "file"), ("code", "dir")):
+                    if isinstance(step.get(key), str):
+                        step[key] = str(self.user_path(step[key], kind=kind))
+            jobs[name] = step
+        spec["jobs"] = jobs
+        return req.model_copy(update={"spec": spec})
+
+
+class PipelinesHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="List pipeline runs, newest first", tag="pipelines", action=READ,
+        query=m.ListPipelinesQuery, response=m.PipelineRunList,
+    )  # fmt: skip
+    async def get(self) -> None:
+        q = self.query(m.ListPipelinesQuery)
+        page = await self.call(
+            self.ws.pipelines.list,
+            status=q.status.value if q.status else None,
+            name=q.name,
+            limit=q.limit,
+            cursor=q.cursor,
+        )
+        self.reply(m.PipelineRunList(items=page.items, next_cursor=page.next_cursor))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Run a pipeline (a file or an inline spec, paths relative to the server root); "
+        "checked whole before anything is stored",
+        tag="pipelines", action=WRITE, body=m.SubmitPipeline, response=m.PipelineRun,
+        status=201, errors=(404,),
+    )  # fmt: skip
+    async def post(self) -> None:
+        req = self.resolve_spec(self.body(m.SubmitPipeline))
+        self.reply(await self.call(_run_pipeline, self.ws, req, self.inside_root), 201)
+
+
+class PipelineHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One pipeline run with its steps", tag="pipelines", action=READ,
+        response=m.PipelineRun, errors=(404,),
+    )  # fmt: skip
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(_pipeline, self.ws, run_id))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a finished pipeline run, its steps' jobs and (restorably) its MLflow "
+        "runs; the data versions its steps made stay",
+        tag="pipelines", action=WRITE, query=m.DeletePipelineQuery, status=204,
+        errors=(404, 409),
+    )  # fmt: skip
+    async def delete(self, run_id: str) -> None:
+        q = self.query(m.DeletePipelineQuery)
+        await self.call(self.ws.pipelines.delete, run_id, delete_runs=q.delete_runs)
+        self.reply(None, 204)
+
+
+class PipelineCancelHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Cancel a pipeline run: running steps are interrupted, the rest skipped",
+        tag="pipelines", action=WRITE, response=m.PipelineRun, errors=(404,),
+    )  # fmt: skip
+    async def post(self, run_id: str) -> None:
+        info = await self.call(self.ws.pipelines.cancel, run_id)
+        self.reply(await self.call(_pipeline, self.ws, info.id))
+
+
+class PipelineRerunHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Rerun a pipeline run's snapshots: a selection of steps (--from/--only/--to), "
+        "or the steps that did not succeed",
+        tag="pipelines", action=WRITE, body=m.RerunPipeline, response=m.PipelineRun,
+        status=201, errors=(404, 409),
+    )  # fmt: skip
+    async def post(self, run_id: str) -> None:
+        req = self.body(m.RerunPipeline)
+        self.reply(await self.call(_rerun_pipeline, self.ws, run_id, req), 201)
+
+
+class PipelineStepsHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A run's steps: state, job, reuse, key components and outputs",
+        tag="pipelines", action=READ, response=m.StepList, errors=(404,),
+    )  # fmt: skip
+    async def get(self, run_id: str) -> None:
+        self.reply(m.StepList(items=await self.call(self.ws.pipelines.steps, run_id)))
+
+
+class PipelineWhyHandler(PipelineBase):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="Why a step was (not) reused: the key components that changed, with diffs",
+        tag="pipelines", action=READ, response=WhyInfo, errors=(404,),
+    )  # fmt: skip
+    async def get(self, run_id: str, step: str) -> None:
+        self.reply(await self.call(self.ws.pipelines.why, run_id, step))

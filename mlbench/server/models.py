@@ -19,6 +19,11 @@ from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
 from mlbench.notify.models import DeliveryInfo, NotificationInfo, NotificationSpec
+from mlbench.pipelines.models import (
+    PipelineRunInfo,
+    PipelineStatus,
+    StepInfo,
+)
 from mlbench.schedules.models import ScheduleInfo, ScheduleRunInfo, ScheduleSpec
 from mlbench.sweeps.models import SweepInfo, SweepSpec, SweepStatus, TrialInfo
 from mlbench.validation import FiniteFloat
@@ -524,3 +529,51 @@ class DeliveryList(BaseModel):
 
 class DeliveriesQuery(Request):
     limit: int = Field(50, ge=1, le=1000)
+
+
+# -- pipelines ---------------------------------------------------------------------------------
+class SubmitPipeline(Request):
+    """Run a pipeline: a file (YAML with Azure ML's pipeline job keys) or an inline spec, its
+    notebook and code paths relative to the server root (an inline spec's) or to the file."""
+
+    path: str | None = Field(None, max_length=4096, description="Pipeline file, root-relative.")
+    spec: dict[str, Any] | None = Field(None, description="An inline pipeline (the YAML keys).")
+    only: list[str] = Field(default_factory=list, description="Run only these steps.")
+    from_step: str | None = Field(None, description="Run this step and what is downstream.")
+    to_step: str | None = Field(None, description="Run this step and what is upstream.")
+    force_rerun: bool = Field(False, description="Run every step (no reuse).")
+
+
+class RerunPipeline(Request):
+    """Rerun a run's snapshots: the selection (upstream steps taken from the run), or without
+    one, the steps that did not succeed."""
+
+    only: list[str] = Field(default_factory=list)
+    from_step: str | None = None
+    to_step: str | None = None
+
+
+class PipelineRun(PipelineRunInfo):
+    """A pipeline run with its steps (in the pipeline's order)."""
+
+    steps: list[StepInfo] = Field(default_factory=list)
+
+
+class PipelineRunList(BaseModel):
+    items: list[PipelineRunInfo]
+    next_cursor: str | None = None
+
+
+class ListPipelinesQuery(Request):
+    status: PipelineStatus | None = None
+    name: str | None = Field(None, max_length=256, description="Only runs of this pipeline.")
+    limit: int = Field(50, ge=1, le=1000)
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class StepList(BaseModel):
+    items: list[StepInfo] = Field(description="In the pipeline's order.")
+
+
+class DeletePipelineQuery(Request):
+    delete_runs: bool = Field(True, description="Also delete (restorably) the MLflow runs.")
