@@ -40,7 +40,7 @@ def test_success_records_everything(module_ws: Any, notebook: Any) -> None:
     info = job.wait(WAIT).info
     assert info.status.value == "completed", info.status_reason
     assert info.attempt == 1 and info.error is None
-    assert info.progress.cell_count == 6  # parameters + injected parameters + 4
+    assert info.progress.cell_count == 5  # parameters + 4 (the injected cell is not counted)
     # the user's notebook is untouched; the snapshot is byte-identical
     assert hashlib.sha256(nb.read_bytes()).hexdigest() == digest
     assert module_ws.paths.snapshot(job.id).read_bytes() == nb.read_bytes()

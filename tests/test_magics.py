@@ -242,7 +242,7 @@ def test_run_submit_follow_and_inspect(home: Path, folder: Path) -> None:
     )
     run_id = job_id_in(c[1])
     assert re.search(rf"RUN {run_id} completed queued completed 0\.0625\n", text(c[1]))
-    assert "completed on local — 4/4 cells" in run_display["text/plain"]
+    assert "completed on local — 3/3 cells" in run_display["text/plain"]
     assert "mlbench-completed" in run_display["text/html"] and "<svg" in run_display["text/html"]
     run_info = ws.jobs.info(run_id)
     # -p converted to the parameter's type, -f read as YAML, exactly as the CLI does
@@ -259,7 +259,7 @@ def test_run_submit_follow_and_inspect(home: Path, folder: Path) -> None:
     assert table[0].split()[:4] == ["id", "name", "status", "progress"]
     rows = {line.split()[0]: line.split() for line in table[1:-1]}
     assert set(rows) >= {run_id, sub_id}
-    assert rows[run_id][1:4] == ["train", "completed", "4/4"]
+    assert rows[run_id][1:4] == ["train", "completed", "3/3"]
     assert table[-1].endswith("jobs")
 
     assert f"mlbench job {run_id} (train) completed" in text(c[5])

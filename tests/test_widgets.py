@@ -73,9 +73,9 @@ def test_job_widget_follows_a_job_from_queued_to_completed(module_ws: Any, train
     assert seen == history[1:]  # traits fired once per transition, in order
     # progress: every cell done; the bar and label agree with the job record
     info = widget.info
-    assert info.progress.cell_count == widget.cell_count == 5  # params + injected + 3 cells
-    assert widget._bar.max == widget._bar.value == 5 and widget._bar.bar_style == "success"
-    assert "5/5 cells" in widget._bar_label.value
+    assert info.progress.cell_count == widget.cell_count == 4  # params + 3 (injected not counted)
+    assert widget._bar.max == widget._bar.value == 4 and widget._bar.bar_style == "success"
+    assert "4/4 cells" in widget._bar_label.value
     # metrics arrived from the job's MLflow run and are plotted
     assert widget.metric_values["loss"] == pytest.approx(1 / 6)
     assert widget.metric_values["acc"] == pytest.approx(5 / 6)
@@ -89,7 +89,7 @@ def test_job_widget_follows_a_job_from_queued_to_completed(module_ws: Any, train
     assert not widget._thread.is_alive()
     assert widget.cancel_button.disabled
     text = widget._static_text()
-    assert text.startswith(f"mlbench job {job.id} (train) completed on local — 5/5 cells")
+    assert text.startswith(f"mlbench job {job.id} (train) completed on local — 4/4 cells")
     assert "loss=0.1667" in text
     html = widget._static_html()
     assert "mlbench-completed" in html and "<svg" in html and "epoch 5" in html

@@ -9,6 +9,7 @@ left behind: jobs it was running are requeued per their retry policy or failed w
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -604,11 +605,31 @@ class Agent:
             "mlflow.user": info.owner,
             **{k: v for k, v in info.tags.items()},
         }
+        defaults = self._declared_defaults(info)
+        if defaults:
+            # which params are the notebook's own defaults (a runs table can say so)
+            tags["mlbench.defaults"] = json.dumps(sorted(defaults))[:5000]
         exp_id, run_id = self.ws.tracking.start_run(
-            info.experiment, info.display_name, tags, info.parameters
+            info.experiment, info.display_name, tags, {**defaults, **info.parameters}
         )
         self.lifecycle.record_run(info.id, exp_id, run_id)
         return run_id
+
+    def _declared_defaults(self, info: JobInfo) -> dict[str, Any]:
+        """The notebook's declared defaults of the parameters the job did not set: the run
+        records every value the job ran with, so runs compare on all of them."""
+        if info.command is not None:
+            return {}
+        try:
+            declared = self.ws.jobs.parameters(self.ws.jobs.snapshot_path(info))
+        except Exception as exc:  # an unreadable snapshot fails later, where it is reported
+            log.debug("job %s: no declared parameters: %s", info.id, exc)
+            return {}
+        return {
+            name: p.default if p.default is not None else (p.default_source or None)
+            for name, p in declared.items()
+            if name not in info.parameters
+        }
 
     def _job_env(self, info: JobInfo, run_id: str, gpu_ids: list[str]) -> dict[str, str]:
         paths = self.ws.paths

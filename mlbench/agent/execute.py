@@ -436,12 +436,17 @@ class _TrackedExecutionManager(NotebookExecutionManager):
     def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
         super().cell_start(cell, cell_index, **kwargs)
         if self._listener is not None and cell_index is not None:
-            self._listener.cell_started(cell_index, len(self.nb.cells), cell.source)
+            # numbered as in the user's notebook: papermill's injected cell is not one of theirs
+            index = user_cell_index(self.nb.cells, cell_index)
+            if index is not None:
+                self._listener.cell_started(index, user_cell_count(self.nb.cells), cell.source)
 
     def cell_complete(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
         super().cell_complete(cell, cell_index, **kwargs)
         if self._listener is not None and cell_index is not None:
-            self._listener.cell_finished(cell_index)
+            index = user_cell_index(self.nb.cells, cell_index)
+            if index is not None:
+                self._listener.cell_finished(index)
 
 
 class _JobNotebookClient(PapermillNotebookClient):
@@ -793,6 +798,12 @@ def _execute(
     except PapermillExecutionError as exc:
         if save.nb is not None:  # with the error cells papermill added (it wrote nothing)
             save.write(save.nb)
+        # papermill counts its injected parameters cell: number the cell as the user's notebook does
+        cells = save.nb.cells if save.nb is not None else []
+        executed = [c for c in cells if not _is_error_note(c)]
+        index = user_cell_index(executed, exc.cell_index)
+        # the injected parameters themselves raised: the user's parameters cell, just before
+        exc.cell_index = index if index is not None else max(0, exc.cell_index - 1)
         if stop.requested:
             return stopped_outcome(stop, exc)
         if not exc.evalue:
@@ -896,5 +907,43 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
 
 
-def _head(source: str | None, lines: int = 5) -> str:
-    return "\n".join((source or "").splitlines()[:lines])[:500]
+def _head(source: str | None, lines: int = 60, chars: int = 4000) -> str:
+    """The start of a cell's source, ending with a line "…" when some was left out."""
+    all_lines = (source or "").splitlines()
+    head = "\n".join(all_lines[:lines])
+    if len(all_lines) <= lines and len(head) <= chars:
+        return head
+    return head[:chars].rstrip("\n") + "\n…"
+
+
+INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it adds
+_ERROR_NOTE_TAG = "papermill-error-cell-tag"  # ... and on the notes it adds for an error
+
+
+def _tags(cell: Any) -> list[str]:
+    return list((cell.get("metadata") or {}).get("tags") or [])
+
+
+def _is_error_note(cell: Any) -> bool:
+    return _ERROR_NOTE_TAG in _tags(cell)
+
+
+def _injected_at(cells: list[Any]) -> int | None:
+    for i, cell in enumerate(cells):
+        if INJECTED_TAG in _tags(cell):
+            return i
+    return None
+
+
+def user_cell_index(cells: list[Any], index: int) -> int | None:
+    """The index of ``cells[index]`` in the user's notebook (the one submitted), where
+    papermill's injected parameters cell is not: None for that cell itself."""
+    injected = _injected_at(cells)
+    if injected is None or index < injected:
+        return index
+    return None if index == injected else index - 1
+
+
+def user_cell_count(cells: list[Any]) -> int:
+    """How many cells the user's notebook has: the injected parameters cell not counted."""
+    return len(cells) - (1 if _injected_at(cells) is not None else 0)
