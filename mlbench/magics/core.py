@@ -355,6 +355,23 @@ class MlbenchMagics(Magics):
             "%mlbench sweep: give a command (submit, list, show, trials, cancel)"
         )
 
+    def _cmd_schedule(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.schedules import schedule_command
+
+        create = args.schedule_command == "create"
+        return schedule_command(
+            self._ws(args),
+            args,
+            parameters=self._parameters(args) if create else {},
+            spec_fields=self._submit_options(args) if create else {},
+            user_ns=self.shell.user_ns if self.shell is not None else None,
+        )
+
+    def _cmd_notify(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.schedules import notify_command
+
+        return notify_command(self._ws(args), args)
+
     def _cmd_info(self, args: argparse.Namespace) -> Any:
         from mlbench.widgets.tables import workspace_table
 

@@ -360,6 +360,10 @@ def build_parser() -> MagicParser:
 
     add_env_parser(sub)
     add_sweep_parser(sub)
+    from mlbench.magics.schedules import add_notify_parser, add_schedule_parser
+
+    add_schedule_parser(sub)
+    add_notify_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 
