@@ -251,6 +251,14 @@ export type IEnvironmentLogQuery = Query<
 >;
 export type ICreateEnvironment = RequestBody<'/environments', 'post'>;
 
+// -- schedules ------------------------------------------------------------------------------
+
+export type ISchedule = Schemas['ScheduleInfo'];
+export type IScheduleList = Schemas['ScheduleList'];
+export type IScheduleRun = Schemas['ScheduleRunInfo'];
+export type IScheduleRunList = Schemas['ScheduleRunList'];
+export type IScheduleRunsQuery = Query<'/schedules/{ref}/runs', 'get'>;
+
 // -- sweeps ---------------------------------------------------------------------------------
 
 export type SweepStatus = Schemas['SweepStatus'];
@@ -580,6 +588,28 @@ export class MlbenchClient {
   /** A sweep's trials, in trial order. */
   sweepTrials(id: string, query: ITrialsQuery = {}): Promise<ITrialList> {
     return this._get(`sweeps/${enc(id)}/trials`, { ...query });
+  }
+
+  // schedules (fired by the scheduler process, not by this server)
+  listSchedules(): Promise<IScheduleList> {
+    return this._get('schedules');
+  }
+  pauseSchedule(ref: string): Promise<ISchedule> {
+    return this._send('POST', `schedules/${enc(ref)}/pause`);
+  }
+  /** From the next tick on (ticks while paused are not missed runs). */
+  resumeSchedule(ref: string): Promise<ISchedule> {
+    return this._send('POST', `schedules/${enc(ref)}/resume`);
+  }
+  /** The schedule and its run records; the jobs it started stay. */
+  async deleteSchedule(ref: string): Promise<void> {
+    await this._send('DELETE', `schedules/${enc(ref)}`);
+  }
+  /** A schedule's runs, newest first. */
+  scheduleRuns(ref: string, limit = 5): Promise<IScheduleRunList> {
+    return this._get(`schedules/${enc(ref)}/runs`, {
+      limit
+    } satisfies IScheduleRunsQuery);
   }
 }
 

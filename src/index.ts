@@ -140,6 +140,9 @@ const EnvironmentsSection = React.lazy(() =>
 const SweepsSection = React.lazy(() =>
   import('./sweeps').then(m => ({ default: m.SweepsSection }))
 );
+const SchedulesSection = React.lazy(() =>
+  import('./schedules').then(m => ({ default: m.SchedulesSection }))
+);
 
 function lazySection(
   component: React.ComponentType<{ client: MlbenchClient }>,
@@ -170,6 +173,16 @@ function extraSections(
             stream,
             onOpen: sweep => openSweep(sweep.id)
           })
+        )
+    },
+    {
+      id: 'schedules',
+      title: trans.__('Schedules'),
+      render: client =>
+        React.createElement(
+          React.Suspense,
+          { fallback: null },
+          React.createElement(SchedulesSection, { client, stream })
         )
     },
     {

@@ -1,0 +1,2 @@
+export { SchedulesSection } from './schedules-section';
+export * from './model';
