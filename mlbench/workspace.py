@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
     from mlbench.environments.service import Environments
+    from mlbench.models.service import Models
     from mlbench.notify.service import Notifications
     from mlbench.pipelines.service import Pipelines
     from mlbench.schedules.service import Schedules
@@ -129,6 +130,13 @@ class Workspace:
         from mlbench.environments.service import Environments
 
         return Environments(self)
+
+    @cached_property
+    def models(self) -> Models:
+        """Registered models (MLflow's registry) with the lineage of the jobs they came from."""
+        from mlbench.models.service import Models
+
+        return Models(self)
 
     @cached_property
     def sweeps(self) -> Sweeps:

@@ -1076,6 +1076,79 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Registered models */
+    get: operations['getModels'];
+    put?: never;
+    /** Register a new version of a model from a job's or a run's logged model */
+    post: operations['postModels'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/models/{model}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A model's versions, newest first (with lineage) */
+    get: operations['getModel'];
+    put?: never;
+    post?: never;
+    /** Delete a model and all its versions */
+    delete: operations['deleteModel'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/models/{model}/aliases/{alias}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The version an alias points to */
+    get: operations['getModelAlias'];
+    /** Point an alias at a version */
+    put: operations['putModelAlias'];
+    post?: never;
+    /** Remove an alias */
+    delete: operations['deleteModelAlias'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/models/{model}/versions/{version}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One version: lineage (job, run, data, environment) and signature */
+    get: operations['getModelVersion'];
+    put?: never;
+    post?: never;
+    /** Delete one version */
+    delete: operations['deleteModelVersion'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3290,6 +3363,126 @@ export interface components {
        */
       max_catch_up?: number;
     };
+    /** ModelInfo */
+    ModelInfo: {
+      /** Name */
+      name: string;
+      /** Latest Version */
+      latest_version: number | null;
+      /** Versions */
+      versions: number;
+      /**
+       * Aliases
+       * @description alias -> version
+       */
+      aliases?: {
+        [key: string]: number;
+      };
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Updated At
+       * @default null
+       */
+      updated_at?: string | null;
+    };
+    /**
+     * ModelLineage
+     * @description Where a version came from.
+     */
+    ModelLineage: {
+      /**
+       * Job Id
+       * @description The job whose run logged it.
+       * @default null
+       */
+      job_id?: string | null;
+      /**
+       * Run Id
+       * @description The MLflow run it was logged in.
+       * @default null
+       */
+      run_id?: string | null;
+      /**
+       * Experiment
+       * @default null
+       */
+      experiment?: string | null;
+      /**
+       * Data Inputs
+       * @description The data versions the job read (data:NAME:V).
+       */
+      data_inputs?: string[];
+      /**
+       * Environment
+       * @description The environment version the job ran in.
+       * @default null
+       */
+      environment?: string | null;
+      /**
+       * Spec Hash
+       * @description The job's spec hash.
+       * @default null
+       */
+      spec_hash?: string | null;
+    };
+    /** ModelList */
+    ModelList: {
+      /** Items */
+      items: components['schemas']['ModelInfo'][];
+    };
+    /** ModelVersionInfo */
+    ModelVersionInfo: {
+      /** Name */
+      name: string;
+      /** Version */
+      version: number;
+      /**
+       * Ref
+       * @description NAME:VERSION
+       */
+      ref: string;
+      /**
+       * Source
+       * @description Where MLflow keeps its files (models:/..., runs:/...).
+       */
+      source: string;
+      /** Status */
+      status: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /** Aliases */
+      aliases?: string[];
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+      lineage: components['schemas']['ModelLineage'];
+      /**
+       * Signature
+       * @description inputs/outputs schema as MLflow records it (shown by `model show`).
+       * @default null
+       */
+      signature?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+    };
+    /** ModelVersionList */
+    ModelVersionList: {
+      /** Items */
+      items: components['schemas']['ModelVersionInfo'][];
+    };
     /** NextTick */
     NextTick: {
       /**
@@ -3797,6 +3990,47 @@ export interface components {
        */
       month_days?: number[];
     };
+    /** RegisterModel */
+    RegisterModel: {
+      /**
+       * Name
+       * @description The registered model's name.
+       */
+      name: string;
+      /**
+       * Job Id
+       * @description Register the model this job's run logged.
+       * @default null
+       */
+      job_id?: string | null;
+      /**
+       * Run Id
+       * @description ... or the model an MLflow run logged.
+       * @default null
+       */
+      run_id?: string | null;
+      /**
+       * Path
+       * @description Which model of the run, when it logged several.
+       * @default null
+       */
+      path?: string | null;
+      /**
+       * Alias
+       * @description Give the new version this alias.
+       * @default null
+       */
+      alias?: string | null;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+    };
     /**
      * RerunJob
      * @description Changes to the job's spec; fields not given keep the original's values.
@@ -4168,6 +4402,11 @@ export interface components {
        * @default 50
        */
       limit?: number;
+    };
+    /** SetAlias */
+    SetAlias: {
+      /** Version */
+      version: number;
     };
     /** StepCounts */
     StepCounts: {
@@ -9149,6 +9388,441 @@ export interface operations {
         content: {
           'application/json': components['schemas']['WhyInfo'];
         };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getModels: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postModels: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RegisterModel'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelVersionInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getModel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelVersionList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteModel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getModelAlias: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+        alias: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelVersionInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  putModelAlias: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+        alias: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SetAlias'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelVersionInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteModelAlias: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+        alias: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getModelVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelVersionInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteModelVersion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        model: string;
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
       400: {

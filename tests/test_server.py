@@ -39,6 +39,8 @@ SAMPLE_PATH_ARGS = {
     "sweep_id": "no-such-sweep",
     "ref": "no-such-schedule-or-rule",
     "step": "no-such-step",
+    "model": "no-such-model",
+    "alias": "champion",
 }
 
 

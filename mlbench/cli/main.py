@@ -14,6 +14,7 @@ from mlbench.cli.context import CliContext
 from mlbench.cli.data import data_group, datastore_group
 from mlbench.cli.environments import env_group
 from mlbench.cli.jobs import job_group, params_command, run_command
+from mlbench.cli.models import model_group
 from mlbench.cli.pipelines import pipeline_group
 from mlbench.cli.schedules import notify_group, schedule_group, scheduler_group, service_group
 from mlbench.cli.sweeps import sweep_group
@@ -87,6 +88,7 @@ cli.add_command(data_group)
 cli.add_command(datastore_group)
 cli.add_command(env_group)
 cli.add_command(sweep_group)
+cli.add_command(model_group)
 cli.add_command(pipeline_group)
 cli.add_command(schedule_group)
 cli.add_command(notify_group)

@@ -29,6 +29,7 @@ from mlbench.errors import ConflictError, InvalidInputError, NotFoundError
 from mlbench.jobs.models import JobInfo, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import JobSpec
+from mlbench.models.models import ModelVersionInfo
 from mlbench.notify.models import DeliveryInfo, NotificationInfo
 from mlbench.pipelines.models import WhyInfo
 from mlbench.schedules.models import NextTicks, ScheduleInfo
@@ -1035,6 +1036,10 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/pipelines/{run_id}/rerun", PipelineRerunHandler),
         ("/pipelines/{run_id}/steps", PipelineStepsHandler),
         ("/pipelines/{run_id}/steps/{step}/why", PipelineWhyHandler),
+        ("/models", ModelsHandler),
+        ("/models/{model}", ModelHandler),
+        ("/models/{model}/aliases/{alias}", ModelAliasHandler),
+        ("/models/{model}/versions/{version}", ModelVersionHandler),
     ]
 
 
@@ -1724,3 +1729,126 @@ class PipelineWhyHandler(PipelineBase):
     )  # fmt: skip
     async def get(self, run_id: str, step: str) -> None:
         self.reply(await self.call(self.ws.pipelines.why, run_id, step))
+
+
+# -- models ------------------------------------------------------------------------------------
+def _model_ref(model: str, version: str) -> str:
+    if not (version.isascii() and version.isdigit()):
+        raise InvalidInputError(f"invalid version {version!r}", hint="a version is a number")
+    return f"{model}:{version}"
+
+
+class ModelsHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="Registered models", tag="models", action=READ, response=m.ModelList)
+    async def get(self) -> None:
+        self.reply(m.ModelList(items=await self.call(self.ws.models.list)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Register a new version of a model from a job's or a run's logged model",
+        tag="models",
+        action=WRITE,
+        body=m.RegisterModel,
+        response=ModelVersionInfo,
+        status=201,
+        errors=(404, 409),
+    )
+    async def post(self) -> None:
+        req = self.body(m.RegisterModel)
+        info = await self.call(
+            self.ws.models.register,
+            req.name,
+            job=req.job_id,
+            run=req.run_id,
+            path=req.path,
+            description=req.description,
+            tags=req.tags,
+            alias=req.alias,
+        )
+        self.reply(info, 201)
+
+
+class ModelHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="A model's versions, newest first (with lineage)",
+        tag="models",
+        action=READ,
+        response=m.ModelVersionList,
+        errors=(404,),
+    )
+    async def get(self, model: str) -> None:
+        self.reply(m.ModelVersionList(items=await self.call(self.ws.models.versions, model)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Delete a model and all its versions",
+        tag="models",
+        action=WRITE,
+        status=204,
+        errors=(404,),
+    )
+    async def delete(self, model: str) -> None:
+        await self.call(self.ws.models.delete, model)
+        self.reply(None, 204)
+
+
+class ModelVersionHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="One version: lineage (job, run, data, environment) and signature",
+        tag="models",
+        action=READ,
+        response=ModelVersionInfo,
+        errors=(404,),
+    )
+    async def get(self, model: str, version: str) -> None:
+        self.reply(await self.call(self.ws.models.info, _model_ref(model, version)))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(summary="Delete one version", tag="models", action=WRITE, status=204, errors=(404,))
+    async def delete(self, model: str, version: str) -> None:
+        await self.call(self.ws.models.delete, _model_ref(model, version))
+        self.reply(None, 204)
+
+
+class ModelAliasHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(
+        summary="The version an alias points to",
+        tag="models",
+        action=READ,
+        response=ModelVersionInfo,
+        errors=(404,),
+    )
+    async def get(self, model: str, alias: str) -> None:
+        self.reply(await self.call(self.ws.models.info, f"{model}@{alias}"))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(
+        summary="Point an alias at a version",
+        tag="models",
+        action=WRITE,
+        body=m.SetAlias,
+        response=ModelVersionInfo,
+        errors=(404,),
+    )
+    async def put(self, model: str, alias: str) -> None:
+        req = self.body(m.SetAlias)
+        self.reply(await self.call(self.ws.models.set_alias, model, alias, req.version))
+
+    @tornado.web.authenticated
+    @authorized(WRITE)
+    @endpoint(summary="Remove an alias", tag="models", action=WRITE, status=204, errors=(404,))
+    async def delete(self, model: str, alias: str) -> None:
+        await self.call(self.ws.models.delete_alias, model, alias)
+        self.reply(None, 204)

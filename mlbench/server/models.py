@@ -18,6 +18,7 @@ from mlbench.environments.models import EnvironmentInfo
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
+from mlbench.models.models import ModelInfo, ModelVersionInfo
 from mlbench.notify.models import DeliveryInfo, NotificationInfo, NotificationSpec
 from mlbench.pipelines.models import (
     PipelineRunInfo,
@@ -577,3 +578,26 @@ class StepList(BaseModel):
 
 class DeletePipelineQuery(Request):
     delete_runs: bool = Field(True, description="Also delete (restorably) the MLflow runs.")
+
+
+# -- models ------------------------------------------------------------------------------------
+class RegisterModel(Request):
+    name: str = Field(min_length=1, max_length=128, description="The registered model's name.")
+    job_id: str | None = Field(None, description="Register the model this job's run logged.")
+    run_id: str | None = Field(None, description="... or the model an MLflow run logged.")
+    path: str | None = Field(None, description="Which model of the run, when it logged several.")
+    alias: str | None = Field(None, description="Give the new version this alias.")
+    description: str = Field("", max_length=5000)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS)
+
+
+class SetAlias(Request):
+    version: int = Field(ge=1)
+
+
+class ModelList(BaseModel):
+    items: list[ModelInfo]
+
+
+class ModelVersionList(BaseModel):
+    items: list[ModelVersionInfo]
