@@ -256,6 +256,22 @@ def test_independent_steps_run_at_once(ws: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_steps_on_another_target_are_bounded_by_its_capacity(ws: Any, tmp_path: Path) -> None:
+    ws.compute.create("one-slot", "local", max_concurrent_jobs=1)
+    body = _diamond(tmp_path)
+    body["inputs"]["pause"] = 1.0
+    for name in ("a", "b"):  # the run is driven on local; a and b run on the one-slot target
+        body["jobs"][name]["compute"] = "one-slot"
+    run = ws.pipelines.run(body).wait(WAIT)
+    assert run.info.status.value == "completed", run.info.status_reason
+    a, b = (ws.jobs.info(run.step(n).job_id) for n in ("a", "b"))
+    assert a.compute == b.compute == "one-slot"
+    first, second = sorted((a, b), key=lambda j: j.started_at)
+    assert second.started_at >= first.finished_at  # one at a time
+    ws.jobs.agent("one-slot").stop(now=True, timeout=30)
+
+
+@pytest.mark.slow
 def test_a_failed_step_cancels_the_rest_by_default(ws: Any, tmp_path: Path) -> None:
     body = _diamond(tmp_path)
     body["jobs"]["a"]["parameters"]["fail"] = True

@@ -17,6 +17,8 @@ submits under the same id; a step is never submitted twice, and a completed one 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -31,19 +33,30 @@ from mlbench.pipelines.spec import parse_ref, topological
 from mlbench.store import JobRow, PipelineRunRow, PipelineStepRow
 
 if TYPE_CHECKING:
+    from mlbench.compute.agents import AgentControl
     from mlbench.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+AGENT_CHECK_S = 2.0
 ON_JOB = (StepStatus.QUEUED.value, StepStatus.STARTING.value, StepStatus.RUNNING.value)
 
 
 class PipelineDriver:
-    def __init__(self, ws: Workspace, compute: str) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        compute: str,
+        agents: Callable[[str], AgentControl] | None = None,
+    ) -> None:
         self.ws = ws
         self.compute = compute
+        # the agent's own workspace starts no agents: the agent hands in how to start those of
+        # the targets its runs' steps name
+        self.agents = agents or ws.agents
         self.pipelines = Pipelines(ws)
         self._specs: dict[str, PipelineSpec] = {}
+        self._checked = 0.0
 
     def active(self) -> bool:
         with self.ws.db.session() as s:
@@ -76,10 +89,32 @@ class PipelineDriver:
                 log.exception("pipeline run %s: a turn failed", row.id)
                 if isinstance(exc, MlbenchError):
                     self._end(row, PipelineStatus.FAILED, f"the run could not go on: {exc}")
+        if rows and time.monotonic() - self._checked > AGENT_CHECK_S:
+            self._checked = time.monotonic()
+            self._keep_agents(rows)
         live = {r.id for r in rows}
         for run_id in list(self._specs):
             if run_id not in live:
                 del self._specs[run_id]
+
+    def _keep_agents(self, rows: list[PipelineRunRow]) -> None:
+        """The agents of other targets running this agent's steps stay up (one killed is
+        started again, as a job's follower does)."""
+        with self.ws.db.session() as s:
+            names = set(
+                s.scalars(
+                    select(PipelineStepRow.compute).where(
+                        PipelineStepRow.run_id.in_([r.id for r in rows]),
+                        PipelineStepRow.status.in_(ON_JOB),
+                        PipelineStepRow.compute != self.compute,
+                    )
+                )
+            )
+        for name in names:
+            try:
+                self.agents(name).ensure_running()
+            except Exception:
+                log.warning("could not start the agent of %r", name, exc_info=True)
 
     # -- one turn ------------------------------------------------------------------------------
     def _step(self, row: PipelineRunRow) -> None:
@@ -290,7 +325,7 @@ class PipelineDriver:
             run.id, "pipeline", {"step": name, "status": "queued", "job_id": step.job_id}
         )
         if step.compute != self.compute:  # a step on another target: its agent runs it
-            agent = self.ws.agents(step.compute)
+            agent = self.agents(step.compute)
             agent.ensure_running()
             agent.wake()
 
@@ -377,7 +412,7 @@ class PipelineDriver:
         if not asked:
             self.ws.jobs.lifecycle.cancel(step.job_id)
             if step.compute != self.compute:
-                self.ws.agents(step.compute).wake()
+                self.agents(step.compute).wake()
 
     # -- start and end -------------------------------------------------------------------------
     def _start(self, row: PipelineRunRow, spec: PipelineSpec) -> PipelineRunRow:
