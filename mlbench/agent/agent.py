@@ -163,7 +163,9 @@ class Agent:
         self._prewarm()
         self.sweeps = SweepDriver(self.ws, self.compute, lambda: self.capacity.max_concurrent_jobs)
         self._sweeping = False
-        self.pipelines = PipelineDriver(self.ws, self.compute)
+        self.pipelines = PipelineDriver(
+            self.ws, self.compute, agents=lambda name: AgentHandle(self.ws, name)
+        )
         self._relay_thread = threading.Thread(
             target=self._relay_loop, name="metrics-relay", daemon=True
         )
