@@ -21,4 +21,6 @@ export namespace CommandIDs {
   export const openSweep = 'mlbench:open-sweep';
   export const cancelSweep = 'mlbench:cancel-sweep';
   export const deleteSweep = 'mlbench:delete-sweep';
+  export const openExperiment = 'mlbench:open-experiment';
+  export const openDataAsset = 'mlbench:open-data-asset';
 }

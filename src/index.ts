@@ -35,6 +35,8 @@ import { mlbenchIcon } from './icons';
 import { IJobActions } from './jobs/jobs-list';
 import { JobsStore } from './jobs/jobs-store';
 import type { JobView } from './jobs/job-view';
+import type { ExperimentView } from './experiments/experiment-view';
+import type { DataAssetView } from './data/asset-view';
 import type { SweepView } from './sweeps/sweep-view';
 import { MlbenchAPIError } from './request';
 import { ISidebarSection, MlbenchSidebar } from './sidebar';
@@ -144,21 +146,31 @@ const SchedulesSection = React.lazy(() =>
   import('./schedules').then(m => ({ default: m.SchedulesSection }))
 );
 
-function lazySection(
-  component: React.ComponentType<{ client: MlbenchClient }>,
-  client: MlbenchClient
+function lazySection<P extends { client: MlbenchClient }>(
+  component: React.ComponentType<P>,
+  props: P
 ): JSX.Element {
   return React.createElement(
     React.Suspense,
     { fallback: null },
-    React.createElement(component, { client })
+    React.createElement(component, props)
   );
+}
+
+/**
+ * What the sidebar's lists open in the main area.
+ */
+interface IOpeners {
+  sweep(id: string): void;
+  experiment(id: string, name: string): void;
+  dataAsset(name: string): void;
+  job(id: string): void;
 }
 
 function extraSections(
   trans: TranslationBundle,
   stream: EventStream,
-  openSweep: (id: string) => void
+  open: IOpeners
 ): ISidebarSection[] {
   return [
     {
@@ -171,7 +183,7 @@ function extraSections(
           React.createElement(SweepsSection, {
             client,
             stream,
-            onOpen: sweep => openSweep(sweep.id)
+            onOpen: sweep => open.sweep(sweep.id)
           })
         )
     },
@@ -188,17 +200,28 @@ function extraSections(
     {
       id: 'experiments',
       title: trans.__('Experiments'),
-      render: client => lazySection(ExperimentsSection, client)
+      render: client =>
+        lazySection(ExperimentsSection, {
+          client,
+          stream,
+          onOpen: e => open.experiment(e.experiment_id, e.name),
+          onOpenJob: open.job
+        })
     },
     {
       id: 'data',
       title: trans.__('Data'),
-      render: client => lazySection(DataSection, client)
+      render: client =>
+        lazySection(DataSection, {
+          client,
+          stream,
+          onOpen: open.dataAsset
+        })
     },
     {
       id: 'environments',
       title: trans.__('Environments'),
-      render: client => lazySection(EnvironmentsSection, client)
+      render: client => lazySection(EnvironmentsSection, { client })
     }
   ];
 }
@@ -239,6 +262,12 @@ function activate(
   const sweepTracker = new WidgetTracker<SweepView>({
     namespace: 'mlbench-sweep'
   });
+  const experimentTracker = new WidgetTracker<ExperimentView>({
+    namespace: 'mlbench-experiment'
+  });
+  const dataTracker = new WidgetTracker<DataAssetView>({
+    namespace: 'mlbench-data-asset'
+  });
 
   const trackSubmitted = (job: IJob) => {
     submittedHere.add(job.id);
@@ -278,11 +307,14 @@ function activate(
     client,
     jobs,
     actions,
-    sections: extraSections(
-      trans,
-      stream,
-      id => void commands.execute(CommandIDs.openSweep, { id })
-    ),
+    sections: extraSections(trans, stream, {
+      sweep: id => void commands.execute(CommandIDs.openSweep, { id }),
+      experiment: (id, name) =>
+        void commands.execute(CommandIDs.openExperiment, { id, name }),
+      dataAsset: name =>
+        void commands.execute(CommandIDs.openDataAsset, { name }),
+      job: id => void commands.execute(CommandIDs.openJob, { id })
+    }),
     trans
   });
   shell.add(sidebar, 'left', { rank: 650 });
@@ -355,6 +387,83 @@ function activate(
     shell.activateById(view.id);
     return view;
   };
+
+  const openExperiment = async (
+    id: string,
+    name?: string
+  ): Promise<ExperimentView> => {
+    let view = experimentTracker.find(w => w.experimentId === id);
+    if (!view) {
+      const { ExperimentView } = await import('./experiments/experiment-view');
+      view = new ExperimentView({
+        client,
+        stream,
+        experimentId: id,
+        name,
+        onOpenJob: jobId =>
+          void commands.execute(CommandIDs.openJob, { id: jobId }),
+        trans
+      });
+      void experimentTracker.add(view);
+      shell.add(view, 'main');
+    }
+    shell.activateById(view.id);
+    return view;
+  };
+
+  const openDataAsset = async (name: string): Promise<DataAssetView> => {
+    let view = dataTracker.find(w => w.assetName === name);
+    if (!view) {
+      const { DataAssetView } = await import('./data/asset-view');
+      view = new DataAssetView({ client, name, trans });
+      void dataTracker.add(view);
+      shell.add(view, 'main');
+    }
+    shell.activateById(view.id);
+    return view;
+  };
+
+  commands.addCommand(CommandIDs.openExperiment, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'An MLflow experiment id' },
+          name: { type: 'string', description: 'Its name (the tab title)' }
+        },
+        required: ['id']
+      }
+    },
+    label: trans.__('Open mlbench Experiment Runs'),
+    execute: async args => {
+      const id = String(args.id ?? '');
+      if (id) {
+        await openExperiment(
+          id,
+          typeof args.name === 'string' ? args.name : undefined
+        );
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openDataAsset, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: 'A data asset name' }
+        },
+        required: ['name']
+      }
+    },
+    label: trans.__('Open mlbench Data Asset'),
+    execute: async args => {
+      const name = String(args.name ?? '');
+      if (name) {
+        await openDataAsset(name);
+      }
+    }
+  });
 
   commands.addCommand(CommandIDs.openSidebar, {
     describedBy: { args: { type: 'object', properties: {} } },
@@ -470,14 +579,21 @@ function activate(
         return;
       }
       const view = await openJob(id);
-      // the log is the view's last section
-      requestAnimationFrame(() => {
+      // the log is the view's last section; a view just opened renders it
+      // once the job is read: look again for a few seconds
+      const deadline = Date.now() + 5000;
+      const scroll = () => {
         const log = view.node.querySelector<HTMLElement>(
           '.mlbench-JobView-log'
         );
-        log?.scrollIntoView({ block: 'end' });
-        log?.focus();
-      });
+        if (log) {
+          log.scrollIntoView({ block: 'end' });
+          log.focus();
+        } else if (Date.now() < deadline && !view.isDisposed) {
+          setTimeout(scroll, 100);
+        }
+      };
+      requestAnimationFrame(scroll);
     }
   });
 
@@ -511,8 +627,24 @@ function activate(
     describedBy: byJobId,
     label: trans.__('Cancel mlbench Job'),
     execute: async args => {
+      const id = jobArg(args);
+      const job = jobs.get(id);
+      const result = await showDialog({
+        title: trans.__('Cancel job'),
+        body: trans.__(
+          'Stop job %1? The running cell is interrupted; what it logged so far is kept.',
+          job ? job.display_name || id.slice(0, 8) : id.slice(0, 8)
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Keep running') }),
+          Dialog.warnButton({ label: trans.__('Cancel job') })
+        ]
+      });
+      if (!result.button.accept) {
+        return;
+      }
       try {
-        jobs.upsert(await client.cancelJob(jobArg(args)));
+        jobs.upsert(await client.cancelJob(id));
       } catch (reason) {
         fail(trans.__('Could not cancel the job'))(reason);
       }
@@ -601,10 +733,26 @@ function activate(
     fail
   });
   if (restorer) {
+    // the main-area tabs come back after a page reload
     void restorer.restore(sweepTracker, {
       command: CommandIDs.openSweep,
       args: view => ({ id: view.model.sweepId }),
       name: view => view.model.sweepId
+    });
+    void restorer.restore(tracker, {
+      command: CommandIDs.openJob,
+      args: view => ({ id: view.model.jobId }),
+      name: view => view.model.jobId
+    });
+    void restorer.restore(experimentTracker, {
+      command: CommandIDs.openExperiment,
+      args: view => ({ id: view.experimentId }),
+      name: view => view.experimentId
+    });
+    void restorer.restore(dataTracker, {
+      command: CommandIDs.openDataAsset,
+      args: view => ({ name: view.assetName }),
+      name: view => view.assetName
     });
   }
 

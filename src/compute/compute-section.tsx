@@ -57,7 +57,9 @@ export function ComputeSection(props: {
           >
             <div className="mlbench-Compute-head">
               <span className="mlbench-Compute-name">{c.target.name}</span>
-              <span className="mlbench-Compute-kind">{c.target.kind}</span>
+              {c.target.kind !== c.target.name && (
+                <span className="mlbench-Compute-kind">{c.target.kind}</span>
+              )}
               <span
                 className={`mlbench-Compute-status mlbench-mod-${status}`}
                 title={

@@ -3,6 +3,7 @@ import { caretLeftIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { ITranslator } from '@jupyterlab/translation';
 
 import {
+  EventStream,
   IDataPreview,
   IDataVersionInfo,
   IDatastoreInfo,
@@ -19,11 +20,34 @@ import {
   previewColumns
 } from './model';
 import { TranslationContext, useTrans } from '../i18n';
+import { useJobsEnded } from '../components/use-events';
 import {
   ListStates,
   ListToolbar,
   usePagedList
 } from '../components/paged-list';
+
+/**
+ * How often the asset list is read again while shown (assets made outside
+ * a job have no event).
+ */
+export const DATA_POLL_MS = 15000;
+
+/**
+ * Calls `callback` every `ms` while the page is visible.
+ */
+function usePoll(callback: () => void, ms: number): void {
+  const latest = React.useRef(callback);
+  latest.current = callback;
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState !== 'hidden') {
+        latest.current();
+      }
+    }, ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+}
 
 /**
  * Rows a table preview asks for.
@@ -43,6 +67,16 @@ export interface IDataSectionProps {
    * provides through `TranslationContext`).
    */
   translator?: ITranslator;
+  /**
+   * Open an asset's details elsewhere (a main-area tab); without it they
+   * open in the section.
+   */
+  onOpen?: (name: string) => void;
+  /**
+   * The event stream: the asset list follows it (a job's outputs appear
+   * when it ends).
+   */
+  stream?: EventStream;
 }
 
 type Tab = 'assets' | 'datastores';
@@ -55,12 +89,20 @@ type Tab = 'assets' | 'datastores';
 export function DataSection(props: IDataSectionProps): JSX.Element {
   return (
     <MaybeTranslator translator={props.translator}>
-      <DataSectionBody client={props.client} />
+      <DataSectionBody
+        client={props.client}
+        onOpen={props.onOpen}
+        stream={props.stream}
+      />
     </MaybeTranslator>
   );
 }
 
-function DataSectionBody(props: { client: MlbenchClient }): JSX.Element {
+function DataSectionBody(props: {
+  client: MlbenchClient;
+  onOpen?: (name: string) => void;
+  stream?: EventStream;
+}): JSX.Element {
   const { client } = props;
   const trans = useTrans();
   const [tab, setTab] = useState<Tab>('assets');
@@ -119,7 +161,8 @@ function DataSectionBody(props: { client: MlbenchClient }): JSX.Element {
             {tab === 'assets' ? (
               <AssetList
                 client={client}
-                onOpen={setAsset}
+                onOpen={props.onOpen ?? setAsset}
+                stream={props.stream}
                 onError={onError}
                 onAvailable={() => setAvailable(true)}
               />
@@ -154,7 +197,7 @@ interface IListProps {
  * The data assets, the latest version of each, filtered by name.
  */
 function AssetList(
-  props: IListProps & { onOpen: (name: string) => void }
+  props: IListProps & { onOpen: (name: string) => void; stream?: EventStream }
 ): JSX.Element {
   const { client, onError, onAvailable, onOpen } = props;
   const trans = useTrans();
@@ -169,6 +212,10 @@ function AssetList(
     [client, text],
     { onPage: onAvailable, onError }
   );
+  // a job's outputs become assets when it ends; an asset made elsewhere (a
+  // terminal's `mlbench data create`) has no event: read again now and then
+  useJobsEnded(props.stream, () => void load(null));
+  usePoll(() => void load(null), DATA_POLL_MS);
 
   return (
     <div className="mlbench-Data-list">
@@ -315,10 +362,10 @@ function DatastoreList(props: IListProps): JSX.Element {
  * One asset: its versions, and the chosen version's details, preview and
  * lineage.
  */
-function AssetView(props: {
+export function AssetView(props: {
   client: MlbenchClient;
   name: string;
-  onBack: () => void;
+  onBack?: () => void;
   onError: (error: unknown) => string;
 }): JSX.Element {
   const { client, name, onBack, onError } = props;
@@ -351,14 +398,16 @@ function AssetView(props: {
   return (
     <div className="mlbench-Data-asset">
       <div className="mlbench-Data-toolbar">
-        <button
-          className="jp-mod-styled mlbench-Data-iconButton"
-          title={trans.__('Back to the data assets')}
-          aria-label={trans.__('Back to the data assets')}
-          onClick={onBack}
-        >
-          <caretLeftIcon.react tag="span" />
-        </button>
+        {onBack && (
+          <button
+            className="jp-mod-styled mlbench-Data-iconButton"
+            title={trans.__('Back to the data assets')}
+            aria-label={trans.__('Back to the data assets')}
+            onClick={onBack}
+          >
+            <caretLeftIcon.react tag="span" />
+          </button>
+        )}
         <h3 className="mlbench-Data-title">{name}</h3>
         {versions && versions.length > 0 && (
           <label className="mlbench-Data-version">

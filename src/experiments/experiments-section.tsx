@@ -13,14 +13,21 @@ import {
 } from '@jupyterlab/ui-components';
 
 import {
+  EventStream,
   IExperimentSummary,
   IMetricSeries,
   IRunSummary,
   MlbenchClient,
   errorMessage
 } from '../api';
-import { XAxisMode, preferredXAxis } from '../components/chart-data';
+import {
+  IChartSeriesInput,
+  XAxisMode,
+  formatValue,
+  preferredXAxis
+} from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
+import { useJobsEnded } from '../components/use-events';
 import {
   ListStates,
   ListToolbar,
@@ -29,10 +36,12 @@ import {
 import { TranslationContext, useTrans } from '../i18n';
 import {
   DEFAULT_SORT,
+  IRunColumn,
   IRunSort,
   cellText,
   chartSeries,
-  defaultMetric,
+  defaultChartMetrics,
+  defaultParams,
   downsamplingNote,
   formatTime,
   metricKeys,
@@ -40,6 +49,8 @@ import {
   mlflowUiBase,
   nextSort,
   runColumns,
+  runStatusLabel,
+  shownColumns,
   sortRuns
 } from './model';
 
@@ -65,6 +76,19 @@ export interface IExperimentsSectionProps {
    * provides through `TranslationContext`).
    */
   translator?: ITranslator;
+  /**
+   * Open an experiment's runs elsewhere (a main-area tab); without it they
+   * open in the section.
+   */
+  onOpen?: (experiment: IExperimentSummary) => void;
+  /**
+   * The event stream: the lists follow it (a run that ends shows at once).
+   */
+  stream?: EventStream;
+  /**
+   * Open a run's job.
+   */
+  onOpenJob?: (jobId: string) => void;
 }
 
 /**
@@ -91,12 +115,18 @@ export function ExperimentsSection(
     <MaybeTranslator translator={props.translator}>
       <div className="mlbench-Experiments">
         {experiment === null ? (
-          <ExperimentList client={client} onOpen={setExperiment} />
+          <ExperimentList
+            client={client}
+            stream={props.stream}
+            onOpen={props.onOpen ?? setExperiment}
+          />
         ) : (
           <RunsView
             client={client}
             experiment={experiment}
             mlflowBase={mlflowBase}
+            stream={props.stream}
+            onOpenJob={props.onOpenJob}
             onBack={() => setExperiment(null)}
           />
         )}
@@ -110,6 +140,7 @@ export function ExperimentsSection(
  */
 function ExperimentList(props: {
   client: MlbenchClient;
+  stream?: EventStream;
   onOpen: (experiment: IExperimentSummary) => void;
 }): JSX.Element {
   const { client, onOpen } = props;
@@ -124,6 +155,9 @@ function ExperimentList(props: {
       }),
     [client, text]
   );
+  useJobsEnded(props.stream, () => void load(null));
+  const emptyDefault = useEmptyDefault(client, items);
+  const shown = items?.filter(e => e.experiment_id !== emptyDefault) ?? null;
 
   return (
     <div className="mlbench-Experiments-list">
@@ -139,18 +173,18 @@ function ExperimentList(props: {
       <ListStates
         prefix="mlbench-Experiments"
         error={error}
-        items={items}
+        items={shown}
         loading={trans.__('Loading experiments…')}
         empty={trans.__(
           'No experiments yet: every job records an MLflow run in one.'
         )}
       />
-      {items !== null && items.length > 0 && (
+      {shown !== null && shown.length > 0 && (
         <ul
           className="mlbench-Experiments-items"
           aria-label={trans.__('Experiments')}
         >
-          {items.map(e => (
+          {shown.map(e => (
             <li key={e.experiment_id}>
               <button
                 className="mlbench-Experiments-item"
@@ -179,16 +213,51 @@ function ExperimentList(props: {
 }
 
 /**
+ * The id of MLflow's "Default" experiment when it has no run (MLflow makes
+ * it; mlbench never uses it): not worth a row.
+ */
+function useEmptyDefault(
+  client: MlbenchClient,
+  items: IExperimentSummary[] | null
+): string | null {
+  const [empty, setEmpty] = useState<string | null>(null);
+  const id = items?.find(
+    e => e.name === 'Default' && e.experiment_id === '0'
+  )?.experiment_id;
+  useEffect(() => {
+    if (!id) {
+      return;
+    }
+    let live = true;
+    client
+      .listRuns(id, { limit: 1 })
+      .then(page => live && setEmpty(page.items.length ? null : id))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [client, id]);
+  return empty;
+}
+
+/**
  * One experiment's runs (a page at a time, sorted by the server) and the
  * comparison chart of the selected ones.
  */
-function RunsView(props: {
+export function RunsView(props: {
   client: MlbenchClient;
   experiment: IExperimentSummary;
   mlflowBase: string;
-  onBack: () => void;
+  stream?: EventStream;
+  /** Open a run's job (rows link to their job). */
+  onOpenJob?: (jobId: string) => void;
+  /** Back to the experiments (the sidebar); none in a main-area tab. */
+  onBack?: () => void;
+  /** Runs per page (the main area shows more). */
+  pageSize?: number;
 }): JSX.Element {
-  const { client, experiment, mlflowBase, onBack } = props;
+  const { client, experiment, mlflowBase, onBack, onOpenJob } = props;
+  const pageSize = props.pageSize ?? RUNS_PAGE_SIZE;
   const trans = useTrans();
   const [sort, setSort] = useState<IRunSort>(DEFAULT_SORT);
   // cursors[i] fetches page i; page 0 has none.
@@ -199,6 +268,7 @@ function RunsView(props: {
   const [error, setError] = useState('');
   // Selected runs keep their summaries so a selection survives paging.
   const [selected, setSelected] = useState<IRunSummary[]>([]);
+  const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
   const request = useRef(0);
 
   const load = useCallback(async () => {
@@ -207,7 +277,7 @@ function RunsView(props: {
       const result = await client.listRuns(experiment.experiment_id, {
         sort: sort.column,
         order: sort.order,
-        limit: RUNS_PAGE_SIZE,
+        limit: pageSize,
         cursor: cursors[page]
       });
       if (id !== request.current) {
@@ -225,13 +295,18 @@ function RunsView(props: {
         setError(errorMessage(reason));
       }
     }
-  }, [client, experiment.experiment_id, sort, cursors, page]);
+  }, [client, experiment.experiment_id, sort, cursors, page, pageSize]);
 
   useEffect(() => {
     void load();
   }, [load]);
+  useJobsEnded(props.stream, () => void load());
 
   const columns = useMemo(() => runColumns(runs ?? [], trans), [runs, trans]);
+  const visible = useMemo(
+    () => shownColumns(columns, hidden),
+    [columns, hidden]
+  );
 
   const onSort = (column: string) => {
     const next = nextSort(sort, column);
@@ -249,6 +324,20 @@ function RunsView(props: {
         : [...prev, run]
     );
   };
+  const allSelected =
+    runs !== null &&
+    runs.length > 0 &&
+    runs.every(r => selected.some(x => x.run_id === r.run_id));
+  const toggleAll = () => {
+    if (!runs) {
+      return;
+    }
+    setSelected(prev =>
+      allSelected
+        ? prev.filter(r => !runs.some(x => x.run_id === r.run_id))
+        : [...prev, ...runs.filter(r => !prev.some(x => x.run_id === r.run_id))]
+    );
+  };
 
   const goNext = () => {
     if (!nextCursor) {
@@ -261,17 +350,20 @@ function RunsView(props: {
   return (
     <div className="mlbench-Experiments-runs">
       <div className="mlbench-Experiments-toolbar">
-        <button
-          className="jp-mod-styled mlbench-Experiments-iconButton"
-          title={trans.__('Back to the experiments')}
-          aria-label={trans.__('Back to the experiments')}
-          onClick={onBack}
-        >
-          <caretLeftIcon.react tag="span" />
-        </button>
+        {onBack && (
+          <button
+            className="jp-mod-styled mlbench-Experiments-iconButton"
+            title={trans.__('Back to the experiments')}
+            aria-label={trans.__('Back to the experiments')}
+            onClick={onBack}
+          >
+            <caretLeftIcon.react tag="span" />
+          </button>
+        )}
         <h3 className="mlbench-Experiments-title" title={experiment.name}>
           {experiment.name}
         </h3>
+        <ColumnChooser columns={columns} hidden={hidden} onChange={setHidden} />
         <button
           className="jp-mod-styled mlbench-Experiments-iconButton"
           title={trans.__('Refresh runs')}
@@ -305,11 +397,15 @@ function RunsView(props: {
             <thead>
               <tr>
                 <th scope="col">
-                  <span className="mlbench-Experiments-srOnly">
-                    {trans.__('Compare')}
-                  </span>
+                  <input
+                    type="checkbox"
+                    checked={allSelected}
+                    onChange={toggleAll}
+                    title={trans.__('Compare every run of this page')}
+                    aria-label={trans.__('Compare every run of this page')}
+                  />
                 </th>
-                {columns.map(c => (
+                {visible.map(c => (
                   <th
                     key={c.id}
                     scope="col"
@@ -324,7 +420,11 @@ function RunsView(props: {
                   >
                     <button
                       className="mlbench-Experiments-sort"
-                      title={trans.__('Sort by %1', c.label)}
+                      title={
+                        c.kind === 'metric'
+                          ? trans.__('Sort by %1 (its last value)', c.label)
+                          : trans.__('Sort by %1', c.label)
+                      }
                       onClick={() => onSort(c.id)}
                     >
                       {c.label}
@@ -350,6 +450,7 @@ function RunsView(props: {
             <tbody>
               {runs.map(run => {
                 const isSelected = selected.some(r => r.run_id === run.run_id);
+                const defaults = defaultParams(run);
                 return (
                   <tr
                     key={run.run_id}
@@ -367,24 +468,43 @@ function RunsView(props: {
                         )}
                       />
                     </td>
-                    {columns.map(c => (
-                      <td
-                        key={c.id}
-                        className={
-                          c.numeric ? 'mlbench-Experiments-num' : undefined
-                        }
-                        data-status={
-                          c.id === 'status' ? run.status.toLowerCase() : null
-                        }
-                        title={
-                          c.id === 'run_name'
-                            ? `${run.run_id}${run.job_id ? ` (job ${run.job_id})` : ''}`
-                            : undefined
-                        }
-                      >
-                        {cellText(run, c)}
-                      </td>
-                    ))}
+                    {visible.map(c => {
+                      const isDefault =
+                        c.kind === 'param' && defaults.has(c.key);
+                      return (
+                        <td
+                          key={c.id}
+                          className={
+                            (c.numeric ? 'mlbench-Experiments-num' : '') +
+                            (isDefault ? ' mlbench-mod-default' : '')
+                          }
+                          data-status={
+                            c.id === 'status' ? run.status.toLowerCase() : null
+                          }
+                          title={
+                            c.id === 'run_name'
+                              ? `${run.run_id}${run.job_id ? ` (job ${run.job_id})` : ''}`
+                              : isDefault
+                                ? trans.__("The notebook's default")
+                                : undefined
+                          }
+                        >
+                          {c.id === 'run_name' && run.job_id && onOpenJob ? (
+                            <button
+                              className="mlbench-Experiments-jobLink"
+                              title={trans.__('Open job %1', run.job_id)}
+                              onClick={() => onOpenJob(run.job_id!)}
+                            >
+                              {cellText(run, c)}
+                            </button>
+                          ) : c.id === 'status' ? (
+                            runStatusLabel(run.status, trans)
+                          ) : (
+                            cellText(run, c)
+                          )}
+                        </td>
+                      );
+                    })}
                     {mlflowBase && (
                       <td>
                         <a
@@ -437,7 +557,88 @@ function RunsView(props: {
 }
 
 /**
- * The selected runs on one metric, from the server's downsampled histories.
+ * Which parameter and metric columns the table shows.
+ */
+function ColumnChooser(props: {
+  columns: IRunColumn[];
+  hidden: ReadonlySet<string>;
+  onChange: (hidden: ReadonlySet<string>) => void;
+}): JSX.Element | null {
+  const { columns, hidden, onChange } = props;
+  const trans = useTrans();
+  const choosable = columns.filter(c => c.id !== 'run_name');
+  if (choosable.length === 0) {
+    return null;
+  }
+  const flip = (id: string) => {
+    const next = new Set(hidden);
+    if (next.has(id)) {
+      next.delete(id);
+    } else {
+      next.add(id);
+    }
+    onChange(next);
+  };
+  const group = (kind: IRunColumn['kind'], title: string) => {
+    const items = choosable.filter(c => c.kind === kind);
+    return items.length === 0 ? null : (
+      <fieldset className="mlbench-Experiments-columnGroup">
+        <legend>{title}</legend>
+        {items.map(c => (
+          <label key={c.id}>
+            <input
+              type="checkbox"
+              checked={!hidden.has(c.id)}
+              onChange={() => flip(c.id)}
+            />
+            {c.label}
+          </label>
+        ))}
+      </fieldset>
+    );
+  };
+  return (
+    <details className="mlbench-Experiments-columns">
+      <summary
+        className="jp-mod-styled"
+        title={trans.__('Choose the columns shown')}
+      >
+        {trans.__(
+          'Columns (%1 of %2)',
+          choosable.length -
+            [...hidden].filter(id => choosable.some(c => c.id === id)).length,
+          choosable.length
+        )}
+      </summary>
+      <div className="mlbench-Experiments-columnMenu">
+        <div className="mlbench-Experiments-columnActions">
+          <button className="jp-mod-styled" onClick={() => onChange(new Set())}>
+            {trans.__('Show all')}
+          </button>
+          <button
+            className="jp-mod-styled"
+            onClick={() =>
+              onChange(
+                new Set(
+                  choosable.filter(c => c.kind !== 'attribute').map(c => c.id)
+                )
+              )
+            }
+          >
+            {trans.__('Hide parameters and metrics')}
+          </button>
+        </div>
+        {group('attribute', trans.__('Run'))}
+        {group('param', trans.__('Parameters'))}
+        {group('metric', trans.__('Metrics'))}
+      </div>
+    </details>
+  );
+}
+
+/**
+ * The selected runs on one chart per chosen metric, from the server's
+ * downsampled histories.
  */
 function RunsChart(props: {
   client: MlbenchClient;
@@ -446,18 +647,26 @@ function RunsChart(props: {
   const { client, runs } = props;
   const trans = useTrans();
   const keys = useMemo(() => metricKeys(runs), [runs]);
-  const [metric, setMetric] = useState('');
+  // null: the default choice (a loss and one more)
+  const [chosen, setChosen] = useState<string[] | null>(null);
   const [xChoice, setXChoice] = useState<XAxisMode | 'auto'>('auto');
   const [maxPoints, setMaxPoints] = useState(POINTS_CHOICES[0]);
   const [history, setHistory] = useState<IMetricSeries[]>([]);
   const [error, setError] = useState('');
   const [loading, setLoading] = useState(false);
   const request = useRef(0);
-  const key = keys.includes(metric) ? metric : defaultMetric(keys);
+  const metrics = useMemo(
+    () =>
+      chosen === null
+        ? defaultChartMetrics(keys)
+        : chosen.filter(k => keys.includes(k)),
+    [chosen, keys]
+  );
   const runIds = runs.map(r => r.run_id).join(',');
+  const metricsKey = metrics.join('\n');
 
   useEffect(() => {
-    if (!key || runs.length === 0) {
+    if (metrics.length === 0 || runs.length === 0) {
       setHistory([]);
       return;
     }
@@ -466,7 +675,7 @@ function RunsChart(props: {
     client
       .metricHistory({
         run_id: runs.map(r => r.run_id),
-        key: [key],
+        key: metrics,
         max_points: maxPoints
       })
       .then(result => {
@@ -487,39 +696,53 @@ function RunsChart(props: {
       });
     // runIds stands for runs: refreshed summaries of the same runs do not
     // refetch the histories.
-  }, [client, runIds, key, maxPoints]);
+  }, [client, runIds, metricsKey, maxPoints]);
 
-  const series = useMemo(
-    () => chartSeries(runs, history, key),
-    [history, runIds, key]
+  const charts = useMemo(
+    () =>
+      metrics.map(key => ({ key, series: chartSeries(runs, history, key) })),
+    [history, runIds, metricsKey]
   );
-  const autoAxis = useMemo(() => preferredXAxis(series), [series]);
+  const autoAxis = useMemo(
+    () =>
+      preferredXAxis(
+        ([] as IChartSeriesInput[]).concat(...charts.map(c => c.series))
+      ),
+    [charts]
+  );
   const xAxis = xChoice === 'auto' ? autoAxis : xChoice;
+
+  const flip = (key: string) =>
+    setChosen(
+      metrics.includes(key) ? metrics.filter(k => k !== key) : [...metrics, key]
+    );
 
   if (runs.length === 0) {
     return (
       <div className="mlbench-Experiments-chartHint">
-        {trans.__('Select runs to compare them on a metric chart.')}
+        {trans.__('Select runs to compare them on metric charts.')}
       </div>
     );
   }
   return (
     <div className="mlbench-Experiments-chart" aria-busy={loading}>
       <div className="mlbench-Experiments-chartControls">
-        <label>
-          <span>{trans.__('Metric')}</span>
-          <select
-            className="jp-mod-styled"
-            value={key}
-            onChange={e => setMetric(e.target.value)}
-          >
-            {keys.map(k => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
+        <fieldset
+          className="mlbench-Experiments-metricChoice"
+          aria-label={trans.__('Metrics to chart')}
+        >
+          <legend>{trans.__('Metrics')}</legend>
+          {keys.map(k => (
+            <label key={k}>
+              <input
+                type="checkbox"
+                checked={metrics.includes(k)}
+                onChange={() => flip(k)}
+              />
+              {k}
+            </label>
+          ))}
+        </fieldset>
         <label>
           <span>{trans.__('X axis')}</span>
           <select
@@ -557,30 +780,88 @@ function RunsChart(props: {
           {error}
         </div>
       )}
-      {!key && (
+      {keys.length === 0 && (
         <div className="mlbench-Experiments-empty">
           {trans.__('The selected runs have no metrics.')}
         </div>
       )}
-      {key && series.length > 0 && (
-        <>
-          <MetricChart
-            series={series}
-            xAxis={xAxis}
-            yLabel={key}
-            label={trans._n(
-              '%2 of %1 run',
-              '%2 of %1 runs',
-              series.length,
-              key
+      <div className="mlbench-Experiments-charts">
+        {charts.map(({ key, series }) => (
+          <div
+            key={key}
+            className="mlbench-Experiments-chartCell"
+            data-metric={key}
+          >
+            <div className="mlbench-Experiments-chartTitle">{key}</div>
+            {series.length > 0 && series.every(x => x.steps.length <= 1) ? (
+              <SingleValues series={series} metric={key} />
+            ) : series.length > 0 ? (
+              <MetricChart
+                series={series}
+                xAxis={xAxis}
+                yLabel={key}
+                label={trans._n(
+                  '%2 of %1 run',
+                  '%2 of %1 runs',
+                  series.length,
+                  key
+                )}
+              />
+            ) : (
+              <div className="mlbench-Experiments-empty">
+                {loading ? trans.__('Loading…') : trans.__('No points.')}
+              </div>
             )}
-          />
-          <div className="mlbench-Experiments-chartNote">
-            {downsamplingNote(history)}
           </div>
-        </>
+        ))}
+      </div>
+      {history.length > 0 && (
+        <div className="mlbench-Experiments-chartNote">
+          {downsamplingNote(history)}
+        </div>
       )}
     </div>
+  );
+}
+
+/**
+ * A metric each run logged once (a final score): its values side by side,
+ * with bars from the smallest to the largest, not a chart of dots.
+ */
+function SingleValues(props: {
+  series: IChartSeriesInput[];
+  metric: string;
+}): JSX.Element {
+  const { series, metric } = props;
+  const trans = useTrans();
+  const values = series.map(s => (s.values.length ? s.values[0] : null));
+  const finite = values.filter((v): v is number => v !== null);
+  const max = finite.length ? Math.max(...finite.map(Math.abs)) : 0;
+  return (
+    <table
+      className="mlbench-Experiments-values"
+      aria-label={trans.__('%1 of each run', metric)}
+    >
+      <tbody>
+        {series.map((s, i) => {
+          const v = values[i];
+          return (
+            <tr key={s.label}>
+              <th scope="row">{s.label}</th>
+              <td className="mlbench-Experiments-num">{formatValue(v)}</td>
+              <td style={{ width: '50%' }}>
+                {v !== null && max > 0 && (
+                  <div
+                    className="mlbench-Experiments-valueBar"
+                    style={{ width: `${(100 * Math.abs(v)) / max}%` }}
+                  />
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
   );
 }
 

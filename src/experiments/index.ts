@@ -3,3 +3,4 @@ export {
   IExperimentsSectionProps
 } from './experiments-section';
 export * from './model';
+export { ExperimentView } from './experiment-view';

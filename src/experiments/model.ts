@@ -345,3 +345,66 @@ export function mlflowRunUrl(
     experimentId
   )}/runs/${encodeURIComponent(runId)}`;
 }
+
+/**
+ * A run's status as the job views say it ("Completed", not "FINISHED"):
+ * one vocabulary, a run is its job.
+ */
+export function runStatusLabel(
+  status: string,
+  trans: TranslationBundle = nullTranslator.load('mlbench')
+): string {
+  switch (status.toUpperCase()) {
+    case 'SCHEDULED':
+      return trans.__('Queued');
+    case 'RUNNING':
+      return trans.__('Running');
+    case 'FINISHED':
+      return trans.__('Completed');
+    case 'FAILED':
+      return trans.__('Failed');
+    case 'KILLED':
+      return trans.__('Canceled');
+  }
+  return status;
+}
+
+/**
+ * The params of a run that are its notebook's declared defaults (the job
+ * did not set them): the agent tags the run with their names.
+ */
+export function defaultParams(run: IRunSummary): Set<string> {
+  const raw = run.tags?.['mlbench.defaults'];
+  if (!raw) {
+    return new Set();
+  }
+  try {
+    const names = JSON.parse(raw);
+    return new Set(Array.isArray(names) ? names.map(String) : []);
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * The columns shown: all but the hidden ones (the run's name always stays,
+ * it is how a row is told apart and opened).
+ */
+export function shownColumns(
+  columns: IRunColumn[],
+  hidden: ReadonlySet<string>
+): IRunColumn[] {
+  return columns.filter(c => c.id === 'run_name' || !hidden.has(c.id));
+}
+
+/**
+ * The metrics a comparison chart opens on: the default one, then up to
+ * `max` - 1 others by name (several metrics at once).
+ */
+export function defaultChartMetrics(keys: string[], max = 2): string[] {
+  const first = defaultMetric(keys);
+  if (!first) {
+    return [];
+  }
+  return [first, ...keys.filter(k => k !== first)].slice(0, max);
+}

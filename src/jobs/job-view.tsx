@@ -13,14 +13,23 @@ import {
   IJob,
   IJobEvent,
   IMetricSeries,
+  INotebookParameters,
   MlbenchClient,
   errorMessage,
   isFinal
 } from '../api';
+import { formatValue } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
 import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
-import { formatTime, jobDuration, jobTitle } from './format';
+import { formatTime, jobDuration, jobTitle, statusLabel } from './format';
+import {
+  chartableMetrics,
+  jobDistinction,
+  metricSummary,
+  parameterRows,
+  parameterText
+} from './job-model';
 import { IJobActions, ProgressBar, StatusBadge } from './jobs-list';
 import { applyEvent } from './jobs-store';
 
@@ -68,6 +77,10 @@ export class JobViewModel {
   get error(): string {
     return this._error;
   }
+  /** The notebook's declared parameters (defaults), null until read. */
+  get declared(): INotebookParameters | null {
+    return this._declared;
+  }
   /** The job's metric histories (downsampled), one series per key. */
   get metrics(): IMetricSeries[] {
     return this._metrics;
@@ -83,8 +96,21 @@ export class JobViewModel {
       this._error = errorMessage(reason);
     }
     this._changed.emit();
+    void this._readDeclared();
     void this._readMetrics();
     await this._readLogs();
+  }
+
+  private async _readDeclared(): Promise<void> {
+    if (!this._job || this._job.command) {
+      return; // a command declares nothing: its values are all there is
+    }
+    try {
+      this._declared = await this.client.jobParameters(this.jobId);
+      this._changed.emit();
+    } catch {
+      // the snapshot is gone: the values the job set are still shown
+    }
   }
 
   private async _readMetrics(): Promise<void> {
@@ -175,6 +201,7 @@ export class JobViewModel {
   private _logOffset: number | null = null;
   private _logTimer: ReturnType<typeof setTimeout> | undefined;
   private _metrics: IMetricSeries[] = [];
+  private _declared: INotebookParameters | null = null;
   private _metricsTimer: ReturnType<typeof setTimeout> | undefined;
   private _error = '';
   private _disposed = false;
@@ -197,15 +224,16 @@ function Field(props: {
 function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
   const { series } = props;
   const trans = useTrans();
-  // the longest histories first: a one-point final metric is a poor default
+  const summary = React.useMemo(() => metricSummary(series), [series]);
+  // a single value is a number, not a curve: only histories are charted,
+  // the longest first
   const ordered = React.useMemo(
     () =>
-      [...series].sort(
+      chartableMetrics(series).sort(
         (a, b) => b.total_points - a.total_points || a.key.localeCompare(b.key)
       ),
     [series]
   );
-  const keys = ordered.map(s => s.key);
   const [key, setKey] = useState('');
   const shown = ordered.find(s => s.key === key) ?? ordered[0];
   // one stable input per shown series: the chart redraws only when it changes
@@ -223,7 +251,7 @@ function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
         : [],
     [shown]
   );
-  if (!shown) {
+  if (summary.length === 0) {
     return null;
   }
   return (
@@ -232,24 +260,148 @@ function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
       aria-label={trans.__('Metrics')}
     >
       <h3>{trans.__('Metrics')}</h3>
-      <select
-        className="jp-mod-styled mlbench-JobView-metricKey"
-        aria-label={trans.__('Metric to plot')}
-        value={shown.key}
-        onChange={event => setKey(event.target.value)}
+      <table
+        className="mlbench-JobView-metrics"
+        aria-label={trans.__('Last value of every metric')}
       >
-        {keys.map(k => (
-          <option key={k} value={k}>
-            {k}
-          </option>
-        ))}
-      </select>
-      <MetricChart
-        series={input}
-        yLabel={shown.key}
-        height={220}
-        label={trans.__('%1 of this job', shown.key)}
-      />
+        <thead>
+          <tr>
+            <th scope="col">{trans.__('Metric')}</th>
+            <th scope="col">{trans.__('Last')}</th>
+            <th scope="col">{trans.__('Step')}</th>
+            <th scope="col">{trans.__('Min')}</th>
+            <th scope="col">{trans.__('Max')}</th>
+            <th scope="col">{trans.__('Points')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {summary.map(m => (
+            <tr key={m.key} data-metric={m.key}>
+              <th scope="row">
+                {m.points > 1 ? (
+                  <button
+                    type="button"
+                    className="mlbench-JobView-metricLink"
+                    title={trans.__('Plot %1', m.key)}
+                    aria-pressed={shown?.key === m.key}
+                    onClick={() => setKey(m.key)}
+                  >
+                    {m.key}
+                  </button>
+                ) : (
+                  m.key
+                )}
+              </th>
+              <td className="mlbench-JobView-num">{formatValue(m.last)}</td>
+              <td className="mlbench-JobView-num">{m.step}</td>
+              <td className="mlbench-JobView-num">
+                {m.points > 1 ? formatValue(m.min) : ''}
+              </td>
+              <td className="mlbench-JobView-num">
+                {m.points > 1 ? formatValue(m.max) : ''}
+              </td>
+              <td className="mlbench-JobView-num">{m.points}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {shown && (
+        <>
+          <select
+            className="jp-mod-styled mlbench-JobView-metricKey"
+            aria-label={trans.__('Metric to plot')}
+            value={shown.key}
+            onChange={event => setKey(event.target.value)}
+          >
+            {ordered.map(s => (
+              <option key={s.key} value={s.key}>
+                {s.key}
+              </option>
+            ))}
+          </select>
+          <MetricChart
+            series={input}
+            yLabel={shown.key}
+            height={220}
+            label={trans.__('%1 of this job', shown.key)}
+          />
+        </>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Every parameter the job ran with, the notebook's defaults marked.
+ */
+function Parameters(props: { model: JobViewModel; job: IJob }): JSX.Element {
+  const { model, job } = props;
+  const trans = useTrans();
+  const rows = parameterRows(job, model.declared);
+  return (
+    <section
+      className="mlbench-JobView-section"
+      aria-label={trans.__('Parameters')}
+    >
+      <h3>{trans.__('Parameters')}</h3>
+      {rows.length ? (
+        <table className="mlbench-JobView-params">
+          <tbody>
+            {rows.map(row => (
+              <tr
+                key={row.name}
+                data-param={row.name}
+                className={row.isDefault ? 'mlbench-mod-default' : undefined}
+              >
+                <th scope="row">{row.name}</th>
+                <td>{parameterText(row)}</td>
+                <td className="mlbench-JobView-paramNote">
+                  {row.isDefault
+                    ? trans.__('default')
+                    : trans.__('set for this job')}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <div className="mlbench-Section-empty">
+          {job.command
+            ? trans.__('No inputs.')
+            : model.declared
+              ? trans.__('The notebook declares no parameters.')
+              : trans.__("Reading the notebook's parameters...")}
+        </div>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Why a job stopped without failing (a cancel, an early stop): said plainly,
+ * not as an error in red.
+ */
+function Stopped(props: { job: IJob }): JSX.Element | null {
+  const { job } = props;
+  const trans = useTrans();
+  if (job.status !== 'canceled') {
+    return null;
+  }
+  const cell = job.error?.cell_index ?? null;
+  return (
+    <section
+      className="mlbench-JobView-section mlbench-JobView-stopped"
+      aria-label={trans.__('Canceled')}
+    >
+      <h3>
+        {cell !== null
+          ? trans.__('Canceled in cell %1', cell + 1)
+          : trans.__('Canceled')}
+      </h3>
+      <div>{job.status_reason}</div>
+      {job.error?.cell_source && (
+        <pre className="mlbench-JobView-source">{job.error.cell_source}</pre>
+      )}
     </section>
   );
 }
@@ -289,13 +441,20 @@ function JobDetail(props: {
     );
   }
   const final = isFinal(job.status);
+  const hasOutput =
+    !job.command && (job.status === 'completed' || job.status === 'failed');
   const { cell_index, cell_count, cell_source } = job.progress;
-  const params = Object.entries(job.parameters);
   const error = job.error;
   return (
     <div className="mlbench-JobView-content" data-job-id={job.id}>
       <div className="mlbench-JobView-header">
         <h2 className="mlbench-JobView-title">{jobTitle(job)}</h2>
+        <span
+          className="mlbench-JobView-distinction"
+          title={trans.__('The parameters this job set')}
+        >
+          {jobDistinction(job, 60)}
+        </span>
         <StatusBadge status={job.status} />
         <span className="mlbench-JobView-reason">{job.status_reason}</span>
         <span className="mlbench-JobView-buttons">
@@ -329,7 +488,16 @@ function JobDetail(props: {
             type="button"
             className="jp-mod-styled jp-mod-accept"
             aria-label={trans.__('Open the output notebook')}
-            disabled={!(job.status === 'completed' || job.status === 'failed')}
+            disabled={!hasOutput}
+            title={
+              hasOutput
+                ? trans.__('Open the executed notebook')
+                : job.command
+                  ? trans.__('A command job has no output notebook')
+                  : trans.__(
+                      'The output notebook is there once the job has ended'
+                    )
+            }
             onClick={() => actions.output(job)}
           >
             {trans.__('Open output')}
@@ -361,9 +529,18 @@ function JobDetail(props: {
             {job.parent.id}
           </Field>
         )}
-        <Field label={trans.__('Notebook')}>
-          {job.notebook_relpath ?? job.notebook_path}
-        </Field>
+        {job.command ? (
+          <>
+            <Field label={trans.__('Command')}>
+              <code className="mlbench-JobView-command">{job.command}</code>
+            </Field>
+            <Field label={trans.__('Code')}>{job.cwd}</Field>
+          </>
+        ) : (
+          <Field label={trans.__('Notebook')}>
+            {job.notebook_relpath ?? job.notebook_path}
+          </Field>
+        )}
         <Field label={trans.__('Compute')}>
           {job.compute}
           {job.gpu_ids.length ? ` (GPU ${job.gpu_ids.join(', ')})` : ''}
@@ -413,18 +590,22 @@ function JobDetail(props: {
         <h3>{trans.__('Progress')}</h3>
         <ProgressBar job={job} />
         <div className="mlbench-JobView-cell">
-          {cell_count
-            ? job.status === 'completed'
-              ? trans.__('%1 of %2 cells', cell_count, cell_count)
-              : trans.__('cell %1 of %2', (cell_index ?? 0) + 1, cell_count)
-            : trans.__('not started')}
+          {job.command
+            ? trans.__('a command: no cells')
+            : cell_count
+              ? job.status === 'completed'
+                ? trans.__('%1 of %2 cells', cell_count, cell_count)
+                : trans.__('cell %1 of %2', (cell_index ?? 0) + 1, cell_count)
+              : trans.__('not started')}
         </div>
         {cell_source && !final && (
           <pre className="mlbench-JobView-source">{cell_source}</pre>
         )}
       </section>
 
-      {error && (
+      <Stopped job={job} />
+
+      {error && job.status !== 'canceled' && (
         <section
           className="mlbench-JobView-section mlbench-JobView-error"
           aria-label={trans.__('Error')}
@@ -454,28 +635,7 @@ function JobDetail(props: {
 
       <Metrics series={model.metrics} />
 
-      <section
-        className="mlbench-JobView-section"
-        aria-label={trans.__('Parameters')}
-      >
-        <h3>{trans.__('Parameters')}</h3>
-        {params.length ? (
-          <table className="mlbench-JobView-params">
-            <tbody>
-              {params.map(([name, value]) => (
-                <tr key={name}>
-                  <th scope="row">{name}</th>
-                  <td>{JSON.stringify(value)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ) : (
-          <div className="mlbench-Section-empty">
-            {trans.__("The notebook's defaults.")}
-          </div>
-        )}
-      </section>
+      <Parameters model={model} job={job} />
 
       <section
         className="mlbench-JobView-section"
@@ -541,7 +701,7 @@ export class JobView extends MainAreaWidget<ReactWidget> {
     model.changed.connect(() => {
       const job = model.job;
       if (job) {
-        this.title.label = `${jobTitle(job)} (${job.status})`;
+        this.title.label = `${jobTitle(job)} · ${jobDistinction(job, 24)} (${statusLabel(trans, job.status)})`;
         this.title.caption = trans.__('mlbench job %1', job.id);
       }
     });

@@ -13,6 +13,7 @@ import React, {
 import { IJob, JOB_STATUSES, JobStatus, isFinal } from '../api';
 import { useTrans } from '../i18n';
 import { jobDuration, jobTitle, statusLabel } from './format';
+import { jobDistinction } from './job-model';
 import { JobsStore, progressFraction } from './jobs-store';
 
 export const ROW_HEIGHT = 66;
@@ -154,6 +155,11 @@ function JobRow(props: {
         </span>
       </div>
       <div className="mlbench-JobRow-meta" title={job.status_reason}>
+        {Object.keys(job.parameters ?? {}).length > 0 && (
+          <span className="mlbench-JobRow-params">
+            {jobDistinction(job, 32)} ·{' '}
+          </span>
+        )}
         {job.compute} · {job.experiment} · {job.id.slice(0, 8)}
         {job.status_reason && !final ? ` · ${job.status_reason}` : ''}
       </div>

@@ -25,16 +25,19 @@ test('shows a table asset: versions, details, preview and lineage', async ({
   }
 
   await page.sidebar.openTab('mlbench-sidebar');
-  const section = page.locator('section[data-section="data"]');
-  const toggle = section.getByRole('button', { name: 'Data', exact: true });
+  const sidebar = page.locator('section[data-section="data"]');
+  const toggle = sidebar.getByRole('button', { name: 'Data', exact: true });
   if ((await toggle.getAttribute('aria-expanded')) !== 'true') {
     await toggle.click();
   }
 
-  await section
+  await sidebar
     .getByRole('list', { name: 'Data assets' })
     .getByRole('button', { name })
     .click();
+  // the asset's details open as a main-area tab, not in the sidebar
+  const section = page.locator('#jp-main-dock-panel .mlbench-DataAssetView');
+  await expect(section).toBeVisible();
   // the newest version first
   await expect(section.getByRole('combobox', { name: /^Version/ })).toHaveValue(
     '2'
@@ -62,13 +65,10 @@ test('shows a table asset: versions, details, preview and lineage', async ({
   );
 
   await section.screenshot({
-    path: test.info().outputPath('data-section.png')
+    path: test.info().outputPath('data-asset-view.png')
   });
-  await section
-    .getByRole('button', { name: 'Back to the data assets' })
-    .click();
-  await section.getByRole('tab', { name: 'Datastores' }).click();
-  await expect(section.getByRole('list', { name: 'Datastores' })).toContainText(
+  await sidebar.getByRole('tab', { name: 'Datastores' }).click();
+  await expect(sidebar.getByRole('list', { name: 'Datastores' })).toContainText(
     'default'
   );
 });

@@ -1,7 +1,7 @@
 /**
- * The Experiments section against a real job: the job's MLflow run appears
- * in its experiment's runs table with its params and metrics, and selecting
- * it draws its metric history on the chart.
+ * The Experiments section against a real job: the experiment opens as a
+ * main-area tab, the job's MLflow run appears in its runs table with its
+ * params and metrics, and selecting it draws its metric histories on charts.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -17,6 +17,18 @@ const PYTHON =
   (fs.existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
 
 const EXPERIMENT = 'ui-experiments';
+
+async function experimentId(
+  page: Page,
+  baseURL: string,
+  name: string
+): Promise<string> {
+  const reply = await page.request.get(
+    `${baseURL}/mlbench/api/v1/experiments?text=${encodeURIComponent(name)}`
+  );
+  const found = (await reply.json()).items.find((e: any) => e.name === name);
+  return found.experiment_id;
+}
 
 async function openSection(page: Page, title: string) {
   await page.sidebar.openTab('mlbench-sidebar');
@@ -55,12 +67,14 @@ test('shows the runs of a completed job and a chart of its metric', async ({
     )
     .toBe('completed');
 
-  const section = await openSection(page, 'Experiments');
-  await section
+  const sidebar = await openSection(page, 'Experiments');
+  await sidebar
     .getByRole('list', { name: 'Experiments' })
     .getByRole('button', { name: EXPERIMENT })
     .click();
-
+  // the runs open in the main area, not in the sidebar
+  const section = page.locator('#jp-main-dock-panel .mlbench-ExperimentView');
+  await expect(section).toBeVisible();
   const table = section.getByRole('table', { name: `Runs of ${EXPERIMENT}` });
   const row = table.locator(`tr[data-run-id="${job.mlflow_run_id}"]`);
   await expect(row).toBeVisible();
@@ -75,7 +89,7 @@ test('shows the runs of a completed job and a chart of its metric', async ({
       table.getByRole('columnheader', { name: header })
     ).toBeVisible();
   }
-  await expect(row).toContainText('FINISHED');
+  await expect(row).toContainText('Completed');
   await expect(row).toContainText('0.07');
 
   // sorting by a metric asks the server and marks the column
@@ -85,16 +99,22 @@ test('shows the runs of a completed job and a chart of its metric', async ({
   ).toHaveAttribute('aria-sort', 'ascending');
 
   await row.getByRole('checkbox').check();
-  const chart = section.locator('.mlbench-MetricChart');
+  const chart = section.locator(
+    '.mlbench-Experiments-chartCell[data-metric="train_loss"] .mlbench-MetricChart'
+  );
   await expect(chart.locator('canvas')).toBeVisible();
-  // the chart opens on the loss, one series per run, every epoch drawn
-  await expect(section.getByLabel(/^Metric/)).toHaveValue('train_loss');
+  // the charts open on the loss, one series per run, every epoch drawn
+  await expect(
+    section
+      .getByRole('group', { name: 'Metrics to chart' })
+      .getByRole('checkbox', { name: 'train_loss' })
+  ).toBeChecked();
   await expect(chart).toHaveAttribute('data-render-ms', /\d/);
   await expect(chart.locator('.u-legend')).toContainText(
     job.display_name.length ? '' : ''
   );
   await expect(section.locator('.mlbench-Experiments-chartNote')).toHaveText(
-    '12 points'
+    /^\d+ points$/
   );
   const legend = chart.locator('.u-legend .u-series');
   await expect(legend).toHaveCount(2); // x + one run
@@ -151,11 +171,12 @@ test('pages through 55 runs and sorts them by a metric on the server', async ({
     { encoding: 'utf-8', timeout: 120000 }
   );
 
-  const section = await openSection(page, 'Experiments');
-  await section
+  const sidebar = await openSection(page, 'Experiments');
+  await sidebar
     .getByRole('list', { name: 'Experiments' })
     .getByRole('button', { name: 'ui-paging' })
     .click();
+  const section = page.locator('#mlbench-experiment-' + (await experimentId(page, baseURL!, 'ui-paging')));
   const table = section.getByRole('table', { name: 'Runs of ui-paging' });
   const rows = table.locator('tbody tr');
   await expect(rows).toHaveCount(50);

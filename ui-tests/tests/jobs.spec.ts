@@ -201,6 +201,10 @@ test('a running job can be canceled from the list', async ({ page }) => {
     timeout: 60000
   });
   await row.getByRole('button', { name: /^Cancel job/ }).click();
+  // a cancel is confirmed, as a delete is
+  const confirm = page.locator('.jp-Dialog');
+  await expect(confirm).toContainText('The running cell is interrupted');
+  await confirm.getByRole('button', { name: 'Cancel job', exact: true }).click();
   await expect(row).toHaveAttribute('data-status', 'canceled', {
     timeout: 30000
   });

@@ -1,0 +1,45 @@
+/**
+ * Hooks that keep a list in step with the event stream.
+ */
+import { useEffect, useRef } from 'react';
+
+import { EventStream, IJobEvent, JobStatus, isFinal } from '../api';
+
+/**
+ * Calls `refresh` (once, a second after the last of a burst) when a job
+ * starts or reaches a final state, or when the stream says events were
+ * missed: what a runs or assets list shows changes then.
+ */
+export function useJobsEnded(
+  stream: EventStream | undefined,
+  refresh: () => void
+): void {
+  const latest = useRef(refresh);
+  latest.current = refresh;
+  useEffect(() => {
+    if (!stream) {
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => latest.current(), 1000);
+    };
+    const onEvent = (_: EventStream, event: IJobEvent) => {
+      if (
+        event.kind === 'status' &&
+        (isFinal(event.data.status as JobStatus) ||
+          event.data.status === 'running')
+      ) {
+        later();
+      }
+    };
+    stream.event.connect(onEvent);
+    stream.reset.connect(later);
+    return () => {
+      clearTimeout(timer);
+      stream.event.disconnect(onEvent);
+      stream.reset.disconnect(later);
+    };
+  }, [stream]);
+}
