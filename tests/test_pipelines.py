@@ -546,3 +546,81 @@ def test_azure_ml_pipeline_yaml_runs_as_written(ws: Any, tmp_path: Path) -> None
     assert _statuses(again) == {"make": "reused", "count": "completed"}
     why = again.why("count")
     assert why.changed == ["code"] and "+# a comment" in why.details
+
+
+# -- Elyra ---------------------------------------------------------------------------------------
+def _elyra_node(node_id: str, filename: str, after: list[str], env: list[Any]) -> dict[str, Any]:
+    op = "execute-notebook-node" if filename.endswith(".ipynb") else "execute-python-node"
+    return {
+        "id": node_id,
+        "type": "execution_node",
+        "op": op,
+        "app_data": {
+            "component_parameters": {
+                "filename": filename,
+                "runtime_image": "continuumio/anaconda3:2021.11",
+                "env_vars": env,
+                "dependencies": [],
+                "outputs": [],
+            },
+            "ui_data": {"label": Path(filename).stem},
+        },
+        "inputs": [
+            {
+                "id": "inPort",
+                "links": [
+                    {"id": f"{a}-{node_id}", "node_id_ref": a, "port_id_ref": "outPort"}
+                    for a in after
+                ],
+            }
+        ],
+        "outputs": [{"id": "outPort"}],
+    }
+
+
+@pytest.mark.slow
+def test_an_elyra_pipeline_of_notebooks_and_scripts_runs(ws: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "elyra"
+    make_notebook(
+        folder / "load.ipynb",
+        "import os\nos.makedirs('data', exist_ok=True)\n"
+        "open('data/raw.txt', 'w').write(os.environ['ROWS'])",
+    )
+    (folder / "double.py").write_text(
+        "import os\nn = int(open('data/raw.txt').read())\n"
+        "open('data/doubled.txt', 'w').write(str(n * int(os.environ['FACTOR'])))\n"
+    )
+    make_notebook(
+        folder / "report.ipynb",
+        "a = int(open('data/raw.txt').read())\nb = int(open('data/doubled.txt').read())\n"
+        "open('data/report.txt', 'w').write(f'{a} {b}')",
+    )
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "id": "p1",
+        "primary_pipeline": "main",
+        "pipelines": [
+            {
+                "id": "main",
+                "nodes": [
+                    _elyra_node("n1", "load.ipynb", [], [{"env_var": "ROWS", "value": "21"}]),
+                    _elyra_node("n2", "double.py", ["n1"], ["FACTOR=2"]),
+                    _elyra_node("n3", "report.ipynb", ["n1", "n2"], []),
+                ],
+                "app_data": {"runtime_type": "LOCAL", "properties": {"name": "elyra-demo"}},
+            }
+        ],
+        "schemas": [],
+    }
+    path = folder / "demo.pipeline"
+    path.write_text(json.dumps(doc))
+    spec = ws.pipelines.load(path)
+    assert spec.jobs["report"].depends_on == ["double", "load"]
+    assert spec.jobs["double"].environment_variables == {"FACTOR": "2"}
+    run = ws.pipelines.run(path).wait(WAIT)
+    assert run.info.status.value == "completed", (run.info.status_reason, _statuses(run))
+    assert (folder / "data" / "report.txt").read_text() == "21 42"
+    again = ws.pipelines.run(path).wait(WAIT)  # files, not versioned data: never reused
+    assert set(_statuses(again).values()) == {"completed"}
+    assert "is_deterministic" in again.why("load").reason
