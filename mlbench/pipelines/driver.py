@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AGENT_CHECK_S = 2.0
+MAX_LOST = 2  # times a step lost with its agent is run again
 ON_JOB = (StepStatus.QUEUED.value, StepStatus.STARTING.value, StepStatus.RUNNING.value)
 
 
@@ -172,7 +173,7 @@ class PipelineDriver:
             return
         with self.ws.db.session() as s:
             jobs = {
-                j.id: (j.status, j.status_reason, j.outputs, j.started_at)
+                j.id: (j.status, j.status_reason, j.outputs, j.started_at, j.error)
                 for j in s.scalars(select(JobRow).where(JobRow.id.in_(list(on_job))))
             }
         for job_id, step in on_job.items():
@@ -183,8 +184,11 @@ class PipelineDriver:
                 else:
                     self._submit(run, PipelineSpec.model_validate(run.spec), step, steps)
                 continue
-            status, reason, outputs, started = job
+            status, reason, outputs, started, error = job
             state = JobStatus(status)
+            lost = state == JobStatus.FAILED and (error or {}).get("kind") == "agent_lost"
+            if lost and not run.cancel_requested and self._resubmit(run, step, steps):
+                continue
             if state == JobStatus.COMPLETED:
                 produced = {o["name"]: o["ref"] for o in outputs or [] if o.get("ref")}
                 self._set(step, StepStatus.COMPLETED, "", finished=True, outputs=produced)
@@ -196,6 +200,41 @@ class PipelineDriver:
                 )
             elif status != step.status:
                 self._set(step, StepStatus(status), "", started=started)
+
+    def _resubmit(
+        self, run: PipelineRunRow, step: PipelineStepRow, steps: dict[str, PipelineStepRow]
+    ) -> bool:
+        """A step whose job was lost with its agent (killed mid-run) runs again as a new job,
+        up to MAX_LOST times: the run resumes instead of failing."""
+        with self.ws.db.session() as s:
+            tried = sum(
+                1
+                for tags in s.scalars(select(JobRow.tags).where(JobRow.parent_id == run.id))
+                if (tags or {}).get("mlbench.step") == step.name
+            )
+        if tried > MAX_LOST:
+            return False
+        job_id = new_id()
+        with self.ws.db.write() as s:
+            taken = s.execute(
+                update(PipelineStepRow)
+                .where(
+                    PipelineStepRow.run_id == run.id,
+                    PipelineStepRow.name == step.name,
+                    PipelineStepRow.job_id == step.job_id,
+                )
+                .values(
+                    job_id=job_id,
+                    status=StepStatus.QUEUED.value,
+                    status_reason=f"job {step.job_id} was lost with its agent: running it again",
+                )
+            ).rowcount
+        if not taken:
+            return True
+        log.info("pipeline run %s: step %s lost with its agent: resubmitted", run.id, step.name)
+        step.job_id, step.status = job_id, StepStatus.QUEUED.value
+        self._submit(run, PipelineSpec.model_validate(run.spec), step, steps)
+        return True
 
     def _ready(
         self,
