@@ -17,7 +17,10 @@ import {
   runState,
   wallTime
 } from '../schedules/model';
-import { SchedulesSection } from '../schedules/schedules-section';
+import {
+  SCHEDULES_POLL_MS,
+  SchedulesSection
+} from '../schedules/schedules-section';
 
 function schedule(extra: Partial<ISchedule> = {}): ISchedule {
   return {
@@ -253,6 +256,14 @@ describe('SchedulesSection', () => {
     await flush();
     expect(list.mock.calls.length).toBe(before + 1);
     expect(host.querySelectorAll('.mlbench-Schedule-run').length).toBe(3);
+
+    // a change made elsewhere sends no event: the list is read again
+    const polled = list.mock.calls.length;
+    await act(async () => {
+      jest.advanceTimersByTime(SCHEDULES_POLL_MS);
+    });
+    await flush();
+    expect(list.mock.calls.length).toBe(polled + 1);
     act(() => root.unmount());
     jest.useRealTimers();
   });

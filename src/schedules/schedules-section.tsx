@@ -19,6 +19,11 @@ const CREATE_COMMAND =
 /** Last runs shown per schedule. */
 export const RUNS_SHOWN = 3;
 const RELOAD_DELAY_MS = 200;
+/**
+ * How often the list is read again while shown: a schedule created, paused
+ * or deleted elsewhere (the CLI, the SDK, REST) sends no event.
+ */
+export const SCHEDULES_POLL_MS = 15000;
 
 interface IEntry {
   info: ISchedule;
@@ -93,6 +98,15 @@ export function SchedulesSection(props: {
 
   useEffect(() => {
     void load();
+  }, [load]);
+
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState !== 'hidden') {
+        void load();
+      }
+    }, SCHEDULES_POLL_MS);
+    return () => clearInterval(timer);
   }, [load]);
 
   useEffect(() => {
