@@ -605,6 +605,15 @@ function activate(
       try {
         const copied = await client.copyJobOutput(id, {});
         docManager?.openOrReveal(copied.path);
+        // say where the copy went: it is a file in the user's folder now
+        Notification.info(
+          trans.__(
+            "Output of job %1 copied to %2 (the job's own output is unchanged).",
+            id.slice(0, 8),
+            copied.path
+          ),
+          { autoClose: 8000 }
+        );
         return copied.path;
       } catch (reason) {
         if (

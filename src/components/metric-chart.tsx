@@ -175,6 +175,7 @@ export class MetricChartView {
     const start = performance.now();
     this._renderMs = null;
     this._host.removeAttribute('data-render-ms');
+    this._lastWidth = this._plot?.width ?? this._lastWidth;
     this._plot?.destroy();
     this._plot = null;
     const { series, xAxis = 'step', yLabel = '', height = 220 } = this._options;
@@ -259,12 +260,16 @@ export class MetricChartView {
       [data.x, ...data.ys] as uPlot.AlignedData,
       this._host
     );
+    // A rebuild during a theme switch can measure the host while the page
+    // lays out without the theme's styles: check the width again once the
+    // frame settles (the resize observer sees no change to report).
+    this._scheduleResize();
   }
 
   private _width(): number {
     // A hidden host (a collapsed section) has no width yet: draw at a
     // default and let the resize observer fix it when it appears.
-    return Math.max(this._host.clientWidth, 0) || 300;
+    return Math.max(this._host.clientWidth, 0) || this._lastWidth || 300;
   }
 
   private _scheduleResize(): void {
@@ -285,6 +290,7 @@ export class MetricChartView {
   private _host: HTMLElement;
   private _options: IMetricChartOptions;
   private _plot: uPlot | null = null;
+  private _lastWidth = 0;
   private _data: IChartData | null = null;
   private _renderMs: number | null = null;
   private _frame: number | null = null;

@@ -24,6 +24,11 @@ import { mlflowUiBase } from './model';
  */
 export const MAIN_AREA_PAGE_SIZE = 50;
 
+/**
+ * The page sizes to choose from (the server sends at most 1,000 a page).
+ */
+export const PAGE_SIZES = [50, 200, 1000];
+
 function ExperimentPanel(props: {
   client: MlbenchClient;
   stream?: EventStream;
@@ -64,6 +69,7 @@ function ExperimentPanel(props: {
       stream={props.stream}
       onOpenJob={props.onOpenJob}
       pageSize={MAIN_AREA_PAGE_SIZE}
+      pageSizes={PAGE_SIZES}
     />
   );
 }

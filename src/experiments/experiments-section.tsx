@@ -27,6 +27,7 @@ import {
   preferredXAxis
 } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
+import { visibleRange } from '../jobs/jobs-list';
 import { useJobsEnded } from '../components/use-events';
 import {
   ListStates,
@@ -58,6 +59,14 @@ import {
  * Runs per page of the runs table.
  */
 export const RUNS_PAGE_SIZE = 50;
+
+/**
+ * Pages longer than this are virtualized: rows of a fixed height, only
+ * those in view in the DOM (1,000 runs x 20 columns stay fast).
+ */
+export const VIRTUALIZE_OVER = 100;
+export const RUN_ROW_HEIGHT = 24;
+export const RUNS_TABLE_HEIGHT = 480;
 
 /**
  * Points per series the chart asks the server for. The server keeps each
@@ -253,11 +262,13 @@ export function RunsView(props: {
   onOpenJob?: (jobId: string) => void;
   /** Back to the experiments (the sidebar); none in a main-area tab. */
   onBack?: () => void;
-  /** Runs per page (the main area shows more). */
+  /** Runs per page to start with. */
   pageSize?: number;
+  /** Page sizes to choose from (none: no choice). */
+  pageSizes?: number[];
 }): JSX.Element {
   const { client, experiment, mlflowBase, onBack, onOpenJob } = props;
-  const pageSize = props.pageSize ?? RUNS_PAGE_SIZE;
+  const [pageSize, setPageSize] = useState(props.pageSize ?? RUNS_PAGE_SIZE);
   const trans = useTrans();
   const [sort, setSort] = useState<IRunSort>(DEFAULT_SORT);
   // cursors[i] fetches page i; page 0 has none.
@@ -303,6 +314,13 @@ export function RunsView(props: {
   useJobsEnded(props.stream, () => void load());
 
   const columns = useMemo(() => runColumns(runs ?? [], trans), [runs, trans]);
+  // a long page keeps only the rows in view (and a few more) in the DOM
+  const [scrollTop, setScrollTop] = useState(0);
+  const count = runs?.length ?? 0;
+  const virtual = count > VIRTUALIZE_OVER;
+  const [first, last] = virtual
+    ? visibleRange(scrollTop, RUNS_TABLE_HEIGHT, count, RUN_ROW_HEIGHT, 10)
+    : [0, count];
   const visible = useMemo(
     () => shownColumns(columns, hidden),
     [columns, hidden]
@@ -363,6 +381,26 @@ export function RunsView(props: {
         <h3 className="mlbench-Experiments-title" title={experiment.name}>
           {experiment.name}
         </h3>
+        {props.pageSizes && (
+          <label className="mlbench-Experiments-pageSize">
+            <span>{trans.__('Runs per page')}</span>
+            <select
+              className="jp-mod-styled"
+              value={pageSize}
+              onChange={e => {
+                setPageSize(Number(e.target.value));
+                setCursors([null]);
+                setPage(0);
+              }}
+            >
+              {props.pageSizes.map(n => (
+                <option key={n} value={n}>
+                  {n.toLocaleString('en-US')}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <ColumnChooser columns={columns} hidden={hidden} onChange={setHidden} />
         <button
           className="jp-mod-styled mlbench-Experiments-iconButton"
@@ -389,10 +427,19 @@ export function RunsView(props: {
         </div>
       )}
       {runs !== null && runs.length > 0 && (
-        <div className="mlbench-Experiments-tableWrap">
+        <div
+          className="mlbench-Experiments-tableWrap"
+          style={virtual ? { maxHeight: RUNS_TABLE_HEIGHT } : undefined}
+          onScroll={
+            virtual
+              ? event => setScrollTop(event.currentTarget.scrollTop)
+              : undefined
+          }
+        >
           <table
             className="mlbench-Experiments-table"
             aria-label={trans.__('Runs of %1', experiment.name)}
+            aria-rowcount={runs.length + 1}
           >
             <thead>
               <tr>
@@ -448,7 +495,13 @@ export function RunsView(props: {
               </tr>
             </thead>
             <tbody>
-              {runs.map(run => {
+              {first > 0 && (
+                <tr
+                  className="mlbench-Experiments-pad"
+                  style={{ height: first * RUN_ROW_HEIGHT }}
+                />
+              )}
+              {runs.slice(first, last).map(run => {
                 const isSelected = selected.some(r => r.run_id === run.run_id);
                 const defaults = defaultParams(run);
                 return (
@@ -456,6 +509,7 @@ export function RunsView(props: {
                     key={run.run_id}
                     className={isSelected ? 'jp-mod-selected' : undefined}
                     data-run-id={run.run_id}
+                    style={virtual ? { height: RUN_ROW_HEIGHT } : undefined}
                   >
                     <td>
                       <input
@@ -528,6 +582,12 @@ export function RunsView(props: {
                   </tr>
                 );
               })}
+              {last < runs.length && (
+                <tr
+                  className="mlbench-Experiments-pad"
+                  style={{ height: (runs.length - last) * RUN_ROW_HEIGHT }}
+                />
+              )}
             </tbody>
           </table>
         </div>

@@ -172,6 +172,8 @@ export function cellText(run: IRunSummary, column: IRunColumn): string {
   return String(value);
 }
 
+let TIME_FORMAT: Intl.DateTimeFormat | undefined;
+
 /**
  * A compact local date and time.
  */
@@ -180,12 +182,14 @@ export function formatTime(iso: string): string {
   if (Number.isNaN(date.getTime())) {
     return iso;
   }
-  return date.toLocaleString(undefined, {
+  // one formatter for every cell: making one per call is slow on long pages
+  TIME_FORMAT ??= new Intl.DateTimeFormat(undefined, {
     month: 'short',
     day: 'numeric',
     hour: '2-digit',
     minute: '2-digit'
   });
+  return TIME_FORMAT.format(date);
 }
 
 /**

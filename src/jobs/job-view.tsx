@@ -230,7 +230,11 @@ function Metrics(props: { series: IMetricSeries[] }): JSX.Element | null {
   const ordered = React.useMemo(
     () =>
       chartableMetrics(series).sort(
-        (a, b) => b.total_points - a.total_points || a.key.localeCompare(b.key)
+        (a, b) =>
+          // a loss first (what one usually watches), then the longest
+          Number(/loss/i.test(b.key)) - Number(/loss/i.test(a.key)) ||
+          b.total_points - a.total_points ||
+          a.key.localeCompare(b.key)
       ),
     [series]
   );

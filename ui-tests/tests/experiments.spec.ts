@@ -190,7 +190,15 @@ test('pages through 55 runs and sorts them by a metric on the server', async ({
   await expect(rows).toHaveCount(50);
 
   // ascending loss across all 55 runs: the first page holds the 50 smallest
+  // (the page shown is reordered at once; wait for the server's sorted page)
+  const sorted = page.waitForResponse(
+    r => r.url().includes('/runs?') && r.url().includes('sort=metrics.loss')
+  );
   await table.getByRole('button', { name: 'loss', exact: true }).click();
+  await sorted;
+  await page.evaluate(
+    () => new Promise(resolve => requestAnimationFrame(() => resolve(null)))
+  );
   await expect(
     table.getByRole('columnheader', { name: /loss/ })
   ).toHaveAttribute('aria-sort', 'ascending');

@@ -209,6 +209,30 @@ test('runs and jobs in the main area, every value shown, restored after a reload
     path: path.join(SCREENSHOT_DIR, 'job-view-metrics-light.png'),
     style: HIDE_TOASTS
   });
+  await page.theme.setDarkTheme();
+  await expect(view.locator('.mlbench-MetricChart')).toHaveAttribute(
+    'data-render-ms',
+    /\d/
+  );
+  // the chart refits its width after the theme change
+  await expect
+    .poll(() =>
+      view
+        .locator('.mlbench-MetricChart')
+        .evaluate(
+          el =>
+            Math.abs(
+              el.clientWidth -
+                (el.querySelector('canvas')?.getBoundingClientRect().width ?? 0)
+            ) < 40
+        )
+    )
+    .toBe(true);
+  await page.locator('.mlbench-JobView:visible').screenshot({
+    path: path.join(SCREENSHOT_DIR, 'job-view-metrics-dark.png'),
+    style: HIDE_TOASTS
+  });
+  await page.theme.setLightTheme();
 
   // -- the tabs come back after a reload (layout restorer) ---------------
   // the layout is saved (debounced) before the page goes
