@@ -594,6 +594,7 @@ class Agent:
         elif job_log.lost:
             log.warning("job %s: %d bytes of its log could not be written", info.id, job_log.lost)
         self._finalize(info, job, run_id, outcome, job_dir)
+        self._wake_self()  # its end is looked at now (a pipeline's next step, a queued job)
 
     def _start_run(self, info: JobInfo) -> str:
         tags = {
