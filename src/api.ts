@@ -258,6 +258,7 @@ export type IScheduleList = Schemas['ScheduleList'];
 export type IScheduleRun = Schemas['ScheduleRunInfo'];
 export type IScheduleRunList = Schemas['ScheduleRunList'];
 export type IScheduleRunsQuery = Query<'/schedules/{ref}/runs', 'get'>;
+export type ICreateSchedule = RequestBody<'/schedules', 'post'>;
 
 // -- sweeps ---------------------------------------------------------------------------------
 
@@ -593,6 +594,10 @@ export class MlbenchClient {
   // schedules (fired by the scheduler process, not by this server)
   listSchedules(): Promise<IScheduleList> {
     return this._get('schedules');
+  }
+  /** A schedule; its job's paths are relative to the server root. */
+  createSchedule(body: ICreateSchedule): Promise<ISchedule> {
+    return this._send('POST', 'schedules', body);
   }
   pauseSchedule(ref: string): Promise<ISchedule> {
     return this._send('POST', `schedules/${enc(ref)}/pause`);

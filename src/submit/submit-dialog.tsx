@@ -3,7 +3,7 @@
  * parameters, checked before anything is submitted. The same form reruns a
  * job with changes: its snapshot's parameters, filled with the job's values.
  */
-import { Dialog } from '@jupyterlab/apputils';
+import { Dialog, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -16,6 +16,7 @@ import {
   IJob,
   IKernelSpecInfo,
   INotebookParameter,
+  ISchedule,
   MlbenchClient,
   errorMessage,
   validationProblems
@@ -31,6 +32,7 @@ import {
   valueText
 } from './parameter-form';
 import { readyEnvironments } from '../environments/model';
+import { cronInWords, wallTime } from '../schedules/model';
 import { TranslationContext, useTrans } from '../i18n';
 
 /**
@@ -74,6 +76,9 @@ export class SubmitFormModel {
   /** Ready environment versions a new job can run in; empty when the
    * environment routes do not answer. */
   environments: IEnvironmentInfo[] = [];
+  /** "Schedule...": the job started on a rule instead of once; null while
+   * the form submits a job. */
+  schedule: SubmitFormModel.IScheduleValues | null = null;
   errors: { [field: string]: string } = {};
   loadError = '';
   submitError = '';
@@ -186,6 +191,87 @@ export class SubmitFormModel {
     this._changed.emit();
   }
 
+  /** Show the schedule fields (a new job only), filled with defaults. */
+  startScheduling(): void {
+    if (this.schedule || this.rerunOf) {
+      return;
+    }
+    this.schedule = {
+      name: defaultScheduleName(this.values.notebookPath),
+      cron: '0 2 * * *',
+      timezone: browserTimeZone()
+    };
+    this._changed.emit();
+  }
+
+  setSchedule(
+    field: keyof SubmitFormModel.IScheduleValues,
+    value: string
+  ): void {
+    if (!this.schedule) {
+      return;
+    }
+    this.schedule = { ...this.schedule, [field]: value };
+    const rest = { ...this.errors };
+    delete rest[`schedule:${field}`];
+    this.errors = rest;
+    this._changed.emit();
+  }
+
+  /**
+   * Check the form and the rule, then create a schedule that starts this
+   * job spec at each tick; the schedule, or null when refused.
+   */
+  async createSchedule(): Promise<ISchedule | null> {
+    const schedule = this.schedule;
+    if (!schedule || this.submitting || !this.loaded || this.loadError) {
+      return null;
+    }
+    const built = buildSubmission(this.parameters, this.values);
+    const errors = { ...(built.ok ? {} : (built.errors ?? {})) };
+    const name = schedule.name.trim();
+    const cron = schedule.cron.trim();
+    const timezone = schedule.timezone.trim();
+    if (!SCHEDULE_NAME.test(name)) {
+      errors['schedule:name'] = this._trans.__(
+        'Letters, digits, "_", "." and "-", starting with a letter or digit.'
+      );
+    }
+    if (cron.split(/\s+/).length !== 5) {
+      errors['schedule:cron'] = this._trans.__(
+        'Five fields: minute hour day-of-month month weekday.'
+      );
+    }
+    if (!timezone) {
+      errors['schedule:timezone'] = this._trans.__(
+        'An IANA time zone, e.g. Europe/Berlin or UTC.'
+      );
+    }
+    if (!built.ok || Object.keys(errors).length) {
+      this.errors = errors;
+      this.submitError = this._trans.__('Fix the highlighted fields.');
+      this._changed.emit();
+      return null;
+    }
+    this.submitting = true;
+    this.submitError = '';
+    this._changed.emit();
+    try {
+      return await this.client.createSchedule({
+        name,
+        trigger: { cron, timezone },
+        job: built.value
+      });
+    } catch (reason) {
+      // the server checks the rule and the zone: its words say what is wrong
+      this.submitError = errorMessage(reason);
+      return null;
+    } finally {
+      this.submitting = false;
+      this._changed.emit();
+    }
+  }
+
   /**
    * Check the form, then submit; the job, or null when refused (the
    * reasons are in `errors` and `submitError`).
@@ -235,6 +321,13 @@ export class SubmitFormModel {
 }
 
 export namespace SubmitFormModel {
+  /** The schedule fields of "Schedule...". */
+  export interface IScheduleValues {
+    name: string;
+    cron: string;
+    timezone: string;
+  }
+
   export interface IOptions {
     client: MlbenchClient;
     trans?: TranslationBundle;
@@ -243,6 +336,28 @@ export namespace SubmitFormModel {
     defaultExperiment?: string;
     /** Rerun this job with changes instead of submitting `path`. */
     rerunOf?: IJob;
+  }
+}
+
+/** The server's rule for schedule names. */
+const SCHEDULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** A schedule name from the notebook's: "reports/Daily Sales.ipynb" → "Daily-Sales". */
+export function defaultScheduleName(notebookPath: string): string {
+  const base = notebookPath.split('/').pop() ?? '';
+  const name = base
+    .replace(/\.ipynb$/i, '')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return name.slice(0, 128) || 'schedule';
+}
+
+/** The browser's IANA time zone, else UTC. */
+export function browserTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
   }
 }
 
@@ -447,6 +562,72 @@ function EnvironmentField(props: { model: SubmitFormModel }): JSX.Element {
   );
 }
 
+/**
+ * "Schedule...": a name, a 5-field cron rule (in words as it is typed) and
+ * the time zone the rule reads its wall clock in.
+ */
+function ScheduleFields(props: {
+  model: SubmitFormModel;
+  values: SubmitFormModel.IScheduleValues;
+}): JSX.Element {
+  const { model, values } = props;
+  const trans = useTrans();
+  const words = cronInWords(values.cron);
+  const field = (
+    key: keyof SubmitFormModel.IScheduleValues,
+    label: string,
+    help: string,
+    placeholder?: string
+  ) => {
+    const id = `mlbench-schedule-${key}`;
+    const error = model.errors[`schedule:${key}`];
+    return (
+      <div className="mlbench-Form-row" data-schedule-field={key}>
+        <label htmlFor={id}>{label}</label>
+        <input
+          id={id}
+          type="text"
+          className="jp-mod-styled"
+          aria-label={label}
+          aria-invalid={!!error}
+          aria-describedby={`${id}-help ${id}-error`}
+          placeholder={placeholder}
+          value={values[key]}
+          onChange={event => model.setSchedule(key, event.target.value)}
+        />
+        <div className="mlbench-Form-help" id={`${id}-help`}>
+          {help}
+        </div>
+        <FieldError id={`${id}-error`} error={error} />
+      </div>
+    );
+  };
+  return (
+    <fieldset className="mlbench-Form-schedule">
+      <legend>{trans.__('Schedule')}</legend>
+      {field(
+        'name',
+        trans.__('Schedule name'),
+        trans.__('Unique; the CLI and the Schedules section use it.')
+      )}
+      {field(
+        'cron',
+        trans.__('Cron rule'),
+        words
+          ? trans.__('Runs %1.', words)
+          : trans.__('minute hour day-of-month month weekday'),
+        '0 2 * * *'
+      )}
+      {field(
+        'timezone',
+        trans.__('Time zone'),
+        trans.__('The rule reads this wall clock (daylight saving included).'),
+        'UTC'
+      )}
+    </fieldset>
+  );
+}
+
 function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
   const { model } = props;
   const trans = useTrans();
@@ -467,6 +648,15 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
       form.current?.querySelector<HTMLElement>('input, select')?.focus();
     }
   }, [ready]);
+
+  const scheduling = !!model.schedule;
+  useLayoutEffect(() => {
+    if (scheduling) {
+      form.current
+        ?.querySelector<HTMLInputElement>('#mlbench-schedule-cron')
+        ?.focus();
+    }
+  }, [scheduling]);
 
   if (!model.loaded) {
     return (
@@ -587,6 +777,9 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
           placeholder={trans.__("the notebook's name")}
         />
       </fieldset>
+      {model.schedule && (
+        <ScheduleFields model={model} values={model.schedule} />
+      )}
       {model.submitError && (
         <div
           className="mlbench-Form-error mlbench-Form-submitError"
@@ -612,6 +805,18 @@ class SubmitDialog extends Dialog<IJob | null> {
     const rerun = model.rerunOf;
     const buttons = [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
+      ...(rerun
+        ? []
+        : [
+            Dialog.createButton({
+              label: trans.__('Schedule...'),
+              ariaLabel: trans.__('Schedule job'),
+              caption: trans.__(
+                'Start this job on a cron rule instead of once'
+              ),
+              accept: false
+            })
+          ]),
       Dialog.okButton({
         label: rerun ? trans.__('Rerun') : trans.__('Submit'),
         ariaLabel: rerun ? trans.__('Rerun job') : trans.__('Submit job')
@@ -629,10 +834,57 @@ class SubmitDialog extends Dialog<IJob | null> {
     });
     this._model = model;
     this._buttonList = buttons;
+    this._scheduleIndex = rerun ? -1 : 1;
+    this._trans = trans;
     this.addClass('mlbench-SubmitDialog');
   }
 
+  /** The schedule created, once "Create schedule" succeeded. */
+  get schedule(): ISchedule | null {
+    return this._schedule;
+  }
+
+  handleEvent(event: Event): void {
+    // while scheduling, Enter in a field creates the schedule (not a job)
+    if (
+      event.type === 'keydown' &&
+      (event as KeyboardEvent).key === 'Enter' &&
+      this._model.schedule &&
+      this._scheduleIndex >= 0 &&
+      event.target instanceof HTMLInputElement &&
+      event.target.type === 'text'
+    ) {
+      event.stopPropagation();
+      event.preventDefault();
+      this.resolve(this._scheduleIndex);
+      return;
+    }
+    super.handleEvent(event);
+  }
+
   resolve(index?: number): void {
+    if (index !== undefined && index === this._scheduleIndex) {
+      if (!this._model.schedule) {
+        // first press: show the schedule fields; the next one creates it
+        this._model.startScheduling();
+        const button = this.node.querySelectorAll('.jp-Dialog-button')[index];
+        const label = button?.querySelector('.jp-Dialog-buttonLabel') ?? button;
+        if (label) {
+          const text = this._trans.__('Create schedule');
+          label.textContent = text;
+          label.setAttribute('aria-label', text);
+          label.setAttribute('title', this._trans.__('Create the schedule'));
+        }
+        return;
+      }
+      void this._model.createSchedule().then(schedule => {
+        if (schedule) {
+          this._schedule = schedule;
+          super.resolve(index);
+        }
+      });
+      return;
+    }
     const i = index ?? this._buttonList.length - 1;
     if (!this._buttonList[i]?.accept || this._job) {
       super.resolve(index);
@@ -648,7 +900,10 @@ class SubmitDialog extends Dialog<IJob | null> {
 
   private _model: SubmitFormModel;
   private _buttonList: Dialog.IButton[];
+  private _scheduleIndex: number;
+  private _trans: TranslationBundle;
   private _job: IJob | null = null;
+  private _schedule: ISchedule | null = null;
 }
 
 /**
@@ -670,5 +925,17 @@ export async function showSubmitDialog(
   // after that, so the focus never jumps while someone types
   void dialog.ready.then(() => model.load());
   const { button, value } = await result;
+  const schedule = dialog.schedule;
+  if (schedule) {
+    Notification.success(
+      trans.__(
+        'Schedule %1 created: %2; next run %3',
+        schedule.name,
+        cronInWords(schedule.trigger.cron ?? '') ?? schedule.describe,
+        wallTime(schedule.next_fire_wall)
+      ),
+      { autoClose: 8000 }
+    );
+  }
   return button.accept ? value : null;
 }

@@ -8,7 +8,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { API, openSidebar } from './helpers';
+import { API, openNotebook, openSidebar } from './helpers';
 
 const NOTEBOOK = {
   nbformat: 4,
@@ -202,4 +202,61 @@ test('schedules: listed in words, paused, resumed and deleted from the section',
   await expect(section.locator('.mlbench-Section-empty')).toContainText(
     'No schedules yet'
   );
+});
+
+test('"Schedule..." in the Run as job form creates a schedule of the job', async ({
+  page
+}) => {
+  const name = `train-weekly${test.info().retry ? `-${test.info().retry}` : ''}`;
+  await openNotebook(page, 'train.ipynb');
+  await page.locator('.mlbench-RunAsJobButton').first().click();
+  const dialog = page.locator('.mlbench-SubmitDialog');
+  await expect(dialog.getByLabel('Parameter epochs')).toHaveValue('30');
+  await dialog.getByLabel('Parameter epochs').fill('3');
+
+  // first press: the schedule fields, filled with defaults
+  await dialog.getByRole('button', { name: 'Schedule job' }).click();
+  const fields = dialog.locator('.mlbench-Form-schedule');
+  await expect(fields).toBeVisible();
+  await expect(dialog.getByLabel('Schedule name')).toHaveValue('train');
+  await expect(dialog.getByLabel('Cron rule')).toHaveValue('0 2 * * *');
+  await expect(dialog.getByLabel('Cron rule')).toBeFocused();
+  await expect(fields).toContainText('Runs every day at 02:00.');
+
+  // an unknown zone: the server refuses, the form stays open
+  await dialog.getByLabel('Schedule name').fill(name);
+  await dialog.getByLabel('Cron rule').fill('0 3 1 1 *');
+  await dialog.getByLabel('Time zone').fill('Mars/Olympus');
+  await dialog.getByRole('button', { name: 'Create schedule' }).click();
+  await expect(dialog.locator('.mlbench-Form-submitError')).toContainText(
+    'Mars/Olympus'
+  );
+  // Enter in a field creates the schedule (not a job)
+  await dialog.getByLabel('Time zone').fill('America/New_York');
+  await dialog.getByLabel('Time zone').press('Enter');
+  await expect(dialog).toHaveCount(0);
+
+  const response = await page.request.get(`${API}/schedules/${name}`);
+  expect(response.ok(), await response.text()).toBe(true);
+  const schedule = await response.json();
+  expect(schedule.enabled).toBe(true);
+  expect(schedule.trigger.cron).toBe('0 3 1 1 *');
+  expect(schedule.trigger.timezone).toBe('America/New_York');
+  expect(schedule.kind).toBe('job');
+  expect(schedule.action.notebook_path).toMatch(/train\.ipynb$/);
+  expect(schedule.action.parameters).toEqual({ epochs: 3 });
+  expect(schedule.next_fire_wall).toMatch(/-01-01T03:00:00-05:00$/);
+  // no job was submitted
+  const jobs = await (await page.request.get(`${API}/jobs?limit=1000`)).json();
+  expect(
+    jobs.items.filter((j: { parameters?: { epochs?: number } }) =>
+      j.parameters?.epochs === 3
+    )
+  ).toHaveLength(0);
+  await expect(page.locator('.jp-toast-message')).toContainText(
+    `Schedule ${name} created`
+  );
+
+  const gone = await page.request.delete(`${API}/schedules/${schedule.id}`);
+  expect(gone.status()).toBe(204);
 });
