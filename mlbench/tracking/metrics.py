@@ -153,11 +153,13 @@ def _get_buffer() -> MetricBuffer:
         with _buffer_lock:
             if _buffer is None:
                 path = os.environ.get(METRICS_FILE_ENV)
-                sink: Sink = MlflowSink()
+                sink: Sink
                 if os.environ.get(METRICS_TRANSPORT_ENV) == "display":
                     sink = DisplaySink()
                 elif path:
                     sink = FileSink(path)
+                else:  # outside a job (never in one: its kernel may have no MLflow at all)
+                    sink = MlflowSink()
                 _buffer = MetricBuffer(sink)
                 atexit.register(flush)
     return _buffer
