@@ -336,3 +336,69 @@ test('cells numbered as in the notebook; a cancel is confirmed and shown as a ca
   await expect(running.getByRole('region', { name: 'Canceled' })).toBeVisible();
   await expect(running.getByRole('region', { name: 'Error' })).toHaveCount(0);
 });
+
+test('a command job shows its command, not a notebook', async ({ page }) => {
+  const submitted = await submitOverRest(page, {
+    command: 'python -c "print(6 * 7)"',
+    parameters: { lr: 0.5 }
+  });
+  await waitForStatus(page, submitted.id, 'completed', 60000);
+  await openSidebar(page);
+  await execute(page, 'mlbench:open-job', { id: submitted.id });
+  const view = page.locator(
+    `.mlbench-JobView-content[data-job-id="${submitted.id}"]`
+  );
+  await expect(view.locator('.mlbench-JobView-command')).toHaveText(
+    'python -c "print(6 * 7)"'
+  );
+  await expect(view.locator('dt', { hasText: /^Notebook$/ })).toHaveCount(0);
+  await expect(view.locator('.mlbench-JobView-cell')).toHaveText(
+    'a command: no cells'
+  );
+  // its inputs are its parameters
+  await expect(
+    view.getByRole('region', { name: 'Parameters' }).locator('tr[data-param="lr"]')
+  ).toContainText('0.5');
+  // no output notebook: the button says so
+  await expect(
+    view.getByRole('button', { name: 'Open the output notebook' })
+  ).toHaveAttribute('title', 'A command job has no output notebook');
+  await expect(view.locator('.mlbench-JobView-log')).toContainText('42');
+});
+
+test('the Experiments and Data lists follow what happens elsewhere', async ({
+  page,
+  tmpPath
+}) => {
+  const experiments = (await openSection(page, 'Experiments')).getByRole(
+    'list',
+    { name: 'Experiments' }
+  );
+  const data = await openSection(page, 'Data');
+  await expect(
+    data.getByRole('list', { name: 'Data assets' }).or(data.locator('code'))
+  ).toBeVisible();
+  // a job in a new experiment, submitted elsewhere: listed without a refresh
+  const experiment = `ui-live-${Date.now()}`;
+  const job = await submitOverRest(page, {
+    notebook_path: 'fail.ipynb',
+    parameters: { divisor: 2 },
+    experiment
+  });
+  await waitForStatus(page, job.id, 'completed');
+  await expect(experiments.getByRole('button', { name: experiment })).toBeVisible(
+    { timeout: 20000 }
+  );
+  // a data asset made elsewhere (as by `mlbench data create` in a terminal)
+  const name = `ui-live-${Date.now()}`;
+  await page.contents.uploadContent('a,b\n1,2\n', 'text', `${tmpPath}/t.csv`);
+  const created = await page.request.post(`${API}/data`, {
+    data: { name, path: `${tmpPath}/t.csv` }
+  });
+  expect(created.status()).toBe(201);
+  await expect(
+    data
+      .getByRole('list', { name: 'Data assets' })
+      .getByRole('button', { name })
+  ).toBeVisible({ timeout: 30000 });
+});
