@@ -15,6 +15,7 @@ parser.add_argument("--data", required=True, help="a CSV file whose last column 
 parser.add_argument("--learning-rate", type=float, default=0.01)
 parser.add_argument("--epochs", type=int, default=20)
 parser.add_argument("--model-dir", default=None)
+parser.add_argument("--log-model", action="store_true", help="log it as an MLflow model")
 args = parser.parse_args()
 
 table = pd.read_csv(args.data)
@@ -25,6 +26,11 @@ for epoch in range(args.epochs):
     model.partial_fit(X_train, y_train, classes=sorted(set(y)))
     mlbench.log_metric("accuracy", model.score(X_test, y_test), step=epoch)
 print(f"accuracy {model.score(X_test, y_test):.3f} (run {os.environ.get('MLFLOW_RUN_ID')})")
+if args.log_model:  # to the job's run: then `mlbench model register NAME --job ID`
+    import mlflow.sklearn
+
+    with mlflow.start_run():  # the job's run (MLFLOW_RUN_ID)
+        mlflow.sklearn.log_model(model, name="model", input_example=X_test[:2])
 if args.model_dir:
     with open(os.path.join(args.model_dir, "model.pkl"), "wb") as f:
         pickle.dump(model, f)
