@@ -367,6 +367,11 @@ class MlbenchMagics(Magics):
             user_ns=self.shell.user_ns if self.shell is not None else None,
         )
 
+    def _cmd_pipeline(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.pipelines import pipeline_command
+
+        return pipeline_command(self._ws(args), args)
+
     def _cmd_notify(self, args: argparse.Namespace) -> Any:
         from mlbench.magics.schedules import notify_command
 

@@ -364,6 +364,9 @@ def build_parser() -> MagicParser:
 
     add_schedule_parser(sub)
     add_notify_parser(sub)
+    from mlbench.magics.pipelines import add_pipeline_parser
+
+    add_pipeline_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 
