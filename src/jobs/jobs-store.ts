@@ -308,8 +308,8 @@ export class JobsStore {
   }
 
   private _onEvent(_: EventStream, event: IJobEvent): void {
-    if (event.kind === 'sweep') {
-      return; // about a sweep (its id in job_id), not a job: the Sweeps section follows it
+    if (event.kind === 'sweep' || event.kind === 'pipeline') {
+      return; // about a sweep or pipeline run (its id in job_id), not a job
     }
     const job = this._jobs.get(event.job_id);
     if (job) {
