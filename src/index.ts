@@ -498,6 +498,31 @@ function activate(
     return selectedNotebookPath() ?? current?.context.path ?? null;
   };
 
+  /**
+   * Tag the first code cell of a notebook "parameters" and save it (the
+   * notebook is opened if it is not): one click for a notebook without a
+   * parameters cell.
+   */
+  const tagParametersCell = async (path: string): Promise<boolean> => {
+    const panel =
+      notebooks?.find(p => p.context.path === path) ??
+      (docManager?.openOrReveal(path) as NotebookPanel | undefined);
+    if (!panel) {
+      return false;
+    }
+    await panel.context.ready;
+    const cell = panel.content.widgets.find(w => w.model.type === 'code');
+    if (!cell) {
+      return false;
+    }
+    const tags = (cell.model.getMetadata('tags') as string[] | undefined) ?? [];
+    if (!tags.includes('parameters')) {
+      cell.model.setMetadata('tags', [...tags, 'parameters']);
+    }
+    await panel.context.save();
+    return true;
+  };
+
   commands.addCommand(CommandIDs.runAsJob, {
     describedBy: {
       args: {
@@ -549,7 +574,8 @@ function activate(
         trans,
         path,
         defaultCompute: settings.defaultCompute,
-        defaultExperiment: settings.defaultExperiment
+        defaultExperiment: settings.defaultExperiment,
+        tagParameters: () => tagParametersCell(path!)
       });
       if (job) {
         announceSubmitted(job);

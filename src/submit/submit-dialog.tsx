@@ -43,6 +43,7 @@ export class SubmitFormModel {
   constructor(options: SubmitFormModel.IOptions) {
     this.client = options.client;
     this.rerunOf = options.rerunOf ?? null;
+    this._tagParameters = options.tagParameters ?? null;
     this._trans = options.trans ?? nullTranslator.load('mlbench');
     this.values = this.rerunOf
       ? rerunFormValues(this.rerunOf)
@@ -87,6 +88,29 @@ export class SubmitFormModel {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** Whether the form can tag a parameters cell in the notebook. */
+  get canTagParameters(): boolean {
+    return !!this._tagParameters && !this.rerunOf;
+  }
+
+  /**
+   * Tag the notebook's first code cell "parameters" (one click, for a
+   * notebook without one), then read its parameters again.
+   */
+  async tagParametersCell(): Promise<void> {
+    if (!this._tagParameters) {
+      return;
+    }
+    try {
+      if (await this._tagParameters()) {
+        await this.load();
+      }
+    } catch (reason) {
+      this.submitError = errorMessage(reason);
+      this._changed.emit();
+    }
   }
 
   async load(): Promise<void> {
@@ -315,6 +339,7 @@ export class SubmitFormModel {
   }
 
   private _trans: TranslationBundle;
+  private _tagParameters: (() => Promise<boolean>) | null;
   private _changed = new Signal<this, void>(this);
   /** A rerun's parameter texts as loaded: unchanged ones are not sent. */
   private _baseline: { [name: string]: string } | undefined;
@@ -336,6 +361,11 @@ export namespace SubmitFormModel {
     defaultExperiment?: string;
     /** Rerun this job with changes instead of submitting `path`. */
     rerunOf?: IJob;
+    /**
+     * Tag the notebook's first code cell "parameters" and save it; whether
+     * it was done (offered when the notebook has no such cell).
+     */
+    tagParameters?: () => Promise<boolean>;
   }
 }
 
@@ -649,6 +679,18 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
     }
   }, [ready]);
 
+  const submitError = model.submitError;
+  useEffect(() => {
+    // the reason is below the fold of a long form: show the first field
+    // to fix, or the message itself
+    if (submitError) {
+      const target =
+        form.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ??
+        form.current?.querySelector<HTMLElement>('.mlbench-Form-submitError');
+      target?.scrollIntoView({ block: 'center' });
+    }
+  }, [submitError]);
+
   const scheduling = !!model.schedule;
   useLayoutEffect(() => {
     if (scheduling) {
@@ -690,7 +732,18 @@ function SubmitForm(props: { model: SubmitFormModel }): JSX.Element {
           <div className="mlbench-Form-help">
             {model.hasParametersCell
               ? trans.__('The parameters cell declares no parameter.')
-              : trans.__('This notebook has no cell tagged "parameters".')}
+              : trans.__(
+                  'This notebook has no cell tagged "parameters": its variables (e.g. lr = 0.01) become the job\'s parameters, each overridable per job. Tag a cell in the Property Inspector (Common Tools → Cell Tags).'
+                )}
+            {!model.hasParametersCell && model.canTagParameters && (
+              <button
+                type="button"
+                className="jp-mod-styled mlbench-Form-tagParameters"
+                onClick={() => void model.tagParametersCell()}
+              >
+                {trans.__('Tag the first code cell "parameters"')}
+              </button>
+            )}
           </div>
         )}
       </fieldset>
