@@ -402,3 +402,30 @@ test('the Experiments and Data lists follow what happens elsewhere', async ({
       .getByRole('button', { name })
   ).toBeVisible({ timeout: 30000 });
 });
+
+test('with every section open, the Jobs list keeps its room', async ({
+  page
+}) => {
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await openSidebar(page);
+  const toggles = page.locator('#mlbench-sidebar .mlbench-Section-toggle');
+  for (let i = 0; i < (await toggles.count()); i++) {
+    if ((await toggles.nth(i).getAttribute('aria-expanded')) !== 'true') {
+      await toggles.nth(i).click();
+    }
+  }
+  const jobs = page.locator('section[data-section="jobs"]');
+  const box = (await jobs.boundingBox())!;
+  expect(box.height).toBeGreaterThanOrEqual(0.44 * 900);
+  // the other lists scroll within their own part
+  for (const id of ['experiments', 'data', 'environments']) {
+    const body = page.locator(
+      `section[data-section="${id}"] > .mlbench-Section-body`
+    );
+    const height = (await body.boundingBox())?.height ?? 0;
+    expect(height).toBeLessThanOrEqual(0.41 * 900);
+  }
+  await page.locator('#mlbench-sidebar').screenshot({
+    path: test.info().outputPath('sidebar-all-open.png')
+  });
+});
