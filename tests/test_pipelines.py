@@ -242,6 +242,12 @@ def test_fan_out_fan_in_passes_data_and_a_second_run_reuses_every_step(
     assert list(ws.jobs.list(parent=again.id)) == []  # no kernel started
     why = again.why("join")
     assert why.reused and run.id in why.reason
+    # the run that computed them deleted: its data versions stay, and the reused steps that
+    # point at them are still found
+    ws.pipelines.delete(run.id)
+    third = ws.pipelines.run(_diamond(tmp_path)).wait(WAIT)
+    assert set(_statuses(third).values()) == {"reused"}
+    assert third.info.outputs["total"] == info.outputs["total"]
 
 
 @pytest.mark.slow

@@ -453,14 +453,17 @@ class Pipelines:
         )
 
     def find_reusable(self, key: str, not_run: str) -> PipelineStepRow | None:
-        """The newest step that completed with this key and whose outputs still exist."""
+        """The newest step that completed (or was reused) with this key and whose outputs
+        still exist: a run deleted after others reused it leaves them as candidates."""
         with self._ws.db.session() as s:
             rows = list(
                 s.scalars(
                     select(PipelineStepRow)
                     .where(
                         PipelineStepRow.reuse_key == key,
-                        PipelineStepRow.status == StepStatus.COMPLETED.value,
+                        PipelineStepRow.status.in_(
+                            (StepStatus.COMPLETED.value, StepStatus.REUSED.value)
+                        ),
                         PipelineStepRow.run_id != not_run,
                     )
                     .order_by(PipelineStepRow.finished_at.desc())
