@@ -291,6 +291,23 @@ def test_a_failed_step_cancels_the_rest_by_default(ws: Any, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+def test_cancel_interrupts_the_running_steps_and_skips_the_rest(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path)
+    body["inputs"]["pause"] = 60.0
+    run = ws.pipelines.run(body)
+    wait_for(lambda: _statuses(run)["a"] == "running", timeout=WAIT)
+    started = time.monotonic()
+    info = run.cancel().wait(WAIT).info
+    assert time.monotonic() - started < 30  # interrupted, not waited for
+    states = _statuses(run)
+    assert info.status.value == "canceled"
+    assert info.status_reason == "canceled on request; skipped: join"
+    assert states["prep"] == "completed" and states["join"] == "skipped"
+    assert states["a"] == states["b"] == "canceled"
+    assert ws.tracking.client.get_run(info.mlflow_run_id).info.status == "KILLED"
+
+
+@pytest.mark.slow
 def test_continue_on_step_failure_runs_the_independent_steps(ws: Any, tmp_path: Path) -> None:
     body = _diamond(tmp_path, continue_on_step_failure=True)
     body["jobs"]["a"]["parameters"]["fail"] = True
