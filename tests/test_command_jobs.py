@@ -284,7 +284,7 @@ def test_azureml_command_yaml_runs_as_written(module_ws: Any, project: Path) -> 
         (
             "command: cat ${{inputs.d}}\ninputs:\n  d:\n    type: uri_folder\n    path: "
             "wasbs://c@a.blob.core.windows.net/p\n",
-            "wasbs:// paths are not read",
+            "job.yml:3: input d: az://c/p is not inside any datastore",
         ),
         ("command: [a\n", "not valid YAML"),
     ],
