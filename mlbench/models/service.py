@@ -89,6 +89,10 @@ class Models:
                 if spec.environment:
                     lineage["mlbench.environment"] = spec.environment
             assert run is not None
+            if not run.isalnum():  # an MLflow run id is hex; anything else names no run
+                raise ModelNotFoundError(
+                    f"run {run!r} does not exist", hint="give the id of an MLflow run"
+                )
             run_id, source = run, self._pick(run, path, job)
         all_tags = {**(tags or {}), **lineage, "mlbench.run_id": run_id}
         mv = self._wrap(

@@ -69,17 +69,18 @@ class Registry:
     def run_models(self, run_id: str) -> list[dict[str, str]]:
         """The MLflow models a run logged: {name, source} (MLflow 3 logged models, and MLmodel
         folders among the run's artifacts)."""
-        run = self.client.get_run(run_id)
         found: list[dict[str, str]] = []
-        search = getattr(self.client, "search_logged_models", None)
-        if search is not None:
-            for m in search(
-                experiment_ids=[run.info.experiment_id],
-                filter_string=f"source_run_id='{run_id}'",
-            ):
-                found.append({"name": m.name, "source": f"models:/{m.model_id}"})
-        for folder in self._mlmodel_folders(run_id, ""):
-            found.append({"name": folder, "source": f"runs:/{run_id}/{folder}"})
+        with _errors(f"run {run_id!r}"):
+            run = self.client.get_run(run_id)
+            search = getattr(self.client, "search_logged_models", None)
+            if search is not None:
+                for m in search(
+                    experiment_ids=[run.info.experiment_id],
+                    filter_string=f"source_run_id='{_quote(run_id)}'",
+                ):
+                    found.append({"name": m.name, "source": f"models:/{m.model_id}"})
+            for folder in self._mlmodel_folders(run_id, ""):
+                found.append({"name": folder, "source": f"runs:/{run_id}/{folder}"})
         return found
 
     def _mlmodel_folders(self, run_id: str, path: str, depth: int = 0) -> list[str]:
