@@ -42,8 +42,8 @@ test('a notebook without a parameters cell: a hint and one click to tag one', as
     .getByRole('button', { name: 'Tag the first code cell "parameters"' })
     .click();
   // the form reads the notebook again: its variables are parameters now
-  await expect(dialog.getByLabel('Parameter alpha')).toHaveValue('3');
-  await expect(dialog.getByLabel('Parameter name')).toHaveValue('x');
+  await expect(dialog.getByLabel('Parameter alpha', { exact: true })).toHaveValue('3');
+  await expect(dialog.getByLabel('Parameter name', { exact: true })).toHaveValue('x');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   // the notebook itself carries the tag (saved)
   const saved = await page.contents.getContentMetadata(path);
