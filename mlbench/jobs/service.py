@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import getpass
 import hashlib
-import json
 import logging
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +44,7 @@ from mlbench.jobs.models import (
 )
 from mlbench.jobs.parameters import NotebookParameter, coerce_parameters, notebook_parameters
 from mlbench.jobs.spec import JobSpec, gather_resources, spec_hash
+from mlbench.paging import decode_cursor, encode_cursor
 from mlbench.store import AgentRow, JobEventRow, JobRow
 
 if TYPE_CHECKING:
@@ -360,7 +358,7 @@ class Jobs:
                 )
             )
         if cursor:
-            created, last_id = _decode_cursor(cursor)
+            created, last_id = decode_cursor(cursor)
             if oldest_first:
                 after = or_(
                     JobRow.created_at > created,
@@ -390,7 +388,7 @@ class Jobs:
             more = len(rows) > limit
             rows = rows[:limit]
             infos = self._infos(s, rows)
-        next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobList([Job(self._ws, i) for i in infos], next_cursor=next_cursor)
 
     def _infos(self, s: Session, rows: Sequence[JobRow]) -> list[JobInfo]:
@@ -806,20 +804,6 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return ""
-
-
-def _encode_cursor(created: datetime, job_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created.isoformat(), job_id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, job_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), str(job_id)
-    except Exception:
-        raise InvalidInputError(
-            "invalid cursor", hint="pass the next_cursor of a previous page unchanged"
-        ) from None
 
 
 def _to_info(row: JobRow) -> JobInfo:

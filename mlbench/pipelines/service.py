@@ -11,10 +11,8 @@ target's capacity. The compute target's agent then drives the run from the datab
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import getpass
-import json
 import logging
 import re
 import shutil
@@ -24,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from mlbench._ids import new_id, utcnow
 from mlbench.data.refs import parse_ref as parse_data_ref
@@ -33,6 +31,7 @@ from mlbench.jobs.command import copy_code, scan_code
 from mlbench.jobs.parameters import coerce_parameters, notebook_parameters
 from mlbench.jobs.service import JobSource, _parse_notebook, make_spec
 from mlbench.jobs.spec import JobParent, JobSpec
+from mlbench.paging import encode_cursor, older_than
 from mlbench.pipelines import keys
 from mlbench.pipelines.models import (
     KeyComponents,
@@ -693,20 +692,14 @@ class Pipelines:
         if name:
             query = query.where(PipelineRunRow.name == name)
         if cursor:
-            created, last = _decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    PipelineRunRow.created_at < created,
-                    and_(PipelineRunRow.created_at == created, PipelineRunRow.id < last),
-                )
-            )
+            query = query.where(older_than(PipelineRunRow, cursor))
         query = query.order_by(PipelineRunRow.created_at.desc(), PipelineRunRow.id.desc())
         with self._ws.db.session() as s:
             rows = list(s.scalars(query.limit(limit + 1)))
             more = len(rows) > limit
             rows = rows[:limit]
             items = self._infos(s, rows)
-        nxt = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return PipelineRunPage(items=items, next_cursor=nxt)
 
     def _step_row(self, run_id: str, step: str) -> PipelineStepRow:
@@ -907,18 +900,6 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return ""
-
-
-def _encode_cursor(created: datetime, run_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created.isoformat(), run_id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), str(run_id)
-    except Exception:
-        raise InvalidInputError("invalid cursor", hint="pass next_cursor as returned") from None
 
 
 __all__ = [

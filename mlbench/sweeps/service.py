@@ -9,14 +9,12 @@ trial runs that snapshot. The compute target's agent drives the sweep from the d
 
 from __future__ import annotations
 
-import base64
 import getpass
 import logging
 import secrets
 import shutil
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +28,7 @@ from mlbench.jobs.command import copy_code, placeholders, scan_code
 from mlbench.jobs.models import JobStatus, Termination
 from mlbench.jobs.parameters import coerce_parameters, notebook_parameters
 from mlbench.jobs.service import JobSource, make_spec
+from mlbench.paging import encode_cursor, older_than
 from mlbench.store import JobRow, SweepRow, SweepTrialRow
 from mlbench.sweeps.models import (
     SweepInfo,
@@ -316,20 +315,14 @@ class Sweeps:
         if compute:
             query = query.where(SweepRow.compute == compute)
         if cursor:
-            created, last = _decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    SweepRow.created_at < created,
-                    and_(SweepRow.created_at == created, SweepRow.id < last),
-                )
-            )
+            query = query.where(older_than(SweepRow, cursor))
         query = query.order_by(SweepRow.created_at.desc(), SweepRow.id.desc()).limit(limit + 1)
         with self._ws.db.session() as s:
             rows = list(s.scalars(query))
             more = len(rows) > limit
             rows = rows[:limit]
             items = self._infos(s, rows)
-        nxt = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        nxt = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return SweepPage(items=items, next_cursor=nxt)
 
     def trials(self, sweep_id: str, *, status: str | None = None) -> list[TrialInfo]:
@@ -603,19 +596,6 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return ""
-
-
-def _encode_cursor(created: datetime, sweep_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created.isoformat()}|{sweep_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        created, sweep_id = text.split("|", 1)
-        return datetime.fromisoformat(created), sweep_id
-    except Exception:
-        raise InvalidInputError("invalid cursor", hint="pass next_cursor as returned") from None
 
 
 __all__ = ["Sweep", "SweepNotFoundError", "Sweeps", "load_yaml", "parse_sweep"]
