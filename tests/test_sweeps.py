@@ -495,3 +495,23 @@ def test_cli_submits_shows_and_lists_trials(tmp_path: Path, curve_nb: Path) -> N
     shown = run_cli(home, "sweep", "show", sweep_id)
     assert "best" in shown.stdout and "quality=0.8" in shown.stdout
     assert run_cli(home, "agent", "stop", "--now").returncode in (0, 1)
+
+
+def test_sweeps_page_newest_first(tmp_path: Path, curve_nb: Path) -> None:
+    from mlbench import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    try:
+        made = [
+            ws.sweeps.submit(
+                _sweep(notebook=str(curve_nb), search_space={"quality": "uniform(0, 1)"}),
+                start_agent=False,
+            ).id
+            for _ in range(3)
+        ]
+        first = ws.sweeps.list(limit=2)
+        assert [s.id for s in first.items] == made[:0:-1] and first.next_cursor
+        second = ws.sweeps.list(limit=2, cursor=first.next_cursor)
+        assert [s.id for s in second.items] == [made[0]] and second.next_cursor is None
+    finally:
+        ws.close()
