@@ -58,10 +58,11 @@ $(CHROMIUM):
 
 # Galata/Playwright in Debian's Chromium against a real JupyterLab (see ui-tests/README.md);
 # installed outside, run inside the loopback-only namespace like the Python tests.
+# UI_ARGS="tests/x.spec.ts" runs one spec.
 test-ui: build-ext $(CHROMIUM)
 	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm install
 	$(BIN)/python -m tests.test_environments --prefetch
-	cd ui-tests && CI=1 $(abspath .ci/loopback) $(abspath $(BIN))/jlpm playwright test
+	cd ui-tests && CI=1 $(abspath .ci/loopback) $(abspath $(BIN))/jlpm playwright test $(UI_ARGS)
 
 test: lint test-python test-ui
 
