@@ -138,6 +138,10 @@ class Agent:
         self._reserve.ensure()
         self.ws.tracking.initialize()
         self._reconcile()
+        try:  # an agent (re)started after a reboot brings the scheduler back too
+            self.ws.schedules.ensure_scheduler()
+        except Exception:
+            log.exception("could not check the scheduler")
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.bind(("127.0.0.1", 0))
         self._wake_sock.setblocking(False)

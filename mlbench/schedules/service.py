@@ -155,6 +155,21 @@ class Schedules:
         if self._ws.starts_agents:
             self.scheduler().ensure_running()
 
+    def ensure_scheduler(self) -> bool:
+        """Start the scheduler if something needs it (an enabled schedule or notification rule)
+        and none runs: what brings it back after a reboot or a crash without ``mlbench service
+        install``, called when the Jupyter server extension or an agent process starts (an
+        agent's workspace starts no agents, yet it does start the scheduler). True if it was
+        started here."""
+        if not (self.any_enabled() or self._ws.notifications.any_enabled()):
+            return False
+        handle = self.scheduler()
+        if handle.is_running():
+            return False
+        log.info("starting the scheduler (enabled schedules or notification rules)")
+        handle.ensure_running()
+        return True
+
     # -- creating ------------------------------------------------------------------------------
     def create(
         self,

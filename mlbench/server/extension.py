@@ -4,7 +4,8 @@ Enabled by ``jupyter-config/server-config/mlbench.json``. It opens the workspace
 shared services (thread pool, event hub, tracking queries) into the tornado settings and
 registers the REST and WebSocket handlers under ``{base_url}/mlbench/api/v1``. At start it makes
 sure the agents of targets with queued or running jobs are up (the agent is started on demand
-by submission too); at stop it leaves every agent running, so jobs outlive the server.
+by submission too), and the scheduler while a schedule or notification rule is enabled; at stop
+it leaves every agent and the scheduler running, so jobs outlive the server.
 """
 
 from __future__ import annotations
@@ -123,6 +124,10 @@ class MlbenchApp(ExtensionApp):
                 _ensure_agents(ws)
             except Exception:
                 self.log.exception("mlbench: could not check the agents")
+            try:
+                ws.schedules.ensure_scheduler()
+            except Exception:
+                self.log.exception("mlbench: could not check the scheduler")
         if self.warm_tracking:
             try:
                 _ = self.services.queries

@@ -1,0 +1,83 @@
+"""The scheduler comes back without `mlbench service install`: killed (a crash, a reboot), it is
+started again when an agent process starts and when the Jupyter server extension loads, as long
+as a schedule is enabled (real processes: the scheduler, an agent, a Jupyter server)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_notebook
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from mlbench import Workspace
+    from mlbench.agent.process import AgentHandle
+
+    home = tmp_path_factory.mktemp("comeback-ws")
+    notebook = make_notebook(home.parent / "nightly.ipynb", "print(1)")
+    ws = Workspace(home)
+    ws.schedules.create(
+        {"name": "nightly", "trigger": {"cron": "0 3 * * *"}, "job": {"notebook_path": str(notebook)}}
+    )
+    yield home
+    ws.schedules.scheduler().stop()
+    AgentHandle(ws, "local").stop(now=True, timeout=30)
+    ws.close()
+
+
+def kill_scheduler(home: Path) -> None:
+    from mlbench import Workspace
+
+    ws = Workspace(home)
+    handle = ws.schedules.scheduler()
+    handle.ensure_running(wait=True)  # `schedule create` started it; it may still be starting
+    os.kill(int(handle.info()["pid"]), signal.SIGKILL)  # a crash: no clean shutdown
+    wait_for(lambda: not handle.is_running(), "the killed scheduler to release its lock")
+    ws.close()
+
+
+def wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_an_agent_start_brings_the_scheduler_back(home: Path) -> None:
+    from mlbench import Workspace
+
+    kill_scheduler(home)
+    ws = Workspace(home)
+    try:
+        assert ws.schedules.any_enabled() and not ws.schedules.scheduler().is_running()
+        ws.jobs.agent("local").ensure_running(wait=True)
+        wait_for(ws.schedules.scheduler().is_running, "the agent to start the scheduler")
+        log = (home / "agents").rglob("*.log")
+        assert any("starting the scheduler" in p.read_text() for p in log)
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def jp_server_config(home: Path) -> dict[str, Any]:
+    kill_scheduler(home)  # before the server (and so the extension) starts
+    return {
+        "ServerApp": {"jpserver_extensions": {"mlbench": True}},
+        "MlbenchApp": {"workspace": str(home), "warm_tracking": False},
+    }
+
+
+def test_the_server_extension_brings_the_scheduler_back(jp_serverapp: Any, home: Path) -> None:
+    ws = jp_serverapp.web_app.settings["mlbench_workspace"]
+    wait_for(ws.schedules.scheduler().is_running, "the server extension to start the scheduler")
+    assert ws.schedules.scheduler().info()["pid"]
