@@ -27,7 +27,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     notebook = make_notebook(home.parent / "nightly.ipynb", "print(1)")
     ws = Workspace(home)
     ws.schedules.create(
-        {"name": "nightly", "trigger": {"cron": "0 3 * * *"}, "job": {"notebook_path": str(notebook)}}
+        {
+            "name": "nightly",
+            "trigger": {"cron": "0 3 * * *"},
+            "job": {"notebook_path": str(notebook)},
+        }
     )
     yield home
     ws.schedules.scheduler().stop()
