@@ -261,6 +261,43 @@ def test_independent_steps_run_at_once(ws: Any, tmp_path: Path) -> None:
     assert a.started_at < b.finished_at and b.started_at < a.finished_at
 
 
+def _most_at_once(jobs: list[Any]) -> int:
+    """The most jobs whose recorded [started_at, finished_at] intervals overlapped."""
+    edges = sorted(
+        [(j.started_at, 1) for j in jobs] + [(j.finished_at, -1) for j in jobs],
+        key=lambda e: (e[0], e[1]),  # a finish at the same instant as a start comes first
+    )
+    now = most = 0
+    for _, change in edges:
+        now += change
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.slow
+def test_max_concurrent_steps_caps_the_steps_running_at_once(ws: Any, tmp_path: Path) -> None:
+    # the local target runs two jobs at once (see test_independent_steps_run_at_once): the
+    # setting, not the target, keeps a and b apart
+    body = _diamond(tmp_path, max_concurrent_steps=1)
+    body["inputs"]["pause"] = 1.0
+    run = ws.pipelines.run(body).wait(WAIT)
+    assert run.info.status.value == "completed", run.info.status_reason
+    assert run.info.spec.settings.max_concurrent_steps == 1
+    jobs = [ws.jobs.info(s.job_id) for s in run.steps()]
+    assert len(jobs) == 4 and all(j.started_at and j.finished_at for j in jobs)
+    assert _most_at_once(jobs) == 1
+
+
+def test_max_concurrent_steps_must_be_a_positive_integer(ws: Any, tmp_path: Path) -> None:
+    for bad in (0, -2, "2", 1.5, True):
+        with pytest.raises(InvalidInputError) as err:
+            ws.pipelines.run(_diamond(tmp_path, max_concurrent_steps=bad), start_agent=False)
+        assert "settings.max_concurrent_steps" in str(err.value), (bad, str(err.value))
+    with pytest.raises(InvalidInputError, match=r"(?s)unknown setting.*hint:.*max_concurrent"):
+        ws.pipelines.run(_diamond(tmp_path, max_concurent_steps=2), start_agent=False)
+    assert ws.pipelines.list().items == []
+
+
 @pytest.mark.slow
 def test_steps_on_another_target_are_bounded_by_its_capacity(ws: Any, tmp_path: Path) -> None:
     ws.compute.create("one-slot", "local", max_concurrent_jobs=1)

@@ -139,6 +139,10 @@ class PipelineDriver:
                 elif step.status in ON_JOB and step.job_id:
                     self._cancel_job(step)
         else:
+            cap = spec.settings.max_concurrent_steps
+            slots = None
+            if cap is not None:
+                slots = cap - sum(1 for s in steps.values() if s.status in ON_JOB)
             for name in topological(spec):
                 step = steps[name]
                 if step.status != StepStatus.PENDING.value:
@@ -154,8 +158,11 @@ class PipelineDriver:
                         finished=True,
                     )
                     continue
-                if all(StepStatus(d.status).succeeded for d in deps):
-                    self._ready(row, spec, step, steps)
+                if not all(StepStatus(d.status).succeeded for d in deps):
+                    continue
+                full = slots is not None and slots <= 0
+                if self._ready(row, spec, step, steps, full=full) and slots is not None:
+                    slots -= 1
         if all(StepStatus(s.status).is_final for s in steps.values()):
             self._finish(row, spec, steps)
 
@@ -242,8 +249,12 @@ class PipelineDriver:
         spec: PipelineSpec,
         step: PipelineStepRow,
         steps: dict[str, PipelineStepRow],
-    ) -> None:
-        """Every upstream step succeeded: reuse the step, or submit its job."""
+        *,
+        full: bool = False,
+    ) -> bool:
+        """Every upstream step succeeded: reuse the step, or submit its job unless the run
+        already has ``max_concurrent_steps`` running (``full``; it waits for a later turn).
+        True when a job was submitted."""
         name = step.name
         try:
             inputs = self._inputs(spec, name, steps)
@@ -251,7 +262,7 @@ class PipelineDriver:
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc)
             self._set(step, StepStatus.FAILED, f"cannot start: {message}", finished=True)
-            return
+            return False
         key = keys.reuse_key(comps)
         components = comps.model_dump(mode="json")
         st = spec.jobs[name]
@@ -266,7 +277,7 @@ class PipelineDriver:
                 pinned["outputs"],
                 "taken from the source run",
             )
-            return
+            return False
         lookup = not (step.forced or st.force_rerun or spec.settings.force_rerun)
         lookup = lookup and st.is_deterministic
         if lookup or not step.selected:
@@ -281,7 +292,7 @@ class PipelineDriver:
                     found.outputs,
                     f"same key as step {found.name} of run {found.run_id}",
                 )
-                return
+                return False
         if not step.selected:
             self._set(
                 step,
@@ -291,7 +302,9 @@ class PipelineDriver:
                 key=key,
                 components=components,
             )
-            return
+            return False
+        if full:
+            return False
         job_id = new_id()
         with self.ws.db.write() as s:
             taken = s.execute(
@@ -310,9 +323,10 @@ class PipelineDriver:
                 )
             ).rowcount
         if not taken:
-            return
+            return False
         step.status, step.job_id = StepStatus.QUEUED.value, job_id
         self._submit(run, spec, step, steps, inputs)
+        return True
 
     def _inputs(
         self, spec: PipelineSpec, name: str, steps: dict[str, PipelineStepRow]

@@ -136,6 +136,14 @@ class PipelineSettings(BaseModel):
     )
     force_rerun: bool = Field(False, description="Run every step (no reuse).")
     default_compute: str | None = Field(None, max_length=64)
+    max_concurrent_steps: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        strict=True,
+        description="At most this many of the run's steps run at once (reused steps do not "
+        "count); default: as many as the compute targets allow.",
+    )
 
 
 class PipelineSpec(BaseModel):

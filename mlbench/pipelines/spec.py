@@ -68,7 +68,13 @@ STEP_KEYS = {
     "force_rerun",
     "tags",
 }
-SETTINGS_KEYS = {"continue_on_step_failure", "force_rerun", "default_compute", "default_datastore"}
+SETTINGS_KEYS = {
+    "continue_on_step_failure",
+    "force_rerun",
+    "default_compute",
+    "default_datastore",
+    "max_concurrent_steps",
+}
 
 
 def parse_ref(value: Any) -> tuple[str, str, str] | None:
@@ -146,7 +152,8 @@ def parse_pipeline(
     bad = sorted(set(settings) - SETTINGS_KEYS)
     if bad:
         raise InvalidInputError(
-            f"unknown setting(s): {', '.join(bad)}", hint="settings: " + ", ".join(SETTINGS_KEYS)
+            f"unknown setting(s): {', '.join(bad)}",
+            hint="settings: " + ", ".join(sorted(SETTINGS_KEYS)),
         )
     settings.pop("default_datastore", None)
     if isinstance(settings.get("default_compute"), str):
