@@ -17,6 +17,7 @@ from mlbench.config import WorkspaceSettings, load_settings, resolve_home
 from mlbench.environments.hook import EnvironmentBinding
 from mlbench.jobs.bindings import DataBindings
 from mlbench.jobs.service import Jobs
+from mlbench.models.hook import ModelRegistration
 from mlbench.paths import WorkspacePaths
 from mlbench.store import ComputeTargetRow, Database, DatastoreRow, NotificationRuleRow
 from mlbench.store.secrets import Redactor
@@ -66,7 +67,9 @@ class Workspace:
         self._agents: AgentLauncher = agents or NoAgentLauncher
         self.redact = Redactor(self._secret_values, self._secrets_version)
         self.compute = ComputeTargets(self)
-        self.jobs = Jobs(self, hooks=[DataBindings(), EnvironmentBinding(self.home)])
+        self.jobs = Jobs(
+            self, hooks=[DataBindings(), EnvironmentBinding(self.home), ModelRegistration()]
+        )
 
     def _secret_values(self) -> list[str]:
         return [

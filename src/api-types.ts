@@ -1169,7 +1169,7 @@ export interface components {
        * Channel
        * @enum {string}
        */
-      channel: 'webhook' | 'slack' | 'email';
+      channel: 'jupyterlab' | 'webhook' | 'slack' | 'email';
       /**
        * Url
        * @description webhook and slack: where to POST (https://...).
@@ -1283,6 +1283,12 @@ export interface components {
       error?: string | null;
       /** Duration Ms */
       duration_ms: number;
+      /**
+       * Detail
+       * @description jupyterlab: which server published it, to how many connections.
+       * @default null
+       */
+      detail?: string | null;
     };
     /**
      * Capacity
@@ -2861,6 +2867,12 @@ export interface components {
        */
       environment?: string | null;
       /**
+       * @description Register the MLflow model the job logged (or saved into its output folder) as a new version of this model when the job completes; the job fails if it cannot be.
+       * @default null
+       */
+      register_model?:
+        components['schemas']['mlbench__jobs__spec__RegisterModel'] | null;
+      /**
        * @description The sweep or pipeline run it belongs to.
        * @default null
        */
@@ -3621,7 +3633,7 @@ export interface components {
        * Channel
        * @enum {string}
        */
-      channel: 'webhook' | 'slack' | 'email';
+      channel: 'jupyterlab' | 'webhook' | 'slack' | 'email';
       /**
        * Config
        * @description Where it sends (secrets never shown).
@@ -3876,6 +3888,12 @@ export interface components {
        * @default null
        */
       default_compute?: string | null;
+      /**
+       * Max Concurrent Steps
+       * @description At most this many of the run's steps run at once (reused steps do not count); default: as many as the compute targets allow.
+       * @default null
+       */
+      max_concurrent_steps?: number | null;
     };
     /**
      * PipelineSpec
@@ -3990,34 +4008,25 @@ export interface components {
        */
       month_days?: number[];
     };
-    /** RegisterModel */
-    RegisterModel: {
+    /**
+     * RegisterModel
+     * @description Register the MLflow model a job logged as a new model version when it completes.
+     */
+    'RegisterModel-Output': {
       /**
        * Name
        * @description The registered model's name.
        */
       name: string;
       /**
-       * Job Id
-       * @description Register the model this job's run logged.
-       * @default null
-       */
-      job_id?: string | null;
-      /**
-       * Run Id
-       * @description ... or the model an MLflow run logged.
-       * @default null
-       */
-      run_id?: string | null;
-      /**
        * Path
-       * @description Which model of the run, when it logged several.
+       * @description Which model of the run (its name or artifact folder) when it logged several.
        * @default null
        */
       path?: string | null;
       /**
        * Alias
-       * @description Give the new version this alias.
+       * @description Point this alias at the new version.
        * @default null
        */
       alias?: string | null;
@@ -4876,6 +4885,12 @@ export interface components {
        */
       environment?: string | null;
       /**
+       * @description Register the MLflow model the job logged (or saved into its output folder) as a new version of this model when the job completes; the job fails if it cannot be.
+       * @default null
+       */
+      register_model?:
+        components['schemas']['mlbench__jobs__spec__RegisterModel'] | null;
+      /**
        * @description The sweep or pipeline run it belongs to.
        * @default null
        */
@@ -5341,6 +5356,79 @@ export interface components {
        * @description Value and code diffs.
        */
       details?: string[];
+    };
+    /**
+     * RegisterModel
+     * @description Register the MLflow model a job logged as a new model version when it completes.
+     */
+    mlbench__jobs__spec__RegisterModel: {
+      /**
+       * Name
+       * @description The registered model's name.
+       */
+      name: string;
+      /**
+       * Path
+       * @description Which model of the run (its name or artifact folder) when it logged several.
+       * @default null
+       */
+      path?: string | null;
+      /**
+       * Alias
+       * @description Point this alias at the new version.
+       * @default null
+       */
+      alias?: string | null;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+    };
+    /** RegisterModel */
+    mlbench__server__models__RegisterModel: {
+      /**
+       * Name
+       * @description The registered model's name.
+       */
+      name: string;
+      /**
+       * Job Id
+       * @description Register the model this job's run logged.
+       * @default null
+       */
+      job_id?: string | null;
+      /**
+       * Run Id
+       * @description ... or the model an MLflow run logged.
+       * @default null
+       */
+      run_id?: string | null;
+      /**
+       * Path
+       * @description Which model of the run, when it logged several.
+       * @default null
+       */
+      path?: string | null;
+      /**
+       * Alias
+       * @description Give the new version this alias.
+       * @default null
+       */
+      alias?: string | null;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
     };
   };
   responses: never;
@@ -9456,7 +9544,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['RegisterModel'];
+        'application/json': components['schemas']['mlbench__server__models__RegisterModel'];
       };
     };
     responses: {

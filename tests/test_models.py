@@ -147,3 +147,61 @@ def test_register_a_local_model_folder_and_the_cli(module_ws: Any, tmp_path: Pat
     assert bad.returncode == 2 and "tree:9 does not exist" in bad.stderr
     assert run_cli(home, "model", "delete", "tree").returncode == 0
     assert "tree" not in {m.name for m in module_ws.models.list()}
+
+
+def test_a_job_registers_its_model_when_it_completes(
+    module_ws: Any, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    ws = module_ws
+    (tmp_path / "fit.py").write_text(FIT)
+    job = ws.jobs.submit(
+        command="python fit.py ${{inputs.table}}",
+        code=str(tmp_path),
+        inputs={"table": "data:iris-table"},
+        register_model={"name": "iris-auto", "alias": "candidate", "tags": {"by": "job"}},
+    ).wait(WAIT)
+    assert job.info.status.value == "completed", job.logs()[-3000:]
+    version = ws.models.info("iris-auto@candidate")
+    assert version.ref == "iris-auto:1" and version.tags == {"by": "job"}
+    assert version.lineage.job_id == job.id and version.lineage.run_id == job.info.mlflow_run_id
+    assert version.lineage.data_inputs == ["data:iris-table:1"]
+    assert "registered model iris-auto:1 (alias candidate)" in job.logs()
+    events = [e for e in ws.jobs.events(job_id=job.id) if e["kind"] == "model_registered"]
+    assert [e["data"] for e in events] == [{"model": "iris-auto", "version": 1}]
+    # from the command line: NAME[,alias=..][,path=..]
+    made = run_cli(
+        ws.home,
+        "run",
+        "--command",
+        "python fit.py ${{inputs.table}} 2",
+        "--code",
+        str(tmp_path),
+        "--input",
+        "table=data:iris-table",
+        "--register-model",
+        "iris-auto,path=model1,alias=second",
+    )
+    assert made.returncode == 0, made.stderr
+    assert ws.models.info("iris-auto@second").ref == "iris-auto:2"
+
+
+def test_register_model_errors_fail_early_or_fail_the_job(module_ws: Any) -> None:
+    ws = module_ws
+    before = ws.jobs.list(limit=500)
+    for bad, message in (
+        ({"name": "bad name"}, "invalid model name"),
+        ({"name": "m", "alias": "latest"}, "invalid alias"),
+        ({"nam": "m"}, "register_model"),
+    ):
+        with pytest.raises(InvalidInputError, match=message):
+            ws.jobs.submit(command="echo hi", register_model=bad)
+    bad_cli = run_cli(ws.home, "job", "submit", "--command", "echo", "--register-model", "m,x=1")
+    assert bad_cli.returncode == 2 and "cannot read 'x=1'" in bad_cli.stderr
+    assert len(ws.jobs.list(limit=500)) == len(before)  # nothing was queued
+    # a job that logs no model has not done what it was asked: failed, saying why and how
+    job = ws.jobs.submit(command="echo no model", register_model={"name": "never"}).wait(WAIT)
+    assert job.info.status.value == "failed"
+    assert "could not be registered as 'never'" in job.info.status_reason
+    assert "log_model" in job.info.status_reason
+    assert job.info.error is not None and job.info.error.kind == "model_error"
+    assert "never" not in {m.name for m in ws.models.list()}

@@ -142,6 +142,12 @@ def spec_options(*, rerun: bool = False) -> Callable[[Callable[..., Any]], Calla
                 "version of ASSET when the job completes (kind=folder|file|table, format=, "
                 "datastore=).",
             ),
+            click.option(
+                "--register-model",
+                metavar="NAME[,alias=A][,path=P]",
+                help="Register the MLflow model the job logs (or saves into its output folder) "
+                "as a new version of NAME when it completes; the job fails if it logged none.",
+            ),
         ]
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:

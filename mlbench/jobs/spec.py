@@ -87,6 +87,41 @@ class JobParent(BaseModel):
     name: str | None = Field(None, max_length=MAX_TEXT, description="Trial or step name.")
 
 
+class RegisterModel(BaseModel):
+    """Register the MLflow model a job logged as a new model version when it completes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, description="The registered model's name.")
+    path: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="Which model of the run (its name or artifact folder) when it logged several.",
+    )
+    alias: str | None = Field(
+        None, min_length=1, max_length=64, description="Point this alias at the new version."
+    )
+    description: str = Field("", max_length=5000)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_TAGS)
+
+    @staticmethod
+    def fields_from_text(text: str) -> dict[str, Any]:
+        """Fields from the command line's ``NAME[,path=P][,alias=A][,description=D]`` (the
+        spec's validation checks their values)."""
+        name, *rest = [part.strip() for part in text.split(",")]
+        fields: dict[str, Any] = {"name": name}
+        for part in rest:
+            key, sep, value = part.partition("=")
+            if not sep or key not in ("path", "alias", "description"):
+                raise ValueError(
+                    f"cannot read {part!r} in --register-model {text!r}: write "
+                    "NAME[,path=MODEL][,alias=ALIAS][,description=TEXT]"
+                )
+            fields[key] = value
+        return fields
+
+
 class JobSpec(BaseModel):
     """A job: what runs (a notebook, or a command in a code folder), with what, where and under
     which limits."""
@@ -159,6 +194,11 @@ class JobSpec(BaseModel):
         max_length=200,
         description="Environment to run in (NAME or NAME:VERSION); resolved at submission to an "
         "exact version, whose kernel the job runs on.",
+    )
+    register_model: RegisterModel | None = Field(
+        None,
+        description="Register the MLflow model the job logged (or saved into its output folder) "
+        "as a new version of this model when the job completes; the job fails if it cannot be.",
     )
     parent: JobParent | None = Field(None, description="The sweep or pipeline run it belongs to.")
     rerun_of: str | None = Field(
@@ -234,6 +274,13 @@ def fields_from_options(options: dict[str, Any]) -> dict[str, Any]:
     for key, what in (("inputs", "input"), ("outputs", "output")):
         if key in opts:
             opts[key] = parse_bindings(list(opts[key]), what)
+    if isinstance(opts.get("register_model"), str):
+        try:
+            opts["register_model"] = RegisterModel.fields_from_text(opts["register_model"])
+        except ValueError as exc:
+            from mlbench.errors import InvalidInputError
+
+            raise InvalidInputError(str(exc)) from None
     return opts
 
 
@@ -255,6 +302,7 @@ def spec_hash(spec: JobSpec, source_sha256: str) -> str:
 __all__ = [
     "JobParent",
     "JobSpec",
+    "RegisterModel",
     "ResourceRequest",
     "fields_from_options",
     "gather_resources",

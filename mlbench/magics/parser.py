@@ -128,6 +128,7 @@ SPEC_OPTIONS = (
     "allow_unknown_params",
     "inputs",
     "outputs",
+    "register_model",
 )
 """The dests of the job spec's options (JobSpec fields, as `mlbench job submit` has them)."""
 
@@ -195,6 +196,11 @@ def add_spec_options(p: argparse.ArgumentParser, *, rerun: bool = False, cwd: bo
         metavar="NAME=data:ASSET",
         help="register what the job writes to the path in parameter NAME as a new version "
         "(repeatable)",
+    )
+    g.add_argument(
+        "--register-model",
+        metavar="NAME[,alias=A][,path=P]",
+        help="register the MLflow model the job logs as a new version of NAME when it completes",
     )
 
 

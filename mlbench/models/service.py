@@ -22,6 +22,7 @@ from mlbench.tracking.registry import Registry, RegistryError
 from mlbench.validation import check_name
 
 if TYPE_CHECKING:
+    from mlbench.jobs.models import JobInfo
     from mlbench.workspace import Workspace
 
 REF = re.compile(
@@ -62,38 +63,68 @@ class Models:
                 hint="mlbench model register NAME --job ID (or --run RUN_ID, or --folder PATH)",
             )
         if alias is not None:
-            _check_alias(alias)
-        lineage: dict[str, str] = {}
+            check_alias(alias)
+        if job is not None:
+            info = self._ws.jobs.info(job)
+            if info.status.value != "completed":
+                raise ConflictError(
+                    f"job {info.id} is {info.status.value}: register models of completed jobs",
+                    hint=f"wait for it: mlbench job wait {info.id}",
+                )
+            return self.register_job_model(
+                name, info, path=path, description=description, tags=tags, alias=alias
+            )
         if folder is not None:
             run_id, source = self._wrap(
                 lambda: self._registry.log_model_folder(Path(folder).resolve(), "models", name)
             )
         else:
-            if job is not None:
-                info = self._ws.jobs.info(job)
-                if info.status.value != "completed":
-                    raise ConflictError(
-                        f"job {info.id} is {info.status.value}: register models of completed jobs",
-                        hint=f"wait for it: mlbench job wait {info.id}",
-                    )
-                if not info.mlflow_run_id:
-                    raise ConflictError(f"job {info.id} has no MLflow run")
-                run = info.mlflow_run_id
-                lineage = {
-                    "mlbench.job_id": info.id,
-                    "mlbench.experiment": info.experiment,
-                    "mlbench.data_inputs": json.dumps([f"data:{i.ref}" for i in info.inputs]),
-                    "mlbench.spec_hash": info.spec_hash or "",
-                }
-                spec = self._ws.jobs.spec(info)
-                if spec.environment:
-                    lineage["mlbench.environment"] = spec.environment
             assert run is not None
-            if not run.isalnum():  # an MLflow run id is hex; anything else names no run
-                raise ModelNotFoundError(
-                    f"run {run!r} does not exist", hint="give the id of an MLflow run"
-                )
-            run_id, source = run, self._pick(run, path, job)
+            _check_run_id(run)
+            run_id, source = run, self._pick(run, path, None)
+        return self._register(name, source, run_id, {}, description, tags, alias)
+
+    def register_job_model(
+        self,
+        name: str,
+        info: JobInfo,
+        *,
+        run_id: str | None = None,
+        path: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        alias: str | None = None,
+    ) -> ModelVersionInfo:
+        """A new version from the model a job's run logged, with the job's lineage. Also called
+        by the job's own ``register_model`` hook, before the job is recorded as completed."""
+        check_name(name, "model")
+        if alias is not None:
+            check_alias(alias)
+        run_id = run_id or info.mlflow_run_id
+        if not run_id:
+            raise ConflictError(f"job {info.id} has no MLflow run")
+        lineage = {
+            "mlbench.job_id": info.id,
+            "mlbench.experiment": info.experiment,
+            "mlbench.data_inputs": json.dumps([f"data:{i.ref}" for i in info.inputs]),
+            "mlbench.spec_hash": info.spec_hash or "",
+        }
+        spec = self._ws.jobs.spec(info)
+        if spec.environment:
+            lineage["mlbench.environment"] = spec.environment
+        source = self._pick(run_id, path, info.id)
+        return self._register(name, source, run_id, lineage, description, tags, alias)
+
+    def _register(
+        self,
+        name: str,
+        source: str,
+        run_id: str,
+        lineage: dict[str, str],
+        description: str,
+        tags: dict[str, str] | None,
+        alias: str | None,
+    ) -> ModelVersionInfo:
         all_tags = {**(tags or {}), **lineage, "mlbench.run_id": run_id}
         mv = self._wrap(
             lambda: self._registry.register(name, source, run_id, all_tags, description)
@@ -173,7 +204,7 @@ class Models:
 
     # -- changing ------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersionInfo:
-        _check_alias(alias)
+        check_alias(alias)
         self._wrap(lambda: self._registry.set_alias(name, alias, str(version)), f"{name}:{version}")
         return self.info(f"{name}@{alias}")
 
@@ -239,7 +270,12 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     return m.group("name"), int(version) if version else None, m.group("alias")
 
 
-def _check_alias(alias: str) -> None:
+def _check_run_id(run: str) -> None:
+    if not run.isalnum():  # an MLflow run id is hex; anything else names no run
+        raise ModelNotFoundError(f"run {run!r} does not exist", hint="give the id of an MLflow run")
+
+
+def check_alias(alias: str) -> None:
     if not ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"v\d+", alias):
         raise InvalidInputError(
             f"invalid alias {alias!r}",
@@ -251,4 +287,4 @@ def _when(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
 
 
-__all__ = ["ModelNotFoundError", "Models", "parse_ref"]
+__all__ = ["ModelNotFoundError", "Models", "check_alias", "parse_ref"]
