@@ -333,7 +333,10 @@ export interface paths {
      *     - server -> client, first: ``{"type": "hello", "last_event_id": N, "after": A}``.
      *     - then, in increasing ``id`` order and never twice:
      *       ``{"type": "event", "id", "job_id", "kind", "data", "created_at"}`` where ``kind`` is
-     *       ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...).
+     *       ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...),
+     *       or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id)
+     *       and ``notification`` (a rule's toast for JupyterLab: ``data.title``, ``data.text``,
+     *       ``data.event``, ``data.target`` = ``{kind, id}``, ``data.delivery``).
      *     - ``{"type": "overflow", "last_event_id": N}`` then close (code 4000) when the client fell too
      *       far behind: reload state over REST and reconnect with ``after=N``.
      *     - client -> server: ``{"type": "ping"}`` is answered ``{"type": "pong"}``; other messages are
@@ -1627,6 +1630,12 @@ export interface components {
       sweep?: {
         [key: string]: unknown;
       } | null;
+      /**
+       * Monitor
+       * @description The monitor to run at each tick.
+       * @default null
+       */
+      monitor?: string | null;
       missed?: components['schemas']['MissedRuns'];
       /**
        * Enabled
@@ -4258,7 +4267,7 @@ export interface components {
        * Kind
        * @enum {string}
        */
-      kind: 'job' | 'sweep';
+      kind: 'job' | 'sweep' | 'monitor';
       /**
        * Action
        * @description The job spec or sweep spec it starts.
@@ -4367,7 +4376,7 @@ export interface components {
        * Kind
        * @enum {string}
        */
-      kind: 'job' | 'sweep';
+      kind: 'job' | 'sweep' | 'monitor';
       /**
        * Target Id
        * @description The job or sweep it started.

@@ -47,7 +47,7 @@ BAD = {
     "%mlbench notify add z --on job.failed --webhook http://127.0.0.1:9 --secret-env NOPE_UNSET": (
         "environment variable NOPE_UNSET is not set"
     ),
-    "%mlbench notify add z --on job.failed": "give exactly one of --webhook",
+    "%mlbench notify add z --on job.failed": "give exactly one of --jupyterlab, --webhook",
 }
 
 

@@ -355,7 +355,8 @@ def next_command(
 # -- notifications ----------------------------------------------------------------------------
 @click.group("notify")
 def notify_group() -> None:
-    """Notification rules: send job, sweep and schedule events to webhooks, Slack or email."""
+    """Notification rules: send job, sweep, pipeline and schedule events to open JupyterLabs,
+    webhooks, Slack or email."""
 
 
 @notify_group.command("add")
@@ -366,6 +367,11 @@ def notify_group() -> None:
     multiple=True,
     required=True,
     help="Event: job.failed, job.completed, job.timed_out, sweep.*, schedule.missed...",
+)
+@click.option(
+    "--jupyterlab",
+    is_flag=True,
+    help="Show a toast in every open JupyterLab (with an Open button).",
 )
 @click.option("--webhook", help="POST signed JSON to this URL.")
 @click.option("--slack", help="Slack incoming-webhook URL (kept as a secret).")
@@ -385,6 +391,7 @@ def notify_add_command(
     ctx: CliContext,
     name: str,
     events: tuple[str, ...],
+    jupyterlab: bool,
     webhook: str | None,
     slack: str | None,
     to: tuple[str, ...],
@@ -403,11 +410,13 @@ def notify_add_command(
     (where `ps` and the shell history would see them)."""
     import os
 
-    chosen = [x for x in (webhook, slack, to) if x]
+    chosen = [x for x in (jupyterlab, webhook, slack, to) if x]
     if len(chosen) != 1:
-        raise InvalidInputError("give exactly one of --webhook, --slack and --email")
+        raise InvalidInputError("give exactly one of --jupyterlab, --webhook, --slack and --email")
     body: dict[str, Any] = {"name": name, "events": list(events)}
-    if webhook:
+    if jupyterlab:
+        body.update(channel="jupyterlab")
+    elif webhook:
         body.update(channel="webhook", url=webhook)
     elif slack:
         body.update(channel="slack", url=slack)

@@ -106,11 +106,12 @@ def add_notify_parser(sub: Any) -> None:
     sp = s.add_parser(
         "add",
         help="add rule NAME (secrets from environment variables only)",
-        description="Add rule NAME: --on EVENT (repeatable) and one of --webhook, --slack-env,\n"
-        "--email. Secrets are read from environment variables, never from the line.",
+        description="Add rule NAME: --on EVENT (repeatable) and one of --jupyterlab, --webhook,\n"
+        "--slack-env, --email. Secrets are read from environment variables, never from the line.",
     )
     sp.add_argument("name")
     sp.add_argument("--on", dest="events", action="append", required=True, metavar="EVENT")
+    sp.add_argument("--jupyterlab", action="store_true", help="a toast in every open JupyterLab")
     sp.add_argument("--webhook", metavar="URL", help="POST signed JSON here")
     sp.add_argument("--secret-env", metavar="VAR", help="variable holding the webhook's HMAC key")
     sp.add_argument("--slack-env", metavar="VAR", help="variable holding a Slack webhook URL")
@@ -358,11 +359,15 @@ def _env(var: str) -> str:
 
 
 def _rule_body(args: argparse.Namespace) -> dict[str, Any]:
-    chosen = [x for x in (args.webhook, args.slack_env, args.to) if x]
+    chosen = [x for x in (args.jupyterlab, args.webhook, args.slack_env, args.to) if x]
     if len(chosen) != 1:
-        raise MlbenchUsageError("give exactly one of --webhook, --slack-env and --email")
+        raise MlbenchUsageError(
+            "give exactly one of --jupyterlab, --webhook, --slack-env and --email"
+        )
     body: dict[str, Any] = {"name": args.name, "events": args.events}
-    if args.webhook:
+    if args.jupyterlab:
+        body.update(channel="jupyterlab")
+    elif args.webhook:
         body.update(channel="webhook", url=args.webhook)
         if args.secret_env:
             body["secret"] = _env(args.secret_env)

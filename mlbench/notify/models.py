@@ -16,10 +16,14 @@ EVENTS = (
     "sweep.completed",
     "sweep.failed",
     "sweep.canceled",
+    "pipeline.completed",
+    "pipeline.failed",
+    "pipeline.canceled",
     "schedule.missed",
     "schedule.failed",
+    "monitor.breached",
 )
-Channel = Literal["webhook", "slack", "email"]
+Channel = Literal["jupyterlab", "webhook", "slack", "email"]
 
 
 def expand_events(names: list[str]) -> list[str]:
@@ -49,7 +53,10 @@ class NotificationFilters(BaseModel):
 
 
 class NotificationSpec(BaseModel):
-    """A rule: which events, sent where. ``secret`` and ``password`` are write-only."""
+    """A rule: which events, sent where. ``secret`` and ``password`` are write-only.
+
+    ``jupyterlab`` shows each event as a toast in every open JupyterLab (through the server's
+    event stream); it needs no other field."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,7 +103,15 @@ class NotificationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _channel(self) -> NotificationSpec:
-        if self.channel in ("webhook", "slack"):
+        if self.channel == "jupyterlab":
+            given = [
+                k for k in ("url", "secret", "sender", "smtp_host", "password") if getattr(self, k)
+            ]
+            if given or self.to:
+                raise ValueError(
+                    f"a jupyterlab rule sends nowhere else: drop {', '.join(given or ['to'])}"
+                )
+        elif self.channel in ("webhook", "slack"):
             if not self.url or not self.url.startswith(("http://", "https://")):
                 raise ValueError(f"a {self.channel} rule needs url: http(s)://...")
         else:
@@ -127,6 +142,9 @@ class Attempt(BaseModel):
     status_code: int | None = None
     error: str | None = None
     duration_ms: float
+    detail: str | None = Field(
+        None, description="jupyterlab: which server published it, to how many connections."
+    )
 
 
 class DeliveryInfo(BaseModel):

@@ -6,6 +6,14 @@ becomes a delivery row — (rule, event) is unique, so two notifiers never queue
 once, and its attempt recorded: delivered, or retried after ``backoff_s * 2**(n-1)`` (at most an
 hour), or failed after ``max_attempts``. Errors are stored with the rule's secrets masked.
 
+A ``jupyterlab`` rule's delivery is not sent from here: the notifier appends a ``notification``
+event to the same feed (``job_events``; ``job_id`` is the job, sweep, pipeline run or schedule it
+is about) and leaves the delivery ``sending``. Every Jupyter server's event stream offers that
+event to its open JupyterLabs, which show it as a toast; the first server that offers it to at
+least one connection records the one attempt (ok, which server, how many connections) and marks
+the delivery ``delivered`` (:meth:`~mlbench.notify.service.Notifications.published`). When no
+JupyterLab has the stream open within ``PUBLISH_WINDOW``, the notifier marks it ``failed``.
+
 The scheduler process runs it (:mod:`mlbench.scheduler`); time comes from a clock a test moves.
 """
 
@@ -27,6 +35,7 @@ from mlbench.store import (
     JobRow,
     NotificationDeliveryRow,
     NotificationRuleRow,
+    PipelineRunRow,
     ScheduleRow,
     SweepRow,
 )
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SEND_LEASE = timedelta(minutes=2)  # a 'sending' delivery whose notifier died is retried after
 MAX_BACKOFF_S = 3600.0
+PUBLISH_WINDOW = timedelta(minutes=10)  # a jupyterlab delivery no JupyterLab saw by then failed
 FINAL_JOB = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELED}
 
 
@@ -81,7 +91,9 @@ class Notifier:
                     .where(
                         JobEventRow.id > low,
                         JobEventRow.id <= top,
-                        JobEventRow.kind.in_(("status", "sweep", "schedule")),
+                        JobEventRow.kind.in_(
+                            ("status", "sweep", "pipeline", "schedule", "monitor")
+                        ),
                     )
                     .order_by(JobEventRow.id)
                     .limit(BATCH)
@@ -165,6 +177,7 @@ class Notifier:
             reason = data.get("reason") or job.status_reason or ""
             title = f"job {job.display_name} ({job.id}) {status.replace('_', ' ')}"
             payload = {
+                "target": {"kind": "job", "id": job.id},
                 "job": {
                     "id": job.id,
                     "name": job.display_name,
@@ -196,6 +209,7 @@ class Notifier:
             reason = data.get("reason") or sweep.status_reason or ""
             title = f"sweep {sweep.display_name} ({sweep.id}) {status}"
             payload = {
+                "target": {"kind": "sweep", "id": sweep.id},
                 "sweep": {
                     "id": sweep.id,
                     "name": sweep.display_name,
@@ -205,6 +219,51 @@ class Notifier:
                     "best_trial": sweep.best_trial,
                     "best_value": sweep.best_value,
                 },
+            }
+        elif event.kind == "pipeline":
+            if status not in ("completed", "failed", "canceled"):
+                return None
+            run = s.get(PipelineRunRow, event.job_id)
+            if run is None:
+                return None
+            name = f"pipeline.{status}"
+            tags = (run.spec or {}).get("tags") or {}
+            source = {
+                "experiment": run.experiment,
+                "compute": run.compute,
+                "schedule": tags.get("mlbench.schedule_id"),
+                "schedule_name": tags.get("mlbench.schedule_name"),
+                "trial": False,
+            }
+            reason = data.get("reason") or run.status_reason or ""
+            title = f"pipeline {run.display_name} ({run.id}) {status}"
+            payload = {
+                "target": {"kind": "pipeline", "id": run.id},
+                "pipeline": {
+                    "id": run.id,
+                    "name": run.display_name,
+                    "experiment": run.experiment,
+                    "status": status,
+                    "reason": reason,
+                },
+            }
+        elif event.kind == "monitor":  # a monitor run (mlbench.monitoring)
+            if status != "breached":
+                return None
+            name = "monitor.breached"
+            source = {
+                "experiment": None,
+                "compute": None,
+                "schedule": data.get("schedule_id"),
+                "schedule_name": None,
+                "trial": False,
+            }
+            breaches = list(data.get("breaches") or [])
+            reason = f"{len(breaches)} threshold(s) breached: {', '.join(breaches[:10])}"
+            title = f"monitor {data.get('name')} breached"
+            payload = {
+                "target": {"kind": "monitor", "id": event.job_id},
+                "monitor": {"id": event.job_id, **data},
             }
         else:  # schedule
             if status not in ("missed", "failed"):
@@ -224,7 +283,10 @@ class Notifier:
             else:
                 reason = f"the tick {data.get('tick')} was not started: {data.get('error')}"
             title = f"schedule {sched_name} {status}"
-            payload = {"schedule": {"id": event.job_id, "name": sched_name, **data}}
+            payload = {
+                "target": {"kind": "schedule", "id": event.job_id},
+                "schedule": {"id": event.job_id, "name": sched_name, **data},
+            }
         payload.update(
             event=name,
             event_id=event.id,
@@ -285,6 +347,9 @@ class Notifier:
         if rule is None:  # deleted meanwhile
             self._record(delivery_id, now, channels.Result(False, error="rule deleted"), final=True)
             return 0
+        if rule.channel == "jupyterlab":
+            self._post_to_jupyterlab(d, rule.name, now)
+            return 0
         secrets = self.rules.secrets.get(rule.id) if rule.secret_names else {}
         payload = {**d.payload, "delivery": d.id, "rule": rule.name}
         result = channels.send(rule.channel, rule.config, secrets, payload)
@@ -309,6 +374,45 @@ class Notifier:
                 result.error,
             )
         return int(result.ok)
+
+    def _post_to_jupyterlab(self, d: NotificationDeliveryRow, rule: str, now: datetime) -> None:
+        """Put the delivery on the event feed for the servers' streams (or, once its window has
+        passed unseen, fail it)."""
+        with self.ws.db.write() as s:
+            row = s.get(NotificationDeliveryRow, d.id)
+            if row is None or row.status != "sending":
+                return  # published (delivered) meanwhile
+            if "feed_event_id" in row.payload:
+                row.status, row.finished_at, row.next_attempt_at = "failed", now, None
+                row.attempts += 1
+                row.last_error = (
+                    "no JupyterLab had the event stream open within "
+                    f"{PUBLISH_WINDOW.total_seconds() / 60:.0f} min"
+                )
+                row.attempt_log = [
+                    *(row.attempt_log or []),
+                    {"n": row.attempts, "at": now.isoformat(), "ok": False,
+                     "error": row.last_error, "duration_ms": 0.0},
+                ]  # fmt: skip
+                return
+            target = d.payload.get("target") or {"kind": "test", "id": d.rule_id}
+            event = JobEventRow(
+                job_id=str(target["id"])[:32],
+                kind="notification",
+                data={
+                    "delivery": d.id,
+                    "rule": rule,
+                    "event": d.event,
+                    "title": d.payload.get("title", ""),
+                    "text": d.payload.get("text", ""),
+                    "target": target,
+                },
+                created_at=now,
+            )
+            s.add(event)
+            s.flush()
+            row.payload = {**row.payload, "feed_event_id": event.id}
+            row.next_attempt_at = now + PUBLISH_WINDOW
 
     def _record(
         self,
@@ -380,6 +484,9 @@ class Notifier:
         with self.ws.db.session() as s:
             d = s.get(NotificationDeliveryRow, delivery_id)
             rule = s.get(NotificationRuleRow, d.rule_id)
+        if rule.channel == "jupyterlab":
+            self._post_to_jupyterlab(d, rule.name, now)  # delivered once a server publishes it
+            return
         secrets = self.rules.secrets.get(rule.id) if rule.secret_names else {}
         result = channels.send(
             rule.channel, rule.config, secrets, {**d.payload, "delivery": d.id, "rule": rule.name}

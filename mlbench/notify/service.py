@@ -163,6 +163,41 @@ class Notifications:
                 query = query.where(NotificationDeliveryRow.rule_id == self._row(s, ref).id)
             return [delivery_info(r) for r in s.scalars(query.limit(limit))]
 
+    def published(self, events: list[dict[str, Any]], connections: int, publisher: str) -> int:
+        """Record that a Jupyter server's event stream offered these ``notification`` feed events
+        to ``connections`` open JupyterLabs: each one's delivery, if still ``sending``, gets its
+        one attempt (ok, ``publisher`` and the count in ``detail``) and is ``delivered``. The
+        first server to publish it records it; the number recorded."""
+        ids = [int(e["data"]["delivery"]) for e in events if e.get("kind") == "notification"]
+        if not ids or connections < 1:
+            return 0
+        now = utcnow()
+        recorded = 0
+        with self._ws.db.write() as s:
+            rows = s.scalars(
+                select(NotificationDeliveryRow).where(
+                    NotificationDeliveryRow.id.in_(ids),
+                    NotificationDeliveryRow.status == "sending",
+                )
+            )
+            for row in rows:
+                row.attempts += 1
+                row.attempt_log = [
+                    *(row.attempt_log or []),
+                    {
+                        "n": row.attempts,
+                        "at": now.isoformat(),
+                        "ok": True,
+                        "duration_ms": round((now - row.created_at).total_seconds() * 1000, 1),
+                        "detail": f"published by {publisher} to {connections} JupyterLab "
+                        f"connection{'s' if connections != 1 else ''}",
+                    },
+                ]
+                row.status, row.finished_at, row.next_attempt_at = "delivered", now, None
+                row.last_error = None
+                recorded += 1
+        return recorded
+
     def test(self, ref: str) -> DeliveryInfo:
         """Send a test event through the rule now (one attempt, recorded)."""
         from mlbench.notify.notifier import Notifier

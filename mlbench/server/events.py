@@ -13,7 +13,10 @@ Protocol (``GET .../events/stream``, upgraded to a WebSocket; all messages JSON 
 - server -> client, first: ``{"type": "hello", "last_event_id": N, "after": A}``.
 - then, in increasing ``id`` order and never twice:
   ``{"type": "event", "id", "job_id", "kind", "data", "created_at"}`` where ``kind`` is
-  ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...).
+  ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...),
+  or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id)
+  and ``notification`` (a rule's toast for JupyterLab: ``data.title``, ``data.text``,
+  ``data.event``, ``data.target`` = ``{kind, id}``, ``data.delivery``).
 - ``{"type": "overflow", "last_event_id": N}`` then close (code 4000) when the client fell too
   far behind: reload state over REST and reconnect with ``after=N``.
 - client -> server: ``{"type": "ping"}`` is answered ``{"type": "pong"}``; other messages are
@@ -85,8 +88,10 @@ class EventHub:
         last_id: Callable[[], int],
         run: RunSync,
         interval: float = 0.25,
+        published: Callable[[list[Event], int], Any] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._published = published  # told which notification events reached how many clients
         self._last_id = last_id
         self._run = run
         self.interval = interval
@@ -135,8 +140,15 @@ class EventHub:
             self.polls += 1
             for event in events:
                 event[TEXT] = json.dumps({"type": "event", **event})  # once, for every client
+                reached = 0
                 for sub in list(self.subscribers):
+                    reached += sub.wants(event) and not sub.overflowed
                     sub.offer(event)
+                if event["kind"] == "notification" and reached and self._published:
+                    try:  # its delivery is recorded as delivered
+                        await self._run(self._published, [event], reached)
+                    except Exception:
+                        log.exception("recording a published notification failed")
             if events:
                 self.cursor = events[-1]["id"]
             if len(events) < BATCH:

@@ -11,6 +11,7 @@ it leaves every agent and the scheduler running, so jobs outlive the server.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -49,6 +50,9 @@ class Services:
             last_id=ws.jobs.last_event_id,
             run=tornado_run_sync(self.executor),
             interval=poll_interval_s,
+            published=lambda events, n: ws.notifications.published(
+                events, n, f"the Jupyter server (pid {os.getpid()})"
+            ),
         )
 
     @cached_property
