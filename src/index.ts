@@ -41,6 +41,8 @@ import type { SweepView } from './sweeps/sweep-view';
 import { MlbenchAPIError } from './request';
 import { ISidebarSection, MlbenchSidebar } from './sidebar';
 import { addSweepCommands } from './sweeps/commands';
+import { addPipelineCommands } from './pipelines/commands';
+import { connectNotificationToasts } from './notifications/toasts';
 
 export { CommandIDs, PLUGIN_ID } from './commands';
 export type { IHealth } from './api';
@@ -145,6 +147,9 @@ const SweepsSection = React.lazy(() =>
 const SchedulesSection = React.lazy(() =>
   import('./schedules').then(m => ({ default: m.SchedulesSection }))
 );
+const PipelinesSection = React.lazy(() =>
+  import('./pipelines').then(m => ({ default: m.PipelinesSection }))
+);
 
 function lazySection<P extends { client: MlbenchClient }>(
   component: React.ComponentType<P>,
@@ -162,6 +167,7 @@ function lazySection<P extends { client: MlbenchClient }>(
  */
 interface IOpeners {
   sweep(id: string): void;
+  pipeline(id: string): void;
   experiment(id: string, name: string): void;
   dataAsset(name: string): void;
   job(id: string): void;
@@ -186,6 +192,16 @@ function extraSections(
             onOpen: sweep => open.sweep(sweep.id)
           })
         )
+    },
+    {
+      id: 'pipelines',
+      title: trans.__('Pipelines'),
+      render: client =>
+        lazySection(PipelinesSection, {
+          client,
+          stream,
+          onOpen: run => open.pipeline(run.id)
+        })
     },
     {
       id: 'schedules',
@@ -309,6 +325,7 @@ function activate(
     actions,
     sections: extraSections(trans, stream, {
       sweep: id => void commands.execute(CommandIDs.openSweep, { id }),
+      pipeline: id => void commands.execute(CommandIDs.openPipeline, { id }),
       experiment: (id, name) =>
         void commands.execute(CommandIDs.openExperiment, { id, name }),
       dataAsset: name =>
@@ -321,6 +338,13 @@ function activate(
   if (restorer) {
     restorer.add(sidebar, sidebar.id);
   }
+  // notification rules with the jupyterlab channel: a toast in every open lab
+  connectNotificationToasts(stream, trans, {
+    job: id => void commands.execute(CommandIDs.openJob, { id }),
+    sweep: id => void commands.execute(CommandIDs.openSweep, { id }),
+    pipeline: id => void commands.execute(CommandIDs.openPipeline, { id }),
+    schedule: () => shell.activateById(sidebar.id)
+  });
   void sidebar.refresh().then(() => {
     // jobs that finished while no page was open
     for (const job of jobs.all()) {
@@ -767,6 +791,7 @@ function activate(
     selectedNotebookPath,
     fail
   });
+  addPipelineCommands({ app, client, stream, trans, restorer, fail });
   if (restorer) {
     // the main-area tabs come back after a page reload
     void restorer.restore(sweepTracker, {

@@ -308,8 +308,13 @@ export class JobsStore {
   }
 
   private _onEvent(_: EventStream, event: IJobEvent): void {
-    if (event.kind === 'sweep' || event.kind === 'pipeline') {
-      return; // about a sweep or pipeline run (its id in job_id), not a job
+    if (
+      event.kind === 'sweep' ||
+      event.kind === 'pipeline' ||
+      event.kind === 'schedule' ||
+      event.kind === 'notification'
+    ) {
+      return; // about a sweep, pipeline run or schedule (its id in job_id), not a job
     }
     const job = this._jobs.get(event.job_id);
     if (job) {
