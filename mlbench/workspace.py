@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mlbench.data.service import Data
     from mlbench.environments.service import Environments
     from mlbench.models.service import Models
+    from mlbench.monitoring.service import Monitors
     from mlbench.notify.service import Notifications
     from mlbench.pipelines.service import Pipelines
     from mlbench.schedules.service import Schedules
@@ -168,6 +169,13 @@ class Workspace:
         from mlbench.notify.service import Notifications
 
         return Notifications(self)
+
+    @cached_property
+    def monitors(self) -> Monitors:
+        """Drift, data quality and performance monitors, and one-off drift reports."""
+        from mlbench.monitoring.service import Monitors
+
+        return Monitors(self)
 
     @cached_property
     def tracking(self) -> TrackingClient:

@@ -191,13 +191,21 @@ class ScheduleSpec(BaseModel):
     sweep: dict[str, Any] | None = Field(
         None, description="The sweep to start at each tick (a sweep spec, Azure ML's keys)."
     )
+    monitor: str | None = Field(
+        None, max_length=128, description="The monitor to run at each tick."
+    )
+    pipeline: dict[str, Any] | str | None = Field(
+        None,
+        description="The pipeline to run at each tick: its YAML file (a path) or its spec "
+        "(Azure ML's pipeline job keys); stored with the schedule, checked when created.",
+    )
     missed: MissedRuns = Field(default_factory=MissedRuns)
     enabled: bool = True
 
     @model_validator(mode="after")
     def _one_action(self) -> ScheduleSpec:
-        if (self.job is None) == (self.sweep is None):
-            raise ValueError("give exactly one of job and sweep")
+        if sum(a is not None for a in (self.job, self.sweep, self.pipeline, self.monitor)) != 1:
+            raise ValueError("give exactly one of job, sweep and pipeline (or monitor)")
         return self
 
 
@@ -214,8 +222,8 @@ class ScheduleRunInfo(BaseModel):
     tick: datetime = Field(description="The tick (UTC).")
     wall: str = Field(description="The tick on the schedule's wall clock.")
     status: RunStatus
-    kind: Literal["job", "sweep"]
-    target_id: str | None = Field(None, description="The job or sweep it started.")
+    kind: Literal["job", "sweep", "pipeline", "monitor"]
+    target_id: str | None = Field(None, description="The job, sweep or pipeline run it started.")
     error: str | None = None
     created_at: datetime
     fired_at: datetime | None = None
@@ -228,8 +236,10 @@ class ScheduleInfo(BaseModel):
     description: str
     enabled: bool
     trigger: Trigger
-    kind: Literal["job", "sweep"]
-    action: dict[str, Any] = Field(description="The job spec or sweep spec it starts.")
+    kind: Literal["job", "sweep", "pipeline", "monitor"]
+    action: dict[str, Any] = Field(
+        description="The job spec, sweep spec or pipeline spec (paths absolute) it starts."
+    )
     missed: MissedRuns
     owner: str
     created_at: datetime

@@ -252,6 +252,8 @@ class Scheduler:
             spec = JobSpec.model_validate(plan.action)
             spec = spec.model_copy(update={"tags": {**spec.tags, **tags}})
             return self.ws.jobs.submit(spec).id
+        if plan.kind == "monitor":  # runs here, in the scheduler process
+            return self.ws.monitors.run(plan.action["monitor"], tags=tags).id
         body = dict(plan.action)
         body["tags"] = {**dict(body.get("tags") or {}), **tags}
         trial = dict(body.get("trial") or {})

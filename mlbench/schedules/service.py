@@ -232,6 +232,8 @@ class Schedules:
             job = job.model_copy(update=paths)
             self._ws.jobs.check(job)  # the notebook, kernel, parameters, compute, data
             return "job", job.model_dump(mode="json", exclude_defaults=True)
+        if spec.monitor is not None:
+            return "monitor", {"monitor": spec.monitor}
         from mlbench.sweeps.service import parse_sweep
 
         assert spec.sweep is not None

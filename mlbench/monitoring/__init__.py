@@ -1,0 +1,1 @@
+"""Model monitoring: data drift, prediction drift, data quality and performance on schedules."""
