@@ -287,6 +287,22 @@ export function isSweepFinal(status: SweepStatus): boolean {
   return FINAL_SWEEP_STATUSES.includes(status);
 }
 
+// -- pipelines ------------------------------------------------------------------------------
+
+export type PipelineStatus = Schemas['PipelineStatus'];
+export type StepStatus = Schemas['StepStatus'];
+export type IPipelineRun = Schemas['PipelineRun'];
+export type IPipelineRunInfo = Schemas['PipelineRunInfo'];
+export type IPipelineRunList = Schemas['PipelineRunList'];
+export type IPipelineStep = Schemas['StepInfo'];
+export type IListPipelinesQuery = Query<'/pipelines', 'get'>;
+export type ISubmitPipeline = RequestBody<'/pipelines', 'post'>;
+export type IRerunPipeline = RequestBody<'/pipelines/{run_id}/rerun', 'post'>;
+
+export function isPipelineFinal(status: PipelineStatus): boolean {
+  return FINAL_SWEEP_STATUSES.includes(status);
+}
+
 // -- the client -----------------------------------------------------------------------------
 
 type QueryValue = string | number | boolean | null | undefined | string[];
@@ -589,6 +605,28 @@ export class MlbenchClient {
   /** A sweep's trials, in trial order. */
   sweepTrials(id: string, query: ITrialsQuery = {}): Promise<ITrialList> {
     return this._get(`sweeps/${enc(id)}/trials`, { ...query });
+  }
+
+  // pipelines (driven by the agent of the run's compute target)
+  /** Pipeline runs, newest first, without their steps. */
+  listPipelines(query: IListPipelinesQuery = {}): Promise<IPipelineRunList> {
+    return this._get('pipelines', { ...query });
+  }
+  /** A pipeline run with its steps, in the pipeline's order. */
+  getPipeline(id: string): Promise<IPipelineRun> {
+    return this._get(`pipelines/${enc(id)}`);
+  }
+  /** Run a pipeline file or an inline spec (checked whole before anything is stored). */
+  submitPipeline(body: ISubmitPipeline): Promise<IPipelineRun> {
+    return this._send('POST', 'pipelines', body);
+  }
+  /** Running steps are interrupted, the rest skipped. */
+  cancelPipeline(id: string): Promise<IPipelineRun> {
+    return this._send('POST', `pipelines/${enc(id)}/cancel`);
+  }
+  /** A new run from the run's snapshots: a selection, or what did not succeed. */
+  rerunPipeline(id: string, body: IRerunPipeline = {}): Promise<IPipelineRun> {
+    return this._send('POST', `pipelines/${enc(id)}/rerun`, body);
   }
 
   // schedules (fired by the scheduler process, not by this server)

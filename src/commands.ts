@@ -21,6 +21,9 @@ export namespace CommandIDs {
   export const openSweep = 'mlbench:open-sweep';
   export const cancelSweep = 'mlbench:cancel-sweep';
   export const deleteSweep = 'mlbench:delete-sweep';
+  export const openPipeline = 'mlbench:open-pipeline';
+  export const cancelPipeline = 'mlbench:cancel-pipeline';
+  export const rerunPipeline = 'mlbench:rerun-pipeline';
   export const openExperiment = 'mlbench:open-experiment';
   export const openDataAsset = 'mlbench:open-data-asset';
 }

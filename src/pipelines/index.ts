@@ -1,0 +1,1 @@
+export { PipelinesSection } from './pipelines-section';
