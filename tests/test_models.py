@@ -205,3 +205,74 @@ def test_register_model_errors_fail_early_or_fail_the_job(module_ws: Any) -> Non
     assert "log_model" in job.info.status_reason
     assert job.info.error is not None and job.info.error.kind == "model_error"
     assert "never" not in {m.name for m in ws.models.list()}
+
+
+def test_batch_scoring_a_table_in_chunks_with_lineage(
+    module_ws: Any, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    ws = module_ws
+    model = ws.models.register("scorer", job=trained["one"].id)
+    rows = pd.read_csv(IRIS)
+    rows.iloc[:, :4].to_parquet(tmp_path / "rows.parquet")
+    ws.data.create("iris-rows", tmp_path / "rows.parquet")
+    job = ws.models.score("scorer", "data:iris-rows", "data:iris-scored", chunk_rows=40)
+    job.wait(WAIT)
+    assert job.info.status.value == "completed", job.logs()[-3000:]
+    assert "scored 150 rows" in job.logs() and "scored 40 rows" in job.logs()  # 4 chunks
+    scored = ws.data.info("iris-scored")
+    assert scored.ref == "iris-scored:1" and scored.kind.value == "table"
+    assert scored.job_id == job.id  # lineage: made by the scoring job, which read iris-rows:1
+    assert [b.ref for b in job.info.inputs] == ["iris-rows:1"]
+    assert job.info.tags["mlbench.model"] == model.ref
+    table = ws.data.get("iris-scored").to_pandas()
+    expected = ws.models.load(model.ref).predict(rows.iloc[:, :4])
+    assert list(table.columns) == [*rows.columns[:4], "prediction"]
+    assert list(table["prediction"]) == list(expected)
+    # from the command line: predictions only
+    made = run_cli(
+        ws.home,
+        "model",
+        "score",
+        "scorer",
+        "--data",
+        "data:iris-rows",
+        "--output",
+        "data:iris-scored",
+        "--predictions-only",
+        "--prediction-column",
+        "species",
+    )
+    assert made.returncode == 0, made.stderr
+    assert list(ws.data.get("iris-scored:2").to_pandas().columns) == ["species"]
+
+
+def test_batch_scoring_refuses_bad_input_before_running(
+    module_ws: Any, trained: dict[str, Any], tmp_path: Path
+) -> None:
+    ws = module_ws
+    if "scorer" not in {m.name for m in ws.models.list()}:  # run alone
+        ws.models.register("scorer", job=trained["one"].id)
+        (tmp_path / "rows.csv").write_text(IRIS.read_text())
+        ws.data.create("iris-rows", tmp_path / "rows.csv")
+    (tmp_path / "notes.txt").write_text("not a table")
+    ws.data.create("notes", tmp_path / "notes.txt")
+    before = len(ws.jobs.list(limit=500))
+    with pytest.raises(InvalidInputError, match="is a file, not a table"):
+        ws.models.score("scorer", "data:notes", "data:out")
+    with pytest.raises(NotFoundError):
+        ws.models.score("no-such-model", "data:iris-rows", "data:out")
+    with pytest.raises(InvalidInputError, match="always a Parquet table"):
+        ws.models.score("scorer", "data:iris-rows", "data:out,format=csv")
+    with pytest.raises(InvalidInputError, match="chunk_rows"):
+        ws.models.score("scorer", "data:iris-rows", "data:out", chunk_rows=0)
+    assert len(ws.jobs.list(limit=500)) == before
+    # a table without the model's columns: the job fails naming them
+    import pandas as pd
+
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(tmp_path / "other.parquet")
+    ws.data.create("other-rows", tmp_path / "other.parquet")
+    job = ws.models.score("scorer", "data:other-rows", "data:out").wait(WAIT)
+    assert job.info.status.value == "failed"
+    assert "has no column(s) sepal_length" in job.logs()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -190,3 +191,52 @@ def delete_command(ctx: CliContext, ref: str) -> None:
     """Delete a version (NAME:VERSION) or a whole model (NAME)."""
     ctx.ws.models.delete(ref)
     click.echo(f"deleted {ref}")
+
+
+@model_group.command("score")
+@click.argument("ref")
+@click.option("--data", required=True, metavar="data:NAME[:VERSION]", help="The table to score.")
+@click.option(
+    "--output",
+    required=True,
+    metavar="data:NAME[,datastore=STORE]",
+    help="The table asset the scored rows become a new version of (Parquet).",
+)
+@click.option("--chunk-rows", type=int, default=100_000, show_default=True)
+@click.option("--prediction-column", default="prediction", show_default=True)
+@click.option("--features", help="Comma-separated input columns (default: the signature's).")
+@click.option("--predictions-only", is_flag=True, help="Write the predictions without the input.")
+@click.option("--compute", "-c", default="local", show_default=True, help="Compute target.")
+@click.option("--env", "environment", metavar="NAME[:VERSION]", help="Environment to run in.")
+@click.option("--follow/--no-follow", default=True, help="Follow the job like `mlbench run`.")
+@pass_ctx
+def score_command(
+    ctx: CliContext,
+    ref: str,
+    data: str,
+    output: str,
+    chunk_rows: int,
+    prediction_column: str,
+    features: str | None,
+    predictions_only: bool,
+    compute: str,
+    environment: str | None,
+    follow: bool,
+) -> None:
+    """Score a table data asset with model REF in a job (batch scoring), in chunks."""
+    from mlbench.cli.jobs import follow_job
+
+    job = ctx.ws.models.score(
+        ref,
+        data,
+        output,
+        chunk_rows=chunk_rows,
+        prediction_column=prediction_column,
+        features=[f for f in (features or "").split(",") if f] or None,
+        keep_columns=not predictions_only,
+        compute=compute,
+        environment=environment,
+    )
+    click.echo(job.id)
+    if follow:
+        sys.exit(follow_job(ctx, job.id))

@@ -372,6 +372,19 @@ class MlbenchMagics(Magics):
 
         return pipeline_command(self._ws(args), args)
 
+    def _cmd_endpoint(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.endpoints import endpoint_command
+
+        return endpoint_command(self._ws(args), args)
+
+    def _cmd_model(self, args: argparse.Namespace) -> Any:
+        from mlbench.jobs.job import Job
+        from mlbench.magics.models import model_command
+
+        ws = self._ws(args)
+        out = model_command(ws, args)
+        return self._widget(ws, out) if isinstance(out, Job) else out
+
     def _cmd_notify(self, args: argparse.Namespace) -> Any:
         from mlbench.magics.schedules import notify_command
 

@@ -373,6 +373,12 @@ def build_parser() -> MagicParser:
     from mlbench.magics.pipelines import add_pipeline_parser
 
     add_pipeline_parser(sub)
+    from mlbench.magics.models import add_model_parser
+
+    add_model_parser(sub)
+    from mlbench.magics.endpoints import add_endpoint_parser
+
+    add_endpoint_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 

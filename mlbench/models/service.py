@@ -202,6 +202,22 @@ class Models:
         info = self.info(ref)
         return self._wrap(lambda: self._registry.load(info.name, str(info.version)), ref)
 
+    def download(self, ref: str, dest: Path) -> Path:
+        """The version's files copied into ``dest``; returns the folder holding ``MLmodel``."""
+        from mlbench.tracking.model_files import download_model
+
+        info = self.info(ref)
+        return self._wrap(
+            lambda: download_model(self._registry, info.name, info.version, dest), ref
+        )
+
+    def score(self, ref: str, data: str, output: str, **options: Any) -> Any:
+        """Score table ``data`` with model ``ref`` in a job: a new version of table ``output``
+        (see :func:`mlbench.models.batch.submit_scoring` for the options). Returns the Job."""
+        from mlbench.models.batch import submit_scoring
+
+        return submit_scoring(self._ws, ref, data, output, **options)
+
     # -- changing ------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersionInfo:
         check_alias(alias)
