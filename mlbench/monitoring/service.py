@@ -240,6 +240,8 @@ class Monitors:
                 if perf.verdict == "breached":
                     report.breaches.append("(model):performance")
                     report.verdict = "breached"
+        # requests carry no label: its absence from the target is no gap
+        report.missing = [m for m in report.missing if m != label]
         report.created_at = utcnow()
         return report
 
