@@ -9,17 +9,14 @@ from typing import Any
 import click
 
 from mlbench.cli.agent import agent_group
-from mlbench.cli.automl import automl_group
 from mlbench.cli.compute import compute_group
 from mlbench.cli.context import CliContext
 from mlbench.cli.data import data_group, datastore_group
-from mlbench.cli.endpoints import endpoint_group
 from mlbench.cli.environments import env_group
 from mlbench.cli.jobs import job_group, params_command, run_command
 from mlbench.cli.models import model_group
 from mlbench.cli.monitors import drift_command, monitor_group
 from mlbench.cli.pipelines import pipeline_group
-from mlbench.cli.rai import rai_group
 from mlbench.cli.schedules import notify_group, schedule_group, scheduler_group, service_group
 from mlbench.cli.sweeps import sweep_group
 from mlbench.cli.workspace import workspace_group
@@ -93,7 +90,6 @@ cli.add_command(datastore_group)
 cli.add_command(env_group)
 cli.add_command(sweep_group)
 cli.add_command(model_group)
-cli.add_command(endpoint_group)
 cli.add_command(pipeline_group)
 cli.add_command(schedule_group)
 cli.add_command(notify_group)
@@ -101,8 +97,6 @@ cli.add_command(scheduler_group)
 cli.add_command(service_group)
 cli.add_command(monitor_group)
 cli.add_command(drift_command)
-cli.add_command(automl_group)
-cli.add_command(rai_group)
 
 
 def main() -> None:
