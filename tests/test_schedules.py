@@ -356,7 +356,7 @@ def test_bad_schedules_are_refused(core_ws: Any, nb: Path, tmp_path: Path) -> No
         schedule(core_ws, nb, now)
     with pytest.raises(InvalidInputError, match="unknown time zone"):
         schedule(core_ws, nb, now, cron="0 * * * *", timezone="Mars/Olympus")
-    with pytest.raises(InvalidInputError, match="exactly one of job and sweep"):
+    with pytest.raises(InvalidInputError, match="exactly one of job, sweep and pipeline"):
         core_ws.schedules.create({"name": "x", "trigger": {"cron": "0 * * * *"}})
     with pytest.raises(InvalidInputError):  # the job is checked like a submission
         core_ws.schedules.create(

@@ -111,6 +111,8 @@ def schedules_table(infos: list[Any]) -> Table:
 def _notebook(info: Any) -> str:
     if info.kind == "job":
         return info.action.get("notebook_path") or info.action.get("command") or ""
+    if info.kind == "pipeline":
+        return info.action.get("display_name") or f"{len(info.action.get('jobs') or {})} steps"
     return (info.action.get("trial") or {}).get("notebook_path", "")
 
 
@@ -124,6 +126,9 @@ def schedule_group() -> None:
 @click.option("--file", "-f", "source", type=click.Path(dir_okay=False), help="Schedule YAML.")
 @click.option("--notebook", "-n", type=click.Path(dir_okay=False), help="Notebook job to start.")
 @click.option("--sweep", type=click.Path(dir_okay=False), help="Sweep YAML to start.")
+@click.option(
+    "--pipeline", type=click.Path(dir_okay=False), help="Pipeline YAML (or .pipeline) to run."
+)
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE")
 @click.option("--compute", "-c", help="Compute target of the job.")
 @trigger_options
@@ -143,6 +148,7 @@ def create_command(
     source: str | None,
     notebook: str | None,
     sweep: str | None,
+    pipeline: str | None,
     params: tuple[tuple[str, str], ...],
     compute: str | None,
     cron: str | None,
@@ -159,8 +165,10 @@ def create_command(
     paused: bool,
     as_json: bool,
 ) -> None:
-    """Create schedule NAME: `--notebook NB` (with -p) or `--sweep FILE`, and `--cron EXPR` or
-    `--every UNIT`; or everything from `--file schedule.yml` (Azure ML's keys work)."""
+    """Create schedule NAME: `--notebook NB` (with -p), `--sweep FILE` or `--pipeline FILE` (its
+    spec is stored with the schedule: after editing the file, create the schedule again), and
+    `--cron EXPR` or `--every UNIT`; or everything from `--file schedule.yml` (Azure ML's keys
+    work)."""
     from mlbench.schedules.service import load_yaml
     from mlbench.sweeps.service import load_yaml as load_sweep
 
@@ -187,6 +195,8 @@ def create_command(
         body["job"] = job
     elif sweep:
         body["sweep"] = load_sweep(Path(sweep))
+    elif pipeline:
+        body["pipeline"] = str(Path(pipeline).resolve())
     elif params or compute:
         job = dict(body.get("job") or {})
         if params:

@@ -68,6 +68,9 @@ def add_schedule_parser(sub: Any) -> None:
     source = sp.add_mutually_exclusive_group()
     source.add_argument("--job", dest="job_id", metavar="ID", help="start this job's spec again")
     source.add_argument("--sweep", type=_existing_file, metavar="FILE.yml", help="a sweep YAML")
+    source.add_argument(
+        "--pipeline", type=_existing_file, metavar="FILE.yml", help="a pipeline YAML"
+    )
     sp.add_argument("--file", type=_existing_file, metavar="FILE.yml", help="a schedule YAML")
     _trigger_options(sp)
     sp.add_argument("--missed", choices=("skip", "run_once", "catch_up"))
@@ -261,7 +264,7 @@ def _create_body(
         raise MlbenchUsageError(
             "%mlbench schedule create: give the rule, --cron EXPR or --every UNIT"
         )
-    has_action = any(k in body for k in ("job", "create_job", "sweep"))
+    has_action = any(k in body for k in ("job", "create_job", "sweep", "pipeline"))
     job: dict[str, Any] | None = None
     if args.notebook:
         job = {"notebook_path": str(Path(args.notebook).expanduser().resolve())}
@@ -273,12 +276,14 @@ def _create_body(
         from mlbench.sweeps.service import load_yaml as load_sweep
 
         body["sweep"] = load_sweep(Path(args.sweep))
+    elif args.pipeline:
+        body["pipeline"] = str(Path(args.pipeline).resolve())
     elif not has_action:
         nb = current_notebook(user_ns)
         if nb is None:
             raise MlbenchUsageError(
                 "%mlbench schedule create: this kernel does not know its notebook; "
-                "give NOTEBOOK, --job ID, --sweep FILE.yml or --file FILE.yml"
+                "give NOTEBOOK, --job ID, --sweep FILE.yml, --pipeline FILE.yml or --file FILE.yml"
             )
         job = {"notebook_path": str(nb)}
     if job is not None:

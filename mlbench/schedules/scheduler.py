@@ -252,6 +252,11 @@ class Scheduler:
             spec = JobSpec.model_validate(plan.action)
             spec = spec.model_copy(update={"tags": {**spec.tags, **tags}})
             return self.ws.jobs.submit(spec).id
+        if plan.kind == "pipeline":
+            from mlbench.pipelines.models import PipelineSpec
+
+            spec = PipelineSpec.model_validate(plan.action)
+            return self.ws.pipelines.run(spec, tags={**spec.tags, **tags}).id
         if plan.kind == "monitor":  # runs here, in the scheduler process
             return self.ws.monitors.run(plan.action["monitor"], tags=tags).id
         body = dict(plan.action)

@@ -97,6 +97,8 @@ def parse_schedule(raw: Mapping[str, Any]) -> ScheduleSpec:
     if job is not None:
         if isinstance(job, Mapping) and job.get("type") == "sweep":
             body["sweep"] = dict(job)
+        elif isinstance(job, Mapping) and job.get("type") == "pipeline":
+            body["pipeline"] = dict(job)
         else:
             body["job"] = job
     if isinstance(body.get("job"), Mapping):
@@ -128,6 +130,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise InvalidInputError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidInputError(f"{path} must hold a mapping of schedule keys")
+    if isinstance(raw.get("pipeline"), str):
+        raw["pipeline"] = str((path.parent / raw["pipeline"]).expanduser().resolve())
     for key in ("job", "create_job", "sweep"):
         action = raw.get(key)
         if not isinstance(action, dict):
@@ -234,6 +238,8 @@ class Schedules:
             return "job", job.model_dump(mode="json", exclude_defaults=True)
         if spec.monitor is not None:
             return "monitor", {"monitor": spec.monitor}
+        if spec.pipeline is not None:
+            return "pipeline", self._pipeline(spec.pipeline)
         from mlbench.sweeps.service import parse_sweep
 
         assert spec.sweep is not None
@@ -246,6 +252,26 @@ class Schedules:
             update={"trial": trial.model_copy(update={"notebook_path": str(path)})}
         )
         return "sweep", sweep.model_dump(mode="json", exclude_unset=True)
+
+    def _pipeline(self, given: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The pipeline spec to store: read from its YAML (paths relative to the file) or
+        parsed from a mapping (paths relative to the current folder), every step's notebook or
+        code checked to exist now, so a typo fails here rather than at 2 a.m."""
+        from mlbench.pipelines.spec import parse_pipeline
+
+        if isinstance(given, str):
+            spec = self._ws.pipelines.load(given)
+        else:
+            raw = {k: v for k, v in given.items() if k not in ("type", "$schema")}
+            spec = parse_pipeline(raw)
+        for name, step in spec.jobs.items():
+            for key in ("notebook", "code"):
+                value = getattr(step, key, None)
+                if isinstance(value, str) and not Path(value).exists():
+                    raise InvalidInputError(
+                        f"the pipeline's step {name!r}: its {key} {value} does not exist"
+                    )
+        return spec.model_dump(mode="json", exclude_unset=True)
 
     # -- reading -------------------------------------------------------------------------------
     def _row(self, s: Any, ref: str) -> ScheduleRow:

@@ -13,6 +13,8 @@ from mlbench.widgets.tables import TableView
 def _starts(info: Any) -> str:
     if info.kind == "job":
         what = info.action.get("notebook_path") or info.action.get("command") or ""
+    elif info.kind == "pipeline":
+        what = info.action.get("display_name") or ""
     else:
         what = (info.action.get("trial") or {}).get("notebook_path", "")
     return f"{info.kind} {Path(str(what)).name}".strip()
