@@ -26,6 +26,7 @@ from mlbench.tracking.client import TrackingClient
 if TYPE_CHECKING:
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
+    from mlbench.endpoints.service import Endpoints
     from mlbench.environments.service import Environments
     from mlbench.models.service import Models
     from mlbench.monitoring.service import Monitors
@@ -141,6 +142,13 @@ class Workspace:
         from mlbench.models.service import Models
 
         return Models(self)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        """Online endpoints: a stable URL with keys, deployments of model versions, traffic."""
+        from mlbench.endpoints.service import Endpoints
+
+        return Endpoints(self)
 
     @cached_property
     def sweeps(self) -> Sweeps:

@@ -41,6 +41,9 @@ SAMPLE_PATH_ARGS = {
     "step": "no-such-step",
     "model": "no-such-model",
     "alias": "champion",
+    "endpoint_name": "no-such-endpoint",
+    "deployment": "no-such-deployment",
+    "key": "primary",
 }
 
 

@@ -49,6 +49,7 @@ from mlbench.agent.process import (
     write_info,
 )
 from mlbench.compute.base import Capacity
+from mlbench.endpoints.supervisor import EndpointSupervisor
 from mlbench.formatting import strip_ansi
 from mlbench.jobenv import AGENT_GPUS_ENV
 from mlbench.jobs.lifecycle import Outcome, RunContext
@@ -170,6 +171,8 @@ class Agent:
         self.pipelines = PipelineDriver(
             self.ws, self.compute, agents=lambda name: AgentHandle(self.ws, name)
         )
+        self.endpoints = EndpointSupervisor(self.ws, self.compute)
+        self.endpoints.start()
         self._relay_thread = threading.Thread(
             target=self._relay_loop, name="metrics-relay", daemon=True
         )
@@ -227,6 +230,9 @@ class Agent:
         executor = getattr(self, "executor", None)
         if executor is not None:
             executor.close()
+        endpoints = getattr(self, "endpoints", None)
+        if endpoints is not None:
+            endpoints.stop()
         if self._wake_sock is not None:
             self._wake_sock.close()
         self.handle.info_path.unlink(missing_ok=True)
@@ -314,7 +320,13 @@ class Agent:
     def _idle_expired(self) -> bool:
         if not self.on_demand:
             return False
-        if self._running or self._has_queued() or self.sweeps.active() or self.pipelines.active():
+        if (
+            self._running
+            or self._has_queued()
+            or self.sweeps.active()
+            or self.pipelines.active()
+            or self.endpoints.active()  # a served endpoint keeps its supervisor up
+        ):
             self._idle_since = time.monotonic()
             return False
         return time.monotonic() - self._idle_since >= self.idle_timeout

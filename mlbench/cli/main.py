@@ -12,6 +12,7 @@ from mlbench.cli.agent import agent_group
 from mlbench.cli.compute import compute_group
 from mlbench.cli.context import CliContext
 from mlbench.cli.data import data_group, datastore_group
+from mlbench.cli.endpoints import endpoint_group
 from mlbench.cli.environments import env_group
 from mlbench.cli.jobs import job_group, params_command, run_command
 from mlbench.cli.models import model_group
@@ -90,6 +91,7 @@ cli.add_command(datastore_group)
 cli.add_command(env_group)
 cli.add_command(sweep_group)
 cli.add_command(model_group)
+cli.add_command(endpoint_group)
 cli.add_command(pipeline_group)
 cli.add_command(schedule_group)
 cli.add_command(notify_group)

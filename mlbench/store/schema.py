@@ -473,6 +473,71 @@ class PipelineStepRow(Base):
     finished_at: Mapped[datetime | None]
 
 
+class EndpointRow(Base):
+    """An online endpoint: its stable address, key hashes (never the keys), traffic split,
+    mirror and request-log sampling rate."""
+
+    __tablename__ = "endpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    host: Mapped[str] = mapped_column(String(128))
+    port: Mapped[int] = mapped_column(Integer)
+    auth_mode: Mapped[str] = mapped_column(String(16), default="key")
+    # {"primary"|"secondary": {"hash": sha256 hex, "prefix": str, "created_at": iso}}
+    keys: Mapped[dict[str, Any]] = mapped_column(JSON)
+    traffic: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mirror: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    log_sample_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EndpointDeploymentRow(Base):
+    """A model version served behind an endpoint; ``instances`` is written by its supervisor
+    (the processes' ports and pids, or the Ray Serve route)."""
+
+    __tablename__ = "endpoint_deployments"
+
+    endpoint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[int] = mapped_column(Integer)
+    model_path: Mapped[str] = mapped_column(Text)
+    # the signature's input names: a list-of-lists request's columns in the request log
+    input_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    environment: Mapped[str | None] = mapped_column(String(128))
+    python: Mapped[str | None] = mapped_column(Text)
+    compute: Mapped[str] = mapped_column(String(64))
+    instance_count: Mapped[int] = mapped_column(Integer)
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    max_batch_size: Mapped[int] = mapped_column(Integer)
+    max_wait_ms: Mapped[float] = mapped_column(Float)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    instances: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(Text)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EndpointEventRow(Base):
+    """What happened to an endpoint: deployments ready, rolled, crashed and restarted."""
+
+    __tablename__ = "endpoint_events"
+    __table_args__ = (Index("ix_endpoint_events_endpoint", "endpoint", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    deployment: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
 # -- monitors (mlbench.monitoring) -------------------------------------------------------------
 class MonitorProfileRow(Base):
     """A reference profile (bin edges and counts, category frequencies), kept once per

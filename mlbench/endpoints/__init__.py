@@ -1,0 +1,1 @@
+"""Online endpoints: a stable URL with keys, a router, and deployments of registered models."""
