@@ -24,6 +24,7 @@ from mlbench.store.secrets import Redactor
 from mlbench.tracking.client import TrackingClient
 
 if TYPE_CHECKING:
+    from mlbench.automl.service import AutoML
     from mlbench.data.datastores import Datastores
     from mlbench.data.service import Data
     from mlbench.endpoints.service import Endpoints
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from mlbench.monitoring.service import Monitors
     from mlbench.notify.service import Notifications
     from mlbench.pipelines.service import Pipelines
+    from mlbench.rai.service import ResponsibleAI
     from mlbench.schedules.service import Schedules
     from mlbench.sweeps.service import Sweeps
 
@@ -149,6 +151,20 @@ class Workspace:
         from mlbench.endpoints.service import Endpoints
 
         return Endpoints(self)
+
+    @cached_property
+    def automl(self) -> AutoML:
+        """AutoML on table data assets (FLAML), run as jobs; the best model registered."""
+        from mlbench.automl.service import AutoML
+
+        return AutoML(self)
+
+    @cached_property
+    def rai(self) -> ResponsibleAI:
+        """Responsible AI reports of models on test tables, run as notebook jobs."""
+        from mlbench.rai.service import ResponsibleAI
+
+        return ResponsibleAI(self)
 
     @cached_property
     def sweeps(self) -> Sweeps:

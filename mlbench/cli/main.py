@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mlbench.cli.agent import agent_group
+from mlbench.cli.automl import automl_group
 from mlbench.cli.compute import compute_group
 from mlbench.cli.context import CliContext
 from mlbench.cli.data import data_group, datastore_group
@@ -18,6 +19,7 @@ from mlbench.cli.jobs import job_group, params_command, run_command
 from mlbench.cli.models import model_group
 from mlbench.cli.monitors import drift_command, monitor_group
 from mlbench.cli.pipelines import pipeline_group
+from mlbench.cli.rai import rai_group
 from mlbench.cli.schedules import notify_group, schedule_group, scheduler_group, service_group
 from mlbench.cli.sweeps import sweep_group
 from mlbench.cli.workspace import workspace_group
@@ -99,6 +101,8 @@ cli.add_command(scheduler_group)
 cli.add_command(service_group)
 cli.add_command(monitor_group)
 cli.add_command(drift_command)
+cli.add_command(automl_group)
+cli.add_command(rai_group)
 
 
 def main() -> None:

@@ -385,6 +385,22 @@ class MlbenchMagics(Magics):
         out = model_command(ws, args)
         return self._widget(ws, out) if isinstance(out, Job) else out
 
+    def _cmd_automl(self, args: argparse.Namespace) -> Any:
+        from mlbench.jobs.job import Job
+        from mlbench.magics.automl import automl_command
+
+        ws = self._ws(args)
+        out = automl_command(ws, args)
+        return self._widget(ws, out) if isinstance(out, Job) else out
+
+    def _cmd_rai(self, args: argparse.Namespace) -> Any:
+        from mlbench.jobs.job import Job
+        from mlbench.magics.automl import rai_command
+
+        ws = self._ws(args)
+        out = rai_command(ws, args)
+        return self._widget(ws, out) if isinstance(out, Job) else out
+
     def _cmd_notify(self, args: argparse.Namespace) -> Any:
         from mlbench.magics.schedules import notify_command
 

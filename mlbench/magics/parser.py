@@ -379,6 +379,10 @@ def build_parser() -> MagicParser:
     from mlbench.magics.endpoints import add_endpoint_parser
 
     add_endpoint_parser(sub)
+    from mlbench.magics.automl import add_automl_parser, add_rai_parser
+
+    add_automl_parser(sub)
+    add_rai_parser(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 

@@ -1,0 +1,1 @@
+"""AutoML on table data assets (FLAML), run as command jobs; see :mod:`mlbench.automl.service`."""
