@@ -1152,6 +1152,127 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/drift': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Compare a target with a reference now (data versions or table files) */
+    post: operations['postDrift'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Monitors, with their last run */
+    get: operations['getMonitors'];
+    put?: never;
+    /** Create a monitor (with schedule: a schedule that runs it) */
+    post: operations['postMonitors'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors/{ref}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One monitor (by id or name) */
+    get: operations['getMonitor'];
+    put?: never;
+    post?: never;
+    /** Delete a monitor, its schedule and run records (MLflow runs stay) */
+    delete: operations['deleteMonitor'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors/{ref}/run': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run a monitor now (its verdicts; a breach sends monitor.breached) */
+    post: operations['postMonitorRun'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors/{ref}/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A monitor's runs, newest first */
+    get: operations['getMonitorRuns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors/{ref}/runs/{run_id}/report': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A monitor run's report: every feature's signals */
+    get: operations['getMonitorReport'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/monitors/{ref}/runs/{run_id}/html': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A monitor run's static HTML report */
+    get: operations['getMonitorHtml'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1636,6 +1757,17 @@ export interface components {
        * @default null
        */
       monitor?: string | null;
+      /**
+       * Pipeline
+       * @description The pipeline to run at each tick: its YAML file (a path) or its spec (Azure ML's pipeline job keys); stored with the schedule, checked when created.
+       * @default null
+       */
+      pipeline?:
+        | {
+            [key: string]: unknown;
+          }
+        | string
+        | null;
       missed?: components['schemas']['MissedRuns'];
       /**
        * Enabled
@@ -2003,6 +2135,76 @@ export interface components {
        */
       items: components['schemas']['DeliveryInfo'][];
     };
+    /** DriftReport */
+    DriftReport: {
+      /** Reference */
+      reference: string;
+      /** Target */
+      target: string;
+      /** Reference Rows */
+      reference_rows: number;
+      /** Target Rows */
+      target_rows: number;
+      /**
+       * Exact
+       * @description KS and Wasserstein were exact (both sides small).
+       */
+      exact: boolean;
+      /**
+       * Verdict
+       * @description breached if any signal breached.
+       * @enum {string}
+       */
+      verdict: 'ok' | 'warning' | 'breached' | 'skipped';
+      /** Features */
+      features: components['schemas']['FeatureResult'][];
+      /**
+       * Missing
+       * @description Features the target lacks.
+       */
+      missing?: string[];
+      /** Performance */
+      performance?: {
+        [key: string]: number;
+      };
+      /**
+       * Breaches
+       * @description feature:signal that breached.
+       */
+      breaches?: string[];
+      /**
+       * Created At
+       * @default null
+       */
+      created_at?: string | null;
+    };
+    /**
+     * DriftRequest
+     * @description A one-off comparison: each side a data version (name:VERSION) or a table file or folder
+     *     (a path relative to the server root).
+     */
+    DriftRequest: {
+      /** Reference */
+      reference: string;
+      /** Target */
+      target: string;
+      /**
+       * Features
+       * @default null
+       */
+      features?: string[] | null;
+      /**
+       * Signals
+       * @default null
+       */
+      signals?: string[] | null;
+      thresholds?: components['schemas']['Thresholds'];
+      /**
+       * Label
+       * @default null
+       */
+      label?: string | null;
+    };
     /**
      * EarlyTermination
      * @description An early-termination policy, as Azure ML's job YAML writes it (``type`` plus its keys).
@@ -2361,6 +2563,39 @@ export interface components {
        * @default null
        */
       q?: number | null;
+    };
+    /** FeatureResult */
+    FeatureResult: {
+      /** Name */
+      name: string;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'numeric' | 'categorical';
+      /**
+       * Role
+       * @default feature
+       * @enum {string}
+       */
+      role?: 'feature' | 'prediction' | 'label';
+      /** Reference Count */
+      reference_count: number;
+      /** Target Count */
+      target_count: number;
+      /**
+       * Verdict
+       * @enum {string}
+       */
+      verdict: 'ok' | 'warning' | 'breached' | 'skipped';
+      /** Signals */
+      signals: components['schemas']['SignalResult'][];
+      /** Reference Hist */
+      reference_hist?: number[];
+      /** Target Hist */
+      target_hist?: number[];
+      /** Labels */
+      labels?: string[];
     };
     /** FileEntry */
     FileEntry: {
@@ -3504,6 +3739,160 @@ export interface components {
       /** Items */
       items: components['schemas']['ModelVersionInfo'][];
     };
+    /** MonitorHtml */
+    MonitorHtml: {
+      /** Run Id */
+      run_id: string;
+      /**
+       * Html
+       * @description The static HTML report (no script, no raw rows).
+       */
+      html: string;
+    };
+    /** MonitorInfo */
+    MonitorInfo: {
+      /** Id */
+      id: string;
+      /** Name */
+      name: string;
+      /** Description */
+      description: string;
+      spec: components['schemas']['MonitorSpec'];
+      /**
+       * Schedule Id
+       * @default null
+       */
+      schedule_id?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      /** @default null */
+      last_run?: components['schemas']['MonitorRunInfo'] | null;
+    };
+    /** MonitorList */
+    MonitorList: {
+      /** Items */
+      items: components['schemas']['MonitorInfo'][];
+    };
+    /** MonitorRunInfo */
+    MonitorRunInfo: {
+      /** Id */
+      id: string;
+      /** Monitor Id */
+      monitor_id: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'running' | 'completed' | 'failed';
+      /**
+       * Verdict
+       * @default null
+       */
+      verdict?: ('ok' | 'warning' | 'breached' | 'skipped') | null;
+      /** Signals */
+      signals?: {
+        [key: string]: 'ok' | 'warning' | 'breached' | 'skipped';
+      };
+      /** Breaches */
+      breaches?: string[];
+      /**
+       * Reference
+       * @default
+       */
+      reference?: string;
+      /**
+       * Target
+       * @default
+       */
+      target?: string;
+      /**
+       * Target Rows
+       * @default null
+       */
+      target_rows?: number | null;
+      /**
+       * Error
+       * @default null
+       */
+      error?: string | null;
+      /**
+       * Mlflow Run Id
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Finished At
+       * @default null
+       */
+      finished_at?: string | null;
+    };
+    /** MonitorRunList */
+    MonitorRunList: {
+      /** Items */
+      items: components['schemas']['MonitorRunInfo'][];
+    };
+    /** MonitorSpec */
+    MonitorSpec: {
+      /** Name */
+      name: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      reference: components['schemas']['Reference'];
+      target: components['schemas']['Target'];
+      /**
+       * Features
+       * @default all
+       */
+      features?: 'all' | string[] | components['schemas']['TopFeatures'];
+      /**
+       * Label
+       * @description Label column (performance, top N).
+       * @default null
+       */
+      label?: string | null;
+      /**
+       * Prediction
+       * @description Prediction column (default mlbench_prediction).
+       * @default null
+       */
+      prediction?: string | null;
+      /**
+       * Signals
+       * @description Any of psi, js, wasserstein, ks, chi2, null_rate, type_errors, out_of_range, unseen, performance.
+       */
+      signals?: string[];
+      thresholds?: components['schemas']['Thresholds'];
+      /**
+       * Schedule
+       * @description A schedule trigger (cron or recurrence, timezone) to run it on.
+       * @default null
+       */
+      schedule?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Experiment
+       * @description MLflow experiment of its runs.
+       * @default monitors
+       */
+      experiment?: string;
+    };
     /** NextTick */
     NextTick: {
       /**
@@ -4017,6 +4406,21 @@ export interface components {
        */
       month_days?: number[];
     };
+    /** Reference */
+    Reference: {
+      /**
+       * Data
+       * @description A data asset version, name:VERSION.
+       * @default null
+       */
+      data?: string | null;
+      /**
+       * Model
+       * @description A model version (name:VERSION): its training data from its lineage.
+       * @default null
+       */
+      model?: string | null;
+    };
     /**
      * RegisterModel
      * @description Register the MLflow model a job logged as a new model version when it completes.
@@ -4267,10 +4671,10 @@ export interface components {
        * Kind
        * @enum {string}
        */
-      kind: 'job' | 'sweep' | 'monitor';
+      kind: 'job' | 'sweep' | 'pipeline' | 'monitor';
       /**
        * Action
-       * @description The job spec or sweep spec it starts.
+       * @description The job spec, sweep spec or pipeline spec (paths absolute) it starts.
        */
       action: {
         [key: string]: unknown;
@@ -4376,10 +4780,10 @@ export interface components {
        * Kind
        * @enum {string}
        */
-      kind: 'job' | 'sweep' | 'monitor';
+      kind: 'job' | 'sweep' | 'pipeline' | 'monitor';
       /**
        * Target Id
-       * @description The job or sweep it started.
+       * @description The job, sweep or pipeline run it started.
        * @default null
        */
       target_id?: string | null;
@@ -4425,6 +4829,53 @@ export interface components {
     SetAlias: {
       /** Version */
       version: number;
+    };
+    /** SignalResult */
+    SignalResult: {
+      /** Feature */
+      feature: string;
+      /** Signal */
+      signal: string;
+      /** Value */
+      value: number | null;
+      /**
+       * Threshold
+       * @description The effect floor.
+       * @default null
+       */
+      threshold?: number | null;
+      /**
+       * Bound
+       * @description The no-shift bound at the target's size.
+       * @default null
+       */
+      bound?: number | null;
+      /**
+       * Error
+       * @description Largest error of a binned approximation.
+       * @default null
+       */
+      error?: number | null;
+      /**
+       * Method
+       * @default
+       */
+      method?: string;
+      /**
+       * P Value
+       * @default null
+       */
+      p_value?: number | null;
+      /**
+       * Verdict
+       * @enum {string}
+       */
+      verdict: 'ok' | 'warning' | 'breached' | 'skipped';
+      /**
+       * Detail
+       * @default
+       */
+      detail?: string;
     };
     /** StepCounts */
     StepCounts: {
@@ -5144,6 +5595,27 @@ export interface components {
      * @enum {string}
      */
     SweepStatus: 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
+    /** Target */
+    Target: {
+      /**
+       * Data
+       * @description name:VERSION, or name / name@latest (its newest version at each run).
+       * @default null
+       */
+      data?: string | null;
+      /**
+       * Endpoint
+       * @description An endpoint: its request log over a window.
+       * @default null
+       */
+      endpoint?: string | null;
+      /**
+       * Window Hours
+       * @description Endpoint: the last hours.
+       * @default 24
+       */
+      window_hours?: number;
+    };
     /**
      * Termination
      * @description Why a sweep's early-termination policy stopped a trial: the rule and its numbers.
@@ -5176,6 +5648,99 @@ export interface components {
        * @description The rule with its numbers, in words.
        */
       detail: string;
+    };
+    /**
+     * Thresholds
+     * @description Effect floors: a signal breaches only above its floor *and* above the no-shift bound
+     *     calibrated on the reference at the target's size (see :mod:`mlbench.monitoring.signals`).
+     */
+    Thresholds: {
+      /**
+       * Psi
+       * @description Population stability index (decile bins).
+       * @default 0.25
+       */
+      psi?: number;
+      /**
+       * Psi Warning
+       * @description PSI above this (and the bound) warns.
+       * @default 0.1
+       */
+      psi_warning?: number;
+      /**
+       * Js
+       * @description Jensen-Shannon distance, base 2 (0..1).
+       * @default 0.1
+       */
+      js?: number;
+      /**
+       * Wasserstein
+       * @description Wasserstein distance / reference std.
+       * @default 0.1
+       */
+      wasserstein?: number;
+      /**
+       * Ks
+       * @description Kolmogorov-Smirnov statistic D.
+       * @default 0.1
+       */
+      ks?: number;
+      /**
+       * Chi2
+       * @description Cohen's w = sqrt(chi2 / n) over categories.
+       * @default 0.1
+       */
+      chi2?: number;
+      /**
+       * Null Rate
+       * @description Rise of the null rate over the reference.
+       * @default 0.05
+       */
+      null_rate?: number;
+      /**
+       * Type Errors
+       * @description Share of values not of the reference's type.
+       * @default 0
+       */
+      type_errors?: number;
+      /**
+       * Out Of Range
+       * @description Share outside the reference's min..max.
+       * @default 0.01
+       */
+      out_of_range?: number;
+      /**
+       * Unseen
+       * @description Share of categories the reference never had.
+       * @default 0.01
+       */
+      unseen?: number;
+      /**
+       * Alpha
+       * @description No-shift bound: the statistic's 1-alpha quantile at n.
+       * @default 0.001
+       */
+      alpha?: number;
+      /**
+       * Min Accuracy
+       * @description Performance: classifiers.
+       * @default null
+       */
+      min_accuracy?: number | null;
+      /**
+       * Max Rmse
+       * @description Performance: regressors.
+       * @default null
+       */
+      max_rmse?: number | null;
+    };
+    /** TopFeatures */
+    TopFeatures: {
+      /**
+       * Top
+       * @description The N features most associated with label.
+       */
+      top: number;
     };
     /** TrialCounts */
     TrialCounts: {
@@ -9920,6 +10485,440 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postDrift: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DriftRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DriftReport'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitors: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postMonitors: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['MonitorSpec'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  deleteMonitor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postMonitorRun: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorRunInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitorRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorRunList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitorReport: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DriftReport'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitorHtml: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorHtml'];
+        };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
       400: {

@@ -236,3 +236,31 @@ class MonitorRunInfo(BaseModel):
 
 
 MonitorInfo.model_rebuild()
+
+
+# -- REST shapes ---------------------------------------------------------------------------------
+class MonitorList(BaseModel):
+    items: list[MonitorInfo]
+
+
+class MonitorRunList(BaseModel):
+    items: list[MonitorRunInfo]
+
+
+class MonitorHtml(BaseModel):
+    run_id: str
+    html: str = Field(description="The static HTML report (no script, no raw rows).")
+
+
+class DriftRequest(BaseModel):
+    """A one-off comparison: each side a data version (name:VERSION) or a table file or folder
+    (a path relative to the server root)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(min_length=1, max_length=4096)
+    target: str = Field(min_length=1, max_length=4096)
+    features: list[str] | None = None
+    signals: list[str] | None = None
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    label: str | None = Field(None, max_length=256)

@@ -973,7 +973,7 @@ class DataLineageHandler(MlbenchHandler):
 def routes() -> list[tuple[str, type[Any]]]:
     """(path template relative to the API root, handler); more specific paths first."""
     from mlbench.server.events import EventStreamHandler
-    from mlbench.server.handlers_endpoints import routes as endpoint_routes
+    from mlbench.server.handlers_monitors import routes as monitor_routes
 
     return [
         ("/health", HealthHandler),
@@ -1041,7 +1041,7 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/models/{model}", ModelHandler),
         ("/models/{model}/aliases/{alias}", ModelAliasHandler),
         ("/models/{model}/versions/{version}", ModelVersionHandler),
-        *endpoint_routes(),
+        *monitor_routes(),
     ]
 
 
