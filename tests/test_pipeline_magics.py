@@ -1,5 +1,6 @@
 """``%mlbench pipeline ...`` in a real notebook: the verbs of ``mlbench pipeline`` over
-``ws.pipelines`` with a real agent and kernels."""
+``ws.pipelines`` with a real agent and kernels; ``run``, ``rerun`` and ``show`` return the live
+graph widget."""
 
 from __future__ import annotations
 
@@ -29,21 +30,24 @@ def test_pipeline_verbs_in_a_notebook(home: Path, tmp_path: Path) -> None:
     (tmp_path / "cyclic.yml").write_text(yaml.safe_dump(body))
     cells = [
         "%load_ext mlbench",
-        "t = %mlbench pipeline run diamond.yml --wait\nprint(t.title)\nprint(t.rows)",
-        "t = %mlbench pipeline run diamond.yml --wait\nprint(t.rows)",
+        "w = %mlbench pipeline run diamond.yml --wait\nprint(w.status, w.step_status)",
+        "w = %mlbench pipeline run diamond.yml --wait\nprint(w.step_status)",
         "%mlbench pipeline list",
         "import mlbench\nrun_id = mlbench.Workspace().pipelines.list().items[0].id",
         "%mlbench pipeline why {run_id} join",
         "%mlbench pipeline rerun {run_id} --from join --wait",
+        "s = %mlbench pipeline show {run_id}\n"
+        "print('SHOWN', s.finished, s.reused, '<svg' in s._graph.value)",
         *BAD,
     ]
     nb = execute(cells, tmp_path)
     for cell in nb.cells[: -len(BAD)]:
         assert_ok(cell)
-    _, first, second, listed, _, why, rerun = nb.cells[:7]
-    assert "completed" in text(first).splitlines()[0]
+    _, first, second, listed, _, why, rerun, shown = nb.cells[:8]
+    assert "completed" in text(first)
     assert text(first).count("'completed'") >= 4, text(first)
     assert text(second).count("'reused'") == 4, text(second)
+    assert "SHOWN True 4 True" in text(shown), text(shown)
     assert "diamond" in text(listed) and "completed" in text(listed)
     assert "join: reused: reused from run" in text(why)
     assert "completed" in text(rerun) and "reused" in text(rerun)

@@ -1,8 +1,8 @@
 """``%mlbench pipeline ...``: the verbs of ``mlbench pipeline`` over ``ws.pipelines``.
 
 ``run FILE`` (YAML or Elyra ``.pipeline``; ``--only/--from/--to``, ``--force-rerun``,
-``--wait``), ``list``, ``show RUN``, ``why RUN STEP``, ``cancel RUN``, ``rerun RUN``. Runs and
-steps come back as tables (a live graph widget is not written yet).
+``--wait``), ``list``, ``show RUN``, ``why RUN STEP``, ``cancel RUN``, ``rerun RUN``. ``run``,
+``rerun`` and ``show`` return the live graph widget (``PipelineWidget``), ``list`` a table.
 """
 
 from __future__ import annotations
@@ -66,22 +66,9 @@ def runs_table(infos: Any) -> TableView:
     )
 
 
-def steps_table(info: Any, steps: Any) -> TableView:
-    rows = []
-    for s in steps:
-        note = f"from run {s.reused_from_run}" if s.status.value == "reused" else s.status_reason
-        duration = None if s.duration_s is None else round(s.duration_s, 1)
-        rows.append([s.name, s.kind, str(s.status), s.job_id or "", duration, note])
-    reason = f": {info.status_reason}" if info.status_reason else ""
-    return TableView(
-        ["step", "kind", "status", "job", "seconds", "note"],
-        rows,
-        title=f"{info.display_name} {info.id} {info.status}{reason}",
-        max_width=60,
-    )
-
-
 def pipeline_command(ws: Workspace, args: argparse.Namespace) -> Any:
+    from mlbench.widgets.pipeline import PipelineWidget
+
     pipelines = ws.pipelines
     command = args.pipeline_command
     if command in ("run", "rerun"):
@@ -90,14 +77,15 @@ def pipeline_command(ws: Workspace, args: argparse.Namespace) -> Any:
             run = pipelines.run(args.file, force_rerun=args.force_rerun, **selection)
         else:
             run = pipelines.rerun(args.run_id, **selection)
+        widget = PipelineWidget(run.id, ws, live=not args.wait)
         if args.wait:
-            run.wait()
-        return steps_table(run.info, run.steps())
+            widget.show()
+            widget.wait()
+        return widget
     if command == "list":
         return runs_table(pipelines.list(status=args.status, limit=args.limit).items)
     if command == "show":
-        info = pipelines.info(args.run_id)
-        return steps_table(info, pipelines.steps(info.id))
+        return PipelineWidget(pipelines.info(args.run_id).id, ws)
     if command == "why":
         why = pipelines.why(args.run_id, args.step)
         print(f"{args.step}: {'reused' if why.reused else 'not reused'}: {why.reason}")
