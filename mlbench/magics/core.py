@@ -401,6 +401,16 @@ class MlbenchMagics(Magics):
         out = rai_command(ws, args)
         return self._widget(ws, out) if isinstance(out, Job) else out
 
+    def _cmd_drift(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.monitoring import drift_command
+
+        return drift_command(self._ws(args), args)
+
+    def _cmd_monitor(self, args: argparse.Namespace) -> Any:
+        from mlbench.magics.monitoring import monitor_command
+
+        return monitor_command(self._ws(args), args)
+
     def _cmd_notify(self, args: argparse.Namespace) -> Any:
         from mlbench.magics.schedules import notify_command
 

@@ -383,6 +383,9 @@ def build_parser() -> MagicParser:
 
     add_automl_parser(sub)
     add_rai_parser(sub)
+    from mlbench.magics.monitoring import add_monitor_parsers
+
+    add_monitor_parsers(sub)
     sub.add_parser("info", help="the workspace, and the job this kernel runs in (if any)")
     return parser
 
