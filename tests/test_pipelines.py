@@ -171,6 +171,31 @@ def test_cycles_and_bad_bindings_are_refused_before_anything_runs(ws: Any, tmp_p
     assert not (ws.home / "pipelines").exists() or not any((ws.home / "pipelines").iterdir())
 
 
+def test_runs_page_newest_first_across_pages(ws: Any, tmp_path: Path) -> None:
+    body = _diamond(tmp_path)
+    made = [ws.pipelines.run(body, start_agent=False).info for _ in range(5)]
+    newest = [i.id for i in sorted(made, key=lambda i: (i.created_at, i.id), reverse=True)]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = ws.pipelines.list(limit=2, cursor=cursor)
+        seen += [r.id for r in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == 3 and seen == newest  # each run once, newest first
+    # a run made after the first page was read is not in the older pages
+    first = ws.pipelines.list(limit=2)
+    newer = ws.pipelines.run(body, start_agent=False).id
+    rest = ws.pipelines.list(limit=10, cursor=first.next_cursor).items
+    assert [r.id for r in rest] == newest[2:]
+    assert [r.id for r in ws.pipelines.list(limit=1, status="queued").items] == [newer]
+    with pytest.raises(InvalidInputError, match="unknown pipeline status"):
+        ws.pipelines.list(status="nope")
+
+
 def test_yaml_file_and_builder_give_the_same_graph(tmp_path: Path) -> None:
     from mlbench.pipelines import Pipeline
     from mlbench.pipelines.spec import check_graph, load_yaml, parse_pipeline
@@ -296,6 +321,31 @@ def test_max_concurrent_steps_must_be_a_positive_integer(ws: Any, tmp_path: Path
     with pytest.raises(InvalidInputError, match=r"(?s)unknown setting.*hint:.*max_concurrent"):
         ws.pipelines.run(_diamond(tmp_path, max_concurent_steps=2), start_agent=False)
     assert ws.pipelines.list().items == []
+
+
+@pytest.mark.slow
+def test_a_failing_sweep_driver_does_not_stop_the_pipelines(ws: Any, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from mlbench.sweeps.driver import SweepDriver
+
+    # a sweep row whose spec cannot be read: the agent's sweep driver fails on every turn
+    now = "2026-01-01 00:00:00.000000"
+    with ws.db.write() as s:
+        s.execute(
+            text(
+                "INSERT INTO sweeps (id, display_name, experiment, compute, notebook_path, spec,"
+                " status, status_reason, cancel_requested, owner, created_at, updated_at,"
+                " trial_count) VALUES ('badsweep0001', 'bad', 'bad', 'local', 'x.ipynb',"
+                " '{not json', 'running', '', 0, '', :now, :now, 0)"
+            ),
+            {"now": now},
+        )
+    with pytest.raises(ValueError):  # what the agent's sweep driver meets on every turn
+        SweepDriver(ws, "local", lambda: 1).tick()
+    run = ws.pipelines.run(_diamond(tmp_path)).wait(WAIT)
+    assert run.info.status.value == "completed", run.info.status_reason
+    assert "driving sweeps failed" in ws.paths.agents_dir.joinpath("local.log").read_text()
 
 
 @pytest.mark.slow

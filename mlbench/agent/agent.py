@@ -283,16 +283,20 @@ class Agent:
         return False
 
     def _drive_sweeps(self) -> None:
-        """A step of each sweep this target runs (before supervision, so a trial its policy
-        stops is interrupted in the same turn)."""
-        try:
-            self.sweeps.tick()
-            self._sweeping = self.sweeps.active()
-            self.pipelines.tick()
-        except Exception as exc:
-            if is_disk_full(exc):
-                raise
-            log.exception("driving sweeps failed")
+        """A step of each sweep and pipeline run this target runs (before supervision, so a
+        trial its policy stops is interrupted in the same turn). Each driver has its own guard:
+        one that fails does not cost the other its turn."""
+        for what, turn in (("sweeps", self._sweep_turn), ("pipelines", self.pipelines.tick)):
+            try:
+                turn()
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise
+                log.exception("driving %s failed", what)
+
+    def _sweep_turn(self) -> None:
+        self.sweeps.tick()
+        self._sweeping = self.sweeps.active()
 
     def _log_disk_full(self, what: str, exc: BaseException) -> None:
         now = time.monotonic()
