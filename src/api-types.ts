@@ -794,7 +794,7 @@ export interface paths {
     /** List schedules */
     get: operations['getSchedules'];
     put?: never;
-    /** Create a schedule: a cron or recurrence rule in a time zone that starts a job or a sweep (fired by the scheduler process, not by this server) */
+    /** Create a schedule: a cron or recurrence rule in a time zone that starts a job, a sweep or a pipeline (fired by the scheduler process, not by this server) */
     post: operations['postSchedules'];
     delete?: never;
     options?: never;

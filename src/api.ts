@@ -259,6 +259,11 @@ export type IScheduleRun = Schemas['ScheduleRunInfo'];
 export type IScheduleRunList = Schemas['ScheduleRunList'];
 export type IScheduleRunsQuery = Query<'/schedules/{ref}/runs', 'get'>;
 export type ICreateSchedule = RequestBody<'/schedules', 'post'>;
+export type INotificationRule = Schemas['NotificationInfo'];
+export type INotificationList = Schemas['NotificationList'];
+export type IAddNotification = RequestBody<'/notifications', 'post'>;
+export type IDelivery = Schemas['DeliveryInfo'];
+export type IDeliveryList = Schemas['DeliveryList'];
 
 // -- sweeps ---------------------------------------------------------------------------------
 
@@ -653,6 +658,25 @@ export class MlbenchClient {
     return this._get(`schedules/${enc(ref)}/runs`, {
       limit
     } satisfies IScheduleRunsQuery);
+  }
+
+  // notification rules (kept in the workspace database; secrets write-only)
+  listNotifications(): Promise<INotificationList> {
+    return this._get('notifications');
+  }
+  addNotification(body: IAddNotification): Promise<INotificationRule> {
+    return this._send('POST', 'notifications', body);
+  }
+  /** Sends a test event through the rule now; the delivery, with its attempt. */
+  testNotification(ref: string): Promise<IDelivery> {
+    return this._send('POST', `notifications/${enc(ref)}/test`);
+  }
+  async deleteNotification(ref: string): Promise<void> {
+    await this._send('DELETE', `notifications/${enc(ref)}`);
+  }
+  /** A rule's deliveries, newest first, each with every attempt. */
+  notificationDeliveries(ref: string, limit = 5): Promise<IDeliveryList> {
+    return this._get(`notifications/${enc(ref)}/deliveries`, { limit });
   }
 }
 

@@ -26,4 +26,5 @@ export namespace CommandIDs {
   export const rerunPipeline = 'mlbench:rerun-pipeline';
   export const openExperiment = 'mlbench:open-experiment';
   export const openDataAsset = 'mlbench:open-data-asset';
+  export const openNotifications = 'mlbench:open-notifications';
 }

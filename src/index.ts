@@ -6,6 +6,7 @@ import {
 import {
   Dialog,
   ICommandPalette,
+  MainAreaWidget,
   Notification,
   ToolbarButton,
   WidgetTracker,
@@ -171,6 +172,7 @@ interface IOpeners {
   experiment(id: string, name: string): void;
   dataAsset(name: string): void;
   job(id: string): void;
+  notifications(): void;
 }
 
 function extraSections(
@@ -210,7 +212,11 @@ function extraSections(
         React.createElement(
           React.Suspense,
           { fallback: null },
-          React.createElement(SchedulesSection, { client, stream })
+          React.createElement(SchedulesSection, {
+            client,
+            stream,
+            onOpenNotifications: open.notifications
+          })
         )
     },
     {
@@ -330,7 +336,8 @@ function activate(
         void commands.execute(CommandIDs.openExperiment, { id, name }),
       dataAsset: name =>
         void commands.execute(CommandIDs.openDataAsset, { name }),
-      job: id => void commands.execute(CommandIDs.openJob, { id })
+      job: id => void commands.execute(CommandIDs.openJob, { id }),
+      notifications: () => void commands.execute(CommandIDs.openNotifications)
     }),
     trans
   });
@@ -494,6 +501,21 @@ function activate(
     label: trans.__('Show the mlbench Sidebar'),
     icon: mlbenchIcon,
     execute: () => shell.activateById(sidebar.id)
+  });
+  let notificationsView: MainAreaWidget | null = null;
+  commands.addCommand(CommandIDs.openNotifications, {
+    describedBy: { args: { type: 'object', properties: {} } },
+    label: trans.__('mlbench Notification Rules…'),
+    icon: mlbenchIcon,
+    execute: async () => {
+      if (!notificationsView || notificationsView.isDisposed) {
+        const { NotificationsView } =
+          await import('./notifications/notifications-panel');
+        notificationsView = new NotificationsView(client, trans);
+        shell.add(notificationsView, 'main');
+      }
+      shell.activateById(notificationsView.id);
+    }
   });
 
   commands.addCommand(CommandIDs.refresh, {
@@ -821,7 +843,8 @@ function activate(
       CommandIDs.openSidebar,
       CommandIDs.runAsJob,
       CommandIDs.sweepNotebook,
-      CommandIDs.refresh
+      CommandIDs.refresh,
+      CommandIDs.openNotifications
     ]) {
       palette.addItem({
         command,

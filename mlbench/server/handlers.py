@@ -1371,6 +1371,8 @@ class ScheduleBase(MlbenchHandler):
         if spec.job is not None:
             job = spec.job.model_copy(update=_given(self.job_paths(spec.job)))
             return spec.model_copy(update={"job": job})
+        if isinstance(spec.pipeline, str):  # a pipeline YAML (a mapping's paths: the cwd's)
+            return spec.model_copy(update={"pipeline": str(self.user_path(spec.pipeline))})
         sweep = dict(spec.sweep or {})
         trial = dict(sweep.get("trial") or {})
         for key, kind in (("notebook_path", "file"), ("notebook", "file"), ("cwd", "dir")):
@@ -1401,8 +1403,8 @@ class SchedulesHandler(ScheduleBase):
     @tornado.web.authenticated
     @authorized(WRITE)
     @endpoint(
-        summary="Create a schedule: a cron or recurrence rule in a time zone that starts a job "
-        "or a sweep (fired by the scheduler process, not by this server)",
+        summary="Create a schedule: a cron or recurrence rule in a time zone that starts a job, "
+        "a sweep or a pipeline (fired by the scheduler process, not by this server)",
         tag="schedules",
         action=WRITE,
         body=m.CreateSchedule,

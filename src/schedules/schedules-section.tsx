@@ -41,8 +41,10 @@ export function SchedulesSection(props: {
   client: MlbenchClient;
   stream?: EventStream;
   onOpenJob?: (id: string) => void;
+  /** Opens the notification rules (who hears of failed and missed runs). */
+  onOpenNotifications?: () => void;
 }): JSX.Element {
-  const { client, stream, onOpenJob } = props;
+  const { client, stream, onOpenJob, onOpenNotifications } = props;
   const trans = useTrans();
   const [entries, setEntries] = useState<IEntry[] | null>(null);
   const [jobs, setJobs] = useState<ReadonlyMap<string, JobStatus>>(new Map());
@@ -173,6 +175,14 @@ export function SchedulesSection(props: {
 
   return (
     <div className="mlbench-Schedules">
+      {onOpenNotifications && (
+        <button
+          className="mlbench-Schedule-link mlbench-Schedules-notifications"
+          onClick={onOpenNotifications}
+        >
+          {trans.__('Notification rules…')}
+        </button>
+      )}
       {error && (
         <div className="mlbench-Section-error" role="alert">
           {error}

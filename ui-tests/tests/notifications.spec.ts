@@ -73,3 +73,42 @@ test('a failed job reaches JupyterLab as a toast with an Open job button', async
     await page.request.delete(`${API}/notifications/${rule}`);
   }
 });
+
+test('notification rules: added, tested and deleted from Settings > mlbench Notification Rules', async ({
+  page
+}) => {
+  const suffix = test.info().retry ? `-${test.info().retry}` : '';
+  const name = `ui-hook${suffix}`;
+  const secret = 'ui-secret-0123456789';
+  await page.menu.clickMenuItem('Settings>mlbench Notification Rules…');
+  const panel = page.locator('.mlbench-Notifications');
+  await expect(panel).toBeVisible();
+
+  const form = panel.getByRole('form', { name: 'Add a notification rule' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('job.completed').check();
+  await form.getByLabel('Channel').selectOption('webhook');
+  // nothing listens there: the test delivery fails, and says why
+  await form.getByLabel('URL').fill('http://127.0.0.1:9/hook');
+  await form.getByLabel('HMAC secret (write-only)').fill(secret);
+  await form.getByRole('button', { name: 'Add rule' }).click();
+
+  const rule = panel.locator(`[data-rule="${name}"]`);
+  await expect(rule).toContainText('job.failed, job.timed_out, job.completed');
+  await expect(rule).toContainText('http://127.0.0.1:9/hook');
+  await expect(rule).toContainText('secrets kept: secret');
+  // write-only: neither the page nor the server's answer shows it again
+  await expect(form.getByLabel('Name')).toHaveValue('');
+  expect(await page.content()).not.toContain(secret);
+  const listed = await page.request.get(`${API}/notifications/${name}`);
+  expect(await listed.text()).not.toContain(secret);
+
+  await rule.getByRole('button', { name: 'Test' }).click();
+  await expect(rule.getByRole('status')).toContainText('test failed:');
+
+  await rule.getByRole('button', { name: `Delete rule ${name}` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(rule).toHaveCount(0);
+  const gone = await page.request.get(`${API}/notifications/${name}`);
+  expect(gone.status()).toBe(404);
+});
