@@ -4,6 +4,7 @@ the request log as a data asset."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -305,6 +306,76 @@ def test_the_cli(module_ws: Any, served: dict[str, Any]) -> None:
     served["secondary"] = regen["value"]
     logs = run_cli(home, "endpoint", "logs", EP, "blue")
     assert logs.returncode == 0 and "instance-0" in logs.stdout
+
+
+@pytest.fixture
+def jp_server_config(module_ws: Any) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"mlbench": True}},
+        "MlbenchApp": {"workspace": str(module_ws.home), "warm_tracking": False},
+    }
+
+
+async def test_rest(jp_fetch: Any, module_ws: Any, served: dict[str, Any]) -> None:
+    """The REST face, every answer checked against the OpenAPI document; keys only in the
+    answers that make them."""
+    from tests.test_server import Api
+
+    api = Api(jp_fetch)
+    made = await api.post("/endpoints", body={"name": "rest-ep"}, expect=201)
+    key = made["secrets"]["primary"]
+    shown = await api.get("/endpoints/{endpoint_name}", endpoint_name="rest-ep", expect=200)
+    assert "secrets" not in shown and key not in json.dumps(shown)
+    dep = {"name": "blue", "model": "iris:1"}
+    made_dep = await api.post(
+        "/endpoints/{endpoint_name}/deployments", endpoint_name="rest-ep", body=dep, expect=202
+    )
+    assert made_dep["state"] == "creating" and made_dep["model_version"] == 1
+    await asyncio.to_thread(module_ws.endpoints.wait_ready, "rest-ep", "blue", timeout=WAIT)
+    rows = {"dataframe_records": ROWS.to_dict(orient="records")}
+    answer = await api.post(
+        "/endpoints/{endpoint_name}/invoke",
+        endpoint_name="rest-ep",
+        body={"key": key, "body": rows},
+        expect=200,
+    )
+    assert answer["answer"] == {"predictions": EXPECTED}
+    bad = await api(
+        "PUT",
+        "/endpoints/{endpoint_name}/traffic",
+        endpoint_name="rest-ep",
+        body={"traffic": {"blue": 30}},
+        expect=400,
+    )
+    assert "sum to 30" in bad["error"]["message"]
+    regen = await api.post(
+        "/endpoints/{endpoint_name}/keys/{key}/regenerate",
+        endpoint_name="rest-ep",
+        key="primary",
+        expect=200,
+    )
+    assert regen["value"] != key
+    busy = await api(
+        "DELETE",
+        "/endpoints/{endpoint_name}/deployments/{deployment}",
+        endpoint_name="rest-ep",
+        deployment="blue",
+        expect=409,
+    )
+    assert "shift it first" in busy["error"]["hint"]
+    events = await api.get("/endpoints/{endpoint_name}/events", endpoint_name="rest-ep")
+    assert [e["kind"] for e in events["items"]][:3] == ["created", "deployed", "ready"]
+    logs = await api.get(
+        "/endpoints/{endpoint_name}/deployments/{deployment}/logs",
+        endpoint_name="rest-ep",
+        deployment="blue",
+        expect=200,
+    )
+    assert "instance-0" in logs["text"]
+    listed = await api.get("/endpoints", expect=200)
+    assert {"rest-ep", EP} <= {i["name"] for i in listed["items"]}
+    await api("DELETE", "/endpoints/{endpoint_name}", endpoint_name="rest-ep", expect=204)
+    await api.get("/endpoints/{endpoint_name}", endpoint_name="rest-ep", expect=404)
 
 
 def test_request_log_readable_as_a_data_asset(module_ws: Any, served: dict[str, Any]) -> None:
