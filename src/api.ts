@@ -292,6 +292,21 @@ export function isSweepFinal(status: SweepStatus): boolean {
   return FINAL_SWEEP_STATUSES.includes(status);
 }
 
+// -- models ---------------------------------------------------------------------------------
+
+export type IModelInfo = Schemas['ModelInfo'];
+export type IModelVersion = Schemas['ModelVersionInfo'];
+export type IModelLineage = Schemas['ModelLineage'];
+export type ISetAlias = RequestBody<'/models/{model}/aliases/{alias}', 'put'>;
+
+// -- endpoints ------------------------------------------------------------------------------
+
+export type IEndpointInfo = Schemas['EndpointInfo'];
+export type IDeploymentInfo = Schemas['DeploymentInfo'];
+export type IDeploymentMetrics = Schemas['DeploymentMetrics'];
+export type ITrafficUpdate = RequestBody<'/endpoints/{endpoint_name}/traffic', 'put'>;
+export type IInvokeRequest = RequestBody<'/endpoints/{endpoint_name}/invoke', 'post'>;
+
 // -- pipelines ------------------------------------------------------------------------------
 
 export type PipelineStatus = Schemas['PipelineStatus'];
@@ -610,6 +625,50 @@ export class MlbenchClient {
   /** A sweep's trials, in trial order. */
   sweepTrials(id: string, query: ITrialsQuery = {}): Promise<ITrialList> {
     return this._get(`sweeps/${enc(id)}/trials`, { ...query });
+  }
+
+  // models (MLflow's registry in the workspace's tracking store)
+  listModels(): Promise<Schemas['ModelList']> {
+    return this._get('models');
+  }
+  /** A model's versions, newest first, with their lineage (no signatures). */
+  modelVersions(name: string): Promise<Schemas['ModelVersionList']> {
+    return this._get(`models/${enc(name)}`);
+  }
+  /** One version with its lineage and signature. */
+  modelVersion(name: string, version: number): Promise<IModelVersion> {
+    return this._get(`models/${enc(name)}/versions/${version}`);
+  }
+  setModelAlias(
+    name: string,
+    alias: string,
+    version: number
+  ): Promise<IModelVersion> {
+    const body: ISetAlias = { version };
+    return this._send('PUT', `models/${enc(name)}/aliases/${enc(alias)}`, body);
+  }
+  async deleteModelAlias(name: string, alias: string): Promise<void> {
+    await this._send('DELETE', `models/${enc(name)}/aliases/${enc(alias)}`);
+  }
+  async deleteModelVersion(name: string, version: number): Promise<void> {
+    await this._send('DELETE', `models/${enc(name)}/versions/${version}`);
+  }
+
+  // endpoints (routers and deployments run by the local agent)
+  listEndpoints(): Promise<Schemas['EndpointList']> {
+    return this._get('endpoints');
+  }
+  /** An endpoint with masked keys and its router's per-deployment metrics. */
+  getEndpoint(name: string): Promise<IEndpointInfo> {
+    return this._get(`endpoints/${enc(name)}`);
+  }
+  /** New weights (summing to 100) and/or mirror; in force when this answers. */
+  setEndpointTraffic(name: string, body: ITrafficUpdate): Promise<IEndpointInfo> {
+    return this._send('PUT', `endpoints/${enc(name)}/traffic`, body);
+  }
+  /** A test request through the endpoint's router, with one of its keys. */
+  invokeEndpoint(name: string, body: IInvokeRequest): Promise<Schemas['InvokeResponse']> {
+    return this._send('POST', `endpoints/${enc(name)}/invoke`, body);
   }
 
   // pipelines (driven by the agent of the run's compute target)

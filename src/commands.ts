@@ -26,5 +26,7 @@ export namespace CommandIDs {
   export const rerunPipeline = 'mlbench:rerun-pipeline';
   export const openExperiment = 'mlbench:open-experiment';
   export const openDataAsset = 'mlbench:open-data-asset';
+  export const openModel = 'mlbench:open-model';
+  export const openEndpoint = 'mlbench:open-endpoint';
   export const openNotifications = 'mlbench:open-notifications';
 }

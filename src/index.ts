@@ -42,6 +42,8 @@ import type { SweepView } from './sweeps/sweep-view';
 import { MlbenchAPIError } from './request';
 import { ISidebarSection, MlbenchSidebar } from './sidebar';
 import { addSweepCommands } from './sweeps/commands';
+import { addModelCommands } from './models/commands';
+import { addEndpointCommands } from './endpoints/commands';
 import { addPipelineCommands } from './pipelines/commands';
 import { connectNotificationToasts } from './notifications/toasts';
 
@@ -151,6 +153,12 @@ const SchedulesSection = React.lazy(() =>
 const PipelinesSection = React.lazy(() =>
   import('./pipelines').then(m => ({ default: m.PipelinesSection }))
 );
+const ModelsSection = React.lazy(() =>
+  import('./models').then(m => ({ default: m.ModelsSection }))
+);
+const EndpointsSection = React.lazy(() =>
+  import('./endpoints').then(m => ({ default: m.EndpointsSection }))
+);
 
 function lazySection<P extends { client: MlbenchClient }>(
   component: React.ComponentType<P>,
@@ -171,6 +179,8 @@ interface IOpeners {
   pipeline(id: string): void;
   experiment(id: string, name: string): void;
   dataAsset(name: string): void;
+  model(name: string): void;
+  endpoint(name: string): void;
   job(id: string): void;
   notifications(): void;
 }
@@ -239,6 +249,18 @@ function extraSections(
           stream,
           onOpen: open.dataAsset
         })
+    },
+    {
+      id: 'models',
+      title: trans.__('Models'),
+      render: client =>
+        lazySection(ModelsSection, { client, stream, onOpen: open.model })
+    },
+    {
+      id: 'endpoints',
+      title: trans.__('Endpoints'),
+      render: client =>
+        lazySection(EndpointsSection, { client, onOpen: open.endpoint })
     },
     {
       id: 'environments',
@@ -336,6 +358,9 @@ function activate(
         void commands.execute(CommandIDs.openExperiment, { id, name }),
       dataAsset: name =>
         void commands.execute(CommandIDs.openDataAsset, { name }),
+      model: name => void commands.execute(CommandIDs.openModel, { name }),
+      endpoint: name =>
+        void commands.execute(CommandIDs.openEndpoint, { name }),
       job: id => void commands.execute(CommandIDs.openJob, { id }),
       notifications: () => void commands.execute(CommandIDs.openNotifications)
     }),
@@ -814,6 +839,8 @@ function activate(
     fail
   });
   addPipelineCommands({ app, client, stream, trans, restorer, fail });
+  addModelCommands({ app, client, stream, trans, restorer });
+  addEndpointCommands({ app, client, trans, restorer });
   if (restorer) {
     // the main-area tabs come back after a page reload
     void restorer.restore(sweepTracker, {

@@ -147,6 +147,17 @@ def test_register_a_local_model_folder_and_the_cli(module_ws: Any, tmp_path: Pat
     assert bad.returncode == 2 and "tree:9 does not exist" in bad.stderr
     assert run_cli(home, "model", "delete", "tree").returncode == 0
     assert "tree" not in {m.name for m in module_ws.models.list()}
+    # each change is on the event feed, so open views follow the registry
+    changes = [
+        e["data"]
+        for e in module_ws.jobs.events(job_id="models", limit=5000)
+        if e["data"]["model"] == "tree"
+    ]
+    assert changes == [
+        {"model": "tree", "action": "registered", "version": 1},
+        {"model": "tree", "action": "alias", "version": 1},
+        {"model": "tree", "action": "deleted", "version": None},
+    ]
 
 
 def test_a_job_registers_its_model_when_it_completes(

@@ -29,6 +29,8 @@ REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})"
     r"(?::(?P<version>\d+)|@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63}))?$"
 )
+EVENT_OWNER = "models"
+"""The feed's owner id of every ``model`` event (a model's name may be longer than an id)."""
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
@@ -129,6 +131,7 @@ class Models:
         mv = self._wrap(
             lambda: self._registry.register(name, source, run_id, all_tags, description)
         )
+        self._changed(name, "registered", int(mv.version))
         if alias is not None:
             self.set_alias(name, alias, int(mv.version))
         return self.info(f"{name}:{mv.version}")
@@ -222,10 +225,12 @@ class Models:
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersionInfo:
         check_alias(alias)
         self._wrap(lambda: self._registry.set_alias(name, alias, str(version)), f"{name}:{version}")
+        self._changed(name, "alias", version)
         return self.info(f"{name}@{alias}")
 
     def delete_alias(self, name: str, alias: str) -> None:
         self._wrap(lambda: self._registry.delete_alias(name, alias), f"{name}@{alias}")
+        self._changed(name, "alias", None)
 
     def delete(self, ref: str) -> None:
         """Delete a version (``NAME:VERSION``) or, given a bare ``NAME``, the whole model."""
@@ -235,6 +240,13 @@ class Models:
                 "delete a version by number, not by alias", hint=f"mlbench model delete {name}:N"
             )
         self._wrap(lambda: self._registry.delete(name, str(version) if version else None), ref)
+        self._changed(name, "deleted", version)
+
+    def _changed(self, name: str, action: str, version: int | None) -> None:
+        """On the event feed (kind ``model``), so open views follow the registry live."""
+        self._ws.jobs.lifecycle.event(
+            EVENT_OWNER, "model", {"model": name, "action": action, "version": version}
+        )
 
     # -- helpers -------------------------------------------------------------------------------
     def _version(

@@ -14,7 +14,8 @@ Protocol (``GET .../events/stream``, upgraded to a WebSocket; all messages JSON 
 - then, in increasing ``id`` order and never twice:
   ``{"type": "event", "id", "job_id", "kind", "data", "created_at"}`` where ``kind`` is
   ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...),
-  or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id)
+  or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id),
+  ``model`` (``job_id`` is ``models``; ``data.model``, ``data.action``, ``data.version``)
   and ``notification`` (a rule's toast for JupyterLab: ``data.title``, ``data.text``,
   ``data.event``, ``data.target`` = ``{kind, id}``, ``data.delivery``).
 - ``{"type": "overflow", "last_event_id": N}`` then close (code 4000) when the client fell too

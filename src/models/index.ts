@@ -1,0 +1,2 @@
+export { ModelsSection } from './models-section';
+export * from './model';
