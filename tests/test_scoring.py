@@ -62,6 +62,11 @@ def stop_server(proc: subprocess.Popen[bytes]) -> int:
 
 @pytest.fixture(scope="module")
 def forest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, pd.DataFrame]:
+    return save_forest(tmp_path_factory.mktemp("forest") / "model")
+
+
+def save_forest(folder: Path) -> tuple[Path, Any, pd.DataFrame]:
+    """A small random forest saved as an MLflow model; returns the folder, model, 7 rows."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
     from sklearn.ensemble import RandomForestClassifier
@@ -70,7 +75,6 @@ def forest(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, pd.Data
     X = pd.DataFrame(rng.normal(size=(300, 4)), columns=COLUMNS)
     y = (X.a + X.b > 0).astype(int) + (X.c > 1).astype(int)
     model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
-    folder = tmp_path_factory.mktemp("forest") / "model"
     mlflow.sklearn.save_model(
         model,
         str(folder),
@@ -139,6 +143,50 @@ def test_every_format_predicts_as_the_model_and_answers_as_mlflow(
         )
         assert ours.status_code == 200, (name, ours.text)
         assert ours.json() == theirs.json() == {"predictions": expected}, name
+
+
+def test_rows_of_requests_batched_together_are_parsed_as_mlflow_parses_each(
+    forest: tuple[Path, Any, pd.DataFrame],
+) -> None:
+    """In process: split/records bodies stay raw until their batch, which MLflow parses once;
+    the answers equal each body parsed and predicted alone, and a bad one in the batch gets its
+    own MLflow error while the others are answered."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    from mlbench.endpoints.batching import merge_key, predict_together
+    from mlbench.endpoints.scoring import RawFrame, Refused, ScoringModel
+
+    folder, model, X = forest
+    scoring = ScoringModel(str(folder))
+    pieces = [X.iloc[:2], X.iloc[2:3], X.iloc[3:7]]
+    payloads = [
+        {"dataframe_split": json.loads(pieces[0].to_json(orient="split", index=False))},
+        {"dataframe_records": pieces[1].to_dict(orient="records")},
+        {"dataframe_split": {"columns": COLUMNS, "data": pieces[2].to_numpy().tolist()}},
+        {"dataframe_split": {"columns": COLUMNS, "data": [["x", 1, 2, 3]]}},  # not a double
+    ]
+    parsed = [scoring.parse(json.dumps(p).encode(), "application/json") for p in payloads]
+    assert all(isinstance(p.data, RawFrame) for p in parsed)  # type: ignore[union-attr]
+    split = [p for p in parsed if p.data.orient == "split"]  # type: ignore[union-attr]
+    assert len({merge_key(p.data, p.params) for p in split}) == 1  # type: ignore[union-attr]
+    outcomes, calls = predict_together(scoring.predict, [(p.data, p.params) for p in split])
+    assert calls == 4  # the merged call failed (the bad row), then each alone
+    assert [o.value.tolist() for o in outcomes[:2]] == [
+        model.predict(pieces[0]).tolist(),
+        model.predict(pieces[2]).tolist(),
+    ]
+    assert isinstance(outcomes[2].error, Refused)
+    with pytest.raises(MlflowException) as theirs:
+        scoring_server.invocations(
+            json.dumps(payloads[3]), "application/json", scoring.model, scoring.input_schema
+        )
+    answer = scoring.error_answer(None, outcomes[2].error)
+    assert answer.status_code == theirs.value.get_http_status_code() == 400
+    ours = json.loads(answer.body)
+    assert (ours["error_code"], ours["message"]) == (theirs.value.error_code, theirs.value.message)
+    good, calls = predict_together(scoring.predict, [(p.data, p.params) for p in split[:2]])
+    assert calls == 1 and good[1].value.tolist() == model.predict(pieces[2]).tolist()
 
 
 def _sorted_set(match: re.Match[str]) -> str:

@@ -41,6 +41,9 @@ def merge_key(data: Any, params: dict[str, Any] | None) -> tuple[Any, ...] | Non
         params_key = json.dumps(params, sort_keys=True) if params else ""
     except (TypeError, ValueError):
         return None
+    if hasattr(data, "batch_key"):  # an input that knows how it merges (scoring's RawFrame)
+        key = data.batch_key()
+        return None if key is None else (type(data).__name__, key, params_key)
     if isinstance(data, pd.DataFrame):
         if not data.columns.is_unique or len(data) == 0:
             return None
@@ -52,10 +55,13 @@ def merge_key(data: Any, params: dict[str, Any] | None) -> tuple[Any, ...] | Non
 
 
 def rows(data: Any) -> int:
-    return len(data) if isinstance(data, (pd.DataFrame, np.ndarray)) else 1
+    mergeable = hasattr(data, "batch_key") or isinstance(data, (pd.DataFrame, np.ndarray))
+    return len(data) if mergeable else 1
 
 
 def concatenate(parts: Sequence[Any]) -> Any:
+    if hasattr(parts[0], "batch_key"):
+        return type(parts[0]).concatenate(parts)
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
     return pd.concat(parts, ignore_index=True, copy=False)

@@ -113,6 +113,85 @@ class Parsed:
     unified_llm: bool = False
 
 
+# Column types whose parsing is a cast to the schema's dtype, value by value: parsing rows of
+# several requests at once gives the same frame as parsing each and concatenating.
+CASTABLE = {"double", "float", "long", "integer", "boolean", "string"}
+
+
+@dataclass
+class RawFrame:
+    """A ``dataframe_split`` or ``dataframe_records`` body whose parsing is left to the batch.
+
+    Building a pandas frame costs far more per frame than per row (a one-row frame cast to its
+    schema takes about as long as the forest's predict), so the rows of requests batched
+    together are handed to MLflow's parser once (:meth:`parse`, the very function ``mlflow
+    models serve`` calls). Only bodies whose rows are plain lists (split) or dicts with the same
+    keys (records) are kept raw, and only for models whose input schema casts every column.
+    """
+
+    orient: str  # "split" or "records"
+    columns: tuple[str, ...]
+    rows: list[Any]
+
+    def batch_key(self) -> tuple[Any, ...] | None:
+        return (self.orient, self.columns) if self.rows else None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[RawFrame]) -> RawFrame:
+        return cls(parts[0].orient, parts[0].columns, [row for p in parts for row in p.rows])
+
+    def parse(self, schema: Any) -> Any:
+        if self.orient == "split":
+            payload: Any = {"columns": list(self.columns), "data": self.rows}
+        else:
+            payload = self.rows
+        return mlflow_scoring.infer_and_parse_data({f"dataframe_{self.orient}": payload}, schema)
+
+    @staticmethod
+    def of(decoded: dict[str, Any]) -> tuple[RawFrame, dict[str, Any] | None] | None:
+        """The raw frame and params of a decoded JSON body, or None to parse it at once."""
+        if mlflow_scoring.is_unified_llm_input(decoded):
+            return None
+        formats = set(decoded) & mlflow_scoring.SUPPORTED_FORMATS
+        params = decoded.get(mlflow_scoring.SERVING_PARAMS_KEY)
+        if len(formats) != 1 or not isinstance(params, (dict, type(None))):
+            return None
+        name = formats.pop()
+        value = decoded[name]
+        if name == mlflow_scoring.DF_SPLIT:
+            if not isinstance(value, dict) or set(value) != {"columns", "data"}:
+                return None
+            columns, data = value["columns"], value["data"]
+            if not (
+                isinstance(columns, list)
+                and all(isinstance(c, str) for c in columns)
+                and isinstance(data, list)
+                and all(isinstance(row, list) and len(row) == len(columns) for row in data)
+            ):
+                return None
+            return RawFrame("split", tuple(columns), data), params
+        if name == mlflow_scoring.DF_RECORDS:
+            if not (isinstance(value, list) and value and isinstance(value[0], dict)):
+                return None
+            keys = tuple(value[0])
+            if not all(isinstance(row, dict) and tuple(row) == keys for row in value):
+                return None
+            return RawFrame("records", keys, value), params
+        return None
+
+
+class Refused(Exception):
+    """A request's final answer is MLflow's ``error``: raised by :meth:`ScoringModel.predict`
+    so that the batcher hands it to that request alone."""
+
+    def __init__(self, error: MlflowException) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class ScoringModel:
     """A loaded pyfunc model with MLflow's parsing and answering around its ``predict``."""
 
@@ -120,6 +199,17 @@ class ScoringModel:
         self.model = mlflow_scoring.load_model_with_mlflow_config(path)
         self.input_schema = self.model.metadata.get_input_schema()
         self._takes_params = "params" in inspect.signature(self.model.predict).parameters
+        metadata, schema = self.model.metadata, self.input_schema
+        self._defer_frames = (
+            schema is not None
+            and not schema.is_tensor_spec()
+            and schema.has_input_names()
+            and all(getattr(t, "name", None) in CASTABLE for t in schema.input_types())
+            and not (
+                hasattr(metadata, "_is_signature_from_type_hint")
+                and metadata._is_signature_from_type_hint()
+            )
+        )
 
     def parse(self, body: bytes, content_type: str | None) -> Parsed | Response:
         """The model input of a request, or the answer MLflow gives to its content type.
@@ -141,7 +231,12 @@ class ScoringModel:
                 media_type="text/plain",
             )
         if mime_type == mlflow_scoring.CONTENT_TYPE_JSON:
-            parsed = mlflow_scoring._parse_json_data(body, self.model.metadata, self.input_schema)
+            decoded = mlflow_scoring._decode_json_input(body)
+            if self._defer_frames and (raw := RawFrame.of(decoded)) is not None:
+                return Parsed(*raw)
+            parsed = mlflow_scoring._parse_json_data(
+                decoded, self.model.metadata, self.input_schema
+            )
             return Parsed(parsed.data, parsed.params, parsed.is_unified_llm_input)
         if mime_type == mlflow_scoring.CONTENT_TYPE_CSV:
             try:
@@ -161,11 +256,32 @@ class ScoringModel:
             media_type="text/plain",
         )
 
+    def parse_or_answer(self, body: bytes, content_type: str | None) -> Parsed | Response:
+        """:meth:`parse`, with MLflow's error answer for a body it refuses."""
+        try:
+            return self.parse(body, content_type)
+        except MlflowException as error:
+            return error_response(error)
+
     def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
-        if self._takes_params:
-            return self.model.predict(data, params=params)
-        mlflow_scoring._log_warning_if_params_not_in_predict_signature(logger, params)
-        return self.model.predict(data)
+        """The model's predictions; :class:`Refused` with MLflow's answer if it fails."""
+        if isinstance(data, RawFrame):
+            try:
+                data = data.parse(self.input_schema)
+            except MlflowException as error:
+                raise Refused(error) from error
+        try:
+            if self._takes_params:
+                return self.model.predict(data, params=params)
+            mlflow_scoring._log_warning_if_params_not_in_predict_signature(logger, params)
+            return self.model.predict(data)
+        except Exception as error:
+            raise Refused(self.prediction_error(data, error)) from error
+
+    def error_answer(self, data: Any, error: BaseException) -> Response:
+        if isinstance(error, Refused):
+            return error_response(error.error)
+        return error_response(self.prediction_error(data, error))
 
     @staticmethod
     def prediction_error(data: Any, error: BaseException) -> MlflowException:
@@ -292,13 +408,10 @@ def build_app(state: WorkerState) -> Starlette:
         with batcher.arriving():
             body = await request.body()
             content_type = request.headers.get("content-type")
-            try:
-                if len(body) > PARSE_INLINE_BYTES:
-                    parsed = await asyncio.to_thread(model.parse, body, content_type)
-                else:
-                    parsed = model.parse(body, content_type)
-            except MlflowException as error:
-                return error_response(error)
+            if len(body) > PARSE_INLINE_BYTES:
+                parsed = await asyncio.to_thread(model.parse_or_answer, body, content_type)
+            else:
+                parsed = model.parse_or_answer(body, content_type)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -307,7 +420,7 @@ def build_app(state: WorkerState) -> Starlette:
                 model.answer(predictions, parsed.unified_llm), media_type="application/json"
             )
         except Exception as error:
-            return error_response(model.prediction_error(parsed.data, error))
+            return model.error_answer(parsed.data, error)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
