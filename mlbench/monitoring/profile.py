@@ -14,7 +14,9 @@ Sources are read with ``pyarrow.dataset`` in record batches, so no table is ever
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,8 +174,9 @@ class _NumAcc:
         if len(values):
             self.low = min(self.low, float(values.min()))
             self.high = max(self.high, float(values.max()))
-            if rate < 1.0:
-                self.sample.append(values[rng.random(len(values)) < rate])
+            if rate < 1.0:  # a uniform sample (with replacement) of the expected size
+                take = rng.binomial(len(values), rate)
+                self.sample.append(values[rng.integers(0, len(values), take)])
             else:
                 self.sample.append(values)
         return values
@@ -351,29 +354,44 @@ def sketch_target(
             sk.counts = np.zeros(len(ref.edges) + 1, dtype=np.int64)
             sk.exact = [] if exact else None
         out[name] = sk
-    for batch in batches(dataset, names):
-        for name, sk in out.items():
-            ref = profile.features[name]
-            column = batch.column(name)
-            sk.rows += len(column)
-            if isinstance(ref, NumericProfile):
-                values, errors = _as_float(column)
-                sk.type_errors += errors
-                sk.nulls += len(column) - len(values) - errors
-                if len(values):
-                    assert sk.counts is not None
-                    sk.counts += bin_counts(values, ref.edges)
-                    sk.low = min(sk.low, float(values.min()))
-                    sk.high = max(sk.high, float(values.max()))
-                    if ref.min is not None and ref.max is not None:
-                        sk.below += int(np.count_nonzero(values < ref.min))
-                        sk.above += int(np.count_nonzero(values > ref.max))
-                    if sk.exact is not None:
-                        sk.exact.append(values)
-            else:
-                assert isinstance(ref, CategoricalProfile)
-                _count_categories(sk, column, ref)
+
+    def count(batch: pa.RecordBatch, sk: FeatureSketch) -> None:
+        ref = profile.features[sk.name]
+        column = batch.column(sk.name)
+        sk.rows += len(column)
+        if isinstance(ref, NumericProfile):
+            _count_numbers(sk, column, ref)
+        else:
+            assert isinstance(ref, CategoricalProfile)
+            _count_categories(sk, column, ref)
+
+    # features are counted on threads (numpy's binning releases the GIL); each sketch is
+    # touched by one thread at a time, batch after batch
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        for batch in batches(dataset, names):
+            list(pool.map(lambda sk: count(batch, sk), out.values()))  # noqa: B023
     return TargetSketch(rows=rows, features=out, missing=missing, exact=exact)
+
+
+def _threads() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+def _count_numbers(sk: FeatureSketch, column: Any, ref: NumericProfile) -> None:
+    values, errors = _as_float(column)
+    sk.type_errors += errors
+    sk.nulls += len(column) - len(values) - errors
+    if not len(values):
+        return
+    assert sk.counts is not None
+    sk.counts += bin_counts(values, ref.edges)
+    sk.low = min(sk.low, float(values.min()))
+    sk.high = max(sk.high, float(values.max()))
+    if ref.min is not None and ref.max is not None:
+        sk.below += int(np.count_nonzero(values < ref.min))
+        sk.above += int(np.count_nonzero(values > ref.max))
+    if sk.exact is not None:
+        sk.exact.append(values)
 
 
 def _count_categories(sk: FeatureSketch, column: Any, ref: CategoricalProfile) -> None:
