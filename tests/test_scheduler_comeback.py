@@ -44,13 +44,15 @@ def kill_scheduler(home: Path) -> None:
 
     ws = Workspace(home)
     handle = ws.schedules.scheduler()
-    handle.ensure_running(wait=True)  # `schedule create` started it; it may still be starting
+    handle.ensure_running(
+        wait=True, timeout=120
+    )  # `schedule create` started it; it may still be starting
     os.kill(int(handle.info()["pid"]), signal.SIGKILL)  # a crash: no clean shutdown
     wait_for(lambda: not handle.is_running(), "the killed scheduler to release its lock")
     ws.close()
 
 
-def wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
+def wait_for(condition: Any, what: str, timeout: float = 120.0) -> None:  # a loaded CI box
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -64,7 +66,7 @@ def test_an_agent_start_brings_the_scheduler_back(home: Path) -> None:
     ws = Workspace(home)
     try:
         assert ws.schedules.any_enabled() and not ws.schedules.scheduler().is_running()
-        ws.jobs.agent("local").ensure_running(wait=True)
+        ws.jobs.agent("local").ensure_running(wait=True, timeout=120)
         wait_for(ws.schedules.scheduler().is_running, "the agent to start the scheduler")
         log = (home / "agents").rglob("*.log")
         assert any("starting the scheduler" in p.read_text() for p in log)
