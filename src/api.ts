@@ -304,8 +304,14 @@ export type ISetAlias = RequestBody<'/models/{model}/aliases/{alias}', 'put'>;
 export type IEndpointInfo = Schemas['EndpointInfo'];
 export type IDeploymentInfo = Schemas['DeploymentInfo'];
 export type IDeploymentMetrics = Schemas['DeploymentMetrics'];
-export type ITrafficUpdate = RequestBody<'/endpoints/{endpoint_name}/traffic', 'put'>;
-export type IInvokeRequest = RequestBody<'/endpoints/{endpoint_name}/invoke', 'post'>;
+export type ITrafficUpdate = RequestBody<
+  '/endpoints/{endpoint_name}/traffic',
+  'put'
+>;
+export type IInvokeRequest = RequestBody<
+  '/endpoints/{endpoint_name}/invoke',
+  'post'
+>;
 
 // -- pipelines ------------------------------------------------------------------------------
 
@@ -663,11 +669,17 @@ export class MlbenchClient {
     return this._get(`endpoints/${enc(name)}`);
   }
   /** New weights (summing to 100) and/or mirror; in force when this answers. */
-  setEndpointTraffic(name: string, body: ITrafficUpdate): Promise<IEndpointInfo> {
+  setEndpointTraffic(
+    name: string,
+    body: ITrafficUpdate
+  ): Promise<IEndpointInfo> {
     return this._send('PUT', `endpoints/${enc(name)}/traffic`, body);
   }
   /** A test request through the endpoint's router, with one of its keys. */
-  invokeEndpoint(name: string, body: IInvokeRequest): Promise<Schemas['InvokeResponse']> {
+  invokeEndpoint(
+    name: string,
+    body: IInvokeRequest
+  ): Promise<Schemas['InvokeResponse']> {
     return this._send('POST', `endpoints/${enc(name)}/invoke`, body);
   }
 

@@ -1,0 +1,1 @@
+export { EndpointsSection } from './endpoints-section';

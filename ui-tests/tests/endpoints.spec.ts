@@ -1,0 +1,138 @@
+/**
+ * Endpoints in JupyterLab: a notebook job trains and logs a scikit-learn
+ * model, which is registered and deployed behind an endpoint over REST (as
+ * the CLI would). The endpoint appears in the Endpoints section and opens as
+ * a view: masked keys (never the key itself), the deployment ready with its
+ * traffic; the test request form answers with predictions (and names a wrong
+ * key); the chart and the request count follow the traffic; a traffic edit
+ * that does not sum to 100 cannot be saved. The endpoint is deleted at the end.
+ */
+import { expect, test } from '@jupyterlab/galata';
+
+import { API, openSidebar, submitOverRest } from './helpers';
+
+const TRAIN = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: {
+    kernelspec: {
+      name: 'python3',
+      display_name: 'Python 3 (ipykernel)',
+      language: 'python'
+    }
+  },
+  cells: [
+    {
+      cell_type: 'code',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source:
+        'import mlflow, pandas as pd\n' +
+        'from sklearn.linear_model import LogisticRegression\n' +
+        'X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})\n' +
+        'y = [0, 0, 1, 1]\n' +
+        'model = LogisticRegression().fit(X, y)\n' +
+        'mlflow.sklearn.log_model(model, name="model", input_example=X.head(2))'
+    }
+  ]
+});
+const ENDPOINT = 'ui-endpoint';
+const ROWS = { dataframe_records: [{ a: 0.0, b: 1.0 }, { a: 3.0, b: 0.0 }] };
+
+test('an endpoint: deployments, masked keys, a test request, traffic', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(400000);
+  await page.contents.uploadContent(TRAIN, 'text', `${tmpPath}/train-ep.ipynb`);
+  const job = await submitOverRest(page, {
+    notebook_path: `${tmpPath}/train-ep.ipynb`
+  });
+  await expect
+    .poll(
+      async () =>
+        (await (await page.request.get(`${API}/jobs/${job.id}`)).json())
+          .status,
+      { timeout: 180000 }
+    )
+    .toBe('completed');
+  const registered = await page.request.post(`${API}/models`, {
+    data: { name: 'ui-model', job_id: job.id }
+  });
+  expect(registered.status(), await registered.text()).toBe(201);
+  const created = await page.request.post(`${API}/endpoints`, {
+    data: { name: ENDPOINT }
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  const key: string = (await created.json()).secrets.primary;
+  const deployed = await page.request.post(
+    `${API}/endpoints/${ENDPOINT}/deployments`,
+    { data: { name: 'blue', model: 'ui-model:1' } }
+  );
+  expect(deployed.status(), await deployed.text()).toBe(202);
+
+  await openSidebar(page);
+  await page
+    .locator(
+      '.mlbench-Section[data-section="endpoints"] .mlbench-Section-toggle'
+    )
+    .click();
+  const row = page.locator(`.mlbench-EndpointRow[data-endpoint="${ENDPOINT}"]`);
+  await expect(row).toBeVisible({ timeout: 30000 });
+  await expect(row).toContainText('blue 100%');
+  await row.click();
+
+  const view = page.locator(`#mlbench-endpoint-${ENDPOINT}`);
+  await expect(view).toBeVisible();
+  const blue = view.locator('tr[data-deployment="blue"]');
+  await expect(blue).toContainText('ui-model:1');
+  await expect(blue.locator('.mlbench-EndpointView-state')).toHaveText(
+    'ready',
+    { timeout: 180000 }
+  );
+  // keys: a prefix, never the key
+  await expect(view.locator('.mlbench-EndpointView-keys')).toContainText(
+    key.slice(0, 6)
+  );
+  await expect(view).not.toContainText(key);
+
+  // the test request form: a wrong key is named, the right one predicts
+  const form = view.locator('.mlbench-EndpointView-test');
+  await form.getByLabel('Request body').fill(JSON.stringify(ROWS));
+  await form.getByLabel('Key').fill('not-the-key');
+  await form.getByRole('button', { name: 'Send' }).click();
+  await expect(form.getByRole('alert')).toContainText('refused the key');
+  await form.getByLabel('Key').fill(key);
+  await form.getByRole('button', { name: 'Send' }).click();
+  await expect(form.getByLabel('Answer')).toContainText('"predictions"');
+  await expect(form.getByLabel('Answer')).toContainText('0');
+
+  // live metrics: the request count and the chart's throughput move
+  for (let i = 0; i < 5; i++) {
+    const r = await page.request.post(`${API}/endpoints/${ENDPOINT}/invoke`, {
+      data: { key, body: ROWS }
+    });
+    expect(r.ok()).toBe(true);
+  }
+  await expect(blue.locator('td').nth(5)).toHaveText('6', { timeout: 10000 });
+  await expect(view.locator('.mlbench-EndpointView-rpsLabel')).not.toHaveText(
+    '0.0 req/s',
+    { timeout: 10000 }
+  );
+
+  // a weight that does not sum to 100 cannot be saved
+  await view.getByLabel('Traffic of blue').fill('60');
+  await expect(view.getByRole('button', { name: 'Save traffic' })).toBeDisabled();
+  await expect(view.locator('.mlbench-EndpointView-actions')).toContainText(
+    'sum to 60, not 100'
+  );
+  await view.getByLabel('Traffic of blue').fill('100');
+  await view.getByRole('button', { name: 'Save traffic' }).click();
+  await expect(view.locator('.mlbench-EndpointView-saved')).toHaveText(
+    'Traffic saved'
+  );
+
+  const gone = await page.request.delete(`${API}/endpoints/${ENDPOINT}`);
+  expect(gone.status()).toBe(204);
+});
