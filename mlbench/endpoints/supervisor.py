@@ -373,7 +373,9 @@ class EndpointSupervisor:
                 config.address,
                 _app_name(row.endpoint, row.name),
                 row.model_path,
-                replicas=row.instance_count,
+                # resources {"autoscaling": {...}} (Serve's config) instead of a fixed count
+                replicas=None if res.get("autoscaling") else row.instance_count,
+                autoscaling=res.get("autoscaling"),
                 max_batch_size=row.max_batch_size,
                 max_wait_ms=row.max_wait_ms,
                 num_cpus=float(res.get("cpus", 1)),
