@@ -57,6 +57,12 @@ class WorkspaceSettings(BaseModel):
         0.5, gt=0, le=10, description="How often an agent looks for work when nobody wakes it."
     )
     agent_heartbeat_interval_s: float = Field(2.0, gt=0)
+    gpu_sample_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="How often the agent records the utilization and memory of the GPUs its "
+        "running jobs hold, as system/gpu_N_* metrics of their runs (0: never).",
+    )
     kernel_heartbeat_timeout_s: float = Field(
         30.0, gt=0, description="A kernel whose heartbeat is silent this long is declared dead."
     )

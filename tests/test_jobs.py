@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,53 @@ def test_kernel_frozen_is_detected(tmp_path: Path, notebook: Any) -> None:
         assert info.status.value == "failed"
         assert info.error.kind == "kernel_unresponsive"
         assert "no heartbeat" in info.status_reason
+    finally:
+        from tests.conftest import _stop_agents
+
+        _stop_agents(ws)
+
+
+# Stands in for the driver's tool on this GPU-less machine (benchmarks/gpu_check.sh runs the real
+# thing): two GPUs, their load as `nvidia-smi --query-gpu=index,utilization.gpu,...` prints it.
+FAKE_NVIDIA_SMI = """#!/bin/sh
+case "$1" in
+  --query-gpu=index,utilization.gpu*) printf '0, 87, 1234, 81559\\n1, 3, [N/A], 81559\\n' ;;
+  *) printf '0, Test GPU, GPU-0, 81559\\n1, Test GPU, GPU-1, 81559\\n' ;;
+esac
+"""
+
+
+def test_gpu_load_is_recorded_as_the_jobs_system_metrics(
+    tmp_path: Path, notebook: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlbench import Workspace
+    from mlbench.compute.gpus import sample_gpus
+
+    tool = tmp_path / "bin" / "nvidia-smi"
+    tool.parent.mkdir()
+    tool.write_text(FAKE_NVIDIA_SMI)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tool.parent}:{os.environ['PATH']}")  # the agent inherits it
+    assert [(s.index, s.utilization_pct, s.memory_used_mb) for s in sample_gpus({"1"})] == [
+        ("1", 3.0, None)
+    ]
+    ws = Workspace(tmp_path / "ws", gpu_sample_interval_s=0.2, agent_idle_timeout_s=30)
+    try:
+        ws.compute.create("gpu1", "local", gpu_ids=[1], max_concurrent_jobs=1)
+        nb = notebook("import os, time\nprint('CUDA', os.environ['CUDA_VISIBLE_DEVICES'])\n"
+                      "time.sleep(3)")  # fmt: skip
+        job = ws.jobs.submit(nb, compute="gpu1", gpus=1).wait(WAIT)
+        assert job.info.status.value == "completed", job.logs()
+        assert "CUDA 1" in job.logs()
+        run = job.info.mlflow_run_id
+        # machine GPU 1 is the job's GPU 0 (CUDA_VISIBLE_DEVICES=1); an [N/A] value is left out
+        util = ws.tracking.metric_values(run, "system/gpu_0_utilization_percentage")
+        assert len(util) >= 2 and set(util) == {3.0}
+        assert ws.tracking.metric_values(run, "system/gpu_0_memory_usage_megabytes") == []
+        # a job without GPUs gets no GPU metrics
+        cpu = ws.jobs.submit(nb, compute="gpu1").wait(WAIT)
+        summary = ws.tracking.run_summary(cpu.info.mlflow_run_id)
+        assert not any(k.startswith("system/gpu") for k in summary.get("metrics", {}))
     finally:
         from tests.conftest import _stop_agents
 

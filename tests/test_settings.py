@@ -23,6 +23,7 @@ CHANGED: dict[str, Any] = {
     "agent_idle_timeout_s": 12.5,
     "agent_poll_interval_s": 0.25,
     "agent_heartbeat_interval_s": 3.0,
+    "gpu_sample_interval_s": 5.0,
     "kernel_heartbeat_timeout_s": 45.0,
     "cancel_grace_s": 2.0,
     "kernel_start_timeout_s": 90.0,

@@ -46,9 +46,10 @@ from mlbench.agent.process import (
     WAKE,
     AgentHandle,
     acquire_agent_lock,
-    write_info,
 )
 from mlbench.compute.base import Capacity
+from mlbench.compute.gpus import sample_gpus
+from mlbench.daemons import write_info
 from mlbench.endpoints.supervisor import EndpointSupervisor
 from mlbench.formatting import strip_ansi
 from mlbench.jobenv import AGENT_GPUS_ENV
@@ -105,6 +106,8 @@ class Agent:
         self._idle_since = time.monotonic()
         self._waiting_reasons: dict[str, str] = {}
         self._relay_stop = threading.Event()
+        self._gpus_sampled_at = 0.0
+        self._gpu_steps: dict[str, int] = {}
         self._reserve = DiskReserve(ws.paths.jobs_dir / ".disk-reserve")
         self._disk_full_logged = 0.0
 
@@ -452,6 +455,7 @@ class Agent:
             done = [j for j in self._running.values() if j.future is not None and j.future.done()]
             for job in done:
                 del self._running[job.job_id]
+                self._gpu_steps.pop(job.job_id, None)
         for job in done:
             exc = job.future.exception() if job.future else None
             if exc is not None:
@@ -734,6 +738,47 @@ class Agent:
                         self._log_disk_full("metrics", exc)
                     else:
                         log.exception("relaying metrics failed")
+            try:
+                self._sample_gpus()
+            except Exception:
+                log.exception("sampling GPUs failed")
+
+    def _sample_gpus(self) -> None:
+        """The load of the GPUs running jobs hold on this machine, as ``system/gpu_N_*`` metrics
+        of each job's run (MLflow's system-metric names; N is the GPU's number as the job sees
+        it through CUDA_VISIBLE_DEVICES)."""
+        every = self.ws.settings.gpu_sample_interval_s
+        now = time.monotonic()
+        if not every or now - self._gpus_sampled_at < every or not self.capacity.gpu_ids:
+            return
+        mine = set(self.capacity.gpu_ids)  # a Ray job's GPUs are on another machine's bus
+        with self._guard:
+            held = [
+                (j.job_id, j.gpu_ids, j.relay.run_id)
+                for j in self._running.values()
+                if j.gpu_ids and j.relay is not None and set(j.gpu_ids) <= mine
+            ]
+        if not held:
+            return
+        self._gpus_sampled_at = now
+        samples = {s.index: s for s in sample_gpus({g for _, ids, _ in held for g in ids})}
+        stamp = int(time.time() * 1000)
+        for job_id, ids, run_id in held:
+            step = self._gpu_steps.get(job_id, 0)
+            self._gpu_steps[job_id] = step + 1
+            points = []
+            for n, gpu in enumerate(ids):
+                sample = samples.get(gpu)
+                if sample is None:
+                    continue
+                for name, value in (
+                    ("utilization_percentage", sample.utilization_pct),
+                    ("memory_usage_megabytes", sample.memory_used_mb),
+                ):
+                    if value is not None:
+                        points.append((f"system/gpu_{n}_{name}", float(value), step, stamp))
+            if points:
+                self.ws.tracking.log_points(run_id, points)
 
     def _wake_self(self) -> bool:
         if self._wake_sock is None:

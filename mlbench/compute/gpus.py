@@ -1,10 +1,11 @@
-"""GPU detection: NVML when available, else ``nvidia-smi``, else none."""
+"""GPU detection and sampling: NVML when available, else ``nvidia-smi``, else none."""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import subprocess
+from collections.abc import Collection
 
 from pydantic import BaseModel
 
@@ -18,12 +19,106 @@ class GpuInfo(BaseModel):
     memory_mb: int | None = None
 
 
+class GpuSample(BaseModel):
+    """One GPU's load at one moment."""
+
+    index: str
+    utilization_pct: float | None = None
+    memory_used_mb: int | None = None
+    memory_total_mb: int | None = None
+
+
 def detect_gpus() -> list[GpuInfo]:
-    """GPUs visible to this process, honouring an existing ``CUDA_VISIBLE_DEVICES``."""
+    """The machine's GPUs (the local target keeps those ``CUDA_VISIBLE_DEVICES`` allows)."""
     gpus = _detect_nvml()
     if gpus is None:
         gpus = _detect_nvidia_smi()
     return gpus or []
+
+
+def sample_gpus(indices: Collection[str] | None = None) -> list[GpuSample]:
+    """Utilization and memory in use of the GPUs ``indices`` (machine indices; all if None)."""
+    samples = _sample_nvml()
+    if samples is None:
+        samples = _sample_nvidia_smi()
+    return [s for s in samples or [] if indices is None or s.index in indices]
+
+
+def _sample_nvml() -> list[GpuSample] | None:
+    try:
+        import pynvml  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:
+        log.debug("NVML unavailable: %s", exc)
+        return None
+    try:
+        found = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            found.append(
+                GpuSample(
+                    index=str(i),
+                    utilization_pct=float(util.gpu),
+                    memory_used_mb=int(mem.used // (1024 * 1024)),
+                    memory_total_mb=int(mem.total // (1024 * 1024)),
+                )
+            )
+        return found
+    except Exception as exc:  # a GPU fallen off the bus: no sample this time
+        log.warning("sampling GPUs through NVML failed: %s", exc)
+        return None
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _sample_nvidia_smi() -> list[GpuSample] | None:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return None
+    query = "--query-gpu=index,utilization.gpu,memory.used,memory.total"
+    try:
+        out = subprocess.run(
+            [exe, query, "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("nvidia-smi failed, no GPU sample: %s", exc)
+        return None
+    return parse_nvidia_smi_samples(out)
+
+
+def parse_nvidia_smi_samples(out: str) -> list[GpuSample]:
+    """``index, utilization.gpu, memory.used, memory.total`` rows; ``[N/A]`` reads as None."""
+
+    def number(text: str) -> float | None:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    found = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4:
+            continue
+        used, total = number(parts[2]), number(parts[3])
+        found.append(
+            GpuSample(
+                index=parts[0],
+                utilization_pct=number(parts[1]),
+                memory_used_mb=None if used is None else int(used),
+                memory_total_mb=None if total is None else int(total),
+            )
+        )
+    return found
 
 
 def _detect_nvml() -> list[GpuInfo] | None:
