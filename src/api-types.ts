@@ -1273,6 +1273,109 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/automl': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** AutoML runs, newest first */
+    get: operations['getAutoMLRuns'];
+    put?: never;
+    /** Submit an AutoML run on a table asset (a job; the best model is registered) */
+    post: operations['postAutoMLRuns'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automl/{job_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An AutoML run: settings, guardrails, best model */
+    get: operations['getAutoMLRun'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automl/{job_id}/leaderboard': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An AutoML run's trials, best first */
+    get: operations['getAutoMLLeaderboard'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run a Responsible AI report of a model on a test table (a notebook job) */
+    post: operations['postRaiReports'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai/{job_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A report job and its numbers */
+    get: operations['getRaiReport'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai/{job_id}/html': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A completed report's static HTML page */
+    get: operations['getRaiHtml'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1413,6 +1516,299 @@ export interface components {
        * @default null
        */
       detail?: string | null;
+    };
+    /**
+     * AutoMLGuardrail
+     * @description One data check, reported as Azure ML's guardrails are: Passed, Done (mlbench changed the
+     *     data to fix it) or Alerted (a problem mlbench cannot fix for you).
+     */
+    AutoMLGuardrail: {
+      /** Name */
+      name: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'Passed' | 'Done' | 'Alerted';
+      /** Message */
+      message: string;
+      /** Columns */
+      columns?: string[];
+    };
+    /**
+     * AutoMLRequest
+     * @description An AutoML run to submit (REST): the settings, the table and where to run.
+     */
+    AutoMLRequest: {
+      /**
+       * Task
+       * @enum {string}
+       */
+      task: 'classification' | 'regression';
+      /**
+       * Target
+       * @description The column to predict.
+       */
+      target: string;
+      /**
+       * Metric
+       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae...). Default: accuracy (classification), r2 (regression).
+       * @default null
+       */
+      metric?: string | null;
+      /**
+       * Budget S
+       * @description Search time budget.
+       * @default 60
+       */
+      budget_s?: number;
+      /**
+       * Max Trials
+       * @description Default: no limit.
+       * @default null
+       */
+      max_trials?: number | null;
+      /**
+       * Concurrency
+       * @description Trials at once (more than one runs them on Ray Tune).
+       * @default 1
+       */
+      concurrency?: number;
+      /**
+       * Estimators
+       * @description Default: FLAML's choice.
+       * @default null
+       */
+      estimators?: string[] | null;
+      /**
+       * Cv Below Rows
+       * @description Cross-validation below this many rows, else a holdout split.
+       * @default 20000
+       */
+      cv_below_rows?: number;
+      /**
+       * Cv Folds
+       * @default 5
+       */
+      cv_folds?: number;
+      /**
+       * Holdout Ratio
+       * @default 0.1
+       */
+      holdout_ratio?: number;
+      /**
+       * Exit Score
+       * @description Stop the search once the best trial reaches this metric value.
+       * @default null
+       */
+      exit_score?: number | null;
+      /**
+       * Seed
+       * @default 0
+       */
+      seed?: number;
+      /**
+       * Data
+       * @description Table asset: NAME[:VERSION].
+       */
+      data: string;
+      /**
+       * Model Name
+       * @description Register the best model as (default: ASSET-automl).
+       * @default null
+       */
+      model_name?: string | null;
+      /**
+       * Compute
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Environment
+       * @default null
+       */
+      environment?: string | null;
+    };
+    /**
+     * AutoMLRunInfo
+     * @description An AutoML job as every face shows it.
+     */
+    AutoMLRunInfo: {
+      /** Job Id */
+      job_id: string;
+      /** Status */
+      status: string;
+      /** Run Id */
+      run_id: string | null;
+      /**
+       * Data
+       * @description The data version it trained on.
+       * @default null
+       */
+      data?: string | null;
+      settings: components['schemas']['AutoMLSettings'];
+      /** Guardrails */
+      guardrails?: components['schemas']['AutoMLGuardrail'][];
+      /**
+       * Trials
+       * @default 0
+       */
+      trials?: number;
+      /**
+       * Best Estimator
+       * @default null
+       */
+      best_estimator?: string | null;
+      /**
+       * Best Score
+       * @default null
+       */
+      best_score?: number | null;
+      /** Best Config */
+      best_config?: {
+        [key: string]: number | string | boolean | null;
+      };
+      /**
+       * Search Time S
+       * @default null
+       */
+      search_time_s?: number | null;
+      /**
+       * Validation
+       * @description cv (k folds) or holdout.
+       * @default null
+       */
+      validation?: string | null;
+      /**
+       * Model
+       * @description The registered model version (NAME:VERSION).
+       * @default null
+       */
+      model?: string | null;
+      /**
+       * Error
+       * @default null
+       */
+      error?: string | null;
+    };
+    /** AutoMLRunList */
+    AutoMLRunList: {
+      /** Items */
+      items: components['schemas']['AutoMLRunInfo'][];
+    };
+    /**
+     * AutoMLSettings
+     * @description An AutoML run: which column to predict, how, and within which limits.
+     */
+    AutoMLSettings: {
+      /**
+       * Task
+       * @enum {string}
+       */
+      task: 'classification' | 'regression';
+      /**
+       * Target
+       * @description The column to predict.
+       */
+      target: string;
+      /**
+       * Metric
+       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae...). Default: accuracy (classification), r2 (regression).
+       * @default null
+       */
+      metric?: string | null;
+      /**
+       * Budget S
+       * @description Search time budget.
+       * @default 60
+       */
+      budget_s?: number;
+      /**
+       * Max Trials
+       * @description Default: no limit.
+       * @default null
+       */
+      max_trials?: number | null;
+      /**
+       * Concurrency
+       * @description Trials at once (more than one runs them on Ray Tune).
+       * @default 1
+       */
+      concurrency?: number;
+      /**
+       * Estimators
+       * @description Default: FLAML's choice.
+       * @default null
+       */
+      estimators?: string[] | null;
+      /**
+       * Cv Below Rows
+       * @description Cross-validation below this many rows, else a holdout split.
+       * @default 20000
+       */
+      cv_below_rows?: number;
+      /**
+       * Cv Folds
+       * @default 5
+       */
+      cv_folds?: number;
+      /**
+       * Holdout Ratio
+       * @default 0.1
+       */
+      holdout_ratio?: number;
+      /**
+       * Exit Score
+       * @description Stop the search once the best trial reaches this metric value.
+       * @default null
+       */
+      exit_score?: number | null;
+      /**
+       * Seed
+       * @default 0
+       */
+      seed?: number;
+    };
+    /**
+     * AutoMLTrial
+     * @description One configuration FLAML tried (an MLflow child run of the AutoML run).
+     */
+    AutoMLTrial: {
+      /** Number */
+      number: number;
+      /**
+       * Run Id
+       * @default null
+       */
+      run_id?: string | null;
+      /** Estimator */
+      estimator: string;
+      /**
+       * Score
+       * @description The primary metric on validation data.
+       * @default null
+       */
+      score?: number | null;
+      /** Validation Loss */
+      validation_loss: number;
+      /** Trial Time S */
+      trial_time_s: number;
+      /**
+       * Wall Clock S
+       * @description Seconds since the search began, at its end.
+       */
+      wall_clock_s: number;
+      /** Sample Size */
+      sample_size: number;
+      /** Config */
+      config?: {
+        [key: string]: number | string | boolean | null;
+      };
+    };
+    /** AutoMLTrialList */
+    AutoMLTrialList: {
+      /** Items */
+      items: components['schemas']['AutoMLTrial'][];
     };
     /**
      * Capacity
@@ -4369,6 +4765,110 @@ export interface components {
        */
       fraction: number;
       progress: components['schemas']['JobProgress'];
+    };
+    /** RaiHtml */
+    RaiHtml: {
+      /** Job Id */
+      job_id: string;
+      /**
+       * Html
+       * @description The static HTML report (no script).
+       */
+      html: string;
+    };
+    /** RaiReportInfo */
+    RaiReportInfo: {
+      /** Job Id */
+      job_id: string;
+      /** Status */
+      status: string;
+      /** Run Id */
+      run_id: string | null;
+      /**
+       * Model
+       * @description The model version (NAME:VERSION) or run model URI.
+       */
+      model: string;
+      /**
+       * Data
+       * @description The test table (data:NAME:VERSION).
+       */
+      data: string;
+      /** Target */
+      target: string;
+      /** Task */
+      task: string;
+      /** Sensitive */
+      sensitive: string[];
+      /**
+       * Html Artifact
+       * @description Artifact path of the HTML report.
+       * @default null
+       */
+      html_artifact?: string | null;
+      /**
+       * Notebook Artifact
+       * @description The executed notebook.
+       * @default null
+       */
+      notebook_artifact?: string | null;
+      /**
+       * Summary
+       * @description The report's numbers (metrics, fairness, cohorts, importance).
+       * @default null
+       */
+      summary?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Error
+       * @default null
+       */
+      error?: string | null;
+    };
+    /**
+     * RaiRequest
+     * @description A report to run (REST).
+     */
+    RaiRequest: {
+      /**
+       * Model
+       * @description NAME, NAME:VERSION, NAME@ALIAS or a run's model (runs:/RUN_ID/PATH).
+       */
+      model: string;
+      /**
+       * Data
+       * @description Test table: NAME[:VERSION].
+       */
+      data: string;
+      /** Sensitive */
+      sensitive?: string[];
+      /**
+       * Target
+       * @description Default: the AutoML model's target.
+       * @default null
+       */
+      target?: string | null;
+      /**
+       * Task
+       * @default null
+       */
+      task?: ('classification' | 'regression') | null;
+      /**
+       * Positive Label
+       * @default null
+       */
+      positive_label?: string | null;
+      /**
+       * Compute
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Environment
+       * @default null
+       */
+      environment?: string | null;
     };
     /**
      * Recurrence
@@ -10918,6 +11418,333 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['MonitorHtml'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getAutoMLRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postAutoMLRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AutoMLRequest'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getAutoMLRun: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getAutoMLLeaderboard: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLTrialList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postRaiReports: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RaiRequest'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiReportInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getRaiReport: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiReportInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getRaiHtml: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiHtml'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

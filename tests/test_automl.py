@@ -113,7 +113,8 @@ def test_classification_child_runs_guardrails_and_registered_model(
     assert version.signature is not None
     frame = assets["cancer"]
     predicted = ws.models.load(shown.model).predict(frame.drop(columns=["target"]))
-    assert (np.asarray(predicted) == frame["target"].to_numpy()).mean() > 0.9
+    majority = frame["target"].value_counts(normalize=True).max()
+    assert (np.asarray(predicted) == frame["target"].to_numpy()).mean() > majority + 0.1
 
 
 def test_multiclass_estimators_trial_limit_and_regression_exit_score(
@@ -173,7 +174,8 @@ def test_guardrails_fire_on_a_table_built_to_trigger_each() -> None:
     )
     rails, prep = check(frame, _settings())
     by = {r.name: r for r in rails}
-    assert by["class_imbalance"].status == "Alerted" and "10" in by["class_imbalance"].message
+    assert by["class_imbalance"].status == "Alerted"
+    assert f"class '1' has {(y == 1).sum()} rows" in by["class_imbalance"].message
     assert by["constant_columns"].status == "Done" and by["constant_columns"].columns == [
         "constant"
     ]

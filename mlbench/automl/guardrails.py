@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlbench.automl.models import AutoMLSettings, Guardrail
+from mlbench.automl.models import AutoMLGuardrail, AutoMLSettings
 
 IMBALANCE_RATIO = 0.2  # smallest class / largest class below this: alerted
 LEAK_SCORE = 0.99  # one column alone scoring this on held-out rows: alerted
@@ -24,31 +24,34 @@ class Preparation:
     fill: dict[str, Any] = field(default_factory=dict)
 
 
-def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Preparation]:
+def check(frame: Any, settings: AutoMLSettings) -> tuple[list[AutoMLGuardrail], Preparation]:
     """The guardrails of a table (the target column included) and the preparation they chose."""
     import pandas as pd
 
     target = frame[settings.target]
     features = frame.drop(columns=[settings.target])
     prep = Preparation()
-    rails: list[Guardrail] = []
+    rails: list[AutoMLGuardrail] = []
     rows = len(frame)
 
     if rows < settings.cv_below_rows:
         how = f"{settings.cv_folds}-fold cross-validation ({rows} rows < {settings.cv_below_rows})"
     else:
         how = f"a {settings.holdout_ratio:.0%} holdout split ({rows} rows)"
-    rails.append(Guardrail(name="validation_split", status="Done", message=f"validated with {how}"))
+    rails.append(
+        AutoMLGuardrail(name="validation_split", status="Done", message=f"validated with {how}")
+    )
 
     if settings.task == "classification":
         counts = target.value_counts()
         ratio = float(counts.min() / counts.max()) if len(counts) else 1.0
         if ratio < IMBALANCE_RATIO:
             rails.append(
-                Guardrail(
+                AutoMLGuardrail(
                     name="class_imbalance",
                     status="Alerted",
-                    message=f"the smallest class {counts.idxmin()!r} has {int(counts.min())} rows, "
+                    message=f"the smallest class {str(counts.idxmin())!r} has "
+                    f"{int(counts.min())} rows, "
                     f"{ratio:.1%} of the largest ({int(counts.max())}); prefer a metric such as "
                     "roc_auc, f1 or log_loss to accuracy, or collect more rows of that class",
                     columns=[settings.target],
@@ -56,7 +59,7 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Prepar
             )
         else:
             rails.append(
-                Guardrail(
+                AutoMLGuardrail(
                     name="class_imbalance",
                     status="Passed",
                     message=f"smallest/largest class ratio {ratio:.2f}",
@@ -65,7 +68,7 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Prepar
 
     constant = [c for c in features.columns if features[c].nunique(dropna=False) <= 1]
     rails.append(
-        Guardrail(
+        AutoMLGuardrail(
             name="constant_columns",
             status="Done" if constant else "Passed",
             message=f"dropped {len(constant)} column(s) holding one value"
@@ -94,7 +97,7 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Prepar
     if high:
         parts.append(f"high-cardinality text: {', '.join(high)}")
     rails.append(
-        Guardrail(
+        AutoMLGuardrail(
             name="high_cardinality",
             status="Done" if dropped else "Passed",
             message=f"dropped {'; '.join(parts)}"
@@ -114,7 +117,7 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Prepar
         else:
             prep.fill[c] = col.mode(dropna=True).iloc[0] if col.notna().any() else ""
     rails.append(
-        Guardrail(
+        AutoMLGuardrail(
             name="missing_values",
             status="Done" if missing else "Passed",
             message=(
@@ -129,7 +132,7 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[Guardrail], Prepar
 
     leaks = _leaking(kept, target, settings)
     rails.append(
-        Guardrail(
+        AutoMLGuardrail(
             name="target_leakage",
             status="Alerted" if leaks else "Passed",
             message=f"{', '.join(leaks)} alone predict(s) {settings.target!r} almost perfectly "

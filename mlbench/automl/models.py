@@ -78,7 +78,7 @@ class AutoMLSettings(BaseModel):
         return self.metric
 
 
-class Guardrail(BaseModel):
+class AutoMLGuardrail(BaseModel):
     """One data check, reported as Azure ML's guardrails are: Passed, Done (mlbench changed the
     data to fix it) or Alerted (a problem mlbench cannot fix for you)."""
 
@@ -88,7 +88,7 @@ class Guardrail(BaseModel):
     columns: list[str] = Field(default_factory=list)
 
 
-class Trial(BaseModel):
+class AutoMLTrial(BaseModel):
     """One configuration FLAML tried (an MLflow child run of the AutoML run)."""
 
     number: int
@@ -110,7 +110,7 @@ class AutoMLRunInfo(BaseModel):
     run_id: str | None
     data: str | None = Field(None, description="The data version it trained on.")
     settings: AutoMLSettings
-    guardrails: list[Guardrail] = Field(default_factory=list)
+    guardrails: list[AutoMLGuardrail] = Field(default_factory=list)
     trials: int = 0
     best_estimator: str | None = None
     best_score: float | None = None
@@ -136,5 +136,5 @@ class AutoMLRunList(BaseModel):
     items: list[AutoMLRunInfo]
 
 
-class TrialList(BaseModel):
-    items: list[Trial]
+class AutoMLTrialList(BaseModel):
+    items: list[AutoMLTrial]

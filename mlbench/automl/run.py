@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from mlbench.automl.guardrails import check
-from mlbench.automl.models import AutoMLSettings, Trial, higher_is_better
+from mlbench.automl.models import AutoMLSettings, AutoMLTrial, higher_is_better
 
 log = logging.getLogger("mlbench.automl")
 
 TAG = "mlbench.automl"
+LOG_RESERVE_S = 10.0  # at most, kept from the search for logging the trials and the model
 REQUIREMENTS = ("mlbench", "flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "cloudpickle")
 
 
@@ -59,8 +60,19 @@ class _ExitScore(logging.Handler):
             state.time_budget = 0
 
 
-def search(frame: Any, settings: AutoMLSettings, workdir: Path) -> dict[str, Any]:
-    """Guardrails, the FLAML search, and the best model as a Pipeline (preparation + AutoML)."""
+def search(
+    frame: Any, settings: AutoMLSettings, workdir: Path, started: float | None = None
+) -> dict[str, Any]:
+    """Guardrails, the FLAML search, and the best model as a Pipeline (preparation + AutoML).
+
+    The budget is the whole run's, from ``started`` (``time.monotonic()``) to the best model
+    logged: the search gets what loading and the checks left of it, less a reserve for logging
+    the trials and the model (at least half of the budget, so a slow start still searches).
+    """
+    if settings.concurrency == 1:
+        # FLAML imports Ray whenever it is installed (tens of seconds on a busy machine) though
+        # sequential trials never use it; without it FLAML uses its own samplers
+        sys.modules.setdefault("ray", None)  # type: ignore[arg-type]
     from flaml import AutoML
     from sklearn.pipeline import Pipeline
 
@@ -75,11 +87,14 @@ def search(frame: Any, settings: AutoMLSettings, workdir: Path) -> dict[str, Any
     y = frame[settings.target]
     Xp = prepare.transform(X)
     cv = len(frame) < settings.cv_below_rows
+    spent = 0.0 if started is None else time.monotonic() - started
+    reserve = min(LOG_RESERVE_S, 0.05 * settings.budget_s)
+    search_budget = max(0.5 * settings.budget_s, settings.budget_s - spent - reserve)
     automl = AutoML()
     fit: dict[str, Any] = {
         "task": settings.task,
         "metric": settings.primary_metric,
-        "time_budget": settings.budget_s,
+        "time_budget": search_budget,
         "eval_method": "cv" if cv else "holdout",
         "log_file_name": str(workdir / "trials.jsonl"),
         "log_type": "all",
@@ -114,13 +129,13 @@ def search(frame: Any, settings: AutoMLSettings, workdir: Path) -> dict[str, Any
         handlers.append(stopper)
     for handler in handlers:
         flaml_log.addHandler(handler)
-    started = time.monotonic()
+    fit_started = time.monotonic()
     try:
         automl.fit(Xp, y, **fit)
     finally:
         for handler in handlers:
             flaml_log.removeHandler(handler)
-    search_time = time.monotonic() - started
+    search_time = time.monotonic() - fit_started
     trials = read_trials(workdir / "trials.jsonl", settings.primary_metric)
     model = Pipeline([("prepare", prepare), ("automl", automl)])
     return {
@@ -135,7 +150,7 @@ def search(frame: Any, settings: AutoMLSettings, workdir: Path) -> dict[str, Any
     }
 
 
-def read_trials(path: Path, metric: str) -> list[Trial]:
+def read_trials(path: Path, metric: str) -> list[AutoMLTrial]:
     trials = []
     if not path.exists():
         return trials
@@ -145,7 +160,7 @@ def read_trials(path: Path, metric: str) -> list[Trial]:
             continue  # FLAML's summary line (the best configuration) closes the log
         loss = float(record["validation_loss"])
         trials.append(
-            Trial(
+            AutoMLTrial(
                 number=len(trials),
                 estimator=record["learner"],
                 score=score_of(metric, loss) if math.isfinite(loss) else None,
@@ -266,6 +281,7 @@ def _requirements() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     import mlflow
 
     parser = argparse.ArgumentParser(prog="python -m mlbench.automl.run")
@@ -279,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, columns = frame.shape
     log.info("AutoML %s of %r: %d rows, %d columns", settings.task, settings.target, rows, columns)
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():  # the job's run
-        result = search(frame, settings, Path(tmp))
+        result = search(frame, settings, Path(tmp), started)
         log.info(
             "%d trials in %.1f s; best %s",
             len(result["trials"]),

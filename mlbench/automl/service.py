@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from mlbench.automl.models import AutoMLRunInfo, AutoMLSettings, Guardrail, Trial
+from mlbench.automl.models import AutoMLGuardrail, AutoMLRunInfo, AutoMLSettings, AutoMLTrial
 from mlbench.errors import InvalidInputError, NotFoundError
 from mlbench.jobs.spec import JobSpec, RegisterModel
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 TAG = "mlbench.automl"
 MAX_CLASSES = 1000
-# a float target with more distinct values than this (and not all whole numbers) is continuous
+# a numeric target with more distinct values than this is a quantity, not a set of classes
 CONTINUOUS_DISTINCT = 50
 COMMAND = (
     "python -m mlbench.automl.run --data ${{inputs.data}} --format %s --settings "
@@ -138,7 +138,7 @@ class AutoML:
         summary = self._artifact(info, "automl/summary.json")
         if summary is not None:
             best = summary.get("best") or {}
-            out.guardrails = [Guardrail.model_validate(g) for g in summary["guardrails"]]
+            out.guardrails = [AutoMLGuardrail.model_validate(g) for g in summary["guardrails"]]
             out.trials = int(summary.get("trials") or 0)
             out.best_estimator = best.get("estimator")
             out.best_score = best.get("score")
@@ -149,16 +149,18 @@ class AutoML:
             out.model = self._registered(spec.register_model.name, info.id)
         return out
 
-    def leaderboard(self, job_id: str) -> list[Trial]:
+    def leaderboard(self, job_id: str) -> list[AutoMLTrial]:
         """The trials, best first (by validation loss, which FLAML minimizes)."""
         info = self._job(job_id)
         rows = self._artifact(info, "automl/leaderboard.json") or []
-        return sorted((Trial.model_validate(r) for r in rows), key=lambda t: t.validation_loss)
+        return sorted(
+            (AutoMLTrial.model_validate(r) for r in rows), key=lambda t: t.validation_loss
+        )
 
-    def guardrails(self, job_id: str) -> list[Guardrail]:
+    def guardrails(self, job_id: str) -> list[AutoMLGuardrail]:
         info = self._job(job_id)
         rails = self._artifact(info, "automl/guardrails.json") or []
-        return [Guardrail.model_validate(g) for g in rails]
+        return [AutoMLGuardrail.model_validate(g) for g in rails]
 
     def _artifact(self, info: JobInfo, path: str) -> Any:
         if not info.mlflow_run_id:
@@ -218,12 +220,7 @@ def check_target(path: Path, fmt: str, settings: AutoMLSettings) -> None:
             raise InvalidInputError(
                 f"target {settings.target!r} holds one value: nothing to classify"
             )
-        whole = not pa.types.is_floating(kind) or bool(
-            pc.all(pc.equal(pc.floor(present), present)).as_py()
-        )
-        if (pa.types.is_floating(kind) and not whole and distinct > CONTINUOUS_DISTINCT) or (
-            distinct > MAX_CLASSES
-        ):
+        if (numeric and distinct > CONTINUOUS_DISTINCT) or distinct > MAX_CLASSES:
             raise InvalidInputError(
                 f"target {settings.target!r} has {distinct} distinct values: it looks "
                 "continuous, not a set of classes",

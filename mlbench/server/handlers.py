@@ -973,6 +973,7 @@ class DataLineageHandler(MlbenchHandler):
 def routes() -> list[tuple[str, type[Any]]]:
     """(path template relative to the API root, handler); more specific paths first."""
     from mlbench.server.events import EventStreamHandler
+    from mlbench.server.handlers_automl import routes as automl_routes
     from mlbench.server.handlers_monitors import routes as monitor_routes
 
     return [
@@ -1041,6 +1042,7 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/models/{model}", ModelHandler),
         ("/models/{model}/aliases/{alias}", ModelAliasHandler),
         ("/models/{model}/versions/{version}", ModelVersionHandler),
+        *automl_routes(),
         *monitor_routes(),
     ]
 
