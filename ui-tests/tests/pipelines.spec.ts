@@ -143,6 +143,23 @@ test('the graph of a run with a reused and a running step', async ({
     .locator('.mlbench-PipelineView-graph')
     .screenshot({ path: 'screenshots/pipeline-graph.png' });
 
+  // the graph follows the theme: dark boxes, light names
+  await page.theme.setDarkTheme();
+  const [fill, name] = await slow.evaluate(g => [
+    getComputedStyle(g.querySelector('rect')!).fill,
+    getComputedStyle(g.querySelector('.mlbench-PipelineNode-name')!).fill
+  ]);
+  const luminance = (rgb: string) => {
+    const [r, g, b] = rgb.match(/\d+/g)!.map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  expect(luminance(fill)).toBeLessThan(0.3);
+  expect(luminance(name)).toBeGreaterThan(0.6);
+  await view
+    .locator('.mlbench-PipelineView-graph')
+    .screenshot({ path: 'screenshots/pipeline-graph-dark.png' });
+  await page.theme.setLightTheme();
+
   // a step opens its job view
   await slow.click();
   const jobView = page.locator('.mlbench-JobView:visible');
