@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -97,15 +97,20 @@ def server(cmd: list[str], ping: str, log_file: Path) -> Iterator[float]:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_ready(ping, proc)
+            try:
+                wait_ready(ping, proc)
+            except RuntimeError:
+                log.error("%s", log_file.read_text(errors="replace")[-3000:])
+                raise
             yield time.monotonic() - started
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            with suppress(ProcessLookupError):  # the session may have ended with it
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 async def load(url: str, concurrency: int, count: int, headers: dict[str, str]) -> dict[str, Any]:
