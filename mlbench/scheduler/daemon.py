@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from mlbench._version import __version__
+from mlbench.daemons import write_info
 from mlbench.notify.notifier import Notifier
 from mlbench.schedules.clock import Clock, SystemClock
-from mlbench.schedules.process import idle_exit_s, scheduler_dir, write_info
+from mlbench.schedules.process import idle_exit_s, scheduler_dir
 from mlbench.schedules.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
