@@ -9,7 +9,8 @@
 #      device torch (or nvidia-smi) reports inside the job, and the system/gpu_0_* metrics the
 #      agent recorded for each run (two jobs must see two different GPUs);
 #   3. with Ray installed: a `gpus: 1` job on a Ray head started here (127.0.0.1), and what it saw.
-# Nothing is left running: the agents and the Ray head it started are stopped at the end.
+# Nothing is left running: its agents are stopped, and `ray stop` ends the Ray head it started
+# (run it on a machine where no other Ray runs: `ray stop` ends every Ray of this user).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -104,8 +105,8 @@ report "$A" "$B"
 
 if "$PY" -c "import ray" 2>/dev/null; then
   echo "== a gpus:1 job on a Ray head started here"
+  RAY_STARTED=1 # stopped at exit even if it fails half-started
   "$BIN/ray" start --head --node-ip-address=127.0.0.1 --include-dashboard=false >/dev/null
-  RAY_STARTED=1
   "$MLBENCH" compute create raygpu --type ray --address auto --max-concurrent-jobs 2
   C=$("$MLBENCH" job submit --command "python probe.py" --code "$WORK" --gpus 1 --compute raygpu)
   report "$C"
