@@ -19,6 +19,7 @@ from mlbench.errors import InvalidInputError
 from mlbench.notify.notifier import PUBLISH_WINDOW, Notifier
 from mlbench.schedules.clock import ManualClock
 from tests import test_server as server
+from tests.conftest import run_cli
 from tests.test_notify import canceled_job, deliveries
 from tests.test_server import API, Api, check_stream_message
 
@@ -133,3 +134,19 @@ async def test_a_job_event_reaches_an_open_jupyterlab(
         stream.close()
         ws.schedules.scheduler().stop()
         await api("DELETE", "/notifications/{ref}", ref="lab", expect=204)
+
+
+def test_cli_adds_and_tests_a_jupyterlab_rule(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    out = run_cli(home, "notify", "add", "lab", "--on", "job.failed", "--jupyterlab")
+    assert out.returncode == 0, out.stderr
+    try:
+        both = run_cli(home, "notify", "add", "x", "--on", "job.failed", "--jupyterlab",
+                       "--webhook", "http://127.0.0.1:9/")  # fmt: skip
+        assert both.returncode != 0
+        assert "exactly one of --jupyterlab, --webhook" in both.stderr
+        test = run_cli(home, "notify", "test", "lab")  # on the stream; no server shows it here
+        assert test.returncode == 0, test.stderr
+        assert "sent to the open JupyterLabs" in test.stdout
+    finally:
+        run_cli(home, "scheduler", "stop")

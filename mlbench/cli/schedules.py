@@ -490,15 +490,18 @@ def notify_list_command(ctx: CliContext, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def notify_test_command(ctx: CliContext, ref: str, as_json: bool) -> None:
-    """Send a test notification through rule REF now; exit 1 if it failed."""
+    """Send a test notification through rule REF now; exit 1 if it failed. A jupyterlab rule's
+    test is put on the event stream: delivered once a Jupyter server shows it (`notify log`)."""
     delivery = ctx.ws.notifications.test(ref)
     if as_json:
         print_json(delivery)
     elif delivery.status == "delivered":
         console.print("delivered")
+    elif delivery.status == "sending":
+        console.print("sent to the open JupyterLabs (see `mlbench notify log` for who showed it)")
     else:
         console.print(f"[red]not delivered:[/] {escape(delivery.last_error or '')}")
-    if delivery.status != "delivered":
+    if delivery.status not in ("delivered", "sending"):
         sys.exit(1)
 
 
