@@ -308,6 +308,11 @@ def test_gpu_load_is_recorded_as_the_jobs_system_metrics(
         util = ws.tracking.metric_values(run, "system/gpu_0_utilization_percentage")
         assert len(util) >= 2 and set(util) == {3.0}
         assert ws.tracking.metric_values(run, "system/gpu_0_memory_usage_megabytes") == []
+        # the compute view shows the agent's last sample of the target's GPUs
+        agent = ws.compute.status("gpu1").agent or {}
+        assert agent.get("gpus") == [
+            {"index": "1", "utilization_pct": 3.0, "memory_used_mb": None, "memory_total_mb": 81559}
+        ]
         # a job without GPUs gets no GPU metrics
         cpu = ws.jobs.submit(nb, compute="gpu1").wait(WAIT)
         summary = ws.tracking.run_summary(cpu.info.mlflow_run_id)

@@ -744,24 +744,23 @@ class Agent:
                 log.exception("sampling GPUs failed")
 
     def _sample_gpus(self) -> None:
-        """The load of the GPUs running jobs hold on this machine, as ``system/gpu_N_*`` metrics
-        of each job's run (MLflow's system-metric names; N is the GPU's number as the job sees
-        it through CUDA_VISIBLE_DEVICES)."""
+        """The load of this target's GPUs: published for the compute view, and recorded as
+        ``system/gpu_N_*`` metrics of the runs of the jobs holding them (MLflow's system-metric
+        names; N is the GPU's number as the job sees it through CUDA_VISIBLE_DEVICES)."""
         every = self.ws.settings.gpu_sample_interval_s
         now = time.monotonic()
         if not every or now - self._gpus_sampled_at < every or not self.capacity.gpu_ids:
             return
+        self._gpus_sampled_at = now
         mine = set(self.capacity.gpu_ids)  # a Ray job's GPUs are on another machine's bus
+        samples = {s.index: s for s in sample_gpus(mine)}
+        self._info["gpus"] = [s.model_dump() for s in samples.values()]
         with self._guard:
             held = [
                 (j.job_id, j.gpu_ids, j.relay.run_id)
                 for j in self._running.values()
                 if j.gpu_ids and j.relay is not None and set(j.gpu_ids) <= mine
             ]
-        if not held:
-            return
-        self._gpus_sampled_at = now
-        samples = {s.index: s for s in sample_gpus({g for _, ids, _ in held for g in ids})}
         stamp = int(time.time() * 1000)
         for job_id, ids, run_id in held:
             step = self._gpu_steps.get(job_id, 0)

@@ -18,8 +18,48 @@ function capacityText(c: IComputeStatus): string {
 }
 
 /**
+ * One GPU's load as the target's agent last sampled it (`agent.gpus`).
+ */
+export interface IGpuLoad {
+  index: string;
+  text: string;
+}
+
+/**
+ * `87% · 1.2/79.6 GiB` per GPU of the agent's last sample (none without one).
+ */
+export function gpuLoad(agent: IComputeStatus['agent']): IGpuLoad[] {
+  const gpus = (agent as { gpus?: unknown } | null | undefined)?.gpus;
+  if (!Array.isArray(gpus)) {
+    return [];
+  }
+  const gib = (mb: number) => (mb / 1024).toFixed(1);
+  return gpus.map(
+    (g: {
+      index: string;
+      utilization_pct?: number | null;
+      memory_used_mb?: number | null;
+      memory_total_mb?: number | null;
+    }) => {
+      const parts = [];
+      if (typeof g.utilization_pct === 'number') {
+        parts.push(`${Math.round(g.utilization_pct)}%`);
+      }
+      if (typeof g.memory_used_mb === 'number') {
+        parts.push(
+          typeof g.memory_total_mb === 'number'
+            ? `${gib(g.memory_used_mb)}/${gib(g.memory_total_mb)} GiB`
+            : `${gib(g.memory_used_mb)} GiB`
+        );
+      }
+      return { index: String(g.index), text: parts.join(' · ') || '?' };
+    }
+  );
+}
+
+/**
  * The Compute section: each target with its kind, status, capacity, running
- * and queued counts and the GPU ids in use.
+ * and queued counts, the GPU ids in use and their last sampled load.
  */
 export function ComputeSection(props: {
   items: IComputeStatus[];
@@ -84,6 +124,15 @@ export function ComputeSection(props: {
                 ? ` · ${trans.__('GPUs in use: %1', inUse.join(', '))}`
                 : ''}
             </div>
+            {gpuLoad(c.agent).map(g => (
+              <div
+                key={g.index}
+                className="mlbench-Compute-detail mlbench-Compute-gpu"
+                title={trans.__('Last sampled by the agent')}
+              >
+                {trans.__('GPU %1: %2', g.index, g.text)}
+              </div>
+            ))}
           </li>
         );
       })}
