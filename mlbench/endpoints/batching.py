@@ -156,7 +156,9 @@ class Batcher:
 
     ``predict(data, params)`` runs on one dedicated thread, so the loop keeps reading and
     parsing requests while the model works. Use :meth:`arriving` around reading and parsing a
-    request, then :meth:`predict`. ``on_call(size)`` is told each call's request count.
+    request, then :meth:`predict`. ``on_call(requests, calls)`` is told, for each batch, how
+    many requests it held and how many predict calls it took (more than one when a merged call
+    failed and its requests were predicted one by one).
     """
 
     def __init__(
@@ -165,7 +167,7 @@ class Batcher:
         *,
         max_batch_size: int = 64,
         max_wait_ms: float = 2.0,
-        on_call: Callable[[int], None] | None = None,
+        on_call: Callable[[int, int], None] | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
@@ -256,13 +258,13 @@ class Batcher:
                     continue
                 inputs = [(item.data, item.params) for item in batch]
                 try:
-                    outcomes, _calls = await loop.run_in_executor(
+                    outcomes, calls = await loop.run_in_executor(
                         self._executor, predict_together, self._predict, inputs
                     )
                 except Exception as exc:  # predict_together catches predict's own errors
-                    outcomes = [Outcome(error=exc)] * len(batch)
+                    outcomes, calls = [Outcome(error=exc)] * len(batch), 0
                 if self._on_call is not None:
-                    self._on_call(len(batch))
+                    self._on_call(len(batch), calls)
                 for item, outcome in zip(batch, outcomes, strict=True):
                     if item.future.done():
                         continue

@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 # Per-worker counters in shared memory, so /stats sums all workers whichever one answers:
 # requests predicted, predict calls made, requests that shared their call with others, the most
-# requests in one call, and requests being served right now.
+# requests in one batch, and requests being served right now.
 STAT_FIELDS = ("requests", "predict_calls", "merged_requests", "largest_batch", "in_flight")
 # A body this large is parsed on a thread, so that the event loop keeps serving the others.
 PARSE_INLINE_BYTES = 64 * 1024
@@ -323,12 +323,12 @@ class WorkerState:
     server: uvicorn.Server | None = None
     failed: bool = False
 
-    def count_call(self, size: int) -> None:
+    def count_call(self, size: int, calls: int) -> None:
         base = self.index * len(STAT_FIELDS)
         counters: Any = self.counters
         counters[base] += size
-        counters[base + 1] += 1
-        if size > 1:
+        counters[base + 1] += calls
+        if size > 1 and calls == 1:
             counters[base + 2] += size
         counters[base + 3] = max(counters[base + 3], size)
 
