@@ -185,3 +185,17 @@ def test_bad_input_fails_before_anything_is_queued(
     with pytest.raises(error, match=message):
         module_ws.rai.report(model, **fields)
     assert len(module_ws.jobs.list(limit=500)) == before
+
+
+def test_magics_show_the_numbers_and_the_page(module_ws: Any, report: dict[str, Any]) -> None:
+    from mlbench.magics.automl import rai_command
+    from mlbench.magics.parser import build_parser
+
+    parser = build_parser()
+    job = report["job"]
+    table = rai_command(module_ws, parser.parse_args(["rai", "show", job.id]))
+    metrics = {r["metric"]: r for r in table.rows}
+    assert metrics["accuracy"]["low"] < metrics["accuracy"]["value"] < metrics["accuracy"]["high"]
+    assert "group: demographic_parity_difference" in metrics
+    page = rai_command(module_ws, parser.parse_args(["rai", "show", job.id, "--html"]))
+    assert page.data == module_ws.rai.html(job.id)

@@ -83,7 +83,7 @@ def summary_table(info: Any) -> TableView:
         ["model", info.model or ""],
         *([f"guardrail {g.name}", f"{g.status}: {g.message}"] for g in info.guardrails),
     ]
-    return TableView(["", ""], rows, title=f"AutoML {info.job_id}", max_width=80)
+    return TableView(["field", "value"], rows, title=f"AutoML {info.job_id}", max_width=80)
 
 
 def leaderboard_table(trials: Any, metric: str) -> TableView:
