@@ -284,6 +284,30 @@ def test_bad_requests_are_clear_errors(module_ws: Any, served: dict[str, Any]) -
     assert ws.endpoints.show(EP).traffic == {"blue": 50, "green": 50}
 
 
+def test_the_magics(module_ws: Any, served: dict[str, Any], capsys: Any) -> None:
+    from mlbench.magics.core import MlbenchMagics
+    from mlbench.magics.parser import MlbenchUsageError
+
+    magics = MlbenchMagics(shell=None, workspace=str(module_ws.home))
+    try:
+        table = magics.mlbench(f"endpoint show {EP}")
+        assert [r["deployment"] for r in table.rows] == ["blue", "green"]
+        assert all(r["state"] == "ready" for r in table.rows)
+        magics.mlbench(f"endpoint traffic {EP} blue=60 green=40")
+        assert module_ws.endpoints.show(EP).traffic == {"blue": 60, "green": 40}
+        with pytest.raises(MlbenchUsageError, match="sum to 70, not 100"):
+            magics.mlbench(f"endpoint traffic {EP} blue=70")
+        body = json.dumps({"dataframe_records": ROWS.to_dict(orient="records")})
+        answer = magics.mlbench(f"endpoint invoke {EP} --key {served['key']} --data '{body}'")
+        assert answer == {"predictions": EXPECTED}
+        capsys.readouterr()
+        magics.mlbench(f"endpoint keys {EP}")
+        assert f"primary: {served['key'][:6]}" in capsys.readouterr().out
+        magics.mlbench(f"endpoint traffic {EP} blue=50 green=50")
+    finally:
+        magics.close()
+
+
 def test_the_cli(module_ws: Any, served: dict[str, Any]) -> None:
     home = module_ws.home
     shown = json.loads(run_cli(home, "endpoint", "show", EP, "--json").stdout)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
+IDLE_TICK_S = 1.0  # with no endpoint at all: a look a second is enough (most workspaces)
 HEALTH_EVERY_S = 2.0
 HEALTH_FAILURES = 3  # consecutive failed /health answers before a process is replaced
 STARTUP_TIMEOUT_S = 300.0
@@ -95,6 +96,7 @@ class EndpointSupervisor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_register = 0.0
+        self._busy = False
         self._client = httpx.Client(timeout=1.0)
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -146,7 +148,7 @@ class EndpointSupervisor:
                 self.tick()
             except Exception:
                 log.exception("supervising endpoints failed")
-            self._stop.wait(TICK_S)
+            self._stop.wait(TICK_S if self._busy else IDLE_TICK_S)
 
     def tick(self) -> None:
         with self.ws.db.session() as s:
@@ -160,6 +162,7 @@ class EndpointSupervisor:
                 )
             }
             s.expunge_all()
+        self._busy = bool(endpoints or rows or self.deployments or self.routers)
         for key, row in rows.items():
             state = self.deployments.setdefault(key, Supervised())
             if self.kind == "ray":
