@@ -334,7 +334,8 @@ export interface paths {
      *     - then, in increasing ``id`` order and never twice:
      *       ``{"type": "event", "id", "job_id", "kind", "data", "created_at"}`` where ``kind`` is
      *       ``status`` (``data.status``, ``data.reason``, ...) or ``progress`` (``data.cell_index``...),
-     *       or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id)
+     *       or another feed kind: ``sweep``, ``pipeline``, ``schedule`` (``job_id`` is that thing's id),
+     *       ``model`` (``job_id`` is ``models``; ``data.model``, ``data.action``, ``data.version``)
      *       and ``notification`` (a rule's toast for JupyterLab: ``data.title``, ``data.text``,
      *       ``data.event``, ``data.target`` = ``{kind, id}``, ``data.delivery``).
      *     - ``{"type": "overflow", "last_event_id": N}`` then close (code 4000) when the client fell too
@@ -1152,6 +1153,109 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/automl': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** AutoML runs, newest first */
+    get: operations['getAutoMLRuns'];
+    put?: never;
+    /** Submit an AutoML run on a table asset (a job; the best model is registered) */
+    post: operations['postAutoMLRuns'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automl/{job_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An AutoML run: settings, guardrails, best model */
+    get: operations['getAutoMLRun'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/automl/{job_id}/leaderboard': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An AutoML run's trials, best first */
+    get: operations['getAutoMLLeaderboard'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run a Responsible AI report of a model on a test table (a notebook job) */
+    post: operations['postRaiReports'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai/{job_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A report job and its numbers */
+    get: operations['getRaiReport'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/rai/{job_id}/html': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A completed report's static HTML page */
+    get: operations['getRaiHtml'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/drift': {
     parameters: {
       query?: never;
@@ -1273,33 +1377,68 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/automl': {
+  '/endpoints': {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** AutoML runs, newest first */
-    get: operations['getAutoMLRuns'];
+    /** Online endpoints */
+    get: operations['getEndpoints'];
     put?: never;
-    /** Submit an AutoML run on a table asset (a job; the best model is registered) */
-    post: operations['postAutoMLRuns'];
+    /** Create an endpoint; its keys are in this answer only */
+    post: operations['postEndpoints'];
     delete?: never;
     options?: never;
     head?: never;
     patch?: never;
     trace?: never;
   };
-  '/automl/{job_id}': {
+  '/endpoints/{endpoint_name}': {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** An AutoML run: settings, guardrails, best model */
-    get: operations['getAutoMLRun'];
+    /** An endpoint: deployments, traffic, masked keys and per-deployment metrics */
+    get: operations['getEndpoint'];
+    put?: never;
+    post?: never;
+    /** Delete an endpoint (its request log stays) */
+    delete: operations['deleteEndpoint'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/endpoints/{endpoint_name}/traffic': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Set traffic weights, mirror and request-log sampling rate */
+    put: operations['putEndpointTraffic'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/endpoints/{endpoint_name}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** What happened to an endpoint (deploys, rolls, restarts) */
+    get: operations['getEndpointEvents'];
     put?: never;
     post?: never;
     delete?: never;
@@ -1308,24 +1447,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/automl/{job_id}/leaderboard': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** An AutoML run's trials, best first */
-    get: operations['getAutoMLLeaderboard'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/rai': {
+  '/endpoints/{endpoint_name}/invoke': {
     parameters: {
       query?: never;
       header?: never;
@@ -1334,40 +1456,75 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Run a Responsible AI report of a model on a test table (a notebook job) */
-    post: operations['postRaiReports'];
+    /** Send a test request through the endpoint with one of its keys */
+    post: operations['postEndpointInvoke'];
     delete?: never;
     options?: never;
     head?: never;
     patch?: never;
     trace?: never;
   };
-  '/rai/{job_id}': {
+  '/endpoints/{endpoint_name}/keys/{key}/regenerate': {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** A report job and its numbers */
-    get: operations['getRaiReport'];
+    get?: never;
+    put?: never;
+    /** Regenerate the primary or secondary key (in this answer only) */
+    post: operations['postEndpointKey'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/endpoints/{endpoint_name}/deployments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Deploy a model version (again: roll it); answers before it is ready */
+    post: operations['postDeployments'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/endpoints/{endpoint_name}/deployments/{deployment}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One deployment */
+    get: operations['getDeployment'];
     put?: never;
     post?: never;
-    delete?: never;
+    /** Delete a deployment that takes no traffic */
+    delete: operations['deleteDeployment'];
     options?: never;
     head?: never;
     patch?: never;
     trace?: never;
   };
-  '/rai/{job_id}/html': {
+  '/endpoints/{endpoint_name}/deployments/{deployment}/logs': {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** A completed report's static HTML page */
-    get: operations['getRaiHtml'];
+    /** The output of a deployment's processes */
+    get: operations['getDeploymentLogs'];
     put?: never;
     post?: never;
     delete?: never;
@@ -2531,6 +2688,210 @@ export interface components {
        */
       items: components['schemas']['DeliveryInfo'][];
     };
+    /** DeployRequest */
+    DeployRequest: {
+      /**
+       * Name
+       * @description The deployment's name, unique in its endpoint (e.g. blue).
+       */
+      name: string;
+      /**
+       * Model
+       * @description NAME:VERSION or NAME@ALIAS (resolved to a version now).
+       */
+      model: string;
+      /**
+       * Environment
+       * @description An environment (NAME or NAME:VERSION) to serve in; default mlbench's.
+       * @default null
+       */
+      environment?: string | null;
+      /**
+       * Compute
+       * @description A local or Ray compute target.
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Instance Count
+       * @default 1
+       */
+      instance_count?: number;
+      /**
+       * Resources
+       * @description cpus / gpus per instance (Ray: num_cpus, num_gpus).
+       */
+      resources?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Max Batch Size
+       * @default 64
+       */
+      max_batch_size?: number;
+      /**
+       * Max Wait Ms
+       * @default 2
+       */
+      max_wait_ms?: number;
+      /**
+       * Traffic
+       * @description Give it this percent (the others scaled down).
+       * @default null
+       */
+      traffic?: number | null;
+    };
+    /** DeploymentInfo */
+    DeploymentInfo: {
+      /**
+       * Name
+       * @description The deployment's name, unique in its endpoint (e.g. blue).
+       */
+      name: string;
+      /**
+       * Model
+       * @description NAME:VERSION or NAME@ALIAS (resolved to a version now).
+       */
+      model: string;
+      /**
+       * Environment
+       * @description An environment (NAME or NAME:VERSION) to serve in; default mlbench's.
+       * @default null
+       */
+      environment?: string | null;
+      /**
+       * Compute
+       * @description A local or Ray compute target.
+       * @default local
+       */
+      compute?: string;
+      /**
+       * Instance Count
+       * @default 1
+       */
+      instance_count?: number;
+      /**
+       * Resources
+       * @description cpus / gpus per instance (Ray: num_cpus, num_gpus).
+       */
+      resources?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Max Batch Size
+       * @default 64
+       */
+      max_batch_size?: number;
+      /**
+       * Max Wait Ms
+       * @default 2
+       */
+      max_wait_ms?: number;
+      /** Model Name */
+      model_name: string;
+      /** Model Version */
+      model_version: number;
+      /**
+       * Generation
+       * @description Bumped by each roll (a new deploy of this name).
+       */
+      generation: number;
+      state: components['schemas']['DeploymentState'];
+      /**
+       * Status Reason
+       * @default
+       */
+      status_reason?: string;
+      /**
+       * Instances
+       * @description Processes (or Ray replicas) ready now.
+       * @default 0
+       */
+      instances?: number;
+      /**
+       * Restarts
+       * @default 0
+       */
+      restarts?: number;
+      /**
+       * Url
+       * @description A Ray Serve route (Ray targets).
+       * @default null
+       */
+      url?: string | null;
+      /** @default null */
+      metrics?: components['schemas']['DeploymentMetrics'] | null;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+    };
+    /** DeploymentLogs */
+    DeploymentLogs: {
+      /** Text */
+      text: string;
+    };
+    /**
+     * DeploymentMetrics
+     * @description What the router measured for one deployment since it started.
+     */
+    DeploymentMetrics: {
+      /**
+       * Requests
+       * @default 0
+       */
+      requests?: number;
+      /**
+       * Errors
+       * @description 5xx answers and requests that reached no process.
+       * @default 0
+       */
+      errors?: number;
+      /**
+       * Client Errors
+       * @description 4xx answers (bad input).
+       * @default 0
+       */
+      client_errors?: number;
+      /**
+       * Mirrored
+       * @description Mirrored copies sent to it (not in requests).
+       * @default 0
+       */
+      mirrored?: number;
+      /**
+       * P50 Ms
+       * @default null
+       */
+      p50_ms?: number | null;
+      /**
+       * P90 Ms
+       * @default null
+       */
+      p90_ms?: number | null;
+      /**
+       * P99 Ms
+       * @default null
+       */
+      p99_ms?: number | null;
+      /**
+       * Requests Per S
+       * @description Over the last 10 s.
+       * @default 0
+       */
+      requests_per_s?: number;
+    };
+    /**
+     * DeploymentState
+     * @enum {string}
+     */
+    DeploymentState: 'creating' | 'ready' | 'updating' | 'failed';
     /** DriftReport */
     DriftReport: {
       /** Reference */
@@ -2663,6 +3024,198 @@ export interface components {
        * @default 3
        */
       reduction_factor?: number;
+    };
+    /** EndpointCreate */
+    EndpointCreate: {
+      /** Name */
+      name: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Host
+       * @default 127.0.0.1
+       */
+      host?: string;
+      /**
+       * Port
+       * @description Default: a free port.
+       * @default null
+       */
+      port?: number | null;
+      /**
+       * Log Sample Rate
+       * @default 0
+       */
+      log_sample_rate?: number;
+    };
+    /**
+     * EndpointCreated
+     * @description The creation answer: the endpoint and, this once, its keys.
+     */
+    EndpointCreated: {
+      /** Name */
+      name: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Url
+       * @description POST scoring requests here (also /invocations).
+       */
+      url: string;
+      /** Host */
+      host: string;
+      /** Port */
+      port: number;
+      /**
+       * Auth Mode
+       * @default key
+       */
+      auth_mode?: string;
+      /**
+       * Keys
+       * @description primary / secondary, masked.
+       */
+      keys: {
+        [key: string]: components['schemas']['KeyInfo'];
+      };
+      /**
+       * Traffic
+       * @description deployment -> percent (sums to 100).
+       */
+      traffic: {
+        [key: string]: number;
+      };
+      /**
+       * Mirror
+       * @description deployment -> percent of requests copied to it.
+       */
+      mirror?: {
+        [key: string]: number;
+      };
+      /** Log Sample Rate */
+      log_sample_rate: number;
+      /** Deployments */
+      deployments?: components['schemas']['DeploymentInfo'][];
+      /**
+       * Router Ready
+       * @default false
+       */
+      router_ready?: boolean;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+      secrets: components['schemas']['EndpointKeys'];
+    };
+    /** EndpointEvent */
+    EndpointEvent: {
+      /**
+       * At
+       * Format: date-time
+       */
+      at: string;
+      /** Deployment */
+      deployment: string | null;
+      /** Kind */
+      kind: string;
+      /** Message */
+      message: string;
+    };
+    /** EndpointEventList */
+    EndpointEventList: {
+      /** Items */
+      items: components['schemas']['EndpointEvent'][];
+    };
+    /** EndpointInfo */
+    EndpointInfo: {
+      /** Name */
+      name: string;
+      /**
+       * Description
+       * @default
+       */
+      description?: string;
+      /**
+       * Url
+       * @description POST scoring requests here (also /invocations).
+       */
+      url: string;
+      /** Host */
+      host: string;
+      /** Port */
+      port: number;
+      /**
+       * Auth Mode
+       * @default key
+       */
+      auth_mode?: string;
+      /**
+       * Keys
+       * @description primary / secondary, masked.
+       */
+      keys: {
+        [key: string]: components['schemas']['KeyInfo'];
+      };
+      /**
+       * Traffic
+       * @description deployment -> percent (sums to 100).
+       */
+      traffic: {
+        [key: string]: number;
+      };
+      /**
+       * Mirror
+       * @description deployment -> percent of requests copied to it.
+       */
+      mirror?: {
+        [key: string]: number;
+      };
+      /** Log Sample Rate */
+      log_sample_rate: number;
+      /** Deployments */
+      deployments?: components['schemas']['DeploymentInfo'][];
+      /**
+       * Router Ready
+       * @default false
+       */
+      router_ready?: boolean;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Updated At
+       * Format: date-time
+       */
+      updated_at: string;
+    };
+    /**
+     * EndpointKeys
+     * @description Both keys in full: returned once, by create and by regenerate, never again.
+     */
+    EndpointKeys: {
+      /** Primary */
+      primary: string;
+      /** Secondary */
+      secondary: string;
+    };
+    /** EndpointList */
+    EndpointList: {
+      /** Items */
+      items: components['schemas']['EndpointInfo'][];
     };
     /**
      * EnvironmentInfo
@@ -3034,6 +3587,33 @@ export interface components {
        * @default null
        */
       mlflow_ui_url?: string | null;
+    };
+    /**
+     * InvokeRequest
+     * @description A test request sent through the endpoint's router, as a client would.
+     */
+    InvokeRequest: {
+      /**
+       * Key
+       * @description The endpoint's primary or secondary key.
+       */
+      key: string;
+      /**
+       * Body
+       * @description JSON in one of MLflow's formats (dataframe_split, ...).
+       */
+      body: unknown;
+      /**
+       * Deployment
+       * @description Target this deployment (even at 0 %).
+       * @default null
+       */
+      deployment?: string | null;
+    };
+    /** InvokeResponse */
+    InvokeResponse: {
+      /** Answer */
+      answer: unknown;
     };
     /**
      * Job
@@ -3598,6 +4178,19 @@ export interface components {
       options: {
         [key: string]: unknown;
       };
+    };
+    /**
+     * KeyInfo
+     * @description A key as shown after creation: its first characters only.
+     */
+    KeyInfo: {
+      /** Prefix */
+      prefix: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
     };
     /** LineageEdge */
     LineageEdge: {
@@ -4922,6 +5515,21 @@ export interface components {
       model?: string | null;
     };
     /**
+     * RegeneratedKey
+     * @description A regenerated key in full: shown this once; the other key keeps working.
+     */
+    RegeneratedKey: {
+      /**
+       * Key
+       * @description primary or secondary
+       */
+      key: string;
+      /** Value */
+      value: string;
+      /** Prefix */
+      prefix: string;
+    };
+    /**
      * RegisterModel
      * @description Register the MLflow model a job logged as a new model version when it completes.
      */
@@ -6241,6 +6849,30 @@ export interface components {
        * @description The N features most associated with label.
        */
       top: number;
+    };
+    /** TrafficUpdate */
+    TrafficUpdate: {
+      /**
+       * Traffic
+       * @description Weights summing to 100.
+       * @default null
+       */
+      traffic?: {
+        [key: string]: number;
+      } | null;
+      /**
+       * Mirror
+       * @description {deployment: percent}; {} stops.
+       * @default null
+       */
+      mirror?: {
+        [key: string]: number;
+      } | null;
+      /**
+       * Log Sample Rate
+       * @default null
+       */
+      log_sample_rate?: number | null;
     };
     /** TrialCounts */
     TrialCounts: {
@@ -11015,6 +11647,333 @@ export interface operations {
       };
     };
   };
+  getAutoMLRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunList'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postAutoMLRuns: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AutoMLRequest'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getAutoMLRun: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLRunInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getAutoMLLeaderboard: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AutoMLTrialList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postRaiReports: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RaiRequest'];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiReportInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getRaiReport: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiReportInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getRaiHtml: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RaiHtml'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
   postDrift: {
     parameters: {
       query?: never;
@@ -11449,7 +12408,7 @@ export interface operations {
       };
     };
   };
-  getAutoMLRuns: {
+  getEndpoints: {
     parameters: {
       query?: never;
       header?: never;
@@ -11464,7 +12423,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['AutoMLRunList'];
+          'application/json': components['schemas']['EndpointList'];
         };
       };
       /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
@@ -11478,7 +12437,7 @@ export interface operations {
       };
     };
   };
-  postAutoMLRuns: {
+  postEndpoints: {
     parameters: {
       query?: never;
       header?: never;
@@ -11487,7 +12446,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['AutoMLRequest'];
+        'application/json': components['schemas']['EndpointCreate'];
       };
     };
     responses: {
@@ -11497,7 +12456,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['AutoMLRunInfo'];
+          'application/json': components['schemas']['EndpointCreated'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
@@ -11518,8 +12477,8 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
-      /** @description No such job, compute target, experiment, run, datastore, data version or file */
-      404: {
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -11529,12 +12488,12 @@ export interface operations {
       };
     };
   };
-  getAutoMLRun: {
+  getEndpoint: {
     parameters: {
       query?: never;
       header?: never;
       path: {
-        job_id: string;
+        endpoint_name: string;
       };
       cookie?: never;
     };
@@ -11546,7 +12505,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['AutoMLRunInfo'];
+          'application/json': components['schemas']['EndpointInfo'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
@@ -11578,25 +12537,23 @@ export interface operations {
       };
     };
   };
-  getAutoMLLeaderboard: {
+  deleteEndpoint: {
     parameters: {
       query?: never;
       header?: never;
       path: {
-        job_id: string;
+        endpoint_name: string;
       };
       cookie?: never;
     };
     requestBody?: never;
     responses: {
-      /** @description OK */
-      200: {
+      /** @description Done; no content */
+      204: {
         headers: {
           [name: string]: unknown;
         };
-        content: {
-          'application/json': components['schemas']['AutoMLTrialList'];
-        };
+        content?: never;
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
       400: {
@@ -11627,26 +12584,301 @@ export interface operations {
       };
     };
   };
-  postRaiReports: {
+  putEndpointTraffic: {
     parameters: {
       query?: never;
       header?: never;
-      path?: never;
+      path: {
+        endpoint_name: string;
+      };
       cookie?: never;
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['RaiRequest'];
+        'application/json': components['schemas']['TrafficUpdate'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EndpointInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getEndpointEvents: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EndpointEventList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postEndpointInvoke: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['InvokeRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['InvokeResponse'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postEndpointKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_name: string;
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RegeneratedKey'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  postDeployments: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DeployRequest'];
       };
     };
     responses: {
       /** @description Created */
-      201: {
+      202: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['RaiReportInfo'];
+          'application/json': components['schemas']['DeploymentInfo'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getDeployment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_name: string;
+        deployment: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentInfo'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
@@ -11678,25 +12910,24 @@ export interface operations {
       };
     };
   };
-  getRaiReport: {
+  deleteDeployment: {
     parameters: {
       query?: never;
       header?: never;
       path: {
-        job_id: string;
+        endpoint_name: string;
+        deployment: string;
       };
       cookie?: never;
     };
     requestBody?: never;
     responses: {
-      /** @description OK */
-      200: {
+      /** @description Done; no content */
+      204: {
         headers: {
           [name: string]: unknown;
         };
-        content: {
-          'application/json': components['schemas']['RaiReportInfo'];
-        };
+        content?: never;
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
       400: {
@@ -11725,14 +12956,24 @@ export interface operations {
           'application/json': components['schemas']['ErrorResponse'];
         };
       };
+      /** @description Conflicts with the current state (e.g. cancelling a finished job) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
     };
   };
-  getRaiHtml: {
+  getDeploymentLogs: {
     parameters: {
       query?: never;
       header?: never;
       path: {
-        job_id: string;
+        endpoint_name: string;
+        deployment: string;
       };
       cookie?: never;
     };
@@ -11744,7 +12985,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['RaiHtml'];
+          'application/json': components['schemas']['DeploymentLogs'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

@@ -974,6 +974,7 @@ def routes() -> list[tuple[str, type[Any]]]:
     """(path template relative to the API root, handler); more specific paths first."""
     from mlbench.server.events import EventStreamHandler
     from mlbench.server.handlers_automl import routes as automl_routes
+    from mlbench.server.handlers_endpoints import routes as endpoint_routes
     from mlbench.server.handlers_monitors import routes as monitor_routes
 
     return [
@@ -1044,6 +1045,7 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/models/{model}/versions/{version}", ModelVersionHandler),
         *automl_routes(),
         *monitor_routes(),
+        *endpoint_routes(),
     ]
 
 
