@@ -98,7 +98,10 @@ def gw_ws(gateway_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     from mlbench import Workspace
 
     ws = Workspace(tmp_path_factory.mktemp("gw-ws"), agent_idle_timeout_s=60, cancel_grace_s=3)
-    ws.compute.create("gw", "gateway", url=gateway_url, token=TOKEN, gpu_ids=[0, 1])
+    # no kernels started ahead: these tests count the kernels a job leaves on the gateway
+    ws.compute.create(
+        "gw", "gateway", url=gateway_url, token=TOKEN, gpu_ids=[0, 1], prestart_kernels=0
+    )
     yield ws
     _stop_agents(ws)
     ws.close()
@@ -175,6 +178,37 @@ def test_a_kernel_the_gateway_lacks_is_refused_at_submission(gw_ws: Any, tmp_pat
     with pytest.raises(KernelNotFoundError, match="not offered by compute target 'gw'") as info:
         gw_ws.jobs.submit(nb, compute="gw", kernel_name="julia-1.10")
     assert "python3" in (info.value.hint or "")
+
+
+def test_kernels_started_ahead_serve_one_job_each_and_leave_with_the_agent(
+    gw_ws: Any, gateway_url: str, tmp_path: Path
+) -> None:
+    from mlbench.agent.process import AgentHandle
+
+    gw_ws.compute.create("gw-ahead", "gateway", url=gateway_url, token=TOKEN, prestart_kernels=1)
+    nb = make_notebook(tmp_path / "pid.ipynb", "import os\nprint('pid', os.getpid())")
+    try:
+        first = gw_ws.jobs.submit(nb, compute="gw-ahead").wait(WAIT)
+        assert first.info.status.value == "completed", first.info.status_reason
+        # one kernel is waiting for the next job as soon as the first took its own
+        wait_for(lambda: len(kernels_on(gateway_url)) == 1)
+        (waiting,) = kernels_on(gateway_url)
+        second = gw_ws.jobs.submit(nb, compute="gw-ahead").wait(WAIT)
+        assert second.info.status.value == "completed", second.info.status_reason
+        assert f"kernel {waiting['id']} started ahead" in second.logs()
+        pids = [j.logs().split("pid ")[1].split()[0] for j in (first, second)]
+        assert pids[0] != pids[1]  # a kernel serves one job, never two
+        # one the gateway culled is skipped, not handed to a job
+        wait_for(lambda: len(kernels_on(gateway_url)) == 1)
+        (culled,) = kernels_on(gateway_url)
+        requests.delete(f"{gateway_url}/api/kernels/{culled['id']}", headers=AUTH, timeout=10)
+        third = gw_ws.jobs.submit(nb, compute="gw-ahead").wait(WAIT)
+        assert third.info.status.value == "completed", third.info.status_reason
+        assert culled["id"] not in third.logs()
+    finally:
+        AgentHandle(gw_ws, "gw-ahead").stop(timeout=30)
+    assert kernels_on(gateway_url) == []  # the agent deleted what it started ahead
+    gw_ws.compute.delete("gw-ahead")
 
 
 def test_cancel_a_running_gateway_job(gw_ws: Any, gateway_url: str, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,7 @@ class GatewayExecutor(Executor):
         self.gateway_config = config
         self.conn = GatewayConnection.from_config(config)
         self._languages: dict[str, str] = {}
+        self._ahead = KernelsAhead(self.conn, config.prestart_kernels)
 
     def start(self, kernel_names: set[str]) -> None:
         try:
@@ -150,6 +152,8 @@ class GatewayExecutor(Executor):
         for name, spec in specs.items():
             language = ((spec or {}).get("spec") or {}).get("language") or ""
             self._languages[name] = str(language).lower()
+        for name in kernel_names & set(specs):  # the queued jobs' kernels
+            self._ahead.fill(name)
 
     def run(self, job: JobRun) -> Outcome:
         info = job.info
@@ -162,10 +166,13 @@ class GatewayExecutor(Executor):
             with open(metrics, "a", encoding="utf-8") as f:
                 f.write(str(text))
 
-        try:
-            kernel_id = self.conn.start_kernel(info.kernel_name)
-        except GatewayError as exc:
-            return _gateway_failure(str(exc))
+        kernel_id = self._ahead.take(info.kernel_name)
+        ahead = kernel_id is not None
+        if kernel_id is None:
+            try:
+                kernel_id = self.conn.start_kernel(info.kernel_name)
+            except GatewayError as exc:
+                return _gateway_failure(str(exc))
         try:
             link = KernelLink(
                 self.conn, kernel_id, {METRICS_MIME: relay_metrics, FILES_MIME: outputs}
@@ -176,7 +183,8 @@ class GatewayExecutor(Executor):
         language = self._languages.get(info.kernel_name, "python")
         kernel = GatewayKernel(link, info.kernel_name, language)
         job.attach(kernel)
-        job.log_file.write(f"[mlbench] kernel {kernel_id} started on the gateway {self.conn.url}\n")
+        how = "started ahead" if ahead else "started"
+        job.log_file.write(f"[mlbench] kernel {kernel_id} {how} on the gateway {self.conn.url}\n")
         try:
             if job.stop.requested:
                 raise JobStopped
@@ -211,13 +219,83 @@ class GatewayExecutor(Executor):
             kernel.kill()
 
     def _delete(self, kernel_id: str) -> None:
-        try:
-            self.conn.delete(kernel_id)
-        except GatewayError as exc:
-            log.warning("deleting gateway kernel %s failed: %s", kernel_id, exc)
+        _delete(self.conn, kernel_id)
 
     def close(self) -> None:
+        self._ahead.close()  # no kernel left behind on the gateway
         self.conn.close()
+
+
+class KernelsAhead:
+    """Kernels started on the gateway before a job asks, ``count`` per kernel name.
+
+    A job takes one (a kernel still serves exactly one job) and another is started behind it, on
+    a thread of its own. One the gateway culled meanwhile is skipped. ``close`` deletes the rest.
+    """
+
+    def __init__(self, conn: GatewayConnection, count: int) -> None:
+        self._conn = conn
+        self._count = count
+        self._ready: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-ahead")
+
+    def fill(self, name: str) -> None:
+        if self._count and not self._closed:
+            self._starter.submit(self._fill, name)
+
+    def _fill(self, name: str) -> None:
+        while True:
+            with self._lock:
+                if self._closed or len(self._ready.get(name, [])) >= self._count:
+                    return
+            try:
+                kernel_id = self._conn.start_kernel(name)
+            except Exception as exc:  # the job that needs one starts its own and says why
+                log.warning(
+                    "starting a %s kernel ahead on %s failed: %s", name, self._conn.url, exc
+                )
+                return
+            with self._lock:
+                if not self._closed:
+                    self._ready.setdefault(name, []).append(kernel_id)
+                    continue
+            _delete(self._conn, kernel_id)  # closed while it started
+            return
+
+    def take(self, name: str) -> str | None:
+        """A started kernel of ``name`` still on the gateway, or None."""
+        found = None
+        while found is None:
+            with self._lock:
+                ready = self._ready.get(name, [])
+                if not ready:
+                    break
+                kernel_id = ready.pop(0)
+            try:
+                if self._conn.kernel_state(kernel_id) is not None:
+                    found = kernel_id
+            except Exception as exc:
+                log.warning("gateway kernel %s cannot be checked: %s", kernel_id, exc)
+        self.fill(name)
+        return found
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            left = [k for ids in self._ready.values() for k in ids]
+            self._ready.clear()
+        self._starter.shutdown(wait=True)
+        for kernel_id in left:
+            _delete(self._conn, kernel_id)
+
+
+def _delete(conn: GatewayConnection, kernel_id: str) -> None:
+    try:
+        conn.delete(kernel_id)
+    except Exception as exc:  # gone already, or the gateway is down: nothing more to do
+        log.warning("deleting gateway kernel %s failed: %s", kernel_id, exc)
 
 
 def _gateway_failure(message: str) -> Outcome:

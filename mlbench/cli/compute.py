@@ -102,6 +102,11 @@ def _config_options(f: Any) -> Any:
                 type=FiniteFloat(0, MAX_SECONDS, low_open=True),
                 help="ray/gateway: seconds to wait for the cluster or gateway.",
             ),
+            click.option(
+                "--prestart-kernels",
+                type=click.IntRange(0, 16),
+                help="gateway: kernels kept started ahead per kernel name (default 1).",
+            ),
             click.option("--description", help="What the target is for."),
         ]
     ):

@@ -43,6 +43,13 @@ class GatewayComputeConfig(ComputeConfig):
         le=MAX_SECONDS,
         description="How long a kernel may take to start on the gateway.",
     )
+    prestart_kernels: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Kernels the agent keeps started ahead on the gateway per kernel name its "
+        "jobs use (each still serves one job; deleted when the agent stops; 0: none).",
+    )
     kernels: list[str] = Field(
         default_factory=list, description="Kernelspecs the gateway offered when last checked."
     )
