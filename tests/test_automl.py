@@ -227,3 +227,23 @@ def test_regression_on_a_text_target_is_refused(module_ws: Any, tmp_path: Path) 
     with pytest.raises(InvalidInputError, match="regression needs numbers") as err:
         module_ws.automl.run("kinds", target="kind", task="regression")
     assert "classification" in str(err.value)
+
+
+def test_magics_show_leaderboard_and_list(module_ws: Any, runs: dict[str, Any]) -> None:
+    from mlbench.magics.automl import automl_command
+    from mlbench.magics.parser import build_parser
+
+    parser = build_parser()
+    job = runs["wine"]
+    shown = automl_command(module_ws, parser.parse_args(["automl", "show", job.id]))
+    values = {row["field"]: row["value"] for row in shown.rows}
+    assert shown.title == f"AutoML {job.id}" and values["model"] == "wine-automl:1"
+    text = shown._repr_html_()
+    assert "guardrail class_imbalance" in text and "wine-automl:1" in text
+    board = automl_command(
+        module_ws, parser.parse_args(["automl", "leaderboard", job.id, "--top", "2"])
+    )
+    assert len(board.rows) == 2 and board.rows[0]["estimator"] in ("lgbm", "rf")
+    assert "log_loss" in board.columns
+    listed = automl_command(module_ws, parser.parse_args(["automl", "list"]))
+    assert {r["job"] for r in listed.rows} >= {r.id for r in runs.values()}
