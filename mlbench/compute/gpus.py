@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class GpuInfo(BaseModel):
@@ -30,21 +32,25 @@ class GpuSample(BaseModel):
 
 def detect_gpus() -> list[GpuInfo]:
     """The machine's GPUs (the local target keeps those ``CUDA_VISIBLE_DEVICES`` allows)."""
-    gpus = _detect_nvml()
+    gpus = _with_nvml(_nvml_infos)
     if gpus is None:
-        gpus = _detect_nvidia_smi()
+        out = _nvidia_smi("index,name,uuid,memory.total")
+        gpus = None if out is None else parse_nvidia_smi(out)
     return gpus or []
 
 
 def sample_gpus(indices: Collection[str] | None = None) -> list[GpuSample]:
     """Utilization and memory in use of the GPUs ``indices`` (machine indices; all if None)."""
-    samples = _sample_nvml()
+    samples = _with_nvml(_nvml_samples)
     if samples is None:
-        samples = _sample_nvidia_smi()
+        out = _nvidia_smi("index,utilization.gpu,memory.used,memory.total")
+        samples = None if out is None else parse_nvidia_smi_samples(out)
     return [s for s in samples or [] if indices is None or s.index in indices]
 
 
-def _sample_nvml() -> list[GpuSample] | None:
+def _with_nvml(read: Callable[[Any], list[T]]) -> list[T] | None:
+    """``read(pynvml)`` in an NVML session; None when NVML cannot answer (no package, no
+    driver: a normal state on CPU machines; a GPU fallen off the bus)."""
     try:
         import pynvml  # type: ignore[import-not-found]
     except ImportError:
@@ -55,44 +61,65 @@ def _sample_nvml() -> list[GpuSample] | None:
         log.debug("NVML unavailable: %s", exc)
         return None
     try:
-        found = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
-            found.append(
-                GpuSample(
-                    index=str(i),
-                    utilization_pct=float(util.gpu),
-                    memory_used_mb=int(mem.used // (1024 * 1024)),
-                    memory_total_mb=int(mem.total // (1024 * 1024)),
-                )
-            )
-        return found
-    except Exception as exc:  # a GPU fallen off the bus: no sample this time
-        log.warning("sampling GPUs through NVML failed: %s", exc)
+        return read(pynvml)
+    except Exception as exc:
+        log.warning("reading GPUs through NVML failed: %s", exc)
         return None
     finally:
         pynvml.nvmlShutdown()
 
 
-def _sample_nvidia_smi() -> list[GpuSample] | None:
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _nvml_infos(nvml: Any) -> list[GpuInfo]:
+    found = []
+    for i in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(i)
+        found.append(
+            GpuInfo(
+                index=str(i),
+                name=_text(nvml.nvmlDeviceGetName(handle)),
+                uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
+                memory_mb=int(nvml.nvmlDeviceGetMemoryInfo(handle).total // (1024 * 1024)),
+            )
+        )
+    return found
+
+
+def _nvml_samples(nvml: Any) -> list[GpuSample]:
+    found = []
+    for i in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(i)
+        mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+        found.append(
+            GpuSample(
+                index=str(i),
+                utilization_pct=float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu),
+                memory_used_mb=int(mem.used // (1024 * 1024)),
+                memory_total_mb=int(mem.total // (1024 * 1024)),
+            )
+        )
+    return found
+
+
+def _nvidia_smi(fields: str) -> str | None:
+    """``nvidia-smi --query-gpu=FIELDS`` as CSV without header or units; None without one."""
     exe = shutil.which("nvidia-smi")
     if not exe:
         return None
-    query = "--query-gpu=index,utilization.gpu,memory.used,memory.total"
     try:
-        out = subprocess.run(
-            [exe, query, "--format=csv,noheader,nounits"],
+        return subprocess.run(
+            [exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("nvidia-smi failed, no GPU sample: %s", exc)
+        log.warning("nvidia-smi failed, assuming no GPUs: %s", exc)
         return None
-    return parse_nvidia_smi_samples(out)
 
 
 def parse_nvidia_smi_samples(out: str) -> list[GpuSample]:
@@ -119,54 +146,6 @@ def parse_nvidia_smi_samples(out: str) -> list[GpuSample]:
             )
         )
     return found
-
-
-def _detect_nvml() -> list[GpuInfo] | None:
-    try:
-        import pynvml  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-    except Exception as exc:  # no driver: a normal state on CPU machines
-        log.debug("NVML unavailable: %s", exc)
-        return None
-    try:
-        found = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            name = pynvml.nvmlDeviceGetName(handle)
-            uuid = pynvml.nvmlDeviceGetUUID(handle)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(handle).total // (1024 * 1024)
-            found.append(
-                GpuInfo(
-                    index=str(i),
-                    name=name.decode() if isinstance(name, bytes) else name,
-                    uuid=uuid.decode() if isinstance(uuid, bytes) else uuid,
-                    memory_mb=int(mem),
-                )
-            )
-        return found
-    finally:
-        pynvml.nvmlShutdown()
-
-
-def _detect_nvidia_smi() -> list[GpuInfo] | None:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return None
-    try:
-        out = subprocess.run(
-            [exe, "--query-gpu=index,name,uuid,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("nvidia-smi failed, assuming no GPUs: %s", exc)
-        return None
-    return parse_nvidia_smi(out)
 
 
 def parse_nvidia_smi(out: str) -> list[GpuInfo]:
