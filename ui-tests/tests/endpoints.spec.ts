@@ -1,6 +1,6 @@
 /**
- * Endpoints in JupyterLab: a notebook job trains and logs a scikit-learn
- * model, which is registered and deployed behind an endpoint over REST (as
+ * Endpoints in JupyterLab: a command job trains a scikit-learn model and
+ * registers it on completion; it is deployed behind an endpoint over REST (as
  * the CLI would). The endpoint appears in the Endpoints section and opens as
  * a view: masked keys (never the key itself), the deployment ready with its
  * traffic; the test request form answers with predictions (and names a wrong
@@ -11,33 +11,15 @@ import { expect, test } from '@jupyterlab/galata';
 
 import { API, openSidebar, submitOverRest } from './helpers';
 
-const TRAIN = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: {
-    kernelspec: {
-      name: 'python3',
-      display_name: 'Python 3 (ipykernel)',
-      language: 'python'
-    }
-  },
-  cells: [
-    {
-      cell_type: 'code',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source:
-        'import mlflow, pandas as pd\n' +
-        'from sklearn.linear_model import LogisticRegression\n' +
-        'X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})\n' +
-        'y = [0, 0, 1, 1]\n' +
-        'model = LogisticRegression().fit(X, y)\n' +
-        'mlflow.sklearn.log_model(model, name="model", input_example=X.head(2))'
-    }
-  ]
-});
-const ENDPOINT = 'ui-endpoint';
+const FIT = `import mlflow
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+y = [0, 0, 1, 1]
+with mlflow.start_run():
+    mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", input_example=X.head(2))
+`;
 const ROWS = { dataframe_records: [{ a: 0.0, b: 1.0 }, { a: 3.0, b: 0.0 }] };
 
 test('an endpoint: deployments, masked keys, a test request, traffic', async ({
@@ -45,9 +27,13 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   tmpPath
 }) => {
   test.setTimeout(400000);
-  await page.contents.uploadContent(TRAIN, 'text', `${tmpPath}/train-ep.ipynb`);
+  const ENDPOINT = `ui-endpoint-${Date.now()}`;
+  const model = `ui-ep-model-${Date.now()}`;
+  await page.contents.uploadContent(FIT, 'text', `${tmpPath}/fit.py`);
   const job = await submitOverRest(page, {
-    notebook_path: `${tmpPath}/train-ep.ipynb`
+    command: 'python fit.py',
+    code: tmpPath,
+    register_model: { name: model }
   });
   await expect
     .poll(
@@ -57,10 +43,6 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
       { timeout: 180000 }
     )
     .toBe('completed');
-  const registered = await page.request.post(`${API}/models`, {
-    data: { name: 'ui-model', job_id: job.id }
-  });
-  expect(registered.status(), await registered.text()).toBe(201);
   const created = await page.request.post(`${API}/endpoints`, {
     data: { name: ENDPOINT }
   });
@@ -68,16 +50,17 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   const key: string = (await created.json()).secrets.primary;
   const deployed = await page.request.post(
     `${API}/endpoints/${ENDPOINT}/deployments`,
-    { data: { name: 'blue', model: 'ui-model:1' } }
+    { data: { name: 'blue', model: `${model}:1` } }
   );
   expect(deployed.status(), await deployed.text()).toBe(202);
 
   await openSidebar(page);
-  await page
-    .locator(
-      '.mlbench-Section[data-section="endpoints"] .mlbench-Section-toggle'
-    )
-    .click();
+  const toggle = page
+    .locator('section[data-section="endpoints"]')
+    .getByRole('button', { name: 'Endpoints', exact: true });
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') {
+    await toggle.click();
+  }
   const row = page.locator(`.mlbench-EndpointRow[data-endpoint="${ENDPOINT}"]`);
   await expect(row).toBeVisible({ timeout: 30000 });
   await expect(row).toContainText('blue 100%');
@@ -86,7 +69,7 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   const view = page.locator(`#mlbench-endpoint-${ENDPOINT}`);
   await expect(view).toBeVisible();
   const blue = view.locator('tr[data-deployment="blue"]');
-  await expect(blue).toContainText('ui-model:1');
+  await expect(blue).toContainText(`${model}:1`);
   await expect(blue.locator('.mlbench-EndpointView-state')).toHaveText(
     'ready',
     { timeout: 180000 }
