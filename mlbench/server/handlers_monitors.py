@@ -43,10 +43,10 @@ def _run_report(ws: Any, ref: str, run_id: str) -> DriftReport:
 
 class DriftHandler(MlbenchHandler):
     @tornado.web.authenticated
-    @authorized(READ)
+    @authorized(WRITE)  # every POST is a write (it computes; it stores nothing)
     @endpoint(
         summary="Compare a target with a reference now (data versions or table files)",
-        tag="monitors", action=READ, body=DriftRequest, response=DriftReport, errors=(404,),
+        tag="monitors", action=WRITE, body=DriftRequest, response=DriftReport, errors=(404,),
     )  # fmt: skip
     async def post(self) -> None:
         req = self.body(DriftRequest)
