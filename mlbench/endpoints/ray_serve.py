@@ -176,6 +176,11 @@ def undeploy(address: str, app_name: str) -> None:
     serve.delete(app_name)
 
 
+def _text(state: Any) -> str:
+    """A Serve status as text (an enum in some places, already its value in others)."""
+    return str(getattr(state, "value", state))
+
+
 def status(address: str, app_name: str) -> dict[str, Any]:
     """The application's Serve status and its replicas' states, e.g. ``{"status": "RUNNING",
     "message": "", "deployments": {"model": {"status": "HEALTHY", "replicas": {"RUNNING": 2}}}}``.
@@ -185,14 +190,14 @@ def status(address: str, app_name: str) -> dict[str, Any]:
     if application is None:
         raise NotFoundError(f"no Ray Serve application named {app_name!r} at {address}")
     return {
-        "status": str(application.status.value),
+        "status": _text(application.status),
         "message": application.message,
         "deployments": {
             name: {
-                "status": str(deployment.status.value),
+                "status": _text(deployment.status),
                 "message": deployment.message,
                 "replicas": {
-                    str(state.value): count for state, count in deployment.replica_states.items()
+                    _text(state): count for state, count in deployment.replica_states.items()
                 },
             }
             for name, deployment in application.deployments.items()
