@@ -95,7 +95,15 @@ def server(cmd: list[str], ping: str, log_file: Path) -> Iterator[float]:
     """Start ``cmd`` in a session of its own; yields seconds to ready; SIGTERM to it at the end."""
     with log_file.open("wb") as out:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # mlflow models serve runs `uvicorn` from PATH: this interpreter's bin comes first
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PATH": path},
+        )
         try:
             try:
                 wait_ready(ping, proc)
