@@ -287,3 +287,23 @@ def test_batch_scoring_refuses_bad_input_before_running(
     job = ws.models.score("scorer", "data:other-rows", "data:out").wait(WAIT)
     assert job.info.status.value == "failed"
     assert "has no column(s) sepal_length" in job.logs()
+    # a model fitted on a numpy array names no columns: the job says to name them
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    table = pd.read_csv(IRIS)
+    X = table.iloc[:, :4].to_numpy()
+    mlflow.sklearn.save_model(
+        LogisticRegression(max_iter=500).fit(X, table.iloc[:, 4]),
+        str(tmp_path / "np"),
+        input_example=X[:2],
+    )
+    ws.models.register("numpy-model", folder=tmp_path / "np")
+    ws.data.create("iris-full", IRIS)
+    job = ws.models.score("numpy-model", "data:iris-full", "data:out").wait(WAIT)
+    assert job.info.status.value == "failed"
+    assert "takes 4 unnamed input columns" in job.logs() and "--features" in job.logs()
+    features = list(table.columns[:4])
+    job = ws.models.score("numpy-model", "data:iris-full", "data:out", features=features)
+    assert job.wait(WAIT).info.status.value == "completed", job.logs()
+    assert list(ws.data.get("out").to_pandas().columns) == [*table.columns, "prediction"]

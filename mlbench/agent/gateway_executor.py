@@ -276,8 +276,9 @@ class KernelsAhead:
             try:
                 if self._conn.kernel_state(kernel_id) is not None:
                     found = kernel_id
-            except Exception as exc:
+            except Exception as exc:  # not handed to a job: deleted, if the gateway lets us
                 log.warning("gateway kernel %s cannot be checked: %s", kernel_id, exc)
+                _delete(self._conn, kernel_id)
         self.fill(name)
         return found
 

@@ -498,7 +498,6 @@ class Endpoints:
 
     # -- helpers -------------------------------------------------------------------------------
     def _model_folder(self, name: str, version: int) -> Any:
-        from mlbench.tracking.model_files import download_model
         from mlbench.tracking.registry import Registry, RegistryError
 
         dest = self._ws.home / "endpoints" / ".models" / name / str(version)
@@ -508,7 +507,7 @@ class Endpoints:
         if dest.exists():
             shutil.rmtree(dest)
         try:
-            path = download_model(Registry(self._ws.tracking), name, version, dest)
+            path = Registry(self._ws.tracking).download(name, str(version), dest)
         except RegistryError as exc:
             raise InvalidInputError(str(exc)) from None
         done.write_text(str(path))

@@ -35,6 +35,15 @@ def _dataset(path: Path) -> Any:
     )
 
 
+def _tensor_width(schema: Any) -> int | None:
+    """The column count of a single 2-D tensor input (shape (-1, k)), else None."""
+    inputs = schema.inputs
+    if len(inputs) != 1 or not hasattr(inputs[0], "shape"):
+        return None
+    shape = inputs[0].shape
+    return int(shape[1]) if len(shape) == 2 and shape[1] > 0 else None
+
+
 def _predictions(model: Any, frame: Any, column: str) -> Any:
     """The model's output for ``frame`` as columns: ``column``, or ``column_<name>`` each when
     the model has several outputs."""
@@ -79,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     schema = model.metadata.get_input_schema()
     if not features and schema is not None and schema.has_input_names():
         features = schema.input_names()
+    if not features and schema is not None and not schema.has_input_names():
+        width = _tensor_width(schema)
+        if width is not None and width != len(data.schema.names):
+            raise SystemExit(
+                f"score: the model takes {width} unnamed input columns (a tensor signature) and "
+                f"the table has {len(data.schema.names)} ({', '.join(data.schema.names)}): name "
+                "the model's columns with --features a,b,..."
+            )
     missing = [c for c in features if c not in data.schema.names]
     if missing:
         raise SystemExit(

@@ -207,12 +207,8 @@ class Models:
 
     def download(self, ref: str, dest: Path) -> Path:
         """The version's files copied into ``dest``; returns the folder holding ``MLmodel``."""
-        from mlbench.tracking.model_files import download_model
-
         info = self.info(ref)
-        return self._wrap(
-            lambda: download_model(self._registry, info.name, info.version, dest), ref
-        )
+        return self._wrap(lambda: self._registry.download(info.name, str(info.version), dest), ref)
 
     def score(self, ref: str, data: str, output: str, **options: Any) -> Any:
         """Score table ``data`` with model ``ref`` in a job: a new version of table ``output``

@@ -170,6 +170,17 @@ class Registry:
             return None
         return {k: json.loads(v) if v else None for k, v in sig.to_dict().items() if k != "params"}
 
+    def download(self, name: str, version: str, dest: Path) -> Path:
+        """The version's files copied into ``dest`` (created); returns the MLmodel folder (what
+        a scoring process or a batch scoring job loads, without the registry)."""
+        from mlflow.artifacts import download_artifacts
+
+        dest.mkdir(parents=True, exist_ok=True)
+        with _errors(f"downloading {name}:{version}"), self._store():
+            return Path(
+                download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(dest))
+            )
+
     def load(self, name: str, version: str) -> Any:
         """The version as an MLflow pyfunc model (``.predict(data)``)."""
         import mlflow.pyfunc
