@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from mlbench._ids import utcnow
 from mlbench.jobs.models import FINAL_STATUSES, ON_AGENT, JobError, JobInfo, JobStatus
@@ -342,10 +343,26 @@ class Lifecycle:
             ).rowcount
         return bool(done)
 
-    def event(self, owner_id: str, kind: str, data: dict[str, Any]) -> None:
-        """An event of something that is not a job itself (a sweep), on the same feed."""
+    def event(
+        self,
+        owner_id: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        session: Session | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """An event of something that is not a job itself (a sweep), on the same feed; returns
+        its id. ``session``: written in the caller's transaction (with what the event says)."""
+        row = JobEventRow(job_id=owner_id, kind=kind, data=data, created_at=at or utcnow())
+        if session is not None:
+            session.add(row)
+            session.flush()
+            return int(row.id)
         with self._ws.db.write() as s:
-            s.add(JobEventRow(job_id=owner_id, kind=kind, data=data, created_at=utcnow()))
+            s.add(row)
+            s.flush()
+            return int(row.id)
 
     # -- users ---------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> bool:

@@ -396,10 +396,10 @@ class Notifier:
                 ]  # fmt: skip
                 return
             target = d.payload.get("target") or {"kind": "test", "id": d.rule_id}
-            event = JobEventRow(
-                job_id=str(target["id"])[:32],
-                kind="notification",
-                data={
+            event_id = self.ws.jobs.lifecycle.event(
+                str(target["id"])[:32],
+                "notification",
+                {
                     "delivery": d.id,
                     "rule": rule,
                     "event": d.event,
@@ -407,11 +407,10 @@ class Notifier:
                     "text": d.payload.get("text", ""),
                     "target": target,
                 },
-                created_at=now,
+                session=s,
+                at=now,
             )
-            s.add(event)
-            s.flush()
-            row.payload = {**row.payload, "feed_event_id": event.id}
+            row.payload = {**row.payload, "feed_event_id": event_id}
             row.next_attempt_at = now + PUBLISH_WINDOW
 
     def _record(
