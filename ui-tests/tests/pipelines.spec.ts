@@ -114,7 +114,9 @@ test('the graph of a run with a reused and a running step', async ({
       '.mlbench-Section[data-section="pipelines"] .mlbench-Section-toggle'
     )
     .click();
-  const row = page.locator(`.mlbench-PipelineRow[data-pipeline-id="${second}"]`);
+  const row = page.locator(
+    `.mlbench-PipelineRow[data-pipeline-id="${second}"]`
+  );
   await expect(row).toBeVisible({ timeout: 30000 });
   await expect(row).toContainText('ui-pipeline');
   await expect(row).toHaveAttribute('data-status', 'running', {
@@ -168,7 +170,23 @@ test('the graph of a run with a reused and a running step', async ({
     { timeout: 30000 }
   );
 
-  // the tab survives a reload (layout restorer)
+  // the tab survives a reload (layout restorer); the layout is saved (debounced) first
+  await expect
+    .poll(
+      async () =>
+        JSON.stringify(
+          await page.evaluate(
+            async () =>
+              (
+                await (
+                  window as any
+                ).jupyterapp.serviceManager.workspaces.fetch('default')
+              ).data['layout-restorer:data']?.main
+          )
+        ),
+      { timeout: 20000 }
+    )
+    .toContain(`mlbench-pipeline:${second}`);
   await page.evaluate(() => window.location.reload());
   const restored = page.locator(`#mlbench-pipeline-${second}`);
   await expect(restored).toHaveCount(1, { timeout: 60000 });
@@ -186,7 +204,10 @@ test('the graph of a run with a reused and a running step', async ({
 
   // Cancel stops the running step (and leaves the machine to other specs)
   await restored.getByRole('button', { name: 'Cancel', exact: true }).click();
-  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel run' }).click();
+  await page
+    .locator('.jp-Dialog')
+    .getByRole('button', { name: 'Cancel run' })
+    .click();
   await expect(
     restored.locator('g.mlbench-PipelineNode[data-step="slow"]')
   ).toHaveAttribute('data-status', 'canceled', { timeout: 60000 });
