@@ -280,6 +280,10 @@ def test_bad_requests_are_clear_errors(module_ws: Any, served: dict[str, Any]) -
         ws.endpoints.logs(EP, "red")
     with pytest.raises(NotFoundError, match="endpoint 'nope' does not exist"):
         ws.endpoints.show("nope")
+    # what an HTTP header cannot carry is refused, not a crash (found by schemathesis)
+    for key, deployment in (("k\u00e9y", None), ("key\n", None), ("key", "bl ue")):
+        with pytest.raises(InvalidInputError, match="characters an HTTP header cannot carry"):
+            ws.endpoints.invoke(EP, {"inputs": [[1.0]]}, key=key, deployment=deployment)
     # nothing changed
     assert ws.endpoints.show(EP).traffic == {"blue": 50, "green": 50}
 

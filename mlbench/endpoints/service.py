@@ -441,6 +441,15 @@ class Endpoints:
 
         with self._ws.db.session() as s:
             url = self.base_url(self._endpoint(s, endpoint))
+        for what, value in (("key", key), ("deployment", deployment or "")):
+            # both travel in HTTP headers: printable ASCII only (a key is URL-safe base64)
+            if not (value.isascii() and value.isprintable()) or any(c.isspace() for c in value):
+                raise InvalidInputError(
+                    f"the {what} holds characters an HTTP header cannot carry",
+                    hint="give the endpoint's key as it was shown"
+                    if what == "key"
+                    else "give a deployment's name (mlbench endpoint show)",
+                )
         headers = {"Authorization": f"Bearer {key}"}
         if deployment:
             headers["azureml-model-deployment"] = deployment
