@@ -9,8 +9,8 @@
 #      device torch (or nvidia-smi) reports inside the job, and the system/gpu_0_* metrics the
 #      agent recorded for each run (two jobs must see two different GPUs);
 #   3. with Ray installed: a `gpus: 1` job on a Ray head started here (127.0.0.1), and what it saw.
-# Nothing is left running: its agents are stopped, and `ray stop` ends the Ray head it started
-# (run it on a machine where no other Ray runs: `ray stop` ends every Ray of this user).
+# Nothing is left running: its agents are stopped, and the Ray processes that appeared when it
+# started its head are killed by PID (another Ray on the machine is left alone).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ MLBENCH=$BIN/mlbench
 export MLBENCH_HOME=$(mktemp -d /tmp/mlbench-gpu-check.XXXXXX)
 WORK=$MLBENCH_HOME/probe
 mkdir -p "$WORK"
-RAY_STARTED=""
+RAY_PIDS=""
 
 cleanup() {
   "$PY" - <<'EOF' || true
@@ -31,7 +31,7 @@ ws = mlbench.Workspace()
 for target in ws.compute.list():
     AgentHandle(ws, target.name).stop(now=True, timeout=30)
 EOF
-  if [ -n "$RAY_STARTED" ]; then "$BIN/ray" stop >/dev/null 2>&1 || true; fi
+  if [ -n "$RAY_PIDS" ]; then kill $RAY_PIDS 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -105,8 +105,11 @@ report "$A" "$B"
 
 if "$PY" -c "import ray" 2>/dev/null; then
   echo "== a gpus:1 job on a Ray head started here"
-  RAY_STARTED=1 # stopped at exit even if it fails half-started
-  "$BIN/ray" start --head --node-ip-address=127.0.0.1 --include-dashboard=false >/dev/null
+  ray_pids() { pgrep -u "$(id -u)" -f 'ray/(core|_private|dashboard|autoscaler)' | sort; }
+  BEFORE=$(ray_pids)
+  "$BIN/ray" start --head --node-ip-address=127.0.0.1 --include-dashboard=false >/dev/null ||
+    true # a head that failed half-started is killed below all the same
+  RAY_PIDS=$(comm -13 <(echo "$BEFORE") <(ray_pids) | tr '\n' ' ')
   "$MLBENCH" compute create raygpu --type ray --address auto --max-concurrent-jobs 2
   C=$("$MLBENCH" job submit --command "python probe.py" --code "$WORK" --gpus 1 --compute raygpu)
   report "$C"
