@@ -161,38 +161,38 @@ def numeric_drift(
     edges = np.concatenate([[lo], np.asarray(ref.edges, dtype=float), [hi]])
     widths = np.maximum(np.diff(edges), 0.0)
     scale = ref.std if ref.std else (hi - lo) or 1.0
-    if "psi" in wanted:
-        value = float(psi(pc, qc))
-        bound = float(
-            np.quantile(psi(merge(null_ref, group), merge(null_tgt, group)), 1 - th.alpha)
-        )
+
+    def emit(
+        signal: str,
+        value: float,
+        floor: float,
+        bound: float,
+        method: str,
+        warn: float | None = None,
+        **extra: Any,
+    ) -> None:
         out.append(
             SignalResult(
                 feature=ref.name,
-                signal="psi",
+                signal=signal,
                 value=value,
-                threshold=th.psi,
+                threshold=floor,
                 bound=bound,
-                method=f"{len(pc)} quantile bins",
-                verdict=_verdict(value, th.psi, bound, th.psi_warning),
+                method=method,
+                verdict=_verdict(value, floor, bound, warn),
+                **extra,
             )
         )
-    if "js" in wanted:
-        value = float(js_distance(pc, qc))
-        bound = float(
-            np.quantile(js_distance(merge(null_ref, group), merge(null_tgt, group)), 1 - th.alpha)
-        )
-        out.append(
-            SignalResult(
-                feature=ref.name,
-                signal="js",
-                value=value,
-                threshold=th.js,
-                bound=bound,
-                method=f"{len(pc)} quantile bins, base 2",
-                verdict=_verdict(value, th.js, bound),
-            )
-        )
+
+    if "psi" in wanted or "js" in wanted:
+        null_pc, null_qc = merge(null_ref, group), merge(null_tgt, group)  # once for both
+        bins = f"{len(pc)} quantile bins"
+        if "psi" in wanted:
+            bound = float(np.quantile(psi(null_pc, null_qc), 1 - th.alpha))
+            emit("psi", float(psi(pc, qc)), th.psi, bound, bins, th.psi_warning)
+        if "js" in wanted:
+            bound = float(np.quantile(js_distance(null_pc, null_qc), 1 - th.alpha))
+            emit("js", float(js_distance(pc, qc)), th.js, bound, f"{bins}, base 2")
     if "wasserstein" in wanted:
         null_w = binned_wasserstein(null_ref, null_tgt, widths) / scale
         bound = float(np.quantile(null_w, 1 - th.alpha))
@@ -203,18 +203,7 @@ def numeric_drift(
             value = float(binned_wasserstein(p, q, widths) / scale)
             error = float(np.sum(widths * np.maximum(p, q)) / scale)
             method = f"from {len(p)}-bin CDFs, / reference std"
-        out.append(
-            SignalResult(
-                feature=ref.name,
-                signal="wasserstein",
-                value=value,
-                threshold=th.wasserstein,
-                bound=bound,
-                error=error,
-                method=method,
-                verdict=_verdict(value, th.wasserstein, bound),
-            )
-        )
+        emit("wasserstein", value, th.wasserstein, bound, method, error=error)
     if "ks" in wanted:
         bound = ks_bound(n, m, th.alpha)
         if exact is not None:
@@ -226,19 +215,7 @@ def numeric_drift(
             p_value = float(stats.kstwobign.sf(value / np.sqrt(1 / m + 1 / n)))
             error = float(np.max(np.maximum(p, q)))
             method = f"from {len(p)}-bin CDFs (true D within +{error:.4f})"
-        out.append(
-            SignalResult(
-                feature=ref.name,
-                signal="ks",
-                value=value,
-                threshold=th.ks,
-                bound=bound,
-                error=error,
-                method=method,
-                p_value=p_value,
-                verdict=_verdict(value, th.ks, bound),
-            )
-        )
+        emit("ks", value, th.ks, bound, method, error=error, p_value=p_value)
     return out, pc, qc
 
 
