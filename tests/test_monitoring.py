@@ -287,6 +287,47 @@ def test_reference_profiled_once(core_ws: Any, tmp_path: Path) -> None:
     assert after == before + 1 and first == again
 
 
+def test_runs_are_on_the_event_feed(core_ws: Any, tmp_path: Path) -> None:
+    """The UI follows a monitor's runs on the feed: each run says it started and how it ended
+    (completed with its verdict, breached or failed)."""
+    from sqlalchemy import select
+
+    from mlbench.store import JobEventRow
+
+    rng = np.random.default_rng(11)
+    pq.write_table(normal_table(4_000, rng), tmp_path / "same-a.parquet")
+    pq.write_table(normal_table(2_000, rng), tmp_path / "same-b.parquet")
+    core_ws.data.create("feed-ref", tmp_path / "same-a.parquet")
+    core_ws.data.create("feed-target", tmp_path / "same-b.parquet")
+    info = core_ws.monitors.create(
+        name="feed", reference={"data": "feed-ref:1"}, target={"data": "feed-target"},
+        signals=["psi", "js"],
+    )  # fmt: skip
+    run = core_ws.monitors.run("feed")
+    assert run.verdict == "ok"
+    with core_ws.db.session() as s:
+        events = [
+            e.data
+            for e in s.scalars(
+                select(JobEventRow)
+                .where(JobEventRow.job_id == info.id, JobEventRow.kind == "monitor")
+                .order_by(JobEventRow.id)
+            )
+        ]
+    assert [(e["status"], e["run_id"]) for e in events] == [
+        ("running", run.id),
+        ("completed", run.id),
+    ]
+    assert events[1]["verdict"] == "ok" and events[1]["name"] == "feed"
+    series = core_ws.monitors.series("feed")
+    assert [r.id for r in series.runs] == [run.id]
+    assert {(s.feature, s.signal) for s in series.series} == {
+        (f, sig) for f in ("x", "y", "c") for sig in ("psi", "js")
+    }
+    assert all(len(s.values) == 1 and s.values[0] is not None for s in series.series)
+    core_ws.monitors.delete("feed")
+
+
 def test_scheduled_monitor_notifies_on_breach(core_ws: Any, tmp_path: Path) -> None:
     from mlbench.notify.notifier import Notifier
     from mlbench.schedules.clock import ManualClock

@@ -54,7 +54,15 @@ async def test_monitor_routes(api: Api, root: Path, ws: Any) -> None:
     page = await api.get("/monitors/{ref}/runs/{run_id}/html", ref="m1", run_id=run["id"])
     assert page["html"].startswith("<!doctype html>") and "<script" not in page["html"]
     await api.get("/monitors/{ref}/runs/{run_id}/html", ref="m1", run_id="0" * 32, expect=404)
+    # the chart's series: one point per completed run, aligned with the runs
+    again = await api.post("/monitors/{ref}/run", ref="m1", expect=201)
+    series = await api.get("/monitors/{ref}/series", ref="m1")
+    assert [r["id"] for r in series["runs"]] == [run["id"], again["id"]]
+    psi = next(s for s in series["series"] if (s["feature"], s["signal"]) == ("x", "psi"))
+    assert len(psi["values"]) == 2 and all(v is not None and v > 0.25 for v in psi["values"])
+    assert psi["verdicts"] == ["breached", "breached"] and psi["threshold"] == 0.25
+    await api.get("/monitors/{ref}/series", ref="nope", expect=404)
     listed = await api.get("/monitors")
-    assert listed["items"][0]["last_run"]["id"] == run["id"]
+    assert listed["items"][0]["last_run"]["id"] == again["id"]
     await api("DELETE", "/monitors/{ref}", ref="m1", expect=204)
     await api.get("/monitors/{ref}", ref="m1", expect=404)

@@ -247,6 +247,24 @@ class MonitorRunList(BaseModel):
     items: list[MonitorRunInfo]
 
 
+class SignalSeries(BaseModel):
+    """One signal of one feature over a monitor's runs (aligned with ``MonitorSeries.runs``)."""
+
+    feature: str
+    signal: str
+    threshold: float | None = Field(None, description="The effect floor of the newest run.")
+    values: list[float | None] = Field(description="Per run; null where the run had no value.")
+    verdicts: list[Verdict | None]
+
+
+class MonitorSeries(BaseModel):
+    """Every feature's signal values over a monitor's completed runs, oldest first: what the
+    monitor's chart draws, read from the runs' stored reports in one request."""
+
+    runs: list[MonitorRunInfo]
+    series: list[SignalSeries]
+
+
 class MonitorHtml(BaseModel):
     run_id: str
     html: str = Field(description="The static HTML report (no script, no raw rows).")

@@ -12,7 +12,7 @@ from mlbench.monitoring.models import DriftReport, FeatureResult
 
 COLORS = {"breached": "#c62828", "warning": "#ef6c00", "ok": "#2e7d32", "skipped": "#757575"}
 STYLE = """
-body{font:13px system-ui,sans-serif;margin:16px;color:#222}
+body{font:13px system-ui,sans-serif;margin:16px;color:#222;background:#fff}
 table{border-collapse:collapse;margin:6px 0 14px}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
 .v{font-weight:600}

@@ -32,8 +32,10 @@ from mlbench.monitoring.models import (
     DriftReport,
     MonitorInfo,
     MonitorRunInfo,
+    MonitorSeries,
     MonitorSpec,
     Profile,
+    SignalSeries,
     Thresholds,
     TopFeatures,
 )
@@ -352,6 +354,42 @@ class Monitors:
             )
             return [_run_info(r) for r in rows]
 
+    def series(self, ref: str, *, limit: int = 100) -> MonitorSeries:
+        """Each (feature, signal)'s values over the newest ``limit`` completed runs, oldest
+        first, from the reports the runs stored (one read, no MLflow query per run)."""
+        with self._ws.db.session() as s:
+            row = self._row(s, ref)
+            rows = list(
+                s.scalars(
+                    select(MonitorRunRow)
+                    .where(
+                        MonitorRunRow.monitor_id == row.id,
+                        MonitorRunRow.status == "completed",
+                    )
+                    .order_by(MonitorRunRow.created_at.desc())
+                    .limit(limit)
+                )
+            )[::-1]
+            runs = [_run_info(r) for r in rows]
+            reports = [(r.summary or {}).get("report") or {} for r in rows]
+        out: dict[tuple[str, str], SignalSeries] = {}
+        for i, report in enumerate(reports):
+            for feature in report.get("features", []):
+                for sig in feature.get("signals", []):
+                    key = (feature["name"], sig["signal"])
+                    line = out.get(key)
+                    if line is None:
+                        line = out[key] = SignalSeries(
+                            feature=key[0],
+                            signal=key[1],
+                            values=[None] * len(runs),
+                            verdicts=[None] * len(runs),
+                        )
+                    line.values[i] = sig.get("value")
+                    line.verdicts[i] = sig.get("verdict")
+                    line.threshold = sig.get("threshold")
+        return MonitorSeries(runs=runs, series=list(out.values()))
+
     def report(self, run_id: str) -> DriftReport:
         with self._ws.db.session() as s:
             row = s.get(MonitorRunRow, run_id)
@@ -405,6 +443,11 @@ class Monitors:
                     id=run_id, monitor_id=monitor_id, status="running", summary={}, created_at=now
                 )
             )
+        # on the feed so that views of the monitor follow its runs (the notifier sends only
+        # "breached"; "running" and "completed" are for the UI)
+        self._ws.jobs.lifecycle.event(
+            monitor_id, "monitor", {"status": "running", "name": name, "run_id": run_id}
+        )
         mlflow_run = None
         try:
             ref_source = self._reference(spec)
@@ -449,7 +492,13 @@ class Monitors:
             assert r is not None
             r.status, r.verdict, r.summary = "completed", report.verdict, summary
             r.mlflow_run_id, r.finished_at = mlflow_run, utcnow()
-        if report.breaches:
+        if not report.breaches:
+            self._ws.jobs.lifecycle.event(
+                monitor_id,
+                "monitor",
+                {"status": "completed", "name": name, "run_id": run_id, "verdict": report.verdict},
+            )
+        else:
             self._ws.jobs.lifecycle.event(
                 monitor_id,
                 "monitor",

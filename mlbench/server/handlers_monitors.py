@@ -15,6 +15,7 @@ from mlbench.monitoring.models import (
     MonitorList,
     MonitorRunInfo,
     MonitorRunList,
+    MonitorSeries,
     MonitorSpec,
 )
 from mlbench.server.base import READ, WRITE, MlbenchHandler, endpoint
@@ -27,6 +28,7 @@ def routes() -> list[tuple[str, type[Any]]]:
         ("/monitors/{ref}", MonitorHandler),
         ("/monitors/{ref}/run", MonitorRunHandler),
         ("/monitors/{ref}/runs", MonitorRunsHandler),
+        ("/monitors/{ref}/series", MonitorSeriesHandler),
         ("/monitors/{ref}/runs/{run_id}/report", MonitorReportHandler),
         ("/monitors/{ref}/runs/{run_id}/html", MonitorHtmlHandler),
     ]
@@ -125,6 +127,16 @@ class MonitorRunsHandler(MlbenchHandler):
               response=MonitorRunList, errors=(404,))  # fmt: skip
     async def get(self, ref: str) -> None:
         self.reply(MonitorRunList(items=await self.call(self.ws.monitors.runs, ref)))
+
+
+class MonitorSeriesHandler(MlbenchHandler):
+    @tornado.web.authenticated
+    @authorized(READ)
+    @endpoint(summary="Each feature's signal values over the monitor's completed runs, oldest "
+              "first", tag="monitors", action=READ, response=MonitorSeries,
+              errors=(404,))  # fmt: skip
+    async def get(self, ref: str) -> None:
+        self.reply(await self.call(self.ws.monitors.series, ref))
 
 
 class MonitorReportHandler(MlbenchHandler):
