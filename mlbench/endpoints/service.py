@@ -77,6 +77,7 @@ class Endpoints:
         """A new endpoint with fresh keys, returned in full this once."""
         check_name(name, "endpoint")
         _check_rate(log_sample_rate)
+        _check_host(host)
         with self._ws.db.session() as s:
             if s.get(EndpointRow, name) is not None:
                 raise ConflictError(
@@ -677,6 +678,18 @@ def _give(weights: dict[str, int], name: str, percent: int) -> dict[str, int]:
         first = max(others, key=lambda k: others[k])
         out[first] += rest - sum(out.values())
     return {**out, name: percent}
+
+
+def _check_host(host: str) -> None:
+    """The router binds ``host``: it must name an IPv4 address of this machine."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"host {host!r} is not an address the endpoint can listen on here ({exc})",
+            hint="use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
+        ) from exc
 
 
 def _port_free(host: str, port: int) -> bool:
