@@ -26,6 +26,9 @@ log = logging.getLogger("mlbench.automl")
 
 TAG = "mlbench.automl"
 LOG_RESERVE_S = 10.0  # at most, kept from the search for logging the trials and the model
+LIVE_PERIOD_S = 3.0  # the trials so far are logged at most this often while the search runs
+GUARDRAILS = "automl/guardrails.json"
+LEADERBOARD = "automl/leaderboard.json"
 REQUIREMENTS = ("mlbench", "flaml", "lightgbm", "xgboost", "scikit-learn", "pandas", "cloudpickle")
 
 
@@ -60,14 +63,49 @@ class _ExitScore(logging.Handler):
             state.time_budget = 0
 
 
+class _LiveBoard(logging.Handler):
+    """Logs the trials so far as the run's leaderboard artifact while the search runs, so a
+    leaderboard shows them before the search ends (the final one, with the trials' run ids,
+    replaces it). FLAML has no per-trial callback; it logs a line after every trial and appends
+    the trial to its log file first. At most one upload per ``period_s``, and none while no new
+    trial was written."""
+
+    def __init__(self, path: Path, metric: str, period_s: float = LIVE_PERIOD_S) -> None:
+        super().__init__(logging.INFO)
+        self.path, self.metric, self.period_s = path, metric, period_s
+        self.logged = 0
+        self._last = -math.inf
+
+    def emit(self, record: logging.LogRecord) -> None:
+        now = time.monotonic()
+        if now - self._last < self.period_s:
+            return
+        try:
+            trials = read_trials(self.path, self.metric)
+        except (OSError, ValueError):
+            return  # a line half written: the next record reads it whole
+        if len(trials) <= self.logged:
+            return
+        import mlflow
+
+        mlflow.log_dict([t.model_dump() for t in trials], LEADERBOARD)
+        self.logged, self._last = len(trials), now
+
+
 def search(
-    frame: Any, settings: AutoMLSettings, workdir: Path, started: float | None = None
+    frame: Any,
+    settings: AutoMLSettings,
+    workdir: Path,
+    started: float | None = None,
+    live: bool = False,
 ) -> dict[str, Any]:
     """Guardrails, the FLAML search, and the best model as a Pipeline (preparation + AutoML).
 
     The budget is the whole run's, from ``started`` (``time.monotonic()``) to the best model
     logged: the search gets what loading and the checks left of it, less a reserve for logging
     the trials and the model (at least half of the budget, so a slow start still searches).
+    ``live``: log the guardrails, then the trials so far, into the active MLflow run while the
+    search runs (what the leaderboard view shows before the end).
     """
     if settings.concurrency == 1:
         # FLAML imports Ray whenever it is installed (tens of seconds on a busy machine) though
@@ -82,6 +120,10 @@ def search(
     rails, prep = check(frame, settings)
     for rail in rails:
         log.info("guardrail %s: %s (%s)", rail.name, rail.status, rail.message)
+    if live:
+        import mlflow
+
+        mlflow.log_dict([r.model_dump() for r in rails], GUARDRAILS)
     prepare = Prepare(drop=prep.drop, fill=prep.fill)
     X = frame.drop(columns=[settings.target])
     y = frame[settings.target]
@@ -127,6 +169,8 @@ def search(
         exit_loss = 1 - settings.exit_score if higher_is_better(metric) else settings.exit_score
         stopper = _ExitScore(automl, exit_loss)
         handlers.append(stopper)
+    if live:
+        handlers.append(_LiveBoard(workdir / "trials.jsonl", settings.primary_metric))
     for handler in handlers:
         flaml_log.addHandler(handler)
     fit_started = time.monotonic()
@@ -234,8 +278,8 @@ def log_results(result: dict[str, Any], settings: AutoMLSettings) -> None:
         "exit_score_reached": result["exit_score_reached"],
     }
     mlflow.log_dict(summary, "automl/summary.json")
-    mlflow.log_dict([r.model_dump() for r in rails], "automl/guardrails.json")
-    mlflow.log_dict([t.model_dump() for t in result["trials"]], "automl/leaderboard.json")
+    mlflow.log_dict([r.model_dump() for r in rails], GUARDRAILS)
+    mlflow.log_dict([t.model_dump() for t in result["trials"]], LEADERBOARD)
     mlflow.set_tags(
         {
             f"{TAG}": "true",
@@ -295,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, columns = frame.shape
     log.info("AutoML %s of %r: %d rows, %d columns", settings.task, settings.target, rows, columns)
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():  # the job's run
-        result = search(frame, settings, Path(tmp), started)
+        result = search(frame, settings, Path(tmp), started, live=True)
         log.info(
             "%d trials in %.1f s; best %s",
             len(result["trials"]),

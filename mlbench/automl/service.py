@@ -145,6 +145,11 @@ class AutoML:
             out.best_config = best.get("config") or {}
             out.search_time_s = summary.get("search_time_s")
             out.validation = summary.get("validation")
+        elif info.status.value in ("starting", "running"):
+            # the search logs its guardrails, then its trials so far, as it goes
+            rails = self._artifact(info, "automl/guardrails.json") or []
+            out.guardrails = [AutoMLGuardrail.model_validate(g) for g in rails]
+            out.trials = len(self._artifact(info, "automl/leaderboard.json") or [])
         if info.status.value == "completed" and spec.register_model is not None:
             out.model = self._registered(spec.register_model.name, info.id)
         return out
@@ -172,7 +177,13 @@ class AutoML:
             return None
         with tempfile.TemporaryDirectory() as tmp:
             local = client.download_artifacts(info.mlflow_run_id, path, tmp)
-            return json.loads(Path(local).read_text())
+            try:
+                return json.loads(Path(local).read_text())
+            except ValueError:
+                if info.status.value != "running":
+                    raise
+                # read while the search was rewriting it: as if not there yet
+                return None
 
     def _registered(self, name: str, job_id: str) -> str | None:
         try:
