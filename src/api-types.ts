@@ -1343,6 +1343,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/monitors/{ref}/series': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Each feature's signal values over the monitor's completed runs, oldest first */
+    get: operations['getMonitorSeries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/monitors/{ref}/runs/{run_id}/report': {
     parameters: {
       query?: never;
@@ -4833,6 +4850,17 @@ export interface components {
       /** Items */
       items: components['schemas']['MonitorRunInfo'][];
     };
+    /**
+     * MonitorSeries
+     * @description Every feature's signal values over a monitor's completed runs, oldest first: what the
+     *     monitor's chart draws, read from the runs' stored reports in one request.
+     */
+    MonitorSeries: {
+      /** Runs */
+      runs: components['schemas']['MonitorRunInfo'][];
+      /** Series */
+      series: components['schemas']['SignalSeries'][];
+    };
     /** MonitorSpec */
     MonitorSpec: {
       /** Name */
@@ -5984,6 +6012,29 @@ export interface components {
        * @default
        */
       detail?: string;
+    };
+    /**
+     * SignalSeries
+     * @description One signal of one feature over a monitor's runs (aligned with ``MonitorSeries.runs``).
+     */
+    SignalSeries: {
+      /** Feature */
+      feature: string;
+      /** Signal */
+      signal: string;
+      /**
+       * Threshold
+       * @description The effect floor of the newest run.
+       * @default null
+       */
+      threshold?: number | null;
+      /**
+       * Values
+       * @description Per run; null where the run had no value.
+       */
+      values: (number | null)[];
+      /** Verdicts */
+      verdicts: (('ok' | 'warning' | 'breached' | 'skipped') | null)[];
     };
     /** StepCounts */
     StepCounts: {
@@ -12277,6 +12328,55 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['MonitorRunList'];
+        };
+      };
+      /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description Not authenticated, or not authorized for this action on the 'mlbench' resource */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+      /** @description No such job, compute target, experiment, run, datastore, data version or file */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponse'];
+        };
+      };
+    };
+  };
+  getMonitorSeries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        ref: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitorSeries'];
         };
       };
       /** @description Invalid input: a malformed body or query, a failing field (details.errors), a bad path */

@@ -683,6 +683,30 @@ export class MlbenchClient {
     return this._send('POST', `endpoints/${enc(name)}/invoke`, body);
   }
 
+  // AutoML runs and Responsible AI reports (both are jobs, by their job id)
+  /** An AutoML run: settings, guardrails, best trial and registered model. */
+  getAutoMLRun(jobId: string): Promise<Schemas['AutoMLRunInfo']> {
+    return this._get(`automl/${enc(jobId)}`);
+  }
+  /** An AutoML run's trials (empty until the search has logged them). */
+  autoMLLeaderboard(jobId: string): Promise<Schemas['AutoMLTrialList']> {
+    return this._get(`automl/${enc(jobId)}/leaderboard`);
+  }
+  /** A report job and its numbers (none until it completes). */
+  getRaiReport(jobId: string): Promise<Schemas['RaiReportInfo']> {
+    return this._get(`rai/${enc(jobId)}`);
+  }
+  /** A completed report's static HTML page (404 before). */
+  raiReportHtml(jobId: string): Promise<Schemas['RaiHtml']> {
+    return this._get(`rai/${enc(jobId)}/html`);
+  }
+  /** Run a report of a model on a test table (a notebook job). */
+  submitRaiReport(
+    body: RequestBody<'/rai', 'post'>
+  ): Promise<Schemas['RaiReportInfo']> {
+    return this._send('POST', 'rai', body);
+  }
+
   // pipelines (driven by the agent of the run's compute target)
   /** Pipeline runs, newest first, without their steps. */
   listPipelines(query: IListPipelinesQuery = {}): Promise<IPipelineRunList> {

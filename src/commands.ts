@@ -29,4 +29,6 @@ export namespace CommandIDs {
   export const openModel = 'mlbench:open-model';
   export const openEndpoint = 'mlbench:open-endpoint';
   export const openNotifications = 'mlbench:open-notifications';
+  export const openLeaderboard = 'mlbench:open-automl-leaderboard';
+  export const openRaiReport = 'mlbench:open-rai-report';
 }

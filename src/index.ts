@@ -45,6 +45,7 @@ import { addSweepCommands } from './sweeps/commands';
 import { addModelCommands } from './models/commands';
 import { addEndpointCommands } from './endpoints/commands';
 import { addPipelineCommands } from './pipelines/commands';
+import { addAutoMLCommands } from './automl/commands';
 import { connectNotificationToasts } from './notifications/toasts';
 
 export { CommandIDs, PLUGIN_ID } from './commands';
@@ -344,7 +345,11 @@ function activate(
     rerun: job => void commands.execute(CommandIDs.rerunJob, { id: job.id }),
     rerunWithChanges: job =>
       void commands.execute(CommandIDs.rerunJobWithChanges, { id: job.id }),
-    delete: job => void commands.execute(CommandIDs.deleteJob, { id: job.id })
+    delete: job => void commands.execute(CommandIDs.deleteJob, { id: job.id }),
+    leaderboard: job =>
+      void commands.execute(CommandIDs.openLeaderboard, { id: job.id }),
+    report: job =>
+      void commands.execute(CommandIDs.openRaiReport, { id: job.id })
   };
 
   const sidebar = new MlbenchSidebar({
@@ -841,6 +846,7 @@ function activate(
   addPipelineCommands({ app, client, stream, trans, restorer, fail });
   addModelCommands({ app, client, stream, trans, restorer });
   addEndpointCommands({ app, client, trans, restorer });
+  addAutoMLCommands({ app, client, stream, trans, restorer, palette });
   if (restorer) {
     // the main-area tabs come back after a page reload
     void restorer.restore(sweepTracker, {

@@ -18,6 +18,7 @@ import {
   errorMessage,
   isFinal
 } from '../api';
+import { isAutoMLJob, isRaiJob } from '../automl/automl';
 import { formatValue } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
 import { TranslationContext, useTrans } from '../i18n';
@@ -506,6 +507,24 @@ function JobDetail(props: {
           >
             {trans.__('Open output')}
           </button>
+          {actions.leaderboard && isAutoMLJob(job) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-accept"
+              onClick={() => actions.leaderboard?.(job)}
+            >
+              {trans.__('Open leaderboard')}
+            </button>
+          )}
+          {actions.report && isRaiJob(job) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-accept"
+              onClick={() => actions.report?.(job)}
+            >
+              {trans.__('Open report')}
+            </button>
+          )}
         </span>
       </div>
 

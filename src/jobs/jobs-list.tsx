@@ -31,6 +31,10 @@ export interface IJobActions {
   /** Rerun in the submit form, filled with the job's values. */
   rerunWithChanges(job: IJob): void;
   delete(job: IJob): void;
+  /** An AutoML job's leaderboard (the job view offers it for those). */
+  leaderboard?(job: IJob): void;
+  /** A Responsible AI report job's page. */
+  report?(job: IJob): void;
 }
 
 /**

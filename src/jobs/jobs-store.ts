@@ -312,7 +312,8 @@ export class JobsStore {
       event.kind === 'sweep' ||
       event.kind === 'pipeline' ||
       event.kind === 'schedule' ||
-      event.kind === 'notification'
+      event.kind === 'notification' ||
+      event.kind === 'monitor'
     ) {
       return; // about a sweep, pipeline run or schedule (its id in job_id), not a job
     }

@@ -1,0 +1,1 @@
+export { MonitorsSection } from './monitors-section';
