@@ -313,6 +313,15 @@ export type IInvokeRequest = RequestBody<
   'post'
 >;
 
+// -- monitors -------------------------------------------------------------------------------
+
+export type IMonitorInfo = Schemas['MonitorInfo'];
+export type IMonitorRun = Schemas['MonitorRunInfo'];
+export type IMonitorSeries = Schemas['MonitorSeries'];
+export type ISignalSeries = Schemas['SignalSeries'];
+export type IDriftReport = Schemas['DriftReport'];
+export type Verdict = Schemas['SignalResult']['verdict'];
+
 // -- pipelines ------------------------------------------------------------------------------
 
 export type PipelineStatus = Schemas['PipelineStatus'];
@@ -705,6 +714,33 @@ export class MlbenchClient {
     body: RequestBody<'/rai', 'post'>
   ): Promise<Schemas['RaiReportInfo']> {
     return this._send('POST', 'rai', body);
+  }
+
+  // monitors (drift and data quality of a target against a reference)
+  listMonitors(): Promise<Schemas['MonitorList']> {
+    return this._get('monitors');
+  }
+  getMonitor(ref: string): Promise<IMonitorInfo> {
+    return this._get(`monitors/${enc(ref)}`);
+  }
+  /** The monitor's runs, newest first. */
+  listMonitorRuns(ref: string): Promise<Schemas['MonitorRunList']> {
+    return this._get(`monitors/${enc(ref)}/runs`);
+  }
+  /** Runs the monitor now; answers with the finished run (its verdict). */
+  runMonitor(ref: string): Promise<IMonitorRun> {
+    return this._send('POST', `monitors/${enc(ref)}/run`);
+  }
+  /** Each feature's signal values over the completed runs, oldest first. */
+  monitorSeries(ref: string): Promise<IMonitorSeries> {
+    return this._get(`monitors/${enc(ref)}/series`);
+  }
+  monitorReport(ref: string, runId: string): Promise<IDriftReport> {
+    return this._get(`monitors/${enc(ref)}/runs/${enc(runId)}/report`);
+  }
+  /** The run's static HTML report (no script, no raw rows). */
+  monitorHtml(ref: string, runId: string): Promise<Schemas['MonitorHtml']> {
+    return this._get(`monitors/${enc(ref)}/runs/${enc(runId)}/html`);
   }
 
   // pipelines (driven by the agent of the run's compute target)

@@ -44,6 +44,7 @@ import { ISidebarSection, MlbenchSidebar } from './sidebar';
 import { addSweepCommands } from './sweeps/commands';
 import { addModelCommands } from './models/commands';
 import { addEndpointCommands } from './endpoints/commands';
+import { addMonitorCommands } from './monitors/commands';
 import { addPipelineCommands } from './pipelines/commands';
 import { addAutoMLCommands } from './automl/commands';
 import { connectNotificationToasts } from './notifications/toasts';
@@ -160,6 +161,9 @@ const ModelsSection = React.lazy(() =>
 const EndpointsSection = React.lazy(() =>
   import('./endpoints').then(m => ({ default: m.EndpointsSection }))
 );
+const MonitorsSection = React.lazy(() =>
+  import('./monitors').then(m => ({ default: m.MonitorsSection }))
+);
 
 function lazySection<P extends { client: MlbenchClient }>(
   component: React.ComponentType<P>,
@@ -182,6 +186,7 @@ interface IOpeners {
   dataAsset(name: string): void;
   model(name: string): void;
   endpoint(name: string): void;
+  monitor(name: string): void;
   job(id: string): void;
   notifications(): void;
 }
@@ -262,6 +267,12 @@ function extraSections(
       title: trans.__('Endpoints'),
       render: client =>
         lazySection(EndpointsSection, { client, onOpen: open.endpoint })
+    },
+    {
+      id: 'monitors',
+      title: trans.__('Monitors'),
+      render: client =>
+        lazySection(MonitorsSection, { client, stream, onOpen: open.monitor })
     },
     {
       id: 'environments',
@@ -366,6 +377,7 @@ function activate(
       model: name => void commands.execute(CommandIDs.openModel, { name }),
       endpoint: name =>
         void commands.execute(CommandIDs.openEndpoint, { name }),
+      monitor: name => void commands.execute(CommandIDs.openMonitor, { name }),
       job: id => void commands.execute(CommandIDs.openJob, { id }),
       notifications: () => void commands.execute(CommandIDs.openNotifications)
     }),
@@ -846,6 +858,7 @@ function activate(
   addPipelineCommands({ app, client, stream, trans, restorer, fail });
   addModelCommands({ app, client, stream, trans, restorer });
   addEndpointCommands({ app, client, trans, restorer });
+  addMonitorCommands({ app, client, stream, trans, restorer, palette });
   addAutoMLCommands({ app, client, stream, trans, restorer, palette });
   if (restorer) {
     // the main-area tabs come back after a page reload
