@@ -312,6 +312,12 @@ export type IInvokeRequest = RequestBody<
   '/endpoints/{endpoint_name}/invoke',
   'post'
 >;
+export type ICreateEndpoint = RequestBody<'/endpoints', 'post'>;
+export type IEndpointCreated = Schemas['EndpointCreated'];
+export type IDeployRequest = RequestBody<
+  '/endpoints/{endpoint_name}/deployments',
+  'post'
+>;
 
 // -- monitors -------------------------------------------------------------------------------
 
@@ -673,6 +679,14 @@ export class MlbenchClient {
   listEndpoints(): Promise<Schemas['EndpointList']> {
     return this._get('endpoints');
   }
+  /** A new endpoint; its keys are in the answer this once. */
+  createEndpoint(body: ICreateEndpoint): Promise<IEndpointCreated> {
+    return this._send('POST', 'endpoints', body);
+  }
+  /** Deploy (or roll) a model version; answers before it is ready. */
+  deploy(endpoint: string, body: IDeployRequest): Promise<IDeploymentInfo> {
+    return this._send('POST', `endpoints/${enc(endpoint)}/deployments`, body);
+  }
   /** An endpoint with masked keys and its router's per-deployment metrics. */
   getEndpoint(name: string): Promise<IEndpointInfo> {
     return this._get(`endpoints/${enc(name)}`);
@@ -690,30 +704,6 @@ export class MlbenchClient {
     body: IInvokeRequest
   ): Promise<Schemas['InvokeResponse']> {
     return this._send('POST', `endpoints/${enc(name)}/invoke`, body);
-  }
-
-  // AutoML runs and Responsible AI reports (both are jobs, by their job id)
-  /** An AutoML run: settings, guardrails, best trial and registered model. */
-  getAutoMLRun(jobId: string): Promise<Schemas['AutoMLRunInfo']> {
-    return this._get(`automl/${enc(jobId)}`);
-  }
-  /** An AutoML run's trials (empty until the search has logged them). */
-  autoMLLeaderboard(jobId: string): Promise<Schemas['AutoMLTrialList']> {
-    return this._get(`automl/${enc(jobId)}/leaderboard`);
-  }
-  /** A report job and its numbers (none until it completes). */
-  getRaiReport(jobId: string): Promise<Schemas['RaiReportInfo']> {
-    return this._get(`rai/${enc(jobId)}`);
-  }
-  /** A completed report's static HTML page (404 before). */
-  raiReportHtml(jobId: string): Promise<Schemas['RaiHtml']> {
-    return this._get(`rai/${enc(jobId)}/html`);
-  }
-  /** Run a report of a model on a test table (a notebook job). */
-  submitRaiReport(
-    body: RequestBody<'/rai', 'post'>
-  ): Promise<Schemas['RaiReportInfo']> {
-    return this._send('POST', 'rai', body);
   }
 
   // monitors (drift and data quality of a target against a reference)
@@ -741,6 +731,30 @@ export class MlbenchClient {
   /** The run's static HTML report (no script, no raw rows). */
   monitorHtml(ref: string, runId: string): Promise<Schemas['MonitorHtml']> {
     return this._get(`monitors/${enc(ref)}/runs/${enc(runId)}/html`);
+  }
+
+  // AutoML runs and Responsible AI reports (both are jobs, by their job id)
+  /** An AutoML run: settings, guardrails, best trial and registered model. */
+  getAutoMLRun(jobId: string): Promise<Schemas['AutoMLRunInfo']> {
+    return this._get(`automl/${enc(jobId)}`);
+  }
+  /** An AutoML run's trials (empty until the search has logged them). */
+  autoMLLeaderboard(jobId: string): Promise<Schemas['AutoMLTrialList']> {
+    return this._get(`automl/${enc(jobId)}/leaderboard`);
+  }
+  /** A report job and its numbers (none until it completes). */
+  getRaiReport(jobId: string): Promise<Schemas['RaiReportInfo']> {
+    return this._get(`rai/${enc(jobId)}`);
+  }
+  /** A completed report's static HTML page (404 before). */
+  raiReportHtml(jobId: string): Promise<Schemas['RaiHtml']> {
+    return this._get(`rai/${enc(jobId)}/html`);
+  }
+  /** Run a report of a model on a test table (a notebook job). */
+  submitRaiReport(
+    body: RequestBody<'/rai', 'post'>
+  ): Promise<Schemas['RaiReportInfo']> {
+    return this._send('POST', 'rai', body);
   }
 
   // pipelines (driven by the agent of the run's compute target)

@@ -28,10 +28,11 @@ export namespace CommandIDs {
   export const openDataAsset = 'mlbench:open-data-asset';
   export const openModel = 'mlbench:open-model';
   export const openEndpoint = 'mlbench:open-endpoint';
+  export const deployModel = 'mlbench:deploy-model';
+  export const openNotifications = 'mlbench:open-notifications';
   export const openMonitor = 'mlbench:open-monitor';
   export const runMonitor = 'mlbench:run-monitor';
   export const openMonitorReport = 'mlbench:open-monitor-report';
-  export const openNotifications = 'mlbench:open-notifications';
   export const openLeaderboard = 'mlbench:open-automl-leaderboard';
   export const openRaiReport = 'mlbench:open-rai-report';
 }

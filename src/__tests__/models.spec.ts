@@ -1,4 +1,9 @@
 import {
+  NEW_ENDPOINT,
+  checkDeploy,
+  suggestDeployment
+} from '../models/deploy-dialog';
+import {
   aliasText,
   changedModel,
   dataAssetName,
@@ -75,5 +80,64 @@ describe('models', () => {
     expect(isValidAlias('Latest')).toBe(false);
     expect(isValidAlias('v2')).toBe(false);
     expect(isValidAlias('2nd')).toBe(false);
+  });
+});
+
+describe('deploy form', () => {
+  const fields = {
+    endpoint: NEW_ENDPOINT,
+    newEndpoint: 'iris-endpoint',
+    deployment: 'blue',
+    compute: 'local',
+    instanceCount: '1',
+    traffic: ''
+  };
+
+  it('accepts a new endpoint with a first deployment', () => {
+    expect(checkDeploy(fields, {})).toEqual({});
+    expect(checkDeploy({ ...fields, traffic: '100' }, {})).toEqual({});
+  });
+
+  it('names each problem by its field', () => {
+    const problems = checkDeploy(
+      {
+        ...fields,
+        newEndpoint: 'iris',
+        deployment: 'bl ue',
+        instanceCount: '0',
+        traffic: '120'
+      },
+      { iris: ['blue'] }
+    );
+    expect(Object.keys(problems).sort()).toEqual([
+      'deployment',
+      'instanceCount',
+      'newEndpoint',
+      'traffic'
+    ]);
+    expect(problems.newEndpoint).toMatch(/exists/);
+    expect(
+      checkDeploy({ ...fields, newEndpoint: '-x' }, {}).newEndpoint
+    ).toMatch(/endpoint name/);
+    expect(
+      checkDeploy({ ...fields, instanceCount: '1.5' }, {}).instanceCount
+    ).toBeTruthy();
+  });
+
+  it('ignores the new-endpoint name when deploying to an existing one', () => {
+    expect(
+      checkDeploy(
+        { ...fields, endpoint: 'iris', newEndpoint: '' },
+        { iris: [] }
+      )
+    ).toEqual({});
+  });
+
+  it('suggests a free deployment name', () => {
+    expect(suggestDeployment([], 'iris', 3)).toBe('blue');
+    expect(suggestDeployment(['blue'], 'iris', 3)).toBe('green');
+    expect(suggestDeployment(['blue', 'green'], 'iris model', 3)).toBe(
+      'iris-model-v3'
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The model commands: open a registered model in the main area (restored
- * after a reload). The view loads on first use (not needed at start).
+ * after a reload) and deploy one of its versions to an endpoint. The view and
+ * the dialog load on first use (not needed at start).
  */
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import { WidgetTracker } from '@jupyterlab/apputils';
@@ -33,7 +34,12 @@ export function addModelCommands(options: {
         actions: {
           openJob: id => void commands.execute(CommandIDs.openJob, { id }),
           openDataAsset: asset =>
-            void commands.execute(CommandIDs.openDataAsset, { name: asset })
+            void commands.execute(CommandIDs.openDataAsset, { name: asset }),
+          deploy: (model, version) =>
+            void commands.execute(CommandIDs.deployModel, {
+              name: model,
+              version
+            })
         }
       });
       void tracker.add(view);
@@ -58,6 +64,37 @@ export function addModelCommands(options: {
       const name = String(args.name ?? '');
       if (name) {
         await openModel(name);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.deployModel, {
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: 'A registered model name' },
+          version: { type: 'number', description: 'Its version' }
+        },
+        required: ['name', 'version']
+      }
+    },
+    label: trans.__('Deploy mlbench Model Version…'),
+    execute: async args => {
+      const name = String(args.name ?? '');
+      const version = Number(args.version);
+      if (!name || !Number.isInteger(version)) {
+        return;
+      }
+      const { showDeployDialog } = await import('./deploy-dialog');
+      const endpoint = await showDeployDialog({
+        client,
+        model: name,
+        version,
+        trans
+      });
+      if (endpoint) {
+        await commands.execute(CommandIDs.openEndpoint, { name: endpoint });
       }
     }
   });

@@ -34,6 +34,7 @@ import {
 export interface IModelActions {
   openJob(jobId: string): void;
   openDataAsset(name: string): void;
+  deploy(model: string, version: number): void;
 }
 
 function Signature(props: { version: IModelVersion }): JSX.Element {
@@ -352,6 +353,13 @@ export function ModelViewBody(props: {
               onClick={() => void setVersionAlias()}
             >
               {trans.__('Set alias')}
+            </button>
+            <button
+              className="jp-mod-styled"
+              title={trans.__('Serve this version from an online endpoint')}
+              onClick={() => actions.deploy(name, detail.version)}
+            >
+              {trans.__('Deploy…')}
             </button>
             <button
               className="jp-mod-styled jp-mod-warn"

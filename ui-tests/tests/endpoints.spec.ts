@@ -1,15 +1,16 @@
 /**
  * Endpoints in JupyterLab: a command job trains a scikit-learn model and
- * registers it on completion; it is deployed behind an endpoint over REST (as
- * the CLI would). The endpoint appears in the Endpoints section and opens as
- * a view: masked keys (never the key itself), the deployment ready with its
+ * registers it on completion; its model tab's Deploy… dialog creates an
+ * endpoint (refusing a bad deployment name first), shows its keys once and
+ * opens it. The endpoint is in the Endpoints section and its view shows
+ * masked keys (never the key itself), the deployment ready with its
  * traffic; the test request form answers with predictions (and names a wrong
  * key); the chart and the request count follow the traffic; a traffic edit
  * that does not sum to 100 cannot be saved. The endpoint is deleted at the end.
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { API, openSidebar, submitOverRest } from './helpers';
+import { API, execute, openSidebar, submitOverRest } from './helpers';
 
 const FIT = `import mlflow
 import pandas as pd
@@ -43,16 +44,27 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
       { timeout: 180000 }
     )
     .toBe('completed');
-  const created = await page.request.post(`${API}/endpoints`, {
-    data: { name: ENDPOINT }
-  });
-  expect(created.status(), await created.text()).toBe(201);
-  const key: string = (await created.json()).secrets.primary;
-  const deployed = await page.request.post(
-    `${API}/endpoints/${ENDPOINT}/deployments`,
-    { data: { name: 'blue', model: `${model}:1` } }
-  );
-  expect(deployed.status(), await deployed.text()).toBe(202);
+
+  // deploy from the model's tab, to a new endpoint
+  await execute(page, 'mlbench:open-model', { name: model });
+  await page
+    .locator('.mlbench-ModelView')
+    .getByRole('button', { name: 'Deploy…' })
+    .click();
+  const dialog = page.locator('.mlbench-DeployDialog');
+  await dialog.getByLabel('Endpoint', { exact: true }).selectOption('');
+  await dialog.getByLabel('New endpoint name').fill(ENDPOINT);
+  await dialog.getByLabel('Deployment', { exact: true }).fill('bl ue');
+  await dialog.getByRole('button', { name: 'Deploy' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('a deployment name');
+  await dialog.getByLabel('Deployment', { exact: true }).fill('blue');
+  await dialog.getByRole('button', { name: 'Deploy' }).click();
+  const keys = page.locator('.mlbench-DeployKeys');
+  await expect(keys).toContainText('shown only this once');
+  const key = (await keys.locator('code[data-key="primary"]').textContent()) ?? '';
+  expect(key.length).toBeGreaterThan(20);
+  await page.getByRole('button', { name: 'Done' }).click();
+  await expect(page.locator(`#mlbench-endpoint-${ENDPOINT}`)).toBeVisible();
 
   await openSidebar(page);
   const toggle = page
