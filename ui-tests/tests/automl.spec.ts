@@ -31,6 +31,27 @@ function table(): string {
   return rows.join('\n') + '\n';
 }
 
+/** WCAG contrast of an element's text against its row's background. */
+function contrastOf(el: Element): number {
+  const rgba = (css: string) =>
+    (css.match(/[\d.]+/g) ?? []).map(Number).concat([1]).slice(0, 4);
+  const row = getComputedStyle(el);
+  const cell = getComputedStyle(el.querySelector('td')!);
+  const [br, bg, bb] = rgba(row.backgroundColor);
+  const [r, g, b, a] = rgba(cell.color);
+  // the text's alpha over the row's background
+  const text = [r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a)];
+  const lum = ([x, y, z]: number[]) => {
+    const c = [x, y, z].map(v => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const [hi, lo] = [lum(text), lum([br, bg, bb])].sort((p, q) => q - p);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
 test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
   page,
   baseURL,
@@ -98,6 +119,19 @@ test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
     board.getByRole('button', { name: 'Open best model' })
   ).toBeEnabled();
   await board.screenshot({ path: test.info().outputPath('leaderboard.png') });
+
+  // the best row reads in the dark theme too (text against its tint)
+  await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
+  await expect(page.locator('body')).toHaveAttribute(
+    'data-jp-theme-light',
+    'false'
+  );
+  await expect(best).not.toHaveCSS('background-color', 'rgba(0, 0, 0, 0)');
+  await expect.poll(() => best.evaluate(contrastOf)).toBeGreaterThan(4.5);
+  await board.screenshot({
+    path: test.info().outputPath('leaderboard-dark.png')
+  });
+  await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Light' });
 
   // a report on the best model from the leaderboard: the table it trained
   // on by default, the sensitive column typed; its tab opens at once
