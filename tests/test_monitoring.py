@@ -392,6 +392,9 @@ def test_bad_input_is_refused_with_the_fix(core_ws: Any, tmp_path: Path) -> None
         core_ws.monitors.drift(str(path), str(path), thresholds={"psi": -1})
     with pytest.raises(InvalidInputError, match="does not exist"):
         core_ws.monitors.drift(str(path), str(tmp_path / "missing.csv"))
+    # longer than a file name can be (found by schemathesis): an invalid name, not an OSError
+    with pytest.raises(InvalidInputError, match="invalid data asset name"):
+        core_ws.monitors.drift("0" * 5000, str(path))
     assert not any(m.name == "m" for m in core_ws.monitors.list())
 
 

@@ -94,7 +94,11 @@ class Monitors:
     def source(self, text: str) -> Source:
         """A file or folder path, or a data asset reference (``name:VERSION``, ``name``)."""
         path = Path(str(text)).expanduser()
-        if path.exists():
+        try:
+            found = path.exists()
+        except OSError:  # e.g. a name longer than the filesystem allows: not a path, then
+            found = False
+        if found:
             return Source(label=str(path), paths=[str(path)], fmt=None, key=None)
         if "/" in str(text) or str(text).endswith((".csv", ".parquet", ".pq", ".tsv")):
             raise InvalidInputError(
