@@ -9,6 +9,7 @@ import {
   changedMonitor,
   defaultSignal,
   lastCompleted,
+  percent,
   referenceText,
   runBadge,
   scheduleText,
@@ -210,11 +211,41 @@ describe('monitors', () => {
       threshold: 0.25,
       bound: 0.05
     });
+    expect(rows.every(r => !r.counted)).toBe(true);
     expect(rows[3]).toMatchObject({
       value: null,
       threshold: null,
       detail: 'too few'
     });
+  });
+
+  it('marks the signals that count rows against a share', () => {
+    const report = {
+      features: [
+        {
+          name: 'x',
+          signals: [
+            {
+              signal: 'out_of_range',
+              value: 300,
+              threshold: 0.01,
+              bound: 0.0046,
+              verdict: 'breached'
+            },
+            { signal: 'null_rate', value: 0.02, threshold: 0.05, verdict: 'ok' }
+          ]
+        }
+      ]
+    } as unknown as IDriftReport;
+    const rows = verdictRows(report);
+    expect(rows.map(r => [r.signal, r.counted])).toEqual([
+      ['out_of_range', true],
+      ['null_rate', false]
+    ]);
+    expect(percent(0.01)).toBe('1 %');
+    expect(percent(0.0046)).toBe('0.46 %');
+    expect(percent(0.25)).toBe('25 %');
+    expect(percent(null)).toBe('—');
   });
 
   it('finds the newest completed run', () => {

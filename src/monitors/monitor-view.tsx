@@ -32,6 +32,7 @@ import {
   changedMonitor,
   defaultSignal,
   lastCompleted,
+  percent,
   referenceText,
   runBadge,
   scheduleText,
@@ -153,9 +154,13 @@ function VerdictTable(props: { report: IDriftReport }): JSX.Element {
               )}
             </td>
             <td>{r.signal}</td>
-            <td>{fmt(r.value)}</td>
-            <td>{fmt(r.threshold)}</td>
-            <td>{fmt(r.bound)}</td>
+            <td>
+              {r.counted && r.value !== null
+                ? trans._n('%1 row', '%1 rows', r.value)
+                : fmt(r.value)}
+            </td>
+            <td>{r.counted ? percent(r.threshold) : fmt(r.threshold)}</td>
+            <td>{r.counted ? percent(r.bound) : fmt(r.bound)}</td>
             <td>
               <VerdictBadge badge={r.verdict} />
             </td>

@@ -119,6 +119,13 @@ export function signalLines(
   };
 }
 
+/**
+ * Signals whose value is a number of rows while their threshold (and bound)
+ * is a share of the rows: the table says so, or "300" against "0.01" reads
+ * as a wild breach.
+ */
+export const COUNT_SIGNALS = ['type_errors', 'out_of_range', 'unseen'];
+
 /** One row of the verdict table. */
 export interface IVerdictRow {
   feature: string;
@@ -129,6 +136,16 @@ export interface IVerdictRow {
   bound: number | null;
   verdict: string;
   detail: string;
+  /** The value counts rows; threshold and bound are shares of the rows. */
+  counted: boolean;
+}
+
+/** A share as a percentage: "1 %", "0.25 %". */
+export function percent(share: number | null): string {
+  if (share === null) {
+    return '—';
+  }
+  return `${Number((share * 100).toPrecision(3))} %`;
 }
 
 /**
@@ -147,7 +164,8 @@ export function verdictRows(report: IDriftReport): IVerdictRow[] {
         threshold: s.threshold ?? null,
         bound: s.bound ?? null,
         verdict: s.verdict,
-        detail: s.detail ?? ''
+        detail: s.detail ?? '',
+        counted: COUNT_SIGNALS.includes(s.signal)
       });
     }
   }

@@ -48,7 +48,14 @@ test('a monitor: live verdicts, drift chart, verdict table, report, restored', a
       name: MONITOR,
       reference: { data: `${reference}:1` },
       target: { data: target },
-      signals: ['psi', 'js', 'wasserstein', 'chi2', 'null_rate'],
+      signals: [
+        'psi',
+        'js',
+        'wasserstein',
+        'chi2',
+        'null_rate',
+        'out_of_range'
+      ],
       schedule: { cron: '0 2 * * *', timezone: 'UTC' }
     }
   });
@@ -131,6 +138,13 @@ test('a monitor: live verdicts, drift chart, verdict table, report, restored', a
         'tr[data-feature="c"][data-signal="chi2"] .mlbench-MonitorBadge'
       )
     ).toHaveText('ok');
+    // half the shifted values lie above the reference's max: a count of rows
+    // against a share of them
+    const outside = verdicts.locator(
+      'tr[data-feature="x"][data-signal="out_of_range"]'
+    );
+    await expect(outside).toContainText('300 rows');
+    await expect(outside).toContainText('1 %');
     // breached rows first
     await expect(
       verdicts.locator('tbody tr').first().locator('.mlbench-MonitorBadge')
