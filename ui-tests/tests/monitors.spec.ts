@@ -225,6 +225,18 @@ test('a monitor: live verdicts, drift chart, verdict table, report, restored', a
         .getByRole('table', { name: 'Runs of the monitor' })
         .locator('tbody tr')
     ).toHaveCount(2);
+
+    // the palette's "Run mlbench Monitor Now": the open tab follows the run
+    // from the feed (its own button is not involved)
+    await execute(page, 'mlbench:run-monitor', { name: MONITOR });
+    await expect(
+      restored
+        .getByRole('table', { name: 'Runs of the monitor' })
+        .locator('tbody tr')
+    ).toHaveCount(3);
+    await expect(
+      restored.locator('.mlbench-MonitorView-chartBar')
+    ).toContainText('3 runs');
   } finally {
     await page.request.delete(`${API}/monitors/${MONITOR}`);
   }
