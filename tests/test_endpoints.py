@@ -91,6 +91,28 @@ def test_invoke_in_every_input_format(module_ws: Any, served: dict[str, Any]) ->
         ws.endpoints.invoke(EP, {"no_such_format": []}, key=key)
 
 
+def test_a_first_instance_is_the_warm_spare(module_ws: Any, served: dict[str, Any]) -> None:
+    """The agent keeps a scoring process with its imports done while an endpoint exists; a
+    deployment's first instance is that process (its command line still says --spare)."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from mlbench.store.schema import EndpointDeploymentRow
+
+    with module_ws.db.session() as s:
+        pids = [
+            i["pid"]
+            for d in s.scalars(
+                select(EndpointDeploymentRow).where(EndpointDeploymentRow.endpoint == EP)
+            )
+            for i in d.instances
+        ]
+    cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in pids]
+    assert len(cmdlines) == 2
+    assert any(b"--spare" in c for c in cmdlines), cmdlines
+
+
 def test_wrong_or_missing_key_is_401_and_not_logged(module_ws: Any, served: dict[str, Any]) -> None:
     ws, url = module_ws, served["url"]
     before = counts(ws)

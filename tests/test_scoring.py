@@ -262,6 +262,42 @@ def test_probes_metadata_and_a_bad_model_folder(server: str, tmp_path: Path) -> 
     assert "no MLmodel file" in refused.stderr and "save_model" in refused.stderr
 
 
+def test_a_spare_serves_the_arguments_it_is_given_and_ends_when_stdin_closes(
+    forest: tuple[Path, Any, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The supervisor's spare: imports done ahead, its real arguments as one line on stdin,
+    its output to the instance's log from then on."""
+    spare = subprocess.Popen([*SCORING, "--spare"], stdin=subprocess.PIPE)
+    port = free_port()
+    log_path = tmp_path / "instance-0.log"
+    argv = ["--model", str(forest[0]), "--host", "127.0.0.1", "--port", str(port)]
+    assert spare.stdin is not None
+    spare.stdin.write(json.dumps({"argv": argv, "log": str(log_path)}).encode() + b"\n")
+    spare.stdin.close()
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        assert spare.poll() is None, f"the spare exited with {spare.returncode}"
+        try:
+            return requests.get(f"{url}/ping", timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(ready, timeout=120, interval=0.2)
+    X = forest[2]
+    answer = requests.post(
+        f"{url}/invocations", json={"dataframe_records": X.to_dict(orient="records")}, timeout=30
+    )
+    assert answer.json()["predictions"] == forest[1].predict(X).tolist()
+    assert stop_server(spare) == 0
+    assert f"serving {forest[0]}" in log_path.read_text()
+    # a spare nobody needed: the supervisor closes its stdin (or dies), and it ends cleanly
+    idle = subprocess.Popen([*SCORING, "--spare"], stdin=subprocess.PIPE)
+    assert idle.stdin is not None
+    idle.stdin.close()
+    assert idle.wait(timeout=120) == 0
+
+
 # A pyfunc model (MLflow's models-from-code) whose predict records that it started and then
 # waits until the gate file exists: the test holds requests in flight as long as it needs.
 GATED_MODEL = textwrap.dedent(

@@ -584,7 +584,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+SPARE = "--spare"
+
+
+def wait_as_spare() -> list[str] | None:
+    """A spare scoring process (``--spare``): started ahead by the supervisor so a deployment
+    does not wait for these imports (seconds); it reads its real arguments as one JSON line
+    ``{"argv": [...], "log": PATH}`` on stdin, sends its output to PATH and serves. None when
+    stdin closes first (the supervisor stopped)."""
+    import importlib.util
+
+    # the flavor most models served here use; its import is a second of a deploy
+    if importlib.util.find_spec("sklearn") is not None:
+        import sklearn.base  # noqa: F401
+    line = sys.stdin.readline()
+    if not line.strip():
+        return None
+    request = json.loads(line)
+    out = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    return [str(a) for a in request["argv"]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == [SPARE]:
+        argv = wait_as_spare()
+        if argv is None:
+            return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
     )

@@ -12,6 +12,7 @@ routers had time to read it do the old processes get SIGTERM (they finish what t
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -50,6 +51,9 @@ BACKOFF_MAX_S = 30.0
 HANDOVER_S = 1.0
 DRAIN_TIMEOUT_S = 60.0
 REGISTER_EVERY_S = 30.0
+# A spare scoring process waits with its imports done (seconds of every deploy, roll and
+# restart); the next one starts this long after one is taken, not while the taker loads.
+SPARE_DELAY_S = 10.0
 
 
 @dataclass
@@ -98,6 +102,9 @@ class EndpointSupervisor:
         self._last_register = 0.0
         self._busy = False
         self._client = httpx.Client(timeout=1.0)
+        self._spare: subprocess.Popen[bytes] | None = None
+        self._spare_due = 0.0
+        self._spare_deaths = 0
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,6 +117,7 @@ class EndpointSupervisor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._stop_spare()
         procs = [p for s in self.deployments.values() for p in s.procs] + list(
             self.routers.values()
         )
@@ -163,6 +171,8 @@ class EndpointSupervisor:
             }
             s.expunge_all()
         self._busy = bool(endpoints or rows or self.deployments or self.routers)
+        # first: a deploy that arrives with the agent's start takes it at once
+        self._tick_spare(bool(rows or (self.runs_routers and endpoints)))
         for key, row in rows.items():
             state = self.deployments.setdefault(key, Supervised())
             if self.kind == "ray":
@@ -173,6 +183,59 @@ class EndpointSupervisor:
             self._remove(key)
         if self.runs_routers:
             self._tick_routers(set(endpoints))
+
+    # -- the spare scoring process -------------------------------------------------------------
+    def _tick_spare(self, wanted: bool) -> None:
+        """One spare while this target serves (or is about to: an endpoint exists)."""
+        if self.kind == "ray" or not wanted:
+            self._stop_spare()
+            return
+        if self._spare is not None:
+            if self._spare.poll() is None:
+                return
+            # it died waiting (e.g. a broken install): retry ever more slowly
+            log.warning("the spare scoring process exited (%s)", self._spare.returncode)
+            self._spare = None
+            self._spare_deaths += 1
+            self._spare_due = time.monotonic() + min(300.0, SPARE_DELAY_S * 2**self._spare_deaths)
+        if time.monotonic() < self._spare_due:
+            return
+        home = self.ws.home / "endpoints"
+        home.mkdir(parents=True, exist_ok=True)
+        with open(home / "spare.log", "ab") as out:
+            self._spare = subprocess.Popen(
+                [sys.executable, "-m", "mlbench.endpoints.scoring", "--spare"],
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _take_spare(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes] | None:
+        spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            return None
+        try:
+            spare.stdin.write(json.dumps({"argv": argv, "log": str(log_path)}).encode() + b"\n")
+            spare.stdin.close()
+        except OSError:  # it died just now
+            spare.kill()
+            spare.wait()
+            return None
+        self._spare_due = time.monotonic() + SPARE_DELAY_S
+        self._spare_deaths = 0
+        return spare
+
+    def _stop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return
+        spare.terminate()
+        try:
+            spare.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            spare.kill()
+            spare.wait()
 
     # -- local deployments ---------------------------------------------------------------------
     def _tick_local(self, row: EndpointDeploymentRow, state: Supervised) -> None:
@@ -287,10 +350,7 @@ class EndpointSupervisor:
         if row.python:  # an environment's interpreter: mlbench itself comes from here
             source = str(Path(__file__).resolve().parents[2])
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
-        cmd = [
-            python,
-            "-m",
-            "mlbench.endpoints.scoring",
+        args = [
             "--model",
             row.model_path,
             "--host",
@@ -304,10 +364,18 @@ class EndpointSupervisor:
             "--max-wait-ms",
             str(row.max_wait_ms),
         ]
-        with open(folder / f"instance-{slot}.log", "ab") as out:
-            proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
+        log_path = folder / f"instance-{slot}.log"
+        # a spare has mlbench's interpreter and environment: for the others, a process of their own
+        proc = None if row.python else self._take_spare(args, log_path)
+        if proc is None:
+            with open(log_path, "ab") as out:
+                proc = subprocess.Popen(
+                    [python, "-m", "mlbench.endpoints.scoring", *args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
         log.info(
             "%s/%s: instance %d started (pid %d, port %d)",
             row.endpoint,
