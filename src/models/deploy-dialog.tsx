@@ -17,6 +17,7 @@ import {
   MlbenchClient,
   errorMessage
 } from '../api';
+import { SubmittingDialog } from '../components/submitting-dialog';
 import { TranslationContext, useTrans } from '../i18n';
 
 /** The "endpoint" choice that creates one. */
@@ -324,49 +325,6 @@ function DeployForm(props: { model: DeployFormModel }): JSX.Element {
   );
 }
 
-class DeployDialog extends Dialog<IDeploymentInfo | null> {
-  constructor(
-    model: DeployFormModel,
-    body: ReactWidget,
-    trans: TranslationBundle
-  ) {
-    const buttons = [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.okButton({ label: trans.__('Deploy') })
-    ];
-    super({
-      title: trans.__('Deploy %1:%2', model.model, model.version),
-      body: Object.assign(body, { getValue: () => this._deployed }),
-      buttons
-    });
-    this._model = model;
-    this._buttonList = buttons;
-    this.addClass('mlbench-SubmitDialog');
-    this.addClass('mlbench-DeployDialog');
-  }
-
-  resolve(index?: number): void {
-    const i = index ?? this._buttonList.length - 1;
-    if (!this._buttonList[i]?.accept || this._deployed) {
-      super.resolve(index);
-      return;
-    }
-    if (this._model.busy) {
-      return;
-    }
-    void this._model.submit().then(deployed => {
-      if (deployed) {
-        this._deployed = deployed;
-        super.resolve(i);
-      }
-    });
-  }
-
-  private _model: DeployFormModel;
-  private _buttonList: Dialog.IButton[];
-  private _deployed: IDeploymentInfo | null = null;
-}
-
 function Keys(props: { created: IEndpointCreated }): JSX.Element {
   const trans = useTrans();
   const { created } = props;
@@ -416,7 +374,14 @@ export async function showDeployDialog(options: {
       <DeployForm model={model} />
     </TranslationContext.Provider>
   );
-  const dialog = new DeployDialog(model, body, trans);
+  const dialog = new SubmittingDialog<IDeploymentInfo>({
+    title: trans.__('Deploy %1:%2', model.model, model.version),
+    body,
+    okLabel: trans.__('Deploy'),
+    cancelLabel: trans.__('Cancel'),
+    classNames: ['mlbench-DeployDialog'],
+    submit: () => model.submit()
+  });
   void model.load();
   const result = await dialog.launch();
   if (model.created) {

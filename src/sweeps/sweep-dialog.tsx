@@ -3,7 +3,6 @@
  * list; the sampler, the objective, the early-termination policy and the
  * limits. Checked in the browser, then submitted to POST /sweeps.
  */
-import { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -17,6 +16,7 @@ import {
   errorMessage,
   validationProblems
 } from '../api';
+import { SubmittingDialog } from '../components/submitting-dialog';
 import { TranslationContext, useTrans } from '../i18n';
 import { describeType, initialText } from '../submit/parameter-form';
 import {
@@ -534,58 +534,6 @@ export function SweepForm(props: { model: SweepFormModel }): JSX.Element {
 }
 
 /**
- * A dialog whose Submit button submits, and closes only once the server
- * accepted the sweep.
- */
-class SweepDialog extends Dialog<ISweep | null> {
-  constructor(
-    model: SweepFormModel,
-    body: ReactWidget,
-    trans: TranslationBundle
-  ) {
-    const buttons = [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.okButton({
-        label: trans.__('Start sweep'),
-        ariaLabel: trans.__('Start sweep')
-      })
-    ];
-    super({
-      title: trans.__('Sweep'),
-      body: Object.assign(body, { getValue: () => this._sweep }),
-      buttons
-    });
-    this._model = model;
-    this._buttonList = buttons;
-    this.addClass('mlbench-SubmitDialog');
-    this.addClass('mlbench-SweepDialog');
-  }
-
-  resolve(index?: number): void {
-    const i = index ?? this._buttonList.length - 1;
-    if (!this._buttonList[i]?.accept || this._sweep) {
-      super.resolve(index);
-      return;
-    }
-    void this._model.submit().then(sweep => {
-      if (sweep) {
-        this._sweep = sweep;
-        super.resolve(i);
-      } else {
-        // the errors are at the top of the form and by their fields
-        this.node
-          .querySelector('.mlbench-Form-error')
-          ?.scrollIntoView({ block: 'nearest' });
-      }
-    });
-  }
-
-  private _model: SweepFormModel;
-  private _buttonList: Dialog.IButton[];
-  private _sweep: ISweep | null = null;
-}
-
-/**
  * Show the dialog; the submitted sweep, or null when canceled.
  */
 export async function showSweepDialog(
@@ -598,7 +546,14 @@ export async function showSweepDialog(
       <SweepForm model={model} />
     </TranslationContext.Provider>
   );
-  const dialog = new SweepDialog(model, body, trans);
+  const dialog = new SubmittingDialog<ISweep>({
+    title: trans.__('Sweep'),
+    body,
+    okLabel: trans.__('Start sweep'),
+    cancelLabel: trans.__('Cancel'),
+    classNames: ['mlbench-SweepDialog'],
+    submit: () => model.submit()
+  });
   const result = dialog.launch();
   void dialog.ready.then(() => model.load());
   const { button, value } = await result;
