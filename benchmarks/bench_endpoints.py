@@ -11,9 +11,9 @@ concurrency, so that a change in the machine's load hits all of them alike:
   metrics) in front of a deployment of the registered model.
 
 Also the time from start to the first ``/ping`` 200 of each server, and from
-``ws.endpoints.deploy`` to a ready deployment: the first (the agent starts too) and a second one
-with the agent running (its spare scoring process waiting). Goals: >= 2x throughput and <= half the p99 at
-concurrency 8; >= 5x throughput at 32; deploy to ready <= 5 s.
+``ws.endpoints.deploy`` to a ready deployment: the first (the agent starts too) and a second
+one with the agent running (its spare scoring process waiting). Goals: >= 2x throughput and
+<= half the p99 at concurrency 8; >= 5x throughput at 32; deploy to ready <= 5 s.
 
 Run: ``python benchmarks/bench_endpoints.py`` (``--help``; ``--json FILE`` keeps the results).
 Everything listens on 127.0.0.1; every process started here is stopped at the end.
