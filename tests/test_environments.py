@@ -353,6 +353,25 @@ def test_targets_that_cannot_provide_environments_refuse_them(module_ws: Any) ->
         assert "environment" not in sub.handled
 
 
+def test_a_deployment_in_an_environment_without_the_scoring_server_is_refused(
+    module_ws: Any, tmp_path: Path
+) -> None:
+    """Found before anything is stored, not after three failed starts of its processes."""
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    env = module_ws.environments.create("figlet", requirements=FIGLET)  # pyfiglet, no mlflow
+    folder = tmp_path / "model"
+    mlflow.sklearn.save_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), str(folder))
+    module_ws.models.register("tiny", folder=folder)
+    with pytest.raises(InvalidInputError) as err:
+        module_ws.endpoints.deploy("ep", "blue", "tiny:1", environment="figlet")
+    assert f"environment {env.ref} cannot run the scoring server" in err.value.message
+    assert "mlflow" in err.value.message and "uvicorn" in err.value.message
+    assert "requirements" in (err.value.hint or "")
+    assert module_ws.endpoints.list() == []
+
+
 # -- REST ----------------------------------------------------------------------------------------
 # the server fixtures of tests/test_server.py (a module-scoped workspace and server config)
 mlbench_home = test_server.mlbench_home

@@ -228,8 +228,6 @@ class Endpoints:
                 "on a local or Ray target",
                 hint="deploy with --compute local, or a Ray target",
             )
-        with self._ws.db.session() as s:
-            self._endpoint(s, endpoint)
         version = self._ws.models.info(spec.model)
         python = None
         if spec.environment:
@@ -237,6 +235,9 @@ class Endpoints:
 
             env = self._ws.environments.resolve(spec.environment)
             python = str(Path(env.venv) / "bin" / "python")
+            _check_serving_environment(python, env.ref)
+        with self._ws.db.session() as s:
+            self._endpoint(s, endpoint)
         columns = [
             c.get("name") for c in ((version.signature or {}).get("inputs") or []) if c.get("name")
         ]
@@ -678,6 +679,43 @@ def _give(weights: dict[str, int], name: str, percent: int) -> dict[str, int]:
         first = max(others, key=lambda k: others[k])
         out[first] += rest - sum(out.values())
     return {**out, name: percent}
+
+
+# What the scoring server imports itself (mlbench comes from this install, on its PYTHONPATH);
+# the model's own flavor (e.g. scikit-learn) is the environment's to provide.
+SERVING_MODULES = ("mlflow", "uvicorn", "starlette")
+
+
+def _check_serving_environment(python: str, ref: str) -> None:
+    """Refuse an environment the scoring server cannot start in, before anything is stored
+    (else each instance would fail to start three times before the deployment is failed)."""
+    import subprocess
+
+    probe = (
+        "import importlib.util, sys; "
+        "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+    )
+    try:
+        done = subprocess.run(
+            [python, "-c", probe, *SERVING_MODULES],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InvalidInputError(
+            f"environment {ref}: its interpreter {python} does not run ({exc})",
+            hint=f"rebuild it (mlbench env build {ref}) or deploy without --environment",
+        ) from exc
+    missing = done.stdout.split()
+    if done.returncode != 0 or missing:
+        what = ", ".join(missing) or done.stderr.strip()[-300:]
+        raise InvalidInputError(
+            f"environment {ref} cannot run the scoring server: it lacks {what}",
+            hint=f"add {' '.join(missing or SERVING_MODULES)} and the model's own packages to "
+            "its requirements (a new version), or deploy without --environment",
+        )
 
 
 def _check_host(host: str) -> None:
