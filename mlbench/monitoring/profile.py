@@ -64,6 +64,13 @@ def open_source(paths: Sequence[str | Path], fmt: str | None = None) -> ds.Datas
 
             delimiter = "\t" if files[0].lower().endswith(".tsv") else ","
             file_format = ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delimiter))
+        elif form == "parquet":
+            # pre_buffer (the default) keeps every column chunk it read ahead for the whole file:
+            # peak memory grew with the file (1.0 -> 1.5 GiB for 2 -> 4 M rows x 50 columns);
+            # without it, it stays at about a row group's worth (0.6 GiB for both)
+            file_format = ds.ParquetFileFormat(
+                default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
+            )
         try:
             parts.append(ds.dataset(files, format=file_format))
         except Exception as exc:
