@@ -41,7 +41,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from mlbench.monitoring.profile import build_profile, sketch_target  # noqa: E402
+from mlbench.monitoring.profile import build_profile, open_source, sketch_target  # noqa: E402
 from mlbench.monitoring.signals import compare  # noqa: E402
 
 EVIDENTLY_VENV = ROOT / "benchmarks" / ".venv-evidently"
@@ -116,12 +116,12 @@ def bench_vs_evidently(rows: int, folder: Path, python: Path | None) -> dict[str
     rng = np.random.default_rng(19)
     ref_path, tgt_path = make_pair(folder, rows, 10, rng)
     start = time.perf_counter()
-    profile = build_profile(ds.dataset(ref_path), source="reference")
+    profile = build_profile(open_source([ref_path]), source="reference")
     profiled = time.perf_counter() - start
-    report = compare(profile, sketch_target(ds.dataset(tgt_path), profile), target="target")
+    report = compare(profile, sketch_target(open_source([tgt_path]), profile), target="target")
     end_to_end = time.perf_counter() - start
     start = time.perf_counter()
-    again = compare(profile, sketch_target(ds.dataset(tgt_path), profile), target="target")
+    again = compare(profile, sketch_target(open_source([tgt_path]), profile), target="target")
     stored = time.perf_counter() - start
     ours = drifted(again)
     assert ours == drifted(report)
@@ -162,13 +162,12 @@ WIDE_PASS = textwrap.dedent(
     """
     import json, resource, sys, time
     sys.path.insert(0, sys.argv[3])
-    import pyarrow.dataset as ds
     from mlbench.monitoring.models import Profile
-    from mlbench.monitoring.profile import sketch_target
+    from mlbench.monitoring.profile import open_source, sketch_target
     from mlbench.monitoring.signals import compare
     profile = Profile.model_validate_json(open(sys.argv[1]).read())
     start = time.perf_counter()
-    sketch = sketch_target(ds.dataset(sys.argv[2]), profile)
+    sketch = sketch_target(open_source([sys.argv[2]]), profile)  # as a monitor run opens it
     counted = time.perf_counter() - start
     report = compare(profile, sketch)
     seconds = time.perf_counter() - start
