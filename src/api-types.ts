@@ -4909,6 +4909,12 @@ export interface components {
        * @default monitors
        */
       experiment?: string;
+      /**
+       * Compute
+       * @description Where the pass over the target runs: local (here), or a Ray target (split across its tasks; its workers must read the target's files).
+       * @default local
+       */
+      compute?: string;
     };
     /** NextTick */
     NextTick: {

@@ -428,3 +428,49 @@ def test_drift_cli_json(core_ws: Any, tmp_path: Path) -> None:
     assert "wasserstein" in table.stdout and "ok" in table.stdout
     bad = run_cli(core_ws.home, "drift", "nope:1", str(tmp_path / "r.parquet"))
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_a_pass_split_into_pieces_counts_what_one_pass_counts(
+    reference: Any, tmp_path: Path
+) -> None:
+    """What a Ray target's tasks do (mlbench.monitoring.ray_pass), run here: a Parquet file cut
+    into row-group pieces, and a CSV file whole, each counted, then merged."""
+    from mlbench.monitoring.profile import merge_sketches
+    from mlbench.monitoring.ray_pass import pieces, sketch_piece
+
+    rng = np.random.default_rng(23)
+    table = normal_table(50_000, rng, mean=0.3)
+    # nulls, out-of-range values and unseen categories, so every count is exercised
+    x = table.column("x").to_numpy().copy()
+    x[:7] = 99.0
+    c = table.column("c").to_pylist()
+    c[:130] = [f"new{i}" for i in range(130)]  # more unseen than are kept by name
+    table = pa.table({"x": x, "y": table.column("y"), "c": pa.array(c)})
+    table = table.set_column(1, "y", pa.array([None] * 11 + table.column("y").to_pylist()[11:]))
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=6_000)  # 9 row groups
+    work = pieces([str(tmp_path / "t.parquet")], None, tasks=4)
+    assert [len(groups or []) for _, groups in work] == [3, 3, 3]
+    parts = [
+        sketch_piece(path, groups, None, reference.model_dump_json(), ["x", "y", "c"])
+        for path, groups in work
+    ]
+    merged = merge_sketches(parts, exact=False)
+    whole = sketch_target(ds.dataset(table), reference, features=["x", "y", "c"])
+    assert merged.rows == whole.rows == 50_000
+    for name in ("x", "y", "c"):
+        a, b = merged.features[name], whole.features[name]
+        assert (a.rows, a.nulls, a.type_errors, a.below, a.above) == (
+            b.rows, b.nulls, b.type_errors, b.below, b.above
+        )  # fmt: skip
+        assert (a.low, a.high) == (b.low, b.high)
+        if b.counts is not None:
+            assert a.counts is not None and a.counts.tolist() == b.counts.tolist()
+        assert a.categories == b.categories
+        assert a.unseen_total == b.unseen_total
+    assert merged.features["x"].above >= 7 and merged.features["y"].nulls == 11
+    assert merged.features["c"].unseen_total == 130 and len(merged.features["c"].unseen) == 100
+    assert compare(reference, merged).verdict == compare(reference, whole).verdict
+    # a CSV file is one piece
+    pa_csv = tmp_path / "t.csv"
+    table.to_pandas().to_csv(pa_csv, index=False)
+    assert pieces([str(pa_csv)], None, tasks=4) == [(str(pa_csv), None)]

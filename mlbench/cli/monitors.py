@@ -126,6 +126,9 @@ def monitor_group() -> None:
 @click.option("--prediction", help="Prediction column (default mlbench_prediction).")
 @click.option("--signal", "signals", multiple=True, help="Signals (default all).")
 @click.option("--threshold", "thresholds", multiple=True, help="KEY=VALUE, e.g. psi=0.2.")
+@click.option(
+    "--compute", help="local (default), or a Ray target: the pass is split across its tasks."
+)
 @trigger_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
@@ -143,6 +146,7 @@ def create_command(
     prediction: str | None,
     signals: tuple[str, ...],
     thresholds: tuple[str, ...],
+    compute: str | None,
     cron: str | None,
     every: str | None,
     hours: tuple[int, ...],
@@ -165,7 +169,7 @@ def create_command(
         body["features"] = list(features)
     elif top:
         body["features"] = {"top": top}
-    for key, value in (("label", label), ("prediction", prediction)):
+    for key, value in (("label", label), ("prediction", prediction), ("compute", compute)):
         if value:
             body[key] = value
     if signals:

@@ -195,6 +195,12 @@ class MonitorSpec(BaseModel):
     experiment: str = Field(
         "monitors", max_length=256, description="MLflow experiment of its runs."
     )
+    compute: str = Field(
+        "local",
+        max_length=64,
+        description="Where the pass over the target runs: local (here), or a Ray target (split "
+        "across its tasks; its workers must read the target's files).",
+    )
 
     @model_validator(mode="after")
     def _signals(self) -> MonitorSpec:

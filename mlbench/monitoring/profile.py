@@ -35,6 +35,7 @@ FINE_BINS = 100  # quantile bins per numeric feature (KS/Wasserstein from their 
 SAMPLE_SIZE = 50_000  # values per feature the bin edges are estimated from
 MAX_CATEGORIES = 10_000  # distinct categories kept per feature; more are counted as other
 EXACT_LIMIT = 100_000  # up to this many rows on both sides, KS and Wasserstein are exact
+UNSEEN_KEPT = 100  # unseen categories named one by one; the rest are counted together
 BATCH_ROWS = 262_144
 METADATA_PREFIX = "mlbench_"
 PREDICTION = "mlbench_prediction"
@@ -420,10 +421,47 @@ def _count_categories(sk: FeatureSketch, column: Any, ref: CategoricalProfile) -
             # the reference had more categories than it kept: a value it did not keep may have
             # been among them, so it is counted as 'other', not as unseen
             sk.categories["\x00other"] = sk.categories.get("\x00other", 0) + n
-        elif key in sk.unseen or len(sk.unseen) < 100:
+        elif key in sk.unseen or len(sk.unseen) < UNSEEN_KEPT:
             sk.unseen[key] = sk.unseen.get(key, 0) + n
         else:
             sk.unseen_other += n
+
+
+def merge_sketches(parts: Sequence[TargetSketch], *, exact: bool) -> TargetSketch:
+    """The sketches of disjoint slices of one target as the sketch of the whole (a pass split
+    across tasks). Counts add up, so the result is what one pass would have counted; ``exact``
+    is decided for the whole target (each slice is smaller)."""
+    first = parts[0]
+    features: dict[str, FeatureSketch] = {}
+    for name, sk in first.features.items():
+        merged = FeatureSketch(
+            name=name,
+            kind=sk.kind,
+            type=sk.type,
+            counts=None if sk.counts is None else np.zeros_like(sk.counts),
+        )
+        for part in parts:
+            p = part.features[name]
+            merged.rows += p.rows
+            merged.nulls += p.nulls
+            merged.type_errors += p.type_errors
+            merged.below += p.below
+            merged.above += p.above
+            merged.low, merged.high = min(merged.low, p.low), max(merged.high, p.high)
+            if merged.counts is not None and p.counts is not None:
+                merged.counts += p.counts
+            for key, n in p.categories.items():
+                merged.categories[key] = merged.categories.get(key, 0) + n
+            for key, n in p.unseen.items():
+                if key in merged.unseen or len(merged.unseen) < UNSEEN_KEPT:
+                    merged.unseen[key] = merged.unseen.get(key, 0) + n
+                else:
+                    merged.unseen_other += n
+            merged.unseen_other += p.unseen_other
+        features[name] = merged
+    return TargetSketch(
+        rows=sum(p.rows for p in parts), features=features, missing=first.missing, exact=exact
+    )
 
 
 def exact_values(dataset: ds.Dataset, name: str) -> np.ndarray:

@@ -176,7 +176,10 @@ class Monitors:
         label: str | None,
         prediction: str | None,
         top: int | None = None,
+        ray: Any = None,
     ) -> DriftReport:
+        """``ray``: a Ray target's settings, to split the pass over the target across its
+        tasks (:mod:`mlbench.monitoring.ray_pass`); None: one pass here."""
         from mlbench.monitoring import profile as prof
         from mlbench.monitoring import signals as sig
 
@@ -195,17 +198,24 @@ class Monitors:
         if top is not None:
             names = self._top(ref_ds, names, label, top)
         roles = {n: ("label" if n == label else "feature") for n in names}
-        sketch = prof.sketch_target(target_ds, profile, features=names)
         report_profile = profile
+        counted = list(names)
         if extra:
             pprof = self.profile(ref, [extra[pred]])
             feat = pprof.features[extra[pred]].model_copy(update={"name": pred})
             report_profile = profile.model_copy(
                 update={"features": {**profile.features, pred: feat}}
             )
-            psk = prof.sketch_target(target_ds, report_profile, features=[pred])
-            sketch.features.update(psk.features)
+            counted.append(pred)
             roles[pred] = "prediction"
+        if ray is None:
+            sketch = prof.sketch_target(target_ds, report_profile, features=counted)
+        else:
+            from mlbench.monitoring.ray_pass import sketch_on_ray
+
+            rows = target_ds.count_rows()
+            exact = rows <= prof.EXACT_LIMIT and report_profile.rows <= prof.EXACT_LIMIT
+            sketch = sketch_on_ray(ray, tgt.paths, tgt.fmt, report_profile, counted, exact=exact)
 
         def exact(name: str) -> tuple[Any, Any]:
             ref_name = extra.get(name, name)
@@ -272,6 +282,7 @@ class Monitors:
             spec = spec.model_dump(exclude_unset=True)
         parsed = parse_spec({**dict(spec or {}), **changes})
         self._reference(parsed)  # the reference must resolve now
+        self._ray_config(parsed.compute)  # and the compute target exist and fit
         now = utcnow()
         monitor_id = new_id()
         with self._ws.db.write() as s:
@@ -416,6 +427,20 @@ class Monitors:
             )
         return self.source(inputs[0])
 
+    def _ray_config(self, compute: str) -> Any:
+        """The Ray settings of a monitor's compute target; None for a local one."""
+        target = self._ws.compute.get(compute)
+        if target.kind == "local":
+            return None
+        if target.kind != "ray":
+            raise InvalidInputError(
+                f"compute target {compute!r} is a {target.kind} target: a monitor runs on a "
+                "local or Ray target",
+                hint="set compute: local, or a Ray target",
+            )
+        _backend, config, _ = self._ws.compute.backend(compute, with_secrets=True)
+        return config
+
     def _target(self, spec: MonitorSpec) -> Source:
         if spec.target.data is not None:
             return self.source(spec.target.data)
@@ -467,6 +492,7 @@ class Monitors:
                 spec.label,
                 spec.prediction,
                 top,
+                ray=self._ray_config(spec.compute),
             )
             mlflow_run = self._track(name, monitor_id, run_id, spec, report, tags or {})
         except Exception as exc:
