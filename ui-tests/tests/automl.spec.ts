@@ -8,7 +8,9 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { API, execute } from './helpers';
+import * as path from 'path';
+
+import { API, SCREENSHOT_DIR, execute } from './helpers';
 
 /**
  * A table of 240 rows where y follows x1 (with noise) and a group column is
@@ -40,7 +42,11 @@ function contrastOf(el: Element): number {
   const [br, bg, bb] = rgba(row.backgroundColor);
   const [r, g, b, a] = rgba(cell.color);
   // the text's alpha over the row's background
-  const text = [r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a)];
+  const text = [
+    r * a + br * (1 - a),
+    g * a + bg * (1 - a),
+    b * a + bb * (1 - a)
+  ];
   const lum = ([x, y, z]: number[]) => {
     const c = [x, y, z].map(v => {
       const s = v / 255;
@@ -118,7 +124,9 @@ test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
   await expect(
     board.getByRole('button', { name: 'Open best model' })
   ).toBeEnabled();
-  await board.screenshot({ path: test.info().outputPath('leaderboard.png') });
+  await board.screenshot({
+    path: path.join(SCREENSHOT_DIR, 'automl-leaderboard-light.png')
+  });
 
   // the best row reads in the dark theme too (text against its tint)
   await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
@@ -129,15 +137,13 @@ test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
   await expect(best).not.toHaveCSS('background-color', 'rgba(0, 0, 0, 0)');
   await expect.poll(() => best.evaluate(contrastOf)).toBeGreaterThan(4.5);
   await board.screenshot({
-    path: test.info().outputPath('leaderboard-dark.png')
+    path: path.join(SCREENSHOT_DIR, 'automl-leaderboard-dark.png')
   });
   await execute(page, 'apputils:change-theme', { theme: 'JupyterLab Light' });
 
   // a report on the best model from the leaderboard: the table it trained
   // on by default, the sensitive column typed; its tab opens at once
-  await board
-    .getByRole('button', { name: 'Responsible AI report…' })
-    .click();
+  await board.getByRole('button', { name: 'Responsible AI report…' }).click();
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog.getByRole('textbox', { name: 'Test table' })).toHaveValue(
     `${asset}:1`
@@ -151,7 +157,9 @@ test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
   );
   await expect(tab).toBeVisible();
   const reportId = (await tab.getAttribute('id'))!.replace('mlbench-rai-', '');
-  const report = await (await page.request.get(`${api}/rai/${reportId}`)).json();
+  const report = await (
+    await page.request.get(`${api}/rai/${reportId}`)
+  ).json();
   expect(report.model).toBe(`${modelName}:1`);
   expect(report.sensitive).toEqual(['group']);
   await expect
@@ -164,7 +172,7 @@ test('an AutoML leaderboard and a Responsible AI report in tabs', async ({
   await expect(
     frame.getByRole('heading', { name: 'group', exact: true })
   ).toBeVisible();
-  await tab.screenshot({ path: test.info().outputPath('rai-report.png') });
+  await tab.screenshot({ path: path.join(SCREENSHOT_DIR, 'rai-report.png') });
   // the palette command opens the same tab, not a second one
   await execute(page, 'mlbench:open-rai-report', { id: reportId });
   await expect(page.locator(`#mlbench-rai-${reportId}`)).toHaveCount(1);

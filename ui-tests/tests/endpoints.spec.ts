@@ -10,7 +10,15 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { API, execute, openSidebar, submitOverRest } from './helpers';
+import * as path from 'path';
+
+import {
+  API,
+  SCREENSHOT_DIR,
+  execute,
+  openSidebar,
+  submitOverRest
+} from './helpers';
 
 const FIT = `import mlflow
 import pandas as pd
@@ -21,7 +29,12 @@ y = [0, 0, 1, 1]
 with mlflow.start_run():
     mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", input_example=X.head(2))
 `;
-const ROWS = { dataframe_records: [{ a: 0.0, b: 1.0 }, { a: 3.0, b: 0.0 }] };
+const ROWS = {
+  dataframe_records: [
+    { a: 0.0, b: 1.0 },
+    { a: 3.0, b: 0.0 }
+  ]
+};
 
 test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   page,
@@ -39,8 +52,7 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   await expect
     .poll(
       async () =>
-        (await (await page.request.get(`${API}/jobs/${job.id}`)).json())
-          .status,
+        (await (await page.request.get(`${API}/jobs/${job.id}`)).json()).status,
       { timeout: 180000 }
     )
     .toBe('completed');
@@ -61,7 +73,8 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   await dialog.getByRole('button', { name: 'Deploy' }).click();
   const keys = page.locator('.mlbench-DeployKeys');
   await expect(keys).toContainText('shown only this once');
-  const key = (await keys.locator('code[data-key="primary"]').textContent()) ?? '';
+  const key =
+    (await keys.locator('code[data-key="primary"]').textContent()) ?? '';
   expect(key.length).toBeGreaterThan(20);
   await page.getByRole('button', { name: 'Done' }).click();
   await expect(page.locator(`#mlbench-endpoint-${ENDPOINT}`)).toBeVisible();
@@ -118,7 +131,9 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
 
   // a weight that does not sum to 100 cannot be saved
   await view.getByLabel('Traffic of blue').fill('60');
-  await expect(view.getByRole('button', { name: 'Save traffic' })).toBeDisabled();
+  await expect(
+    view.getByRole('button', { name: 'Save traffic' })
+  ).toBeDisabled();
   await expect(view.locator('.mlbench-EndpointView-actions')).toContainText(
     'sum to 60, not 100'
   );
@@ -127,6 +142,10 @@ test('an endpoint: deployments, masked keys, a test request, traffic', async ({
   await expect(view.locator('.mlbench-EndpointView-saved')).toHaveText(
     'Traffic saved'
   );
+
+  await view.screenshot({
+    path: path.join(SCREENSHOT_DIR, 'endpoint-view-light.png')
+  });
 
   const gone = await page.request.delete(`${API}/endpoints/${ENDPOINT}`);
   expect(gone.status()).toBe(204);

@@ -7,7 +7,9 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { submitOverRest } from './helpers';
+import * as path from 'path';
+
+import { SCREENSHOT_DIR, submitOverRest } from './helpers';
 
 const FIT = `import mlflow
 import pandas as pd
@@ -80,5 +82,7 @@ test('a job registers its model; the Models section and view show it', async ({
   await versions.getByRole('button', { name: 'Remove alias prod' }).click();
   await expect(versions).not.toContainText('@prod');
 
-  await view.screenshot({ path: test.info().outputPath('model-view.png') });
+  await view.screenshot({
+    path: path.join(SCREENSHOT_DIR, 'model-view-light.png')
+  });
 });

@@ -9,7 +9,9 @@
  */
 import { IJupyterLabPageFixture, expect, test } from '@jupyterlab/galata';
 
-import { API, openSidebar } from './helpers';
+import * as path from 'path';
+
+import { API, SCREENSHOT_DIR, openSidebar } from './helpers';
 
 function notebook(parameters: string, code: string): string {
   return JSON.stringify({
@@ -143,7 +145,9 @@ test('the graph of a run with a reused and a running step', async ({
   ).toContainText('out');
   await view
     .locator('.mlbench-PipelineView-graph')
-    .screenshot({ path: 'screenshots/pipeline-graph.png' });
+    .screenshot({
+      path: path.join(SCREENSHOT_DIR, 'pipeline-graph-light.png')
+    });
 
   // the graph follows the theme: dark boxes, light names
   await page.theme.setDarkTheme();
@@ -159,7 +163,7 @@ test('the graph of a run with a reused and a running step', async ({
   expect(luminance(name)).toBeGreaterThan(0.6);
   await view
     .locator('.mlbench-PipelineView-graph')
-    .screenshot({ path: 'screenshots/pipeline-graph-dark.png' });
+    .screenshot({ path: path.join(SCREENSHOT_DIR, 'pipeline-graph-dark.png') });
   await page.theme.setLightTheme();
 
   // a step opens its job view
