@@ -207,6 +207,21 @@ describe('JobsStore', () => {
     expect(store.get('9')?.id).toBe('9');
   });
 
+  it('does not fetch the ids of other feeds as jobs', async () => {
+    listJobs.mockResolvedValue({ items: [], next_cursor: null });
+    await store.reload();
+    for (const [kind, id] of [
+      ['model', 'models'],
+      ['monitor', 'm1'],
+      ['sweep', 's1'],
+      ['pipeline', 'p1']
+    ]) {
+      stream.event.emit(event(6, id, kind, { status: 'completed' }));
+    }
+    await jest.advanceTimersByTimeAsync(150);
+    expect(getJob).not.toHaveBeenCalled();
+  });
+
   it('filters, counts and keeps a just-submitted job at once', async () => {
     listJobs.mockResolvedValue({
       items: [job('2', { status: 'failed' }), job('1')],

@@ -313,9 +313,12 @@ export class JobsStore {
       event.kind === 'pipeline' ||
       event.kind === 'schedule' ||
       event.kind === 'notification' ||
-      event.kind === 'monitor'
+      event.kind === 'monitor' ||
+      event.kind === 'model'
     ) {
-      return; // about a sweep, pipeline run or schedule (its id in job_id), not a job
+      // about a sweep, pipeline run, schedule, monitor (its id in job_id) or the model
+      // registry ("models"), not a job: fetching it as a job would be a 404
+      return;
     }
     const job = this._jobs.get(event.job_id);
     if (job) {
