@@ -3,14 +3,18 @@
 #
 #   make setup && benchmarks/gpu_check.sh          (add `pip install -e '.[gpu,ray]'` for NVML/Ray)
 #
+# Ray binds every interface: as root, run it in a loopback-only namespace (.ci/loopback ...).
+# RAY_NUM_GPUS=N declares GPUs to the Ray head (a machine whose GPUs Ray does not find itself;
+# checked here with a stand-in nvidia-smi, tests/test_jobs.py FAKE_NVIDIA_SMI).
+#
 # It shows, in a throwaway workspace:
 #   1. the GPUs mlbench detects (NVML, else nvidia-smi) and one load sample of each;
 #   2. two `gpus: 1` jobs run at once on the local target: the CUDA_VISIBLE_DEVICES each saw, the
 #      device torch (or nvidia-smi) reports inside the job, and the system/gpu_0_* metrics the
 #      agent recorded for each run (two jobs must see two different GPUs);
 #   3. with Ray installed: a `gpus: 1` job on a Ray head started here (127.0.0.1), and what it saw.
-# Nothing is left running: its agents are stopped, and the Ray processes that appeared when it
-# started its head are killed by PID (another Ray on the machine is left alone).
+# Nothing is left running: its agents are stopped, and the Ray head it started is stopped by the
+# PIDs of its own processes (tests/ray_head.py; another Ray on the machine is left alone).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,7 +24,6 @@ MLBENCH=$BIN/mlbench
 export MLBENCH_HOME=$(mktemp -d /tmp/mlbench-gpu-check.XXXXXX)
 WORK=$MLBENCH_HOME/probe
 mkdir -p "$WORK"
-RAY_PIDS=""
 
 cleanup() {
   "$PY" - <<'EOF' || true
@@ -31,7 +34,6 @@ ws = mlbench.Workspace()
 for target in ws.compute.list():
     AgentHandle(ws, target.name).stop(now=True, timeout=30)
 EOF
-  if [ -n "$RAY_PIDS" ]; then kill $RAY_PIDS 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -105,14 +107,37 @@ report "$A" "$B"
 
 if "$PY" -c "import ray" 2>/dev/null; then
   echo "== a gpus:1 job on a Ray head started here"
-  ray_pids() { pgrep -u "$(id -u)" -f 'ray/(core|_private|dashboard|autoscaler)' | sort; }
-  BEFORE=$(ray_pids)
-  "$BIN/ray" start --head --node-ip-address=127.0.0.1 --include-dashboard=false >/dev/null ||
-    true # a head that failed half-started is killed below all the same
-  RAY_PIDS=$(comm -13 <(echo "$BEFORE") <(ray_pids) | tr '\n' ' ')
-  "$MLBENCH" compute create raygpu --type ray --address auto --max-concurrent-jobs 2
-  C=$("$MLBENCH" job submit --command "python probe.py" --code "$WORK" --gpus 1 --compute raygpu)
-  report "$C"
+  # tests/ray_head.py: a head on 127.0.0.1 in a session of its own, stopped by its own PIDs
+  # (SIGTERM, a grace, SIGKILL, then a check that none is left); the job finishes before it stops
+  "$PY" - "$MLBENCH" "$WORK" <<'EOF'
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, ".")
+import mlbench
+from mlbench.agent.process import AgentHandle
+from tests.ray_head import RayHead
+
+cli, work = sys.argv[1], sys.argv[2]
+# Ray finds a machine's GPUs itself; RAY_NUM_GPUS declares some (a machine without any)
+head = RayHead(*([f"--num-gpus={os.environ['RAY_NUM_GPUS']}"] if "RAY_NUM_GPUS" in os.environ else []))
+try:
+    address = head.start()
+    subprocess.run([cli, "compute", "create", "raygpu", "--type", "ray", "--address", address,
+                    "--max-concurrent-jobs", "2"], check=True)
+    job_id = subprocess.run([cli, "job", "submit", "--command", "python probe.py", "--code", work,
+                             "--gpus", "1", "--compute", "raygpu"],
+                            check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    ws = mlbench.Workspace()
+    ws.jobs.get(job_id).wait(600)
+    AgentHandle(ws, "raygpu").stop(now=True, timeout=30)
+    with open(f"{work}/ray-job", "w") as f:
+        f.write(job_id)
+finally:
+    head.stop()
+EOF
+  report "$(cat "$WORK/ray-job")"
 else
   echo "== Ray not installed: pip install -e '.[ray]' to check Ray's GPU assignment too"
 fi
