@@ -10,13 +10,8 @@ import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React, { useEffect, useMemo, useState } from 'react';
 
-import {
-  EventStream,
-  IJobEvent,
-  JobStatus,
-  MlbenchClient,
-  errorMessage
-} from '../api';
+import { EventStream, JobStatus, MlbenchClient, errorMessage } from '../api';
+import { useEventReloads } from '../components/use-events';
 import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
 import { StatusBadge } from '../jobs/jobs-list';
@@ -202,6 +197,10 @@ export function LeaderboardBody(props: {
   const [trials, setTrials] = useState<IAutoMLTrial[]>([]);
   const [error, setError] = useState('');
   const [reloads, setReloads] = useState(0);
+  const changes = useEventReloads(
+    stream,
+    event => event.job_id === jobId && event.kind === 'status'
+  );
 
   useEffect(() => {
     let live = true;
@@ -227,23 +226,9 @@ export function LeaderboardBody(props: {
     return () => {
       live = false;
     };
-  }, [client, jobId, reloads]);
+  }, [client, jobId, reloads, changes]);
 
   // a status change of the job (the search ended, the model registered)
-  useEffect(() => {
-    const onEvent = (_: EventStream, event: IJobEvent) => {
-      if (event.job_id === jobId && event.kind === 'status') {
-        setReloads(n => n + 1);
-      }
-    };
-    const onReset = () => setReloads(n => n + 1);
-    stream.event.connect(onEvent);
-    stream.reset.connect(onReset);
-    return () => {
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(onReset);
-    };
-  }, [stream, jobId]);
 
   // the trials and guardrails are artifacts, not events: look again while
   // the job runs

@@ -9,13 +9,8 @@ import { TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React, { useEffect, useState } from 'react';
 
-import {
-  EventStream,
-  IJobEvent,
-  JobStatus,
-  MlbenchClient,
-  errorMessage
-} from '../api';
+import { EventStream, JobStatus, MlbenchClient, errorMessage } from '../api';
+import { useEventReloads } from '../components/use-events';
 import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
 import { StatusBadge } from '../jobs/jobs-list';
@@ -37,7 +32,10 @@ export function ReportBody(props: {
   const [report, setReport] = useState<IRaiReport | null>(null);
   const [html, setHtml] = useState<string | null>(null);
   const [error, setError] = useState('');
-  const [reloads, setReloads] = useState(0);
+  const changes = useEventReloads(
+    stream,
+    event => event.job_id === jobId && event.kind === 'status'
+  );
 
   useEffect(() => {
     let live = true;
@@ -64,22 +62,7 @@ export function ReportBody(props: {
     return () => {
       live = false;
     };
-  }, [client, jobId, reloads]);
-
-  useEffect(() => {
-    const onEvent = (_: EventStream, event: IJobEvent) => {
-      if (event.job_id === jobId && event.kind === 'status') {
-        setReloads(n => n + 1);
-      }
-    };
-    const onReset = () => setReloads(n => n + 1);
-    stream.event.connect(onEvent);
-    stream.reset.connect(onReset);
-    return () => {
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(onReset);
-    };
-  }, [stream, jobId]);
+  }, [client, jobId, changes]);
 
   return (
     <div className="mlbench-RaiReport-body" data-job-id={jobId}>

@@ -1,7 +1,7 @@
 /**
  * Hooks that keep a list in step with the event stream.
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
 import { EventStream, IJobEvent, JobStatus, isFinal } from '../api';
 
@@ -42,4 +42,47 @@ export function useJobsEnded(
       stream.reset.disconnect(later);
     };
   }, [stream]);
+}
+
+/**
+ * A count that goes up when an event `matches`, or when the stream says
+ * events were missed: a view that reads its data in an effect depending on
+ * it reads again. With `delayMs`, a burst of events counts once, after the
+ * last of them.
+ */
+export function useEventReloads(
+  stream: EventStream | undefined,
+  matches: (event: IJobEvent) => boolean,
+  delayMs = 0
+): number {
+  const [count, setCount] = useState(0);
+  const latest = useRef(matches);
+  latest.current = matches;
+  useEffect(() => {
+    if (!stream) {
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bump = () => {
+      if (delayMs <= 0) {
+        setCount(n => n + 1);
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => setCount(n => n + 1), delayMs);
+    };
+    const onEvent = (_: EventStream, event: IJobEvent) => {
+      if (latest.current(event)) {
+        bump();
+      }
+    };
+    stream.event.connect(onEvent);
+    stream.reset.connect(bump);
+    return () => {
+      clearTimeout(timer);
+      stream.event.disconnect(onEvent);
+      stream.reset.disconnect(bump);
+    };
+  }, [stream, delayMs]);
+  return count;
 }

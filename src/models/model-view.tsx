@@ -12,11 +12,11 @@ import React, { useCallback, useEffect, useState } from 'react';
 
 import {
   EventStream,
-  IJobEvent,
   IModelVersion,
   MlbenchClient,
   errorMessage
 } from '../api';
+import { useEventReloads } from '../components/use-events';
 import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
 import { formatTime } from '../jobs/format';
@@ -150,6 +150,10 @@ export function ModelViewBody(props: {
   const [error, setError] = useState('');
   const [alias, setAlias] = useState('');
   const [reloads, setReloads] = useState(0);
+  const changes = useEventReloads(
+    stream,
+    event => changedModel(event) === name
+  );
 
   const fail = useCallback((reason: unknown) => {
     setError(errorMessage(reason));
@@ -172,7 +176,7 @@ export function ModelViewBody(props: {
     return () => {
       live = false;
     };
-  }, [client, name, reloads]);
+  }, [client, name, reloads, changes]);
 
   useEffect(() => {
     if (selected === null) {
@@ -188,22 +192,7 @@ export function ModelViewBody(props: {
     return () => {
       live = false;
     };
-  }, [client, name, selected, reloads]);
-
-  useEffect(() => {
-    const onEvent = (_: EventStream, event: IJobEvent) => {
-      if (changedModel(event) === name) {
-        setReloads(n => n + 1);
-      }
-    };
-    const onReset = () => setReloads(n => n + 1);
-    stream.event.connect(onEvent);
-    stream.reset.connect(onReset);
-    return () => {
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(onReset);
-    };
-  }, [stream, name]);
+  }, [client, name, selected, reloads, changes]);
 
   const aliasProblem =
     alias && !isValidAlias(alias)

@@ -6,6 +6,7 @@
 import React, { useEffect, useState } from 'react';
 
 import { EventStream, IModelInfo, MlbenchClient, errorMessage } from '../api';
+import { useEventReloads } from '../components/use-events';
 import { useTrans } from '../i18n';
 import { formatTime } from '../jobs/format';
 import { aliasText, changedModel } from './model';
@@ -24,9 +25,14 @@ export function ModelsSection(props: {
   const [items, setItems] = useState<IModelInfo[] | null>(null);
   const [error, setError] = useState('');
 
+  const changes = useEventReloads(
+    stream,
+    event => changedModel(event) !== null,
+    RELOAD_DELAY_MS
+  );
+
   useEffect(() => {
     let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const reload = () => {
       client.listModels().then(
         list => {
@@ -44,28 +50,11 @@ export function ModelsSection(props: {
         }
       );
     };
-    const later = () => {
-      clearTimeout(timer);
-      timer = setTimeout(reload, RELOAD_DELAY_MS);
-    };
-    const onEvent = (
-      _: EventStream,
-      event: Parameters<typeof changedModel>[0]
-    ) => {
-      if (changedModel(event) !== null) {
-        later();
-      }
-    };
     reload();
-    stream.event.connect(onEvent);
-    stream.reset.connect(later);
     return () => {
       live = false;
-      clearTimeout(timer);
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(later);
     };
-  }, [client, stream]);
+  }, [client, changes]);
 
   return (
     <div className="mlbench-Models">

@@ -16,7 +16,6 @@ import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import {
   EventStream,
   IDriftReport,
-  IJobEvent,
   IMonitorInfo,
   IMonitorRun,
   IMonitorSeries,
@@ -25,6 +24,7 @@ import {
 } from '../api';
 import { formatValue } from '../components/chart-data';
 import { MetricChart } from '../components/metric-chart';
+import { useEventReloads } from '../components/use-events';
 import { TranslationContext, useTrans } from '../i18n';
 import { mlbenchIcon } from '../icons';
 import { formatTime } from '../jobs/format';
@@ -201,44 +201,32 @@ function MonitorViewBody(props: {
     };
   }, [client, name]);
 
+  // every monitor event names its monitor (names are unique and fixed)
+  const changes = useEventReloads(
+    stream,
+    event => changedMonitor(event) !== null && event.data.name === name,
+    RELOAD_DELAY_MS
+  );
+
   useEffect(() => {
     let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const reload = () => {
-      load().then(
-        next => {
-          if (live) {
-            setState(next);
-            setError('');
-          }
-        },
-        reason => {
-          if (live) {
-            setError(errorMessage(reason));
-          }
+    load().then(
+      next => {
+        if (live) {
+          setState(next);
+          setError('');
         }
-      );
-    };
-    const later = () => {
-      clearTimeout(timer);
-      timer = setTimeout(reload, RELOAD_DELAY_MS);
-    };
-    const onEvent = (_: EventStream, event: IJobEvent) => {
-      // every monitor event names its monitor (names are unique and fixed)
-      if (changedMonitor(event) !== null && event.data.name === name) {
-        later();
+      },
+      reason => {
+        if (live) {
+          setError(errorMessage(reason));
+        }
       }
-    };
-    reload();
-    stream.event.connect(onEvent);
-    stream.reset.connect(later);
+    );
     return () => {
       live = false;
-      clearTimeout(timer);
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(later);
     };
-  }, [client, stream, name, load]);
+  }, [load, changes]);
 
   const runNow = () => {
     setRunning(true);

@@ -6,13 +6,8 @@
  */
 import React, { useEffect, useState } from 'react';
 
-import {
-  EventStream,
-  IJobEvent,
-  IMonitorInfo,
-  MlbenchClient,
-  errorMessage
-} from '../api';
+import { EventStream, IMonitorInfo, MlbenchClient, errorMessage } from '../api';
+import { useEventReloads } from '../components/use-events';
 import { useTrans } from '../i18n';
 import { formatTime } from '../jobs/format';
 import { changedMonitor, runBadge, scheduleText, targetText } from './monitor';
@@ -45,9 +40,14 @@ export function MonitorsSection(props: {
   const [items, setItems] = useState<IMonitorInfo[] | null>(null);
   const [error, setError] = useState('');
 
+  const changes = useEventReloads(
+    stream,
+    event => changedMonitor(event) !== null,
+    RELOAD_DELAY_MS
+  );
+
   useEffect(() => {
     let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const reload = () => {
       client.listMonitors().then(
         list => {
@@ -63,25 +63,11 @@ export function MonitorsSection(props: {
         }
       );
     };
-    const later = () => {
-      clearTimeout(timer);
-      timer = setTimeout(reload, RELOAD_DELAY_MS);
-    };
-    const onEvent = (_: EventStream, event: IJobEvent) => {
-      if (changedMonitor(event) !== null) {
-        later();
-      }
-    };
     reload();
-    stream.event.connect(onEvent);
-    stream.reset.connect(later);
     return () => {
       live = false;
-      clearTimeout(timer);
-      stream.event.disconnect(onEvent);
-      stream.reset.disconnect(later);
     };
-  }, [client, stream]);
+  }, [client, changes]);
 
   return (
     <div className="mlbench-Monitors">
