@@ -103,15 +103,25 @@ class DaemonHandle:
                     os.kill(int(pid), sig)
                 except ProcessLookupError:
                     break
-                if self._wait_exit(wait):
+                if self._wait_exit(pid, wait):
                     break
         if self.is_running():
-            raise self.error(f"{self.what} (pid {pid}) did not stop")
+            now = (self.info() or {}).get("pid")
+            if pid and now and now != pid:  # it stopped, and something started another
+                raise self.error(
+                    f"{self.what} (pid {pid}) stopped, but another one (pid {now}) started "
+                    "meanwhile",
+                    hint="whatever started it (a Jupyter server or agent starting up, an "
+                    "enabled schedule or rule) may do so again: stop again, or disable it",
+                )
+            raise self.error(f"{self.what} (pid {pid}) did not stop", hint=f"see {self.log_path}")
 
-    def _wait_exit(self, timeout: float) -> bool:
+    def _wait_exit(self, pid: Any, timeout: float) -> bool:
+        """True once ``pid`` no longer holds the lock: free, or taken by a newer process."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.is_running():
+            info = self.info()
+            if info is None or info.get("pid", pid) != pid:
                 return True
             time.sleep(0.05)
         return False

@@ -87,3 +87,48 @@ def test_the_server_extension_brings_the_scheduler_back(jp_serverapp: Any, home:
     ws = jp_serverapp.web_app.settings["mlbench_workspace"]
     wait_for(ws.schedules.scheduler().is_running, "the server extension to start the scheduler")
     assert ws.schedules.scheduler().info()["pid"]
+
+
+HOLDER = """
+import os, sys, time
+from pathlib import Path
+from mlbench.daemons import acquire_lock
+assert acquire_lock(Path(sys.argv[1]), "d") is not None
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_stopping_a_daemon_that_something_restarted_says_so(tmp_path: Path) -> None:
+    """Stopping pid A while another process B (started meanwhile by a Jupyter server or an
+    agent starting up, for an enabled rule) holds the lock: said, and B is not waited for."""
+    import subprocess
+    import sys
+
+    from mlbench.daemons import DaemonHandle
+    from mlbench.errors import MlbenchError
+
+    handle = DaemonHandle(tmp_path, "d", home=tmp_path, what="the daemon")
+    old = subprocess.Popen(["sleep", "60"])
+    new = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (handle.info() or {}).get("pid") != new.pid:
+            assert time.monotonic() < deadline and new.poll() is None, "the holder did not start"
+            time.sleep(0.05)
+        started = time.monotonic()
+        with pytest.raises(MlbenchError) as err:
+            handle.terminate(old.pid, 30)
+        assert time.monotonic() - started < 10  # not the 30 s meant for a slow exit
+        assert str(err.value).startswith(
+            f"the daemon (pid {old.pid}) stopped, but another one (pid {new.pid}) started "
+            "meanwhile\n  hint: whatever started it"
+        )
+        assert old.wait(10) == -signal.SIGTERM
+        handle.terminate(new.pid, 30)  # stopping the one that runs now just works
+        assert new.wait(10) == -signal.SIGTERM and not handle.is_running()
+    finally:
+        for proc in (old, new):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -93,7 +93,15 @@ def jp_server_config(mlbench_home: Path) -> dict[str, Any]:
 @pytest.fixture
 def ws(jp_serverapp: Any) -> Any:
     """The server's own workspace object (for seeding and checking state)."""
-    return jp_serverapp.web_app.settings["mlbench_workspace"]
+    return warmed_up(jp_serverapp).settings["mlbench_workspace"]
+
+
+def warmed_up(jp_serverapp: Any) -> Any:
+    """The server's web app once its start-up checks are done: they run on a thread and may
+    start agents or the scheduler, which a test must not race (stopping one they restart)."""
+    app = jp_serverapp.web_app
+    assert app.settings["mlbench"].warmed_up.wait(60), "the server's start-up checks hung"
+    return app
 
 
 # -- a client that checks every response against the OpenAPI document ------------------------
@@ -162,7 +170,8 @@ class Api:
 
 
 @pytest.fixture
-def api(jp_fetch: Any) -> Api:
+def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
+    warmed_up(jp_serverapp)
     return Api(jp_fetch)
 
 

@@ -74,7 +74,7 @@ class AgentHandle(DaemonHandle):
         if info is None:
             return False
         # One still starting has no wake-up port yet; SIGTERM stops it (as "now") instead.
-        if self.wake(STOP_NOW if now else STOP) and self._wait_exit(timeout):
+        if self.wake(STOP_NOW if now else STOP) and self._wait_exit(info.get("pid"), timeout):
             return True
         self.terminate(info.get("pid"), 10.0)
         return True

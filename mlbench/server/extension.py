@@ -43,6 +43,9 @@ class Services:
     ) -> None:
         self.ws = ws
         self.max_body_bytes = max_body_bytes
+        # Set when the start-up checks (agents, scheduler, tracking) are done: they run on a
+        # thread beside the first requests, and may start the scheduler for an enabled rule.
+        self.warmed_up = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mlbench")
         self._queries_class = queries_class
         self.hub = EventHub(
@@ -122,6 +125,12 @@ class MlbenchApp(ExtensionApp):
         self.handlers.extend(route_handlers())
 
     def _warm_up(self) -> None:
+        try:
+            self._start_up_checks()
+        finally:
+            self.services.warmed_up.set()
+
+    def _start_up_checks(self) -> None:
         ws = self.services.ws
         if self.start_agents:
             try:
