@@ -105,6 +105,57 @@ def test_job_on_ray_completes_with_output_and_metrics(ray_ws: Any, tmp_path: Pat
     assert "cluster in use: " in show and "/2 CPUs" in show and "/2 GPUs" in show, show
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_jobs_run_in_warm_kernels_one_job_each(ray_ws: Any, tmp_path: Path) -> None:
+    """Each node's kernel host lends a pre-started kernel per job, refills, and discards it; the
+    job's variables and folder reach it by the prelude, as in a local pooled kernel."""
+    nb = make_notebook(
+        tmp_path / "where.ipynb",
+        "import os\nprint('kernel', os.getpid(), os.environ['MLBENCH_JOB_ID'], os.getcwd())",
+    )
+    pids = []
+    for _ in range(2):
+        job = ray_ws.jobs.submit(nb, compute="ray", cwd=str(tmp_path))
+        assert job.wait(WAIT).info.status.value == "completed", job.logs()
+        logs = job.logs()
+        warm = float(logs.split("in a warm kernel (started ")[1].split(" s before)")[0])
+        pid, job_id, cwd = logs.split("kernel ")[-1].split()[:3]
+        assert (job_id, cwd) == (job.id, str(tmp_path))
+        pids.append(int(pid))
+        time.sleep(1.0)  # the next job's kernel is started ahead, in this second
+    assert warm >= 1.0  # the second job's kernel was waiting for it
+    assert pids[0] != pids[1]  # one job per kernel ...
+    wait_for(lambda: not any(_alive(p) for p in pids), timeout=10)  # ... discarded after it
+
+
+def test_stopping_the_agent_stops_its_kernel_hosts_and_their_kernels(
+    ray_ws: Any, tmp_path: Path
+) -> None:
+    import psutil
+
+    nb = make_notebook(tmp_path / "x.ipynb", "x = 1")
+    assert ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info.status.value == "completed"
+
+    def host_family() -> set[int]:  # the host actor, its fork server, its waiting kernel
+        hosts = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "ray::KernelHost" in " ".join(p.info["cmdline"] or [])
+        ]
+        return {p.pid for h in hosts for p in [h, *h.children(recursive=True)]}
+
+    family = wait_for(lambda: (f := host_family()) and len(f) >= 3 and f)
+    ray_ws.jobs.agent("ray").stop(now=True, timeout=30)
+    wait_for(lambda: not any(_alive(p) for p in family), timeout=30)
+
+
 def test_failing_cell_fails_like_local(ray_ws: Any, tmp_path: Path) -> None:
     nb = make_notebook(tmp_path / "fail.ipynb", "a = 1", "raise ValueError('bad ' + str(a))")
     info = ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info
@@ -156,22 +207,38 @@ def test_cancel_a_running_ray_job(ray_ws: Any, tmp_path: Path) -> None:
     assert info.status.value == "canceled"
 
 
+# The Ray worker running the job's task (the only job running): the kernel is the node's kernel
+# host's, so its parent is not the worker.
+KILL_WORKER = (
+    "import os, psutil, time\nif os.environ['MLBENCH_ATTEMPT'] == '1':\n"
+    "    open(os.environ['PID_FILE'], 'w').write(str(os.getpid()))\n"
+    "    (w,) = [p for p in psutil.process_iter(['cmdline'])\n"
+    "           if 'ray::run_job_payload' in ' '.join(p.info['cmdline'] or [])]\n"
+    "    w.kill()\n    time.sleep(60)\nprint('second try')"
+)
+
+
 def test_worker_killed_mid_job_fails_with_reason_and_is_retried(
     ray_ws: Any, tmp_path: Path
 ) -> None:
-    # The kernel's parent is the Ray worker: attempt 1 kills it.
-    nb = make_notebook(
-        tmp_path / "crash.ipynb",
-        "import os, signal, time\nif os.environ['MLBENCH_ATTEMPT'] == '1':\n"
-        "    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(60)\nprint('second try')",
+    nb = make_notebook(tmp_path / "crash.ipynb", KILL_WORKER)
+    pid_file = tmp_path / "kernel.pid"
+    job = ray_ws.jobs.submit(
+        nb, compute="ray", max_retries=1, environment_variables={"PID_FILE": str(pid_file)}
     )
-    job = ray_ws.jobs.submit(nb, compute="ray", max_retries=1)
     info = job.wait(WAIT).info
     assert info.status.value == "completed" and info.attempt == 2
+    # the first attempt's kernel, orphaned by its worker, was killed, not left sleeping
+    wait_for(lambda: not _alive(int(pid_file.read_text())), timeout=10)
     # why attempt 1 failed stays in the job's timeline
     reasons = [e["data"].get("reason", "") for e in ray_ws.jobs.events(job_id=job.id)]
     assert any(r.startswith("retrying (attempt 2 of 2) after:") and "worker" in r for r in reasons)
-    once = ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info
+    pid_file.unlink()
+    once = (
+        ray_ws.jobs.submit(nb, compute="ray", environment_variables={"PID_FILE": str(pid_file)})
+        .wait(WAIT)
+        .info
+    )
     assert once.status.value == "failed" and once.error.kind == "worker_lost"
 
 

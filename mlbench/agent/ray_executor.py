@@ -7,6 +7,10 @@ metrics for the relay, the output notebook and its files. Cancel is ``ray.cancel
 ``force=True`` after the grace period); a worker or node that dies fails the job with that
 reason, and the job's retry policy applies.
 
+The task runs the notebook in a warm kernel borrowed from its node's kernel host (an actor the
+agent keeps on every node, see :mod:`mlbench.agent.ray_kernels`), or starts one itself where
+there is none.
+
 A job in an environment (``--env``) takes the version's lock along in the task's
 ``runtime_env`` (see :mod:`mlbench.environments.hook`): Ray builds it once per node and runs the
 task in it, and the job's kernel is the task's own interpreter (``python3``), not the
@@ -18,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, stopped_outcome
-from mlbench.agent.executors import Executor, JobRun, write_files_under
+from mlbench.agent.executors import DEFAULT_KERNEL, Executor, JobRun, write_files_under
 from mlbench.compute.ray import RAY_MAX_DATA_BYTES, RayComputeConfig
 from mlbench.environments.hook import RAY_KERNEL, ray_runtime_env, read_lock
 from mlbench.jobs.lifecycle import Outcome
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MIB = 1024 * 1024
+HOST_CHECK_S = 30.0  # how often the agent looks for nodes without a kernel host
 
 
 class RayTask:
@@ -62,10 +69,16 @@ class RayExecutor(Executor):
         assert isinstance(config, RayComputeConfig)
         self.ray_config = config
         self._remote: Any = None
+        self._host_actor: Any = None
+        self._kernel_names: list[str] = []
+        self._hosts: dict[str, Any] = {}  # node id -> its kernel host actor
+        self._hosts_lock = threading.Lock()
+        self._hosts_checked = -HOST_CHECK_S
 
     def start(self, kernel_names: set[str]) -> None:
         import ray
 
+        from mlbench.agent.ray_kernels import KernelHost
         from mlbench.agent.ray_worker import run_job_payload
 
         ray.init(
@@ -78,7 +91,39 @@ class RayExecutor(Executor):
         )
         # max_retries=0: mlbench applies the job's own retry policy, with a fresh MLflow run.
         self._remote = ray.remote(num_returns="streaming", max_retries=0)(run_job_payload)
+        # No resources of its own (the job's task holds them); several tasks borrow at once.
+        self._host_actor = ray.remote(num_cpus=0, max_concurrency=8)(KernelHost)
+        self._kernel_names = sorted(kernel_names | {DEFAULT_KERNEL})
         log.info("connected to Ray at %s: %s", self.ray_config.address, ray.cluster_resources())
+        self._ensure_hosts()
+
+    def _ensure_hosts(self) -> bool:
+        """A kernel host on every alive node (checked every HOST_CHECK_S: nodes join, hosts
+        die); False when the target keeps no warm kernels."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from mlbench.agent.ray_kernels import host_name
+
+        size = self.ray_config.kernel_pool_size
+        if size <= 0:
+            return False
+        with self._hosts_lock:
+            if time.monotonic() - self._hosts_checked < HOST_CHECK_S:
+                return True
+            self._hosts_checked = time.monotonic()
+            alive = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+            self._hosts = {k: v for k, v in self._hosts.items() if k in alive}
+            for node_id in alive:
+                try:
+                    self._hosts[node_id] = self._host_actor.options(
+                        name=host_name(node_id),
+                        get_if_exists=True,
+                        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                    ).remote(self._kernel_names, size, self.settings.kernel_start_timeout_s)
+                except Exception as exc:  # its jobs start their own kernels
+                    log.warning("no kernel host on Ray node %s: %s", node_id, exc)
+        return True
 
     def cluster(self) -> dict[str, Any]:
         """Nodes with their total and available resources, for the compute view."""
@@ -115,6 +160,7 @@ class RayExecutor(Executor):
             "cwd": info.cwd,
             "start_timeout": self.settings.kernel_start_timeout_s,
         }
+        payload["kernel_hosts"] = self._ensure_hosts()
         options: dict[str, Any] = {"num_cpus": res.cpus, "num_gpus": res.gpus}
         if res.memory_mb:
             options["memory"] = res.memory_mb * _MIB
@@ -123,6 +169,7 @@ class RayExecutor(Executor):
         lock = read_lock(job.snapshot.parent)
         if lock is not None:
             payload["kernel_name"] = RAY_KERNEL  # the task's interpreter: the runtime env's
+            payload["kernel_hosts"] = False  # the hosts' kernels run outside that environment
             options["runtime_env"] = ray_runtime_env(lock["packages"], self.ray_config.runtime_env)
             job.log_file.write(
                 f"[mlbench] environment {lock['ref']} ({len(lock['packages'])} packages, lock "
@@ -168,9 +215,11 @@ class RayExecutor(Executor):
     def _handle(self, job: JobRun, message: dict[str, Any]) -> dict[str, Any] | None:
         kind = message.get("type")
         if kind == "started":
+            warm = message.get("warm_s")
             job.log_file.write(
                 f"[mlbench] running on Ray node {message['node']}"
                 + (f", GPUs {','.join(message['gpu_ids'])}" if message["gpu_ids"] else "")
+                + (f", in a warm kernel (started {warm:.1f} s before)" if warm is not None else "")
                 + "\n"
             )
             job.started(None, list(message["gpu_ids"]))
@@ -201,8 +250,16 @@ class RayExecutor(Executor):
     def close(self) -> None:
         import ray
 
-        if ray.is_initialized():
-            ray.shutdown()
+        if not ray.is_initialized():
+            return
+        with self._hosts_lock:
+            hosts, self._hosts = list(self._hosts.values()), {}
+        for host in hosts:  # its kernels first, then the actor
+            with contextlib.suppress(Exception):
+                ray.get(host.close.remote(), timeout=10)
+            with contextlib.suppress(Exception):
+                ray.kill(host)
+        ray.shutdown()
 
 
 def pack_job_data(info: Any, data_root: Path) -> dict[str, Any]:

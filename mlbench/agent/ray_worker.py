@@ -8,6 +8,7 @@ files the job wrote to ``MLBENCH_OUTPUT_DIR`` — so a worker needs no shared fi
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -19,10 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from mlbench.agent.command_runner import command_env, prepare_workdir, run_command
-from mlbench.agent.execute import JobStopped, StopRequest, register_engine, run_notebook
+from mlbench.agent.execute import (
+    JobStopped,
+    StopRequest,
+    python_prelude,
+    register_engine,
+    run_notebook,
+)
 from mlbench.agent.kernels import KernelPool
+from mlbench.agent.ray_kernels import borrowed_kernel, give_back, host_name
 from mlbench.jobs.lifecycle import Outcome
 from mlbench.jobs.models import JobInfo
+
+log = logging.getLogger(__name__)
 
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # files sent back from MLBENCH_OUTPUT_DIR, in all
 
@@ -93,13 +103,20 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     stop = StopRequest()
     result: dict[str, Any] = {}
     kernel = None
+    host, lent = _borrow(payload) if payload.get("kernel_hosts") else (None, None)
     try:
-        kernel = pool.acquire(payload["kernel_name"], env=env, cwd=cwd)
+        if lent is not None:
+            kernel = borrowed_kernel(lent)
+            prelude = python_prelude(env, cwd)  # the job's variables, GPUs and folder
+        else:
+            kernel = pool.acquire(payload["kernel_name"], env=env, cwd=cwd)
+            prelude = ""
         yield {
             "type": "started",
             "node": ray.util.get_node_ip_address(),
             "pid": kernel.pid,
             "gpu_ids": gpu_ids,
+            "warm_s": lent["age_s"] if lent is not None else None,
         }
 
         def execute() -> None:
@@ -108,7 +125,7 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 output=output,
                 parameters=parameters,
                 kernel=kernel,
-                prelude="",
+                prelude=prelude,
                 log_file=_LogStream(events),
                 listener=_Listener(events, stop),
                 stop=stop,
@@ -151,11 +168,29 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "data_outputs": _collect(workdir / "data", under="outputs"),
         }
     finally:
-        if kernel is not None:
+        if lent is not None and kernel is not None:
+            give_back(host, lent, kernel)
+        elif kernel is not None:
             kernel.signal_group(signal.SIGKILL)
             kernel.shutdown()
         pool.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _borrow(payload: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """A warm kernel from this node's kernel host, if there is one and it pools this kernel."""
+    import ray
+
+    try:
+        host = ray.get_actor(host_name(ray.get_runtime_context().get_node_id()))
+        lent = ray.get(
+            host.take.remote(payload["kernel_name"], os.getpid()),
+            timeout=payload["start_timeout"] + 10,
+        )
+    except Exception as exc:  # no host on this node (yet), or it died: start one here
+        log.info("no warm kernel on this node: %s", exc)
+        return None, None
+    return host, lent
 
 
 def _run_command(

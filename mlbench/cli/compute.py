@@ -63,7 +63,9 @@ def _config_options(f: Any) -> Any:
                 "--max-concurrent-jobs", type=_ints(1, MAX_JOBS_AT_ONCE), help="Jobs at once."
             ),
             click.option(
-                "--kernel-pool-size", type=_ints(0, 16), help="Kernels kept ready per kernel."
+                "--kernel-pool-size",
+                type=_ints(0, 16),
+                help="local/ray: Python kernels kept started ahead (ray: on every node).",
             ),
             click.option(
                 "--idle-timeout",

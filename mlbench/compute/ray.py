@@ -62,6 +62,13 @@ class RayComputeConfig(ComputeConfig):
         1.0, gt=0, le=MAX_CPUS, description="CPUs of a job that does not ask."
     )
     default_gpus: int = Field(0, ge=0, le=MAX_GPUS, description="GPUs of a job that does not ask.")
+    kernel_pool_size: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Python kernels kept started on every node, ready for the next job (0: "
+        "each job starts its own kernel).",
+    )
     connect_timeout_s: float = Field(60.0, gt=0, le=MAX_SECONDS)
     cluster: dict[str, Any] | None = Field(
         None, description="The cluster's resources, recorded when the target was checked."

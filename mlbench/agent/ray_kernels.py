@@ -1,0 +1,189 @@
+"""Warm kernels on Ray nodes: one kernel host actor per node, lending pre-started kernels.
+
+A Ray job is a task asking for the job's resources (Ray still places it and assigns its GPUs);
+starting a kernel inside that task cost most of a Ray job's latency. So the agent keeps a
+:class:`KernelHost` actor on every node (no resources of its own, owned by the agent's driver,
+so it and its kernels go when the agent does), holding the same pool the local agent uses:
+Python kernels forked from a warm interpreter, refilled after each lend. The task borrows one
+on its own node, connects to it over its IPC sockets, applies the job's environment (its
+``CUDA_VISIBLE_DEVICES`` included) with the same silent prelude as a local pooled kernel, and
+gives it back to be discarded: a kernel still serves exactly one job.
+
+A kernel outlives nothing it should not: the host kills a lent kernel whose borrowing worker
+has died (a killed task, a dead worker), and forked kernels exit with the host's fork server.
+Where there is no host (a node that joined since, a host that died), the task starts its own
+kernel as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+from mlbench.agent.kernels import JOB_CLIENT, Kernel, KernelPool, signal_process_group
+
+log = logging.getLogger(__name__)
+
+HOST_PREFIX = "mlbench-kernels-"
+WATCH_INTERVAL_S = 0.5
+
+
+def host_name(node_id: str) -> str:
+    """The kernel host actor of a node (in the agent's Ray namespace)."""
+    return HOST_PREFIX + node_id
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class KernelHost:
+    """The actor body: a kernel pool on one node, and the kernels it has lent out."""
+
+    def __init__(self, kernel_names: list[str], size: int, start_timeout: float) -> None:
+        self._pool = KernelPool(
+            base_env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+            cwd=tempfile.mkdtemp(prefix="mlbench-kernel-host-"),
+            size=size,
+            start_timeout=start_timeout,
+        )
+        self._names = list(kernel_names)
+        self._lent: dict[str, tuple[Kernel, int]] = {}  # id -> (kernel, borrower's pid)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        for name in self._names:
+            with contextlib.suppress(Exception):  # an unknown kernel name starts per job
+                self._pool.refill(name)
+        threading.Thread(target=self._watch, name="lent-kernels", daemon=True).start()
+
+    def take(self, kernel_name: str, borrower_pid: int) -> dict[str, Any] | None:
+        """A started kernel for one job of the worker ``borrower_pid``; None if not pooled."""
+        if not self._pool.poolable(kernel_name):
+            return None
+        kernel = self._pool.acquire(kernel_name, env={}, cwd=os.getcwd())
+        lent_id = uuid.uuid4().hex
+        with self._lock:
+            self._lent[lent_id] = (kernel, borrower_pid)
+        return {
+            "id": lent_id,
+            "name": kernel.name,
+            "language": kernel.language,
+            "pid": kernel.pid,
+            "age_s": round(time.monotonic() - kernel.started_at, 3),
+            "connection_info": _plain(kernel.connection_info()),
+        }
+
+    def discard(self, lent_id: str) -> None:
+        """The job is done with the kernel: it goes (the pool already started its successor)."""
+        with self._lock:
+            entry = self._lent.pop(lent_id, None)
+        if entry is not None:
+            _discard(entry[0])
+
+    def ready(self) -> dict[str, int]:
+        """Kernels started and waiting, per kernel name; and how many are lent out."""
+        with self._lock:
+            lent = len(self._lent)
+        return {**{n: self._pool.size(n) for n in self._names}, "lent": lent}
+
+    def _watch(self) -> None:
+        while not self._closed.wait(WATCH_INTERVAL_S):
+            with self._lock:
+                orphans = [k for k, (_, pid) in self._lent.items() if not _alive(pid)]
+                kernels = [self._lent.pop(k)[0] for k in orphans]
+            for kernel in kernels:
+                log.warning("the worker borrowing kernel %s died: killing it", kernel.pid)
+                _discard(kernel)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            kernels = [k for k, _ in self._lent.values()]
+            self._lent.clear()
+        for kernel in kernels:
+            _discard(kernel)
+        self._pool.close()
+
+
+def _discard(kernel: Kernel) -> None:
+    kernel.signal_group(signal.SIGKILL)
+    kernel.shutdown()
+
+
+def _plain(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
+
+
+# -- the task's side -----------------------------------------------------------------------------
+class _Borrowed:
+    """The parts of ``subprocess.Popen`` a provisioner uses, for a kernel another process owns
+    on this node (its parent, the host's fork server, reaps it)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not _alive(self.pid):
+            self.returncode = -signal.SIGKILL  # how it ended is the owner's to know
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def borrowed_kernel(lent: dict[str, Any]) -> Kernel:
+    """A :class:`Kernel` for a kernel lent by the node's host, connected over its sockets."""
+    km = KernelManager(kernel_name=lent["name"], client_class=JOB_CLIENT)
+    km.load_connection_info(lent["connection_info"])
+    km.kernel_id = lent["id"]
+    provisioner = LocalProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    provisioner.process = _Borrowed(int(lent["pid"]))
+    provisioner.pid = provisioner.pgid = int(lent["pid"])  # forked kernels lead their group
+    km.provisioner = provisioner
+    return Kernel(name=lent["name"], language=lent["language"], km=km)
+
+
+def give_back(host: Any, lent: dict[str, Any], kernel: Kernel) -> None:
+    """Kill the borrowed kernel here (at once), and tell its host to forget it."""
+    if kernel.pid:
+        signal_process_group(kernel.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        host.discard.remote(lent["id"])
