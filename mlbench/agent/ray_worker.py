@@ -84,6 +84,9 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
         "CUDA_VISIBLE_DEVICES": ",".join(gpu_ids),
         "MLBENCH_METRICS_FILE": str(metrics),
         "MLBENCH_OUTPUT_DIR": str(outputs),
+        # the job's own ray.init() (Ray Tune, Ray Data, FLAML's parallel trials) joins this
+        # cluster instead of starting a second one on the node
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
     }
     if payload.get("command") is not None:
         try:

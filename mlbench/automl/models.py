@@ -43,7 +43,11 @@ class AutoMLSettings(BaseModel):
     budget_s: FiniteFloat = Field(60, gt=0, le=7 * 24 * 3600, description="Search time budget.")
     max_trials: int | None = Field(None, ge=1, le=100_000, description="Default: no limit.")
     concurrency: int = Field(
-        1, ge=1, le=256, description="Trials at once (more than one runs them on Ray Tune)."
+        1,
+        ge=1,
+        le=256,
+        description="Trials at once (more than one: Ray Tune trials on the job's Ray cluster; "
+        "a Ray compute target only).",
     )
     estimators: list[str] | None = Field(None, description="Default: FLAML's choice.")
     cv_below_rows: int = Field(

@@ -74,6 +74,13 @@ class AutoML:
                 f"AutoML settings: {where + ': ' if where else ''}{first['msg']}",
                 hint="see `mlbench automl run --help` for the settings and their values",
             ) from None
+        if parsed.concurrency > 1 and self._ws.compute.get(compute).kind != "ray":
+            raise InvalidInputError(
+                f"concurrency {parsed.concurrency} runs trials in parallel on Ray Tune, and "
+                f"compute {compute!r} is not a Ray cluster",
+                hint="submit to a Ray compute target (compute='NAME' of a target of type ray), "
+                "or leave concurrency at 1",
+            )
         info = self._ws.data.info(data)
         if info.kind.value != "table":
             raise InvalidInputError(

@@ -31,7 +31,13 @@ def automl_group() -> None:
 @click.option("--metric", help="Primary metric (default: accuracy or r2).")
 @click.option("--budget", "budget_s", type=float, default=60, show_default=True, help="Seconds.")
 @click.option("--max-trials", type=int, help="Stop after this many trials.")
-@click.option("--concurrency", type=int, default=1, show_default=True, help="Trials at once.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Trials at once (more than 1: Ray Tune trials, on a Ray compute target).",
+)
 @click.option("--estimator", "estimators", multiple=True, help="lgbm, rf, xgboost... (repeat).")
 @click.option("--cv-below-rows", type=int, help="Cross-validate below this many rows (20000).")
 @click.option("--exit-score", type=float, help="Stop once the best trial reaches this score.")

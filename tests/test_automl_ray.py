@@ -1,0 +1,75 @@
+"""AutoML on a Ray target with concurrency 2: FLAML's trials run as Ray Tune trials on the
+cluster the job's task runs on (its ``ray.init()`` joins that cluster through ``RAY_ADDRESS``),
+two at a time; elsewhere concurrency above 1 is refused before anything is queued. Real Ray head
+in the loopback namespace (see tests/test_ray.py)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlbench.errors import InvalidInputError
+from tests.conftest import _stop_agents, require_module, require_service
+from tests.ray_head import RayHead
+from tests.test_automl import WAIT, _children
+from tests.test_ray import _only_loopback
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    require_module("ray", "`make setup` (ray is in the test extra)")
+    if not _only_loopback():
+        require_service(
+            "no loopback-only network namespace (Ray binds every interface)",
+            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
+        )
+    from mlbench import Workspace
+
+    head = RayHead("--num-cpus=3")  # the job's task holds one, two trials the others
+    address = head.start()
+    ws = Workspace(tmp_path_factory.mktemp("automl-ray-ws"), agent_idle_timeout_s=60)
+    try:
+        ws.compute.create("ray", "ray", address=address)
+        yield ws
+    finally:
+        _stop_agents(ws)
+        ws.close()
+        head.stop()
+
+
+def test_trials_run_two_at_a_time_on_the_jobs_ray_cluster(ray_ws: Any, tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.to_parquet(tmp_path / "cancer.parquet")
+    ray_ws.data.create("cancer", tmp_path / "cancer.parquet", kind="table")
+    with pytest.raises(InvalidInputError, match="compute 'local' is not a Ray cluster") as err:
+        ray_ws.automl.run("cancer", target="target", task="classification", concurrency=2)
+    assert "leave concurrency at 1" in (err.value.hint or "")
+
+    job = ray_ws.automl.run(
+        "cancer",
+        target="target",
+        task="classification",
+        budget_s=40,
+        concurrency=2,
+        estimators=["lgbm", "rf"],
+        compute="ray",
+    )
+    info = job.wait(WAIT).info
+    logs = job.logs()
+    assert info.status.value == "completed", logs[-4000:]
+    assert "Started a local Ray instance" not in logs  # it joined the target's cluster
+    run = ray_ws.automl.show(job.id)
+    trials = ray_ws.automl.leaderboard(job.id)
+    assert run.trials == len(trials) >= 2, logs[-4000:]
+    assert len(_children(ray_ws, info.mlflow_run_id)) == len(trials)
+    # two at a time: some trial started before the one before it (by start time) ended
+    spans = sorted((t.wall_clock_s - t.trial_time_s, t.wall_clock_s) for t in trials)
+    assert any(start < end for (_, end), (start, _) in itertools.pairwise(spans)), spans
+    assert run.best_score is not None and run.best_score > 0.85 and run.model is not None
