@@ -1718,7 +1718,7 @@ export interface components {
        * Task
        * @enum {string}
        */
-      task: 'classification' | 'regression';
+      task: 'classification' | 'regression' | 'forecasting';
       /**
        * Target
        * @description The column to predict.
@@ -1726,7 +1726,7 @@ export interface components {
       target: string;
       /**
        * Metric
-       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae...). Default: accuracy (classification), r2 (regression).
+       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae, mape...). Default: accuracy (classification), r2 (regression), mape (forecasting).
        * @default null
        */
       metric?: string | null;
@@ -1744,7 +1744,7 @@ export interface components {
       max_trials?: number | null;
       /**
        * Concurrency
-       * @description Trials at once (more than one runs them on Ray Tune).
+       * @description Trials at once (more than one: Ray Tune trials on the job's Ray cluster; a Ray compute target only).
        * @default 1
        */
       concurrency?: number;
@@ -1781,6 +1781,18 @@ export interface components {
        * @default 0
        */
       seed?: number;
+      /**
+       * Time Column
+       * @description forecasting: the column of timestamps (one row per time step).
+       * @default null
+       */
+      time_column?: string | null;
+      /**
+       * Horizon
+       * @description forecasting: how many time steps ahead to predict.
+       * @default null
+       */
+      horizon?: number | null;
       /**
        * Data
        * @description Table asset: NAME[:VERSION].
@@ -1879,7 +1891,7 @@ export interface components {
        * Task
        * @enum {string}
        */
-      task: 'classification' | 'regression';
+      task: 'classification' | 'regression' | 'forecasting';
       /**
        * Target
        * @description The column to predict.
@@ -1887,7 +1899,7 @@ export interface components {
       target: string;
       /**
        * Metric
-       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae...). Default: accuracy (classification), r2 (regression).
+       * @description Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, mae, mape...). Default: accuracy (classification), r2 (regression), mape (forecasting).
        * @default null
        */
       metric?: string | null;
@@ -1905,7 +1917,7 @@ export interface components {
       max_trials?: number | null;
       /**
        * Concurrency
-       * @description Trials at once (more than one runs them on Ray Tune).
+       * @description Trials at once (more than one: Ray Tune trials on the job's Ray cluster; a Ray compute target only).
        * @default 1
        */
       concurrency?: number;
@@ -1942,6 +1954,18 @@ export interface components {
        * @default 0
        */
       seed?: number;
+      /**
+       * Time Column
+       * @description forecasting: the column of timestamps (one row per time step).
+       * @default null
+       */
+      time_column?: string | null;
+      /**
+       * Horizon
+       * @description forecasting: how many time steps ahead to predict.
+       * @default null
+       */
+      horizon?: number | null;
     };
     /**
      * AutoMLTrial

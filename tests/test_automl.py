@@ -247,3 +247,72 @@ def test_magics_show_leaderboard_and_list(module_ws: Any, runs: dict[str, Any]) 
     assert "log_loss" in board.columns
     listed = automl_command(module_ws, parser.parse_args(["automl", "list"]))
     assert {r["job"] for r in listed.rows} >= {r.id for r in runs.values()}
+
+
+def _daily_sales(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A daily series: a weekly cycle plus a promotion effect of +20, noise of 1."""
+    rng = np.random.default_rng(seed)
+    promo = rng.integers(0, 2, n)
+    sales = 100 + 10 * np.sin(2 * np.pi * np.arange(n) / 7) + 20 * promo + rng.normal(0, 1, n)
+    days = pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d")
+    return pd.DataFrame({"day": days, "promo": promo, "sales": sales})
+
+
+def test_forecasting_a_daily_series(module_ws: Any, tmp_path: Path) -> None:
+    ws = module_ws
+    series = _daily_sales(207)
+    history, week = series.iloc[:200], series.iloc[200:]
+    # rows out of time order: the search sorts them (the holdout must be the latest days)
+    history.sample(frac=1, random_state=0).to_parquet(tmp_path / "sales.parquet")
+    ws.data.create("sales", tmp_path / "sales.parquet", kind="table")
+    job = ws.automl.run(
+        "sales",
+        target="sales",
+        task="forecasting",
+        time_column="day",
+        horizon=7,
+        budget_s=2 * BUDGET,
+        estimators=["lgbm", "rf"],
+    )
+    assert job.wait(WAIT).info.status.value == "completed", job.logs()[-4000:]
+    shown = ws.automl.show(job.id)
+    assert shown.settings.metric == "mape" and shown.validation == "holdout (the last 7 time steps)"
+    rails = {g.name: g for g in shown.guardrails}
+    assert "last 7 time steps held out, the 193 before them" in rails["validation_split"].message
+    assert rails["high_cardinality"].status == "Passed"  # the timestamps are not an ID column
+    assert shown.trials >= 2 and shown.model == "sales-automl:1"
+    # the next week, its dates as text (as a JSON request to an endpoint sends them): better
+    # than the history's mean (the promotions and the weekly cycle were learned)
+    predicted = np.asarray(ws.models.load(shown.model).predict(week.drop(columns=["sales"])))
+    assert predicted.shape == (7,) and np.isfinite(predicted).all()
+    error = np.abs(predicted - week["sales"].to_numpy()).mean()
+    baseline = np.abs(history["sales"].mean() - week["sales"].to_numpy()).mean()
+    assert error < 0.9 * baseline, (error, baseline)
+
+
+@pytest.mark.parametrize(
+    ("change", "fields", "message"),
+    [
+        (None, {"horizon": 7}, "needs time_column"),
+        (None, {"time_column": "when", "horizon": 7}, "time column 'when' is not in the table"),
+        ("text", {"time_column": "day", "horizon": 7}, "not dates or times"),
+        ("repeat", {"time_column": "day", "horizon": 7}, "repeats 1 timestamps"),
+        (None, {"time_column": "day", "horizon": 100}, "too few to forecast 100 ahead"),
+        (None, {"time_column": "day", "horizon": 7, "estimators": ["lrl1"]}, "does not fit"),
+    ],
+)
+def test_bad_forecasting_input_is_refused(
+    module_ws: Any, tmp_path: Path, change: str | None, fields: dict[str, Any], message: str
+) -> None:
+    frame = _daily_sales(60)
+    if change == "text":
+        frame.loc[3, "day"] = "soon"
+    elif change == "repeat":
+        frame.loc[3, "day"] = frame.loc[2, "day"]
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    name = f"series-{change or 'ok'}-{len(fields)}"
+    module_ws.data.create(name, tmp_path / "series.csv", kind="table")
+    before = len(module_ws.jobs.list(limit=500))
+    with pytest.raises(InvalidInputError, match=message):
+        module_ws.automl.run(name, target="sales", task="forecasting", **fields)
+    assert len(module_ws.jobs.list(limit=500)) == before

@@ -28,13 +28,21 @@ def check(frame: Any, settings: AutoMLSettings) -> tuple[list[AutoMLGuardrail], 
     """The guardrails of a table (the target column included) and the preparation they chose."""
     import pandas as pd
 
+    forecasting = settings.task == "forecasting"
     target = frame[settings.target]
-    features = frame.drop(columns=[settings.target])
+    # the timestamps are checked at submission, and kept whatever these checks say of them
+    features = frame.drop(columns=[settings.target, *([settings.time_column] * forecasting)])
     prep = Preparation()
     rails: list[AutoMLGuardrail] = []
     rows = len(frame)
 
-    if rows < settings.cv_below_rows:
+    if forecasting:
+        horizon = settings.horizon or 0
+        how = (
+            f"the last {horizon} time steps held out, the {rows - horizon} before them "
+            "trained on (time order)"
+        )
+    elif rows < settings.cv_below_rows:
         how = f"{settings.cv_folds}-fold cross-validation ({rows} rows < {settings.cv_below_rows})"
     else:
         how = f"a {settings.holdout_ratio:.0%} holdout split ({rows} rows)"

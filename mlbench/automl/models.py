@@ -8,20 +8,28 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlbench.validation import FiniteFloat
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "forecasting"]
 GuardrailStatus = Literal["Passed", "Done", "Alerted"]
 
 # FLAML's metric names; "higher is better" ones are reported as scores, the rest as errors
 SCORE_METRICS = {
     "classification": ("accuracy", "roc_auc", "roc_auc_ovr", "f1", "micro_f1", "macro_f1", "ap"),
     "regression": ("r2",),
+    "forecasting": ("r2",),
 }
 ERROR_METRICS = {
     "classification": ("log_loss",),
     "regression": ("rmse", "mae", "mse", "mape"),
+    "forecasting": ("mape", "rmse", "mae", "mse"),
 }
-DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
-ESTIMATORS = ("lgbm", "rf", "xgboost", "extra_tree", "xgb_limitdepth", "lrl1", "lrl2", "kneighbor")
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2", "forecasting": "mape"}
+_TREES = ("lgbm", "rf", "xgboost", "extra_tree", "xgb_limitdepth")
+ESTIMATORS = {
+    "classification": (*_TREES, "lrl1", "lrl2", "kneighbor"),
+    "regression": (*_TREES, "kneighbor"),
+    # FLAML's statistical ones (arima, sarimax, holt-winters, prophet) need statsmodels/prophet
+    "forecasting": (*_TREES, "arima", "sarimax", "holt-winters", "prophet"),
+}
 
 
 def higher_is_better(metric: str) -> bool:
@@ -38,7 +46,8 @@ class AutoMLSettings(BaseModel):
     metric: str | None = Field(
         None,
         description="Primary metric (FLAML's names: accuracy, roc_auc, log_loss, f1, r2, rmse, "
-        "mae...). Default: accuracy (classification), r2 (regression).",
+        "mae, mape...). Default: accuracy (classification), r2 (regression), mape "
+        "(forecasting).",
     )
     budget_s: FiniteFloat = Field(60, gt=0, le=7 * 24 * 3600, description="Search time budget.")
     max_trials: int | None = Field(None, ge=1, le=100_000, description="Default: no limit.")
@@ -59,9 +68,27 @@ class AutoMLSettings(BaseModel):
         None, description="Stop the search once the best trial reaches this metric value."
     )
     seed: int = Field(0, ge=0, lt=2**31)
+    time_column: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="forecasting: the column of timestamps (one row per time step).",
+    )
+    horizon: int | None = Field(
+        None, ge=1, le=100_000, description="forecasting: how many time steps ahead to predict."
+    )
 
     @model_validator(mode="after")
     def _metric(self) -> AutoMLSettings:
+        if self.task == "forecasting":
+            if self.time_column is None or self.horizon is None:
+                raise ValueError(
+                    "forecasting needs time_column (the timestamps) and horizon (steps ahead)"
+                )
+            if self.time_column == self.target:
+                raise ValueError("time_column and target must be different columns")
+        elif self.time_column is not None or self.horizon is not None:
+            raise ValueError("time_column and horizon are for task forecasting only")
         allowed = (*SCORE_METRICS[self.task], *ERROR_METRICS[self.task])
         if self.metric is None:
             self.metric = DEFAULT_METRIC[self.task]
@@ -69,9 +96,12 @@ class AutoMLSettings(BaseModel):
             raise ValueError(
                 f"metric {self.metric!r} does not fit {self.task}; use one of {', '.join(allowed)}"
             )
+        known = ESTIMATORS[self.task]
         for name in self.estimators or []:
-            if name not in ESTIMATORS:
-                raise ValueError(f"unknown estimator {name!r}; use one of {', '.join(ESTIMATORS)}")
+            if name not in known:
+                raise ValueError(
+                    f"estimator {name!r} does not fit {self.task}; use one of {', '.join(known)}"
+                )
         if self.estimators == []:
             raise ValueError("estimators: give at least one, or leave it unset")
         return self

@@ -116,7 +116,15 @@ def search(
 
     from mlbench.automl.prepare import Prepare
 
+    forecasting = settings.task == "forecasting"
     frame = frame[frame[settings.target].notna()].reset_index(drop=True)
+    if forecasting:  # FLAML holds out the last horizon rows: they must be the latest
+        import pandas as pd
+
+        # the column itself stays as the table has it: the model's signature takes what the
+        # table holds (text dates too), its Prepare step reads them as datetimes
+        order = pd.to_datetime(frame[settings.time_column]).to_numpy().argsort(kind="stable")
+        frame = frame.iloc[order].reset_index(drop=True)
     rails, prep = check(frame, settings)
     for rail in rails:
         log.info("guardrail %s: %s (%s)", rail.name, rail.status, rail.message)
@@ -124,17 +132,17 @@ def search(
         import mlflow
 
         mlflow.log_dict([r.model_dump() for r in rails], GUARDRAILS)
-    prepare = Prepare(drop=prep.drop, fill=prep.fill)
+    prepare = Prepare(drop=prep.drop, fill=prep.fill, time_column=settings.time_column)
     X = frame.drop(columns=[settings.target])
     y = frame[settings.target]
     Xp = prepare.transform(X)
-    cv = len(frame) < settings.cv_below_rows
+    cv = not forecasting and len(frame) < settings.cv_below_rows
     spent = 0.0 if started is None else time.monotonic() - started
     reserve = min(LOG_RESERVE_S, 0.05 * settings.budget_s)
     search_budget = max(0.5 * settings.budget_s, settings.budget_s - spent - reserve)
     automl = AutoML()
     fit: dict[str, Any] = {
-        "task": settings.task,
+        "task": "ts_forecast" if forecasting else settings.task,
         "metric": settings.primary_metric,
         "time_budget": search_budget,
         "eval_method": "cv" if cv else "holdout",
@@ -144,7 +152,9 @@ def search(
         "seed": settings.seed,
         "verbose": 3,  # a line per trial in the job log (and what the exit score watches)
     }
-    if cv:
+    if forecasting:
+        fit["period"] = settings.horizon  # ... and the last `period` rows are the holdout
+    elif cv:
         fit["n_splits"] = settings.cv_folds
     else:
         fit["split_ratio"] = settings.holdout_ratio
@@ -189,7 +199,11 @@ def search(
         "X": X,
         "trials": trials,
         "search_time_s": search_time,
-        "validation": f"cv ({settings.cv_folds} folds)" if cv else "holdout",
+        "validation": f"cv ({settings.cv_folds} folds)"
+        if cv
+        else f"holdout (the last {settings.horizon} time steps)"
+        if forecasting
+        else "holdout",
         "exit_score_reached": bool(stopper and stopper.reached),
     }
 
@@ -298,7 +312,7 @@ def log_results(result: dict[str, Any], settings: AutoMLSettings) -> None:
         }
     )
     X = result["X"]
-    sample = X.head(5)
+    sample = X.tail(5)  # a forecaster predicts for these timestamps (after the first ones)
     signature = infer_signature(sample, result["model"].predict(sample))
     # cloudpickle: skops refuses classes outside its allow-list (FLAML's, Prepare); the
     # requirements are given, as MLflow's inference runs the model in a subprocess (slow)

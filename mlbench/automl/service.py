@@ -228,11 +228,13 @@ def check_target(path: Path, fmt: str, settings: AutoMLSettings) -> None:
         )
     distinct = len(pc.unique(present))
     numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-    if settings.task == "regression" and not numeric:
+    if settings.task in ("regression", "forecasting") and not numeric:
         raise InvalidInputError(
-            f"target {settings.target!r} holds {kind} values: regression needs numbers",
+            f"target {settings.target!r} holds {kind} values: {settings.task} needs numbers",
             hint="use --task classification to predict a category",
         )
+    if settings.task == "forecasting":
+        _check_time_column(table, names, settings)
     if settings.task == "classification":
         if distinct < 2:
             raise InvalidInputError(
@@ -244,3 +246,41 @@ def check_target(path: Path, fmt: str, settings: AutoMLSettings) -> None:
                 "continuous, not a set of classes",
                 hint="use --task regression to predict a number",
             )
+
+
+def _check_time_column(table: Any, names: list[str], settings: AutoMLSettings) -> None:
+    """Forecasting: one row per time step, every timestamp readable, enough history."""
+    import pandas as pd
+
+    column, horizon = settings.time_column, settings.horizon or 0
+    if column not in names:
+        raise InvalidInputError(
+            f"time column {column!r} is not in the table",
+            hint=f"its columns: {', '.join(names[:40])}{' ...' if len(names) > 40 else ''}",
+        )
+    values = table.to_table(columns=[column]).column(0).to_pandas()
+    try:
+        stamps = pd.to_datetime(values)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"time column {column!r} holds values that are not dates or times: {exc}",
+            hint="give a column of timestamps, e.g. 2024-01-31 or 2024-01-31T12:00",
+        ) from None
+    if stamps.isna().any():
+        raise InvalidInputError(
+            f"time column {column!r} has {int(stamps.isna().sum())} missing timestamps",
+            hint="drop those rows, or fill them, before registering the table",
+        )
+    repeated = stamps[stamps.duplicated()]
+    if len(repeated):
+        raise InvalidInputError(
+            f"time column {column!r} repeats {len(repeated)} timestamps (first: "
+            f"{repeated.iloc[0]}): a forecast needs one row per time step",
+            hint="aggregate the rows of each timestamp (one series per table)",
+        )
+    if len(stamps) < 2 * horizon + 10:
+        raise InvalidInputError(
+            f"{len(stamps)} time steps are too few to forecast {horizon} ahead: at least "
+            f"{2 * horizon + 10} are needed (the last {horizon} validate the models)",
+            hint="lower --horizon, or use a longer history",
+        )

@@ -26,9 +26,14 @@ def automl_group() -> None:
 @click.argument("asset")
 @click.option("--target", required=True, help="The column to predict.")
 @click.option(
-    "--task", required=True, type=click.Choice(["classification", "regression"]), help="What to do."
+    "--task",
+    required=True,
+    type=click.Choice(["classification", "regression", "forecasting"]),
+    help="What to do.",
 )
-@click.option("--metric", help="Primary metric (default: accuracy or r2).")
+@click.option("--time-column", help="forecasting: the column of timestamps.")
+@click.option("--horizon", type=int, help="forecasting: time steps ahead to predict.")
+@click.option("--metric", help="Primary metric (default: accuracy, r2 or mape).")
 @click.option("--budget", "budget_s", type=float, default=60, show_default=True, help="Seconds.")
 @click.option("--max-trials", type=int, help="Stop after this many trials.")
 @click.option(

@@ -29,7 +29,11 @@ def add_automl_parser(sub: Any) -> None:
     sp = s.add_parser("run", help="submit an AutoML job")
     sp.add_argument("asset")
     sp.add_argument("--target", required=True)
-    sp.add_argument("--task", required=True, choices=("classification", "regression"))
+    sp.add_argument(
+        "--task", required=True, choices=("classification", "regression", "forecasting")
+    )
+    sp.add_argument("--time-column")
+    sp.add_argument("--horizon", type=_positive_int)
     sp.add_argument("--metric")
     sp.add_argument("--budget", dest="budget_s", type=float, default=60.0)
     sp.add_argument("--max-trials", type=_positive_int)
@@ -103,7 +107,16 @@ def automl_command(ws: Workspace, args: argparse.Namespace) -> Any:
     if command == "run":
         settings = {
             k: getattr(args, k)
-            for k in ("metric", "budget_s", "max_trials", "concurrency", "estimators", "exit_score")
+            for k in (
+                "metric",
+                "budget_s",
+                "max_trials",
+                "concurrency",
+                "estimators",
+                "exit_score",
+                "time_column",
+                "horizon",
+            )
             if getattr(args, k) is not None
         }
         return ws.automl.run(
