@@ -489,3 +489,18 @@ def test_parse_json_is_bounded_for_any_client_text() -> None:
         "type": "ping",
         "s": "[[[[",
     }
+
+
+def test_a_name_too_long_for_the_file_system_is_the_requests_fault() -> None:
+    """Wherever the core opens a path built from a request's name, ENAMETOOLONG is a 400 that
+    says so (schemathesis found such 500s one endpoint at a time)."""
+    import errno
+
+    from mlbench.server.base import error_body, status_for
+
+    exc = OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300)
+    assert status_for(exc) == 400
+    body = error_body(400, exc, "")
+    assert body["code"] == "name_too_long" and "shorter name" in body["hint"]
+    other = OSError(errno.EACCES, "Permission denied")
+    assert status_for(other) == 500 and error_body(500, other, "")["code"] == "internal_error"

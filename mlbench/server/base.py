@@ -10,6 +10,7 @@ shape, ``{"error": {"code", "message", "hint"?, "details"}}``, with the status c
 
 from __future__ import annotations
 
+import errno
 import functools
 import itertools
 import json
@@ -131,7 +132,15 @@ def status_for(exc: BaseException | None, default: int = 500) -> int:
             return status
     if isinstance(exc, NotImplementedYetError):
         return 501
+    if _name_too_long(exc):
+        return 400
     return default
+
+
+def _name_too_long(exc: BaseException | None) -> bool:
+    """A name in the request made a file path longer than the file system allows: the
+    request's fault, wherever in the core the path was opened."""
+    return isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG
 
 
 def error_body(status: int, exc: BaseException | None, reason: str) -> dict[str, Any]:
@@ -154,6 +163,13 @@ def error_body(status: int, exc: BaseException | None, reason: str) -> dict[str,
             "code": "validation_error",
             "message": f"invalid request ({problems})",
             "details": {"errors": errors},
+        }
+    if _name_too_long(exc):
+        return {
+            "code": "name_too_long",
+            "message": "a name in the request is too long for a file name on the server",
+            "details": {},
+            "hint": "use a shorter name (most file systems allow 255 bytes per path part)",
         }
     if status >= 500 and not isinstance(exc, HTTPError):
         return {
