@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -57,17 +58,17 @@ class KernelHost:
     """The actor body: a kernel pool on one node, and the kernels it has lent out."""
 
     def __init__(self, kernel_names: list[str], size: int, start_timeout: float) -> None:
+        self._cwd = tempfile.mkdtemp(prefix="mlbench-kernel-host-")
         self._pool = KernelPool(
             base_env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
-            cwd=tempfile.mkdtemp(prefix="mlbench-kernel-host-"),
+            cwd=self._cwd,
             size=size,
             start_timeout=start_timeout,
         )
-        self._names = list(kernel_names)
         self._lent: dict[str, tuple[Kernel, int]] = {}  # id -> (kernel, borrower's pid)
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        for name in self._names:
+        for name in kernel_names:
             with contextlib.suppress(Exception):  # an unknown kernel name starts per job
                 self._pool.refill(name)
         threading.Thread(target=self._watch, name="lent-kernels", daemon=True).start()
@@ -96,12 +97,6 @@ class KernelHost:
         if entry is not None:
             _discard(entry[0])
 
-    def ready(self) -> dict[str, int]:
-        """Kernels started and waiting, per kernel name; and how many are lent out."""
-        with self._lock:
-            lent = len(self._lent)
-        return {**{n: self._pool.size(n) for n in self._names}, "lent": lent}
-
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_INTERVAL_S):
             with self._lock:
@@ -119,6 +114,7 @@ class KernelHost:
         for kernel in kernels:
             _discard(kernel)
         self._pool.close()
+        shutil.rmtree(self._cwd, ignore_errors=True)
 
 
 def _discard(kernel: Kernel) -> None:
