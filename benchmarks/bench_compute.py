@@ -116,6 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=50, help="jobs per target in the burst")
     parser.add_argument("--runs", type=int, default=10, help="single jobs per target")
+    parser.add_argument(
+        "--ray-kernels", type=int, help="warm kernels per Ray node (default: the target's, 1)"
+    )
+    parser.add_argument(
+        "--targets", default="local,ray,gw", help="which of local, ray, gw (default: all)"
+    )
     args = parser.parse_args()
     if not _only_loopback():
         if os.environ.get("MLBENCH_BENCH_NETNS") or os.geteuid() != 0:
@@ -124,6 +130,7 @@ def main() -> None:
         loopback = str(ROOT / ".ci" / "loopback")
         os.execv(loopback, [loopback, sys.executable, __file__, *sys.argv[1:]])
 
+    targets = tuple(args.targets.split(","))
     work = Path(tempfile.mkdtemp(prefix="mlbench-bench-compute-"))
     # stopped by its own processes, never by `ray stop` with `--force` (kills every Ray here)
     ray = RayHead("--num-cpus=2", "--num-gpus=2")
@@ -137,10 +144,10 @@ def main() -> None:
     }
     try:
         ws.compute.update("local", max_concurrent_jobs=2)
-        ws.compute.create("ray", "ray", address=address, max_concurrent_jobs=2)
+        pool = {} if args.ray_kernels is None else {"kernel_pool_size": args.ray_kernels}
+        ws.compute.create("ray", "ray", address=address, max_concurrent_jobs=2, **pool)
         ws.compute.create("gw", "gateway", url=gateway_url, token=TOKEN, max_concurrent_jobs=2)
         nb = notebook(work / "trivial.ipynb", "y = x * 2", parameters="x = 0")
-        targets = ("local", "ray", "gw")
         for compute in targets:  # agents started, imports and connections warm
             ws.jobs.agent(compute).ensure_running(wait=True)
             ws.jobs.submit(nb, compute=compute).wait(300)
@@ -151,13 +158,13 @@ def main() -> None:
             results[f"latency_{compute}"] = latency(ws, nb, compute, args.runs)
         local_latency = results["latency_local"]["p50_s"]
         local_rate = results["burst_local"]["jobs_per_min"]
-        for compute in ("ray", "gw"):
+        for compute in (t for t in targets if t != "local"):
             added = results[f"latency_{compute}"]["p50_s"] - local_latency
             results[f"added_latency_{compute}_s"] = round(added, 3)
             rate = results[f"burst_{compute}"]["jobs_per_min"]
             results[f"throughput_ratio_{compute}_vs_local"] = round(rate / local_rate, 2)
     finally:
-        for compute in ("local", "ray", "gw"):
+        for compute in targets:
             ws.jobs.agent(compute).stop()
         ws.close()
         gateway.terminate()
