@@ -59,8 +59,9 @@ def test_search_logs_guardrails_and_trials_while_it_runs(mlflow_run: Any, tmp_pa
     board = _artifact(run_id, LEADERBOARD, tmp_path / "b")
     assert board, "no trial was logged during the search"
     final = [t.model_dump() for t in result["trials"]]
-    # the trials so far: the first of the final list, as they were read then
-    assert board == final[: len(board)]
+    # the trials so far: the first of the final list, as they were read then, each with the
+    # child run it got then (log_results gives the rest theirs)
+    assert board == final[: len(board)] and all(t["run_id"] for t in board)
 
 
 def test_live_board_skips_half_written_lines_and_waits_its_period(
@@ -83,22 +84,31 @@ def test_live_board_skips_half_written_lines_and_waits_its_period(
     board.emit(record)  # no log file yet
     log.write_text(json.dumps(line)[:40])  # FLAML is writing its first line
     board.emit(record)
-    assert board.logged == 0
+    assert len(board.run_ids) == 0
     run_id = mlflow_run.info.run_id
     assert _artifact(run_id, LEADERBOARD, tmp_path / "a") is None
     log.write_text(json.dumps(line) + "\n")
     board.emit(record)
-    assert board.logged == 1
+    assert len(board.run_ids) == 1
     first = _artifact(run_id, LEADERBOARD, tmp_path / "b")
     assert [(t["estimator"], t["score"]) for t in first] == [("lgbm", 0.75)]
     # a second trial within the period waits for a later line
     log.write_text(json.dumps(line) + "\n" + json.dumps({**line, "validation_loss": 0.1}) + "\n")
     board.emit(record)
-    assert board.logged == 1
+    assert len(board.run_ids) == 1
     board.period_s = 0
     board.emit(record)
-    assert board.logged == 2
-    assert len(_artifact(run_id, LEADERBOARD, tmp_path / "c")) == 2
+    assert len(board.run_ids) == 2
+    latest = _artifact(run_id, LEADERBOARD, tmp_path / "c")
+    assert len(latest) == 2
+    # each trial became its child run once, as the search went
+    import mlflow
+
+    children = mlflow.MlflowClient().search_runs(
+        [mlflow_run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert sorted(c.info.run_id for c in children) == sorted(board.run_ids.values())
+    assert [t["run_id"] for t in latest] == [board.run_ids[0], board.run_ids[1]]
 
 
 @pytest.mark.slow
@@ -121,7 +131,12 @@ def test_a_running_search_shows_its_guardrails_and_trials_so_far(ws: Any, tmp_pa
         assert {g.name for g in shown.guardrails} >= {"class_imbalance", "target_leakage"}
         board = ws.automl.leaderboard(job.id)
         assert len(board) >= shown.trials
-        assert all(t.run_id is None for t in board)  # child runs are made at the end
+        # each trial shown is a child run already (made as the search goes)
+        children = ws.tracking.client.search_runs(
+            [ws.tracking.client.get_run(job.info.mlflow_run_id).info.experiment_id],
+            f"tags.mlflow.parentRunId = '{job.info.mlflow_run_id}'",
+        )
+        assert {t.run_id for t in board} <= {c.info.run_id for c in children}
         assert board == sorted(board, key=lambda t: t.validation_loss)
         assert shown.best_estimator is None  # the summary is written at the end
     finally:

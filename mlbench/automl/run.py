@@ -64,16 +64,16 @@ class _ExitScore(logging.Handler):
 
 
 class _LiveBoard(logging.Handler):
-    """Logs the trials so far as the run's leaderboard artifact while the search runs, so a
-    leaderboard shows them before the search ends (the final one, with the trials' run ids,
-    replaces it). FLAML has no per-trial callback; it logs a line after every trial and appends
-    the trial to its log file first. At most one upload per ``period_s``, and none while no new
-    trial was written."""
+    """Logs the trials so far while the search runs: each as a child run of the job's run, and
+    the run's leaderboard artifact, so a leaderboard shows them before the search ends (the
+    final one replaces it) and the budget pays for logging them as it goes, not after. FLAML has
+    no per-trial callback; it logs a line after every trial and appends the trial to its log
+    file first. At most one pass per ``period_s``, and none while no new trial was written."""
 
     def __init__(self, path: Path, metric: str, period_s: float = LIVE_PERIOD_S) -> None:
         super().__init__(logging.INFO)
         self.path, self.metric, self.period_s = path, metric, period_s
-        self.logged = 0
+        self.run_ids: dict[int, str] = {}  # trial number -> its child run
         self._last = -math.inf
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -84,12 +84,23 @@ class _LiveBoard(logging.Handler):
             trials = read_trials(self.path, self.metric)
         except (OSError, ValueError):
             return  # a line half written: the next record reads it whole
-        if len(trials) <= self.logged:
+        if len(trials) <= len(self.run_ids):
             return
         import mlflow
 
-        mlflow.log_dict([t.model_dump() for t in trials], LEADERBOARD)
-        self.logged, self._last = len(trials), now
+        self.adopt(trials)
+        try:
+            log_trials(trials, self.metric)
+            mlflow.log_dict([t.model_dump() for t in trials], LEADERBOARD)
+        except Exception as exc:  # never the search's end: what is missing is logged after it
+            log.warning("logging the trials while searching failed: %s", exc)
+        self.run_ids.update({t.number: t.run_id for t in trials if t.run_id})
+        self._last = time.monotonic()
+
+    def adopt(self, trials: list[AutoMLTrial]) -> None:
+        """Give the trials logged already their child runs' ids."""
+        for trial in trials:
+            trial.run_id = self.run_ids.get(trial.number, trial.run_id)
 
 
 def search(
@@ -179,8 +190,9 @@ def search(
         exit_loss = 1 - settings.exit_score if higher_is_better(metric) else settings.exit_score
         stopper = _ExitScore(automl, exit_loss)
         handlers.append(stopper)
-    if live:
-        handlers.append(_LiveBoard(workdir / "trials.jsonl", settings.primary_metric))
+    board = _LiveBoard(workdir / "trials.jsonl", settings.primary_metric) if live else None
+    if board is not None:
+        handlers.append(board)
     for handler in handlers:
         flaml_log.addHandler(handler)
     fit_started = time.monotonic()
@@ -191,6 +203,8 @@ def search(
             flaml_log.removeHandler(handler)
     search_time = time.monotonic() - fit_started
     trials = read_trials(workdir / "trials.jsonl", settings.primary_metric)
+    if board is not None:
+        board.adopt(trials)
     model = Pipeline([("prepare", prepare), ("automl", automl)])
     return {
         "guardrails": rails,
@@ -239,40 +253,10 @@ def _scalar(value: Any) -> Any:
 def log_results(result: dict[str, Any], settings: AutoMLSettings) -> None:
     """Trials as child runs, guardrails and the leaderboard as artifacts, the best model."""
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
     from mlflow.models import infer_signature
 
-    client = mlflow.MlflowClient()
-    parent = mlflow.active_run()
-    assert parent is not None
-    experiment = parent.info.experiment_id
+    log_trials(result["trials"], settings.primary_metric)
     metric = settings.primary_metric
-    now = int(time.time() * 1000)
-    for trial in result["trials"]:
-        child = client.create_run(
-            experiment,
-            run_name=f"trial-{trial.number}-{trial.estimator}",
-            tags={"mlflow.parentRunId": parent.info.run_id, f"{TAG}.estimator": trial.estimator},
-        )
-        trial.run_id = child.info.run_id
-        metrics = [
-            Metric("validation_loss", trial.validation_loss, now, 0),
-            Metric("trial_time_s", trial.trial_time_s, now, 0),
-            Metric("wall_clock_s", trial.wall_clock_s, now, 0),
-            Metric("sample_size", trial.sample_size, now, 0),
-        ]
-        if trial.score is not None:
-            metrics.append(Metric(metric, trial.score, now, 0))
-        params = [Param("estimator", trial.estimator)] + [
-            Param(k, str(v)[:6000]) for k, v in trial.config.items()
-        ]
-        client.log_batch(
-            child.info.run_id,
-            metrics=metrics,
-            params=params,
-            tags=[RunTag(f"{TAG}.trial", str(trial.number))],
-        )
-        client.set_terminated(child.info.run_id, "FINISHED")
 
     automl = result["automl"]
     rails = result["guardrails"]
@@ -324,6 +308,44 @@ def log_results(result: dict[str, Any], settings: AutoMLSettings) -> None:
         serialization_format="cloudpickle",
         pip_requirements=_requirements(),
     )
+
+
+def log_trials(trials: list[AutoMLTrial], metric: str) -> None:
+    """Each trial without a child run yet gets one under the active (the job's) run."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = mlflow.MlflowClient()
+    parent = mlflow.active_run()
+    assert parent is not None
+    now = int(time.time() * 1000)
+    for trial in trials:
+        if trial.run_id is not None:
+            continue
+        child = client.create_run(
+            parent.info.experiment_id,
+            run_name=f"trial-{trial.number}-{trial.estimator}",
+            tags={"mlflow.parentRunId": parent.info.run_id, f"{TAG}.estimator": trial.estimator},
+        )
+        metrics = [
+            Metric("validation_loss", trial.validation_loss, now, 0),
+            Metric("trial_time_s", trial.trial_time_s, now, 0),
+            Metric("wall_clock_s", trial.wall_clock_s, now, 0),
+            Metric("sample_size", trial.sample_size, now, 0),
+        ]
+        if trial.score is not None:
+            metrics.append(Metric(metric, trial.score, now, 0))
+        params = [Param("estimator", trial.estimator)] + [
+            Param(k, str(v)[:6000]) for k, v in trial.config.items()
+        ]
+        client.log_batch(
+            child.info.run_id,
+            metrics=metrics,
+            params=params,
+            tags=[RunTag(f"{TAG}.trial", str(trial.number))],
+        )
+        client.set_terminated(child.info.run_id, "FINISHED")
+        trial.run_id = child.info.run_id
 
 
 def _requirements() -> list[str]:
