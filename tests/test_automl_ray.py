@@ -1,11 +1,11 @@
 """AutoML on a Ray target with concurrency 2: FLAML's trials run as Ray Tune trials on the
 cluster the job's task runs on (its ``ray.init()`` joins that cluster through ``RAY_ADDRESS``),
-two at a time; elsewhere concurrency above 1 is refused before anything is queued. Real Ray head
-in the loopback namespace (see tests/test_ray.py)."""
+two in flight at once; elsewhere concurrency above 1 is refused before anything is queued. Real
+Ray head in the loopback namespace (see tests/test_ray.py)."""
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,12 +64,13 @@ def test_trials_run_two_at_a_time_on_the_jobs_ray_cluster(ray_ws: Any, tmp_path:
     info = job.wait(WAIT).info
     logs = job.logs()
     assert info.status.value == "completed", logs[-4000:]
-    assert "Started a local Ray instance" not in logs  # it joined the target's cluster
+    # it joined the target's cluster, and Ray Tune had two trials in flight at once (FLAML's
+    # own timings cannot show it: a trial's fit is far shorter than Tune's start of it)
+    assert "Connecting to existing Ray cluster" in logs, logs[-4000:]
+    assert "Started a local Ray instance" not in logs
+    assert re.search(r"Trial status: .*\b2 (PENDING|RUNNING)\b", logs), logs[-4000:]
     run = ray_ws.automl.show(job.id)
     trials = ray_ws.automl.leaderboard(job.id)
     assert run.trials == len(trials) >= 2, logs[-4000:]
     assert len(_children(ray_ws, info.mlflow_run_id)) == len(trials)
-    # two at a time: some trial started before the one before it (by start time) ended
-    spans = sorted((t.wall_clock_s - t.trial_time_s, t.wall_clock_s) for t in trials)
-    assert any(start < end for (_, end), (start, _) in itertools.pairwise(spans)), spans
     assert run.best_score is not None and run.best_score > 0.85 and run.model is not None
