@@ -27,6 +27,7 @@ __all__ = [
     "check_json",
     "check_name",
     "finite",
+    "json_input",
 ]
 
 # -- numbers -----------------------------------------------------------------------------------
@@ -168,6 +169,18 @@ def check_json(
                 hint=f"send less: at most {max_bytes // 1024} KiB of {what}",
             )
     return value
+
+
+def json_input(data: object, what: str, **limits: Any) -> object:
+    """For a pydantic ``model_validator(mode="before")``: ``data`` if :func:`check_json` passes
+    it (what field types let through: huge ints, nested NaN, lone surrogates), else ValueError,
+    which pydantic reports as a validation error."""
+    if isinstance(data, dict):
+        try:
+            check_json(data, what, **limits)
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from None
+    return data
 
 
 def _check_text(text: str, what: str, path: tuple[str | int, ...]) -> None:

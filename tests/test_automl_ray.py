@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 
 from mlbench.errors import InvalidInputError
-from tests.conftest import _stop_agents, require_module, require_service
-from tests.ray_head import RayHead
 from tests.test_automl import WAIT, _children
-from tests.test_ray import _only_loopback
+from tests.test_ray import ray_head, ray_target_ws
 
 pytestmark = pytest.mark.slow
 
@@ -25,24 +23,8 @@ ACTIVE = ("PENDING", "RUNNING")  # Ray Tune's states of a trial not yet ended
 
 @pytest.fixture(scope="module")
 def ray_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    require_module("ray", "`make setup` (ray is in the test extra)")
-    if not _only_loopback():
-        require_service(
-            "no loopback-only network namespace (Ray binds every interface)",
-            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
-        )
-    from mlbench import Workspace
-
-    head = RayHead("--num-cpus=3")  # the job's task holds one, two trials the others
-    address = head.start()
-    ws = Workspace(tmp_path_factory.mktemp("automl-ray-ws"), agent_idle_timeout_s=60)
-    try:
-        ws.compute.create("ray", "ray", address=address)
-        yield ws
-    finally:
-        _stop_agents(ws)
-        ws.close()
-        head.stop()
+    with ray_head("--num-cpus=3") as address:  # the job's task holds one, two trials the others
+        yield from ray_target_ws(tmp_path_factory.mktemp("automl-ray-ws"), address)
 
 
 def test_trials_run_two_at_a_time_on_the_jobs_ray_cluster(ray_ws: Any, tmp_path: Path) -> None:

@@ -18,9 +18,8 @@ import pytest
 from mlbench.environments.hook import LOCK_FILE, ray_runtime_env
 from mlbench.errors import InvalidInputError
 from tests import test_environments
-from tests.conftest import _stop_agents, make_notebook, require_module, require_service
-from tests.ray_head import RayHead
-from tests.test_ray import WAIT, _only_loopback
+from tests.conftest import make_notebook, require_module
+from tests.test_ray import WAIT, ray_head, ray_target_ws
 from tests.wheels import PROBE_MODULE, make_wheel
 
 _packages_reachable = test_environments._packages_reachable
@@ -30,26 +29,9 @@ _packages_reachable = test_environments._packages_reachable
 def ray_ws(_packages_reachable: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A workspace with a Ray target on a head of its own, started after uv's settings (cache,
     offline) are in this process's environment, so the head's runtime_env agent has them."""
-    require_module("ray", "`make setup` (ray is in the test extra)")
     require_module("virtualenv", "`make setup` (virtualenv is in the test extra)")
-    if not _only_loopback():
-        require_service(
-            "no loopback-only network namespace (Ray binds every interface, so its tests run "
-            "only in one)",
-            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
-        )
-    from mlbench import Workspace
-
-    head = RayHead("--num-cpus=2")
-    address = head.start()
-    ws = Workspace(tmp_path_factory.mktemp("ray-env-ws"), agent_idle_timeout_s=60)
-    try:
-        ws.compute.create("ray", "ray", address=address)
-        yield ws
-    finally:
-        _stop_agents(ws)
-        ws.close()
-        head.stop()
+    with ray_head("--num-cpus=2") as address:
+        yield from ray_target_ws(tmp_path_factory.mktemp("ray-env-ws"), address)
 
 
 def test_a_job_on_ray_runs_in_the_environment(ray_ws: Any, tmp_path: Path) -> None:

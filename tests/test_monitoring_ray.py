@@ -4,7 +4,6 @@ same monitor reports."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,25 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlbench.errors import NotFoundError
-from tests.conftest import _stop_agents, require_module, require_service
-from tests.ray_head import RayHead
+from tests.conftest import _stop_agents
+from tests.test_ray import ray_head
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    require_module("ray", "`make setup` (ray is in the test extra)")
-    if [name for _, name in socket.if_nameindex()] != ["lo"]:
-        require_service(
-            "no loopback-only network namespace (Ray binds every interface, so its tests run "
-            "only in one)",
-            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
-        )
-    head = RayHead("--num-cpus=2")
-    address = head.start()
-    try:
+    with ray_head("--num-cpus=2") as address:
         yield address
-    finally:
-        head.stop()  # raises if any process of this head is left
 
 
 def _table(n: int, rng: np.random.Generator, shift: float) -> pa.Table:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +32,22 @@ def _only_loopback() -> bool:
     return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
-@pytest.fixture(scope="module")  # stopped once this module is done, before later modules run
-def ray_address() -> Iterator[str]:
-    require_module("ray", "`make setup` (ray is in the test extra)")
+@contextmanager
+def ray_head(*args: str, module: str = "ray") -> Iterator[str]:
+    """A Ray head of the tests' own (``ray start --head`` ARGS), its address; stopped after.
+
+    Ray binds every interface, so it runs only in a loopback-only network namespace (in CI a
+    missing one fails). Its own session, stopped by it: never `ray stop` with `--force`, which
+    would also kill every other Ray on the machine (tests/ray_head.py, test_ray_isolation.py).
+    """
+    require_module(module, "`make setup` (ray[serve] is in the test extra)")
     if not _only_loopback():
         require_service(
             "no loopback-only network namespace (Ray binds every interface, so its tests run "
             "only in one)",
             "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
         )
-    # Its own session, stopped by it: never `ray stop` with `--force`, which would also kill every
-    # other Ray on the machine (tests/ray_head.py, tests/test_ray_isolation.py).
-    head = RayHead("--num-cpus=2", "--num-gpus=2", '--resources={"special": 1}')
+    head = RayHead(*args)
     address = head.start()
     try:
         yield address
@@ -50,15 +55,28 @@ def ray_address() -> Iterator[str]:
         head.stop()  # raises if any process of this head is left
 
 
-@pytest.fixture(scope="module")
-def ray_ws(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture(scope="module")  # stopped once this module is done, before later modules run
+def ray_address() -> Iterator[str]:
+    with ray_head("--num-cpus=2", "--num-gpus=2", '--resources={"special": 1}') as address:
+        yield address
+
+
+def ray_target_ws(home: Path, address: str, **settings: Any) -> Iterator[Any]:
+    """A workspace with target ``ray`` on the cluster at ``address``; its agents stopped after."""
     from mlbench import Workspace
 
-    ws = Workspace(tmp_path_factory.mktemp("ray-ws"), agent_idle_timeout_s=60, cancel_grace_s=3)
-    ws.compute.create("ray", "ray", address=ray_address)
-    yield ws
-    _stop_agents(ws)
-    ws.close()
+    ws = Workspace(home, agent_idle_timeout_s=60, **settings)
+    try:
+        ws.compute.create("ray", "ray", address=address)
+        yield ws
+    finally:
+        _stop_agents(ws)
+        ws.close()
+
+
+@pytest.fixture(scope="module")
+def ray_ws(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from ray_target_ws(tmp_path_factory.mktemp("ray-ws"), ray_address, cancel_grace_s=3)
 
 
 def test_target_creation_checks_the_cluster(ray_ws: Any, ray_address: str) -> None:

@@ -7,7 +7,6 @@ a head of its own stopped by its own processes (tests/ray_head.py), never `ray s
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,32 +17,22 @@ import pytest
 import requests
 
 from mlbench.errors import InvalidInputError, NotFoundError
-from tests.conftest import require_module, require_service
-from tests.ray_head import RayHead
+from tests.test_ray import ray_head
 from tests.test_scoring import BAD_BODIES, bodies, error_of, save_forest
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    require_module("ray.serve", "`make setup` (ray[serve] is in the test extra)")
-    if [name for _, name in socket.if_nameindex()] != ["lo"]:
-        require_service(
-            "no loopback-only network namespace (Ray binds every interface, so its tests run "
-            "only in one)",
-            "run as root under .ci/loopback, as `make test-python` does (unshare --net)",
-        )
-    head = RayHead("--num-cpus=2")
-    address = head.start()
-    try:
-        yield address
-    finally:
-        import ray
-        from ray import serve
+    with ray_head("--num-cpus=2", module="ray.serve") as address:
+        try:
+            yield address
+        finally:
+            import ray
+            from ray import serve
 
-        if ray.is_initialized():
-            serve.shutdown()
-            ray.shutdown()
-        head.stop()
+            if ray.is_initialized():
+                serve.shutdown()
+                ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,18 +119,20 @@ class ForkServer:
 
 
 class ForkedProcess:
-    """The parts of ``subprocess.Popen`` that ``LocalProvisioner`` uses, for a forked kernel."""
+    """The parts of ``subprocess.Popen`` that ``LocalProvisioner`` uses, for a kernel this
+    process did not start itself: ``exit_code(pid)`` says how it ended (None: running), as
+    whoever reaps it knows (a fork server)."""
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int, server: ForkServer) -> None:
+    def __init__(self, pid: int, exit_code: Callable[[int], int | None]) -> None:
         self.pid = pid
-        self._server = server
+        self._exit_code = exit_code
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self._server.returncode(self.pid)
+            self.returncode = self._exit_code(self.pid)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -164,7 +167,7 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
         env = {k: str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
         pid = self.server.spawn(connection_file, env, cwd)
-        self.process = ForkedProcess(pid, self.server)
+        self.process = ForkedProcess(pid, self.server.returncode)
         self.pid = pid
         # The child makes itself a session (and group) leader right after the fork; asking
         # getpgid now could still answer the fork server's group.

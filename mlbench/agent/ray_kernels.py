@@ -31,6 +31,7 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
+from mlbench.agent.forkserver import ForkedProcess
 from mlbench.agent.kernels import JOB_CLIENT, Kernel, KernelPool, signal_process_group
 
 log = logging.getLogger(__name__)
@@ -127,42 +128,10 @@ def _plain(info: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the task's side -----------------------------------------------------------------------------
-class _Borrowed:
-    """The parts of ``subprocess.Popen`` a provisioner uses, for a kernel another process owns
-    on this node (its parent, the host's fork server, reaps it)."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None and not _alive(self.pid):
-            self.returncode = -signal.SIGKILL  # how it ended is the owner's to know
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                import subprocess
-
-                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
-            time.sleep(0.01)
-        assert self.returncode is not None
-        return self.returncode
-
-    def send_signal(self, sig: int) -> None:
-        if self.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
+def _borrowed_exit(pid: int) -> int | None:
+    """How a kernel another process owns on this node ended: its parent (the host's fork
+    server) reaps it and alone knows the real status; gone reads as killed."""
+    return None if _alive(pid) else -signal.SIGKILL
 
 
 def borrowed_kernel(lent: dict[str, Any]) -> Kernel:
@@ -171,7 +140,7 @@ def borrowed_kernel(lent: dict[str, Any]) -> Kernel:
     km.load_connection_info(lent["connection_info"])
     km.kernel_id = lent["id"]
     provisioner = LocalProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
-    provisioner.process = _Borrowed(int(lent["pid"]))
+    provisioner.process = ForkedProcess(int(lent["pid"]), _borrowed_exit)
     provisioner.pid = provisioner.pgid = int(lent["pid"])  # forked kernels lead their group
     km.provisioner = provisioner
     return Kernel(name=lent["name"], language=lent["language"], km=km)

@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlbench.errors import InvalidInputError
-from mlbench.validation import check_json
+from mlbench.validation import json_input
 
 # Upper bounds of settings: far above any real machine or cluster, low enough that every
 # derived number (int(cpus), sums of jobs' shares, JSON) stays exact and finite.
@@ -72,13 +71,7 @@ class ComputeConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _bounded_json(cls, data: object) -> object:
-        if isinstance(data, dict):
-            try:
-                # Catches what field types do not: huge ints, nested NaN, lone surrogates.
-                check_json(data, "config", max_depth=32, max_bytes=1024 * 1024)
-            except InvalidInputError as exc:
-                raise ValueError(exc.message) from None
-        return data
+        return json_input(data, "config", max_depth=32, max_bytes=1024 * 1024)
 
 
 class ComputeBackend(ABC):

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlbench.compute.service import ComputeStatus
 from mlbench.data.models import DatastoreInfo, DataVersionInfo
 from mlbench.environments.models import EnvironmentInfo
-from mlbench.errors import InvalidInputError
 from mlbench.jobs.models import JobInfo, JobProgress, JobStatus
 from mlbench.jobs.parameters import NotebookParameter
 from mlbench.jobs.spec import MAX_TAGS, JobSpec, ResourceRequest
@@ -28,7 +27,7 @@ from mlbench.pipelines.models import (
 )
 from mlbench.schedules.models import ScheduleInfo, ScheduleRunInfo, ScheduleSpec
 from mlbench.sweeps.models import SweepInfo, SweepSpec, SweepStatus, TrialInfo
-from mlbench.validation import FiniteFloat, check_json
+from mlbench.validation import FiniteFloat, json_input
 
 MAX_ID = 2**63 - 1  # event ids and offsets are 64-bit integers in the database
 
@@ -39,14 +38,7 @@ class Request(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: object) -> object:
-        # What field types let through and storing or answering would choke on: lone
-        # surrogates, huge ints, nested NaN (the server's JSON parser refuses them too).
-        if isinstance(data, dict):
-            try:
-                check_json(data, "the request")
-            except InvalidInputError as exc:
-                raise ValueError(exc.message) from None
-        return data
+        return json_input(data, "the request")  # as the server's JSON parser checks a body
 
 
 # -- common ------------------------------------------------------------------------------------
