@@ -131,3 +131,33 @@ def test_a_redactor_that_logs_while_loading_does_not_deadlock() -> None:
     finally:
         logger.removeHandler(handler)
     assert record[-1] == "token ***"
+
+
+def test_masking_logs_lasts_as_long_as_its_workspace_is_used(tmp_path: Path) -> None:
+    """A process that opens many workspaces (a notebook or a test session running CLI commands,
+    Jupyter servers started and stopped) must not pass each later record through every one of
+    them: that slowed a whole test session's logging to a crawl. The CLI masks for one command."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from mlbench.cli.main import cli
+    from mlbench.store.secrets import mask_logs
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda r: records.append(r.getMessage())  # type: ignore[method-assign]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        unmask = mask_logs(Redactor(lambda: [TOKEN]))
+        logging.getLogger("mlbench.test").warning("token %s", TOKEN)
+        unmask()
+        logging.getLogger("mlbench.test").warning("token %s", TOKEN)
+        assert records == ["token ***", f"token {TOKEN}"]
+        for _ in range(3):
+            result = CliRunner().invoke(cli, ["-w", str(tmp_path), "compute", "list"])
+            assert result.exit_code == 0, result.output
+        assert handler.filters == []
+    finally:
+        root.removeHandler(handler)

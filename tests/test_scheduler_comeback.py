@@ -52,10 +52,12 @@ def kill_scheduler(home: Path) -> None:
     ws.close()
 
 
-def wait_for(condition: Any, what: str, timeout: float = 120.0) -> None:  # a loaded CI box
+def wait_for(
+    condition: Any, what: str, timeout: float = 120.0, detail: Any = lambda: ""
+) -> None:  # a loaded CI box
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}{detail()}"
         time.sleep(0.1)
 
 
@@ -85,7 +87,14 @@ def jp_server_config(home: Path) -> dict[str, Any]:
 
 def test_the_server_extension_brings_the_scheduler_back(jp_serverapp: Any, home: Path) -> None:
     ws = jp_serverapp.web_app.settings["mlbench_workspace"]
-    wait_for(ws.schedules.scheduler().is_running, "the server extension to start the scheduler")
+    services = jp_serverapp.web_app.settings["mlbench"]
+    handle = ws.schedules.scheduler()
+
+    def detail() -> str:  # what a red CI run needs to tell why
+        log = handle.log_path.read_text()[-3000:] if handle.log_path.exists() else "(none)"
+        return f"; start-up checks done: {services.warmed_up.is_set()}; scheduler log:\n{log}"
+
+    wait_for(handle.is_running, "the server extension to start the scheduler", detail=detail)
     assert ws.schedules.scheduler().info()["pid"]
 
 

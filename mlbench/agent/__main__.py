@@ -32,12 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("alembic", "papermill"):  # per-job INFO lines that say nothing new
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from mlbench.agent.agent import Agent
-    from mlbench.store.secrets import RedactingFilter
+    from mlbench.store.secrets import mask_logs
     from mlbench.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    for handler in logging.getLogger().handlers:  # the agent's log: no secret, whoever logs it
-        handler.addFilter(RedactingFilter(ws.redact))
+    mask_logs(ws.redact)  # the agent's log: no secret, whoever logs it (for its whole life)
     return Agent(ws, args.compute, on_demand=args.on_demand, lock=lock).run()
 
 

@@ -71,15 +71,16 @@ class MlbenchGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     """mlbench: notebook jobs, tracked in MLflow, on local or remote compute."""
-    from mlbench.store.secrets import RedactingFilter
+    from mlbench.store.secrets import mask_logs
 
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = CliContext(workspace)
-    for handler in logging.getLogger().handlers:  # every library's lines (-vv: botocore...)
-        handler.addFilter(RedactingFilter(ctx.obj.redact))
+    # every library's lines (-vv: botocore...), until the command ends (a notebook or a test
+    # runs many commands in one process)
+    ctx.call_on_close(mask_logs(ctx.obj.redact))
 
 
 cli.add_command(run_command)

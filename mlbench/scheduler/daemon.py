@@ -27,40 +27,39 @@ def run(
     stop_signals: Callable[[Callable[[], None]], Any] | None = None,
 ) -> int:
     from mlbench.sdk import Workspace  # with agents: a fired job starts its target's agent
-    from mlbench.store.secrets import RedactingFilter
+    from mlbench.store.secrets import mask_logs
 
     ws = Workspace(home)
-    for handler in logging.getLogger().handlers:  # no secret in the log, whoever logs it
-        handler.addFilter(RedactingFilter(ws.redact))
-    clock = clock or SystemClock()
-    scheduler = Scheduler(ws, clock)
-    notifier = Notifier(ws, clock)
-    if stop_signals is not None:
-        stop_signals(scheduler.stop)
-    started = clock.now()
-    write_info(
-        scheduler_dir(home) / "scheduler.json",
-        {
-            "pid": os.getpid(),
-            "state": "ready",
-            "id": scheduler.id,
-            "version": __version__,
-            "on_demand": on_demand,
-            "started_at": started.isoformat(),
-        },
-    )
-    log.info("scheduler %s ready for %s (on demand: %s)", scheduler.id, home, on_demand)
-
-    def notify(now: datetime) -> bool:
-        try:
-            return notifier.poll(now)
-        except Exception:
-            log.exception("notification pass failed")
-            return True
-
+    unmask_logs = mask_logs(ws.redact)  # no secret in the log, whoever logs it
     try:
+        clock = clock or SystemClock()
+        scheduler = Scheduler(ws, clock)
+        notifier = Notifier(ws, clock)
+        if stop_signals is not None:
+            stop_signals(scheduler.stop)
+        write_info(
+            scheduler_dir(home) / "scheduler.json",
+            {
+                "pid": os.getpid(),
+                "state": "ready",
+                "id": scheduler.id,
+                "version": __version__,
+                "on_demand": on_demand,
+                "started_at": clock.now().isoformat(),
+            },
+        )
+        log.info("scheduler %s ready for %s (on demand: %s)", scheduler.id, home, on_demand)
+
+        def notify(now: datetime) -> bool:
+            try:
+                return notifier.poll(now)
+            except Exception:
+                log.exception("notification pass failed")
+                return True
+
         scheduler.run(extra=notify, idle_exit_s=idle_exit_s() if on_demand else None)
+        log.info("scheduler %s stopped", scheduler.id)
+        return 0
     finally:
         ws.close()
-    log.info("scheduler %s stopped", scheduler.id)
-    return 0
+        unmask_logs()

@@ -24,7 +24,7 @@ from mlbench.compute.registry import compute_backends
 from mlbench.server.base import DEFAULT_MAX_BODY
 from mlbench.server.events import EventHub, tornado_run_sync
 from mlbench.server.handlers import route_handlers
-from mlbench.store.secrets import RedactingFilter
+from mlbench.store.secrets import mask_logs
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,10 @@ class MlbenchApp(ExtensionApp):
             queries_class=self.queries_class,
         )
         self.settings.update({"mlbench_workspace": ws, "mlbench": self.services})
-        masking = RedactingFilter(ws.redact)
-        for handler in {*self.log.handlers, *logging.getLogger().handlers}:
-            handler.addFilter(masking)  # the server's log shows no workspace secret
+        # the server's log shows no workspace secret
+        self._unmask_logs = mask_logs(
+            ws.redact, {*self.log.handlers, *logging.getLogger().handlers}
+        )
         self.log.info("mlbench workspace: %s", ws.home)
         threading.Thread(target=self._warm_up, name="mlbench-warm-up", daemon=True).start()
 
@@ -151,6 +152,7 @@ class MlbenchApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Stop serving; agents (and so running jobs) are deliberately left running."""
         await self.services.close()
+        self._unmask_logs()
         self.services.ws.close()
 
 

@@ -227,3 +227,22 @@ class RedactingFilter(logging.Filter):
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self._redact(text)
         return True
+
+
+def mask_logs(
+    redactor: Callable[[str], str], handlers: Iterable[logging.Handler] | None = None
+) -> Callable[[], None]:
+    """Mask secrets in every record that ``handlers`` (default: the root logger's) write, from
+    any library; returns what takes the masking off again. Whoever masks must unmask when its
+    workspace is done with: a process that opens many (a test session, a notebook running the
+    CLI) would otherwise pass each record through every workspace it ever opened."""
+    masking = RedactingFilter(redactor)
+    masked = list(logging.getLogger().handlers if handlers is None else handlers)
+    for handler in masked:
+        handler.addFilter(masking)
+
+    def unmask() -> None:
+        for handler in masked:
+            handler.removeFilter(masking)
+
+    return unmask
