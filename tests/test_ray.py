@@ -260,22 +260,52 @@ def test_worker_killed_mid_job_fails_with_reason_and_is_retried(
     assert once.status.value == "failed" and once.error.kind == "worker_lost"
 
 
-def test_agent_restarted_while_ray_jobs_run(ray_ws: Any, tmp_path: Path) -> None:
+def test_an_agent_restart_follows_its_ray_jobs_again(
+    ray_ws: Any, ray_address: str, tmp_path: Path
+) -> None:
+    """Killed mid-job (a crash, an upgrade, a laptop asleep), the agent's successor follows the
+    jobs' Ray tasks again instead of failing and rerunning them: each ends once, in its first
+    attempt, with its whole log, its metrics relayed once and its MLflow run ended — also the
+    one that ended while no agent ran; a job canceled after the restart is canceled."""
     import signal as signals
 
-    nb = make_notebook(tmp_path / "long.ipynb", "import time\ntime.sleep(30)")
-    kept = ray_ws.jobs.submit(nb, compute="ray", max_retries=1)
-    lost = ray_ws.jobs.submit(nb, compute="ray")
-    wait_for(lambda: kept.status.value == "running" and lost.status.value == "running")
-    pid = json.loads(ray_ws.jobs.agent("ray").info_path.read_text())["pid"]
-    os.kill(pid, signals.SIGKILL)
-    wait_for(lambda: not ray_ws.jobs.agent("ray").is_running())
-    ray_ws.jobs.agent("ray").ensure_running(wait=True)
-    assert lost.wait(WAIT).info.error.kind == "agent_lost"
-    wait_for(lambda: kept.info.attempt == 2 and kept.status.value == "running")
-    assert kept.cancel().wait(WAIT).status.value == "canceled"
-    time.sleep(0.5)
-    assert all(j.status.is_final for j in (kept, lost))
+    steps = make_notebook(
+        tmp_path / "steps.ipynb",
+        "import time, mlbench\nmlbench.log_metric('m', 1.0, step=0)\nprint('before', flush=True)",
+        "time.sleep(float(wait))\nmlbench.log_metric('m', 2.0, step=1)\nprint('after')",
+        parameters="wait = 1",
+    )
+    endless = make_notebook(
+        tmp_path / "endless.ipynb",
+        "import time\nprint('before', flush=True)\nwhile True:\n    time.sleep(0.1)",
+    )
+    ray_ws.compute.create("ray3", "ray", address=ray_address, max_concurrent_jobs=3)
+    late = ray_ws.jobs.submit(steps, {"wait": 12}, compute="ray3", cpus=0.5)
+    early = ray_ws.jobs.submit(steps, {"wait": 3}, compute="ray3", cpus=0.5)
+    stuck = ray_ws.jobs.submit(endless, compute="ray3", cpus=0.5)
+    jobs = (late, early, stuck)
+    wait_for(lambda: all("\nbefore\n" in j.logs() for j in jobs))
+    agent = ray_ws.jobs.agent("ray3")
+    os.kill(json.loads(agent.info_path.read_text())["pid"], signals.SIGKILL)
+    wait_for(lambda: not agent.is_running())
+    time.sleep(4)  # `early` ends on the cluster while no agent runs
+    agent.ensure_running(wait=True)
+    for job in (late, early):
+        info = job.wait(WAIT).info
+        assert (info.status.value, info.attempt) == ("completed", 1), job.logs()
+        logs = job.logs()
+        assert logs.count("\nbefore\n") == 1 and "\nafter\n" in logs, logs
+        assert "a new agent follows attempt 1 again" in logs
+        history = ray_ws.tracking.metric_history(info.mlflow_run_id, "m")
+        assert sorted((step, value) for step, value, _ in history) == [(0, 1.0), (1, 2.0)]
+        assert ray_ws.tracking.run_summary(info.mlflow_run_id)["status"] == "FINISHED"
+        assert job.output_notebook_path() is not None
+        reasons = [e["data"].get("reason", "") for e in ray_ws.jobs.events(job_id=job.id)]
+        assert any(r.startswith("followed again by a new agent") for r in reasons), reasons
+    assert stuck.status.value == "running" and stuck.info.attempt == 1
+    assert stuck.cancel().wait(WAIT).status.value == "canceled"
+    agent.stop(now=True, timeout=30)
+    ray_ws.compute.delete("ray3")
 
 
 def test_data_inputs_and_outputs_travel_with_a_ray_job(ray_ws: Any, tmp_path: Path) -> None:

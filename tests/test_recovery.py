@@ -169,3 +169,33 @@ def test_200_submissions_from_4_processes_run_exactly_once(ws: Any, tmp_path: Pa
     ran = marker.read_text().split()
     assert len(ran) == 200 and len(set(ran)) == 200
     assert set(ran) == {j.id for j in jobs}
+
+
+def test_a_new_agent_adopts_only_the_attempt_that_still_runs(tmp_path: Path) -> None:
+    """What a new agent of a Ray target follows again: the same attempt of a job still starting
+    or running there with its MLflow run; the rest is resolved as before (requeued or failed)."""
+    from mlbench.jobs.models import JobStatus
+    from mlbench.workspace import Workspace
+    from tests.conftest import make_notebook
+
+    ws = Workspace(tmp_path / "ws")
+    try:
+        nb = make_notebook(tmp_path / "x.ipynb", "x = 1")
+        kept, lost = (ws.jobs.submit(nb).id for _ in range(2))
+        life = ws.jobs.lifecycle
+        for job_id in (kept, lost):
+            assert life.claim(job_id, "old-agent", [])
+            life.record_run(job_id, "0", f"run-{job_id}")
+            life.mark_running(job_id, "old-agent", pid=None, run_id=f"run-{job_id}", gpu_ids=None)
+        assert not life.adopt(kept, 2, "local", "new-agent")  # not that attempt
+        assert not life.adopt(kept, 1, "other", "new-agent")  # not that target
+        assert life.adopt(kept, 1, "local", "new-agent")
+        resolved = life.reconcile("local", on_orphan=lambda *_: None, keep=[kept])
+        assert resolved == [(lost, JobStatus.FAILED)]
+        info = ws.jobs.info(kept)
+        assert (info.status, info.attempt) == (JobStatus.RUNNING, 1)
+        reasons = [e["data"].get("reason", "") for e in ws.jobs.events(job_id=kept)]
+        assert reasons[-1].startswith("followed again by a new agent")
+        assert not life.adopt(lost, 1, "local", "new-agent")  # resolved: nothing to follow
+    finally:
+        ws.close()

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -141,7 +141,11 @@ class Agent:
         self.ws.paths.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._reserve.ensure()
         self.ws.tracking.initialize()
-        self._reconcile()
+        self.executor: Executor = executor_class(target.kind)(
+            self.config, self.ws.settings, self.ws.paths.jobs_dir, self.compute
+        )
+        if not self.executor.outlives_agent:
+            self._reconcile()
         try:  # an agent (re)started after a reboot brings the scheduler back too
             self.ws.schedules.ensure_scheduler()
         except Exception:
@@ -149,9 +153,6 @@ class Agent:
         self._wake_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._wake_sock.bind(("127.0.0.1", 0))
         self._wake_sock.setblocking(False)
-        self.executor: Executor = executor_class(target.kind)(
-            self.config, self.ws.settings, self.ws.paths.jobs_dir
-        )
         # Sized for the largest target; the scheduler enforces the target's own limit.
         self.workers = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="job")
         now = utcnow()
@@ -168,7 +169,14 @@ class Agent:
                     heartbeat_at=now,
                 )
             )
-        self._prewarm()
+        try:
+            self._prewarm()
+        except Exception:
+            if self.executor.outlives_agent:  # nothing can be followed again without it
+                self._reconcile()
+            raise
+        if self.executor.outlives_agent:
+            self._reconcile(self._adopt_survivors())
         self.sweeps = SweepDriver(self.ws, self.compute, lambda: self.capacity.max_concurrent_jobs)
         self._sweeping = False
         self.pipelines = PipelineDriver(
@@ -538,7 +546,9 @@ class Agent:
             job.handle.interrupt()
 
     # -- one job (worker thread) ---------------------------------------------------------------
-    def _run_job(self, job: RunningJob) -> None:
+    def _run_job(self, job: RunningJob, resume: bool = False) -> None:
+        """Run one job to its end and record it; ``resume``: follow one that a previous agent
+        started and that still runs without it."""
         info = self.ws.jobs.info(job.job_id)
         paths = self.ws.paths
         job_dir = paths.job_dir(job.job_id)
@@ -552,24 +562,38 @@ class Agent:
         )
         with job_log:
             log_file = cast(TextIO, job_log)
-            _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
+            if resume:
+                _note(log_file, f"a new agent follows attempt {info.attempt} again")
+            else:
+                _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
             try:
                 paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
-                run_id = self._start_run(info)
-                env = {
-                    **self.ws.jobs.spec(info).environment_variables,
-                    **self._job_env(info, run_id, job.gpu_ids),  # mlbench's own win
-                }
+                if resume and info.mlflow_run_id:
+                    run_id, env = info.mlflow_run_id, {}  # the task has its environment
+                else:
+                    run_id = self._start_run(info)
+                    env = {
+                        **self.ws.jobs.spec(info).environment_variables,
+                        **self._job_env(info, run_id, job.gpu_ids),  # mlbench's own win
+                    }
                 run = RunContext(self.ws, info, run_id, log_file)
-                self.lifecycle.stage(run)  # data inputs, output folders
-                if not job.gpu_ids and self.capacity.gpu_ids:
+                if not resume:
+                    self.lifecycle.stage(run)  # data inputs, output folders
+                if not job.gpu_ids and self.capacity.gpu_ids and not resume:
                     _note(
                         log_file,
                         "no GPUs requested: CUDA_VISIBLE_DEVICES is empty "
                         "(ask for GPUs with --gpus N)",
                     )
-                job.relay = MetricsRelay(self.ws.tracking, run_id, paths.metrics(job.job_id))
-                outcome = self.executor.run(
+                job.relay = MetricsRelay(
+                    self.ws.tracking,
+                    run_id,
+                    paths.metrics(job.job_id),
+                    # a successor of this agent goes on relaying from there, not twice
+                    keep_offset=self.executor.outlives_agent,
+                )
+                execute = self.executor.resume if resume else self.executor.run
+                outcome = execute(
                     JobRun(
                         info=info,
                         env=env,
@@ -789,15 +813,48 @@ class Agent:
         return True
 
     # -- recovery ------------------------------------------------------------------------------
-    def _reconcile(self) -> None:
-        """Resolve jobs a previous agent of this target left starting or running."""
-        self.lifecycle.reconcile(self.compute, on_orphan=_kill_orphan_kernel)
+    def _reconcile(self, adopted: Collection[str] = ()) -> None:
+        """Resolve jobs a previous agent of this target left starting or running, but those
+        this agent follows again."""
+        self.lifecycle.reconcile(self.compute, on_orphan=_kill_orphan_kernel, keep=adopted)
         with self.ws.db.write() as s:
             s.execute(
                 update(AgentRow)
-                .where(AgentRow.compute == self.compute, AgentRow.state == "running")
+                .where(
+                    AgentRow.compute == self.compute,
+                    AgentRow.state == "running",
+                    AgentRow.id != self.id,
+                )
                 .values(state="lost", stopped_at=utcnow())
             )
+
+    def _adopt_survivors(self) -> list[str]:
+        """Follow again the jobs a previous agent started that still run in the cluster (or
+        ended there while no agent was around); those no longer wanted are stopped there."""
+        try:
+            survivors = self.executor.survivors()
+        except Exception:
+            log.exception("could not ask %r for jobs still running there", self.compute)
+            return []
+        adopted = []
+        for job_id, attempt in survivors.items():
+            if not self.lifecycle.adopt(job_id, attempt, self.compute, self.id):
+                self.executor.discard(job_id, attempt)
+                continue
+            info = self.ws.jobs.info(job_id)
+            elapsed = (utcnow() - info.started_at).total_seconds() if info.started_at else None
+            job = RunningJob(
+                job_id=job_id,
+                resources=info.resources,
+                gpu_ids=list(info.gpu_ids),
+                timeout_s=info.timeout_s,
+                started=time.monotonic() - elapsed if elapsed is not None else None,
+            )
+            with self._guard:
+                self._running[job_id] = job
+            job.future = self.workers.submit(self._run_job, job, True)
+            adopted.append(job_id)
+        return adopted
 
 
 class _ProgressWriter:

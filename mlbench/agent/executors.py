@@ -79,11 +79,17 @@ class Executor(ABC):
     assigns_resources: ClassVar[bool] = True
     """True: the agent hands out CPUs, memory and concrete GPU ids itself (this machine).
     False: the engine behind the target places jobs (Ray), the agent only caps concurrency."""
+    outlives_agent: ClassVar[bool] = False
+    """True: a job keeps running when its agent dies, and a new agent follows it again
+    (:meth:`survivors`, :meth:`resume`)."""
 
-    def __init__(self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path) -> None:
+    def __init__(
+        self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path, compute: str = ""
+    ) -> None:
         self.config = config
         self.settings = settings
         self.workdir = workdir
+        self.compute = compute  # the target's name
 
     def start(self, kernel_names: set[str]) -> None:  # noqa: B027 - optional hook
         """Get ready (connect, pre-start kernels for these kernel names)."""
@@ -91,6 +97,20 @@ class Executor(ABC):
     @abstractmethod
     def run(self, job: JobRun) -> Outcome:
         """Run the job to its end, in the calling (worker) thread."""
+
+    def survivors(self) -> dict[str, int]:
+        """Jobs a previous agent started that still run without it (their work lives where the
+        agent's death does not reach): {job id: attempt}. The agent follows them again with
+        :meth:`resume` instead of resolving them as lost."""
+        return {}
+
+    def resume(self, job: JobRun) -> Outcome:
+        """Follow one of :meth:`survivors` to its end, like :meth:`run` (worker thread)."""
+        raise NotImplementedError(f"{self.kind} jobs cannot be followed by a new agent")
+
+    def discard(self, job_id: str, attempt: int) -> None:  # noqa: B027
+        """Stop and forget one of :meth:`survivors` that nobody wants any more (its job was
+        resolved meanwhile)."""
 
     def release(self, handle: ExecutionHandle | None) -> None:  # noqa: B027
         """Free what the job held, after its outcome is recorded."""
@@ -112,8 +132,10 @@ class LocalExecutor(Executor):
 
     kind = "local"
 
-    def __init__(self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path) -> None:
-        super().__init__(config, settings, workdir)
+    def __init__(
+        self, config: ComputeConfig, settings: WorkspaceSettings, workdir: Path, compute: str = ""
+    ) -> None:
+        super().__init__(config, settings, workdir, compute)
         self.pool = KernelPool(
             base_env=kernel_base_env(),
             cwd=str(workdir),

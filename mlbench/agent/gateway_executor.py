@@ -135,8 +135,10 @@ class _OutputFiles:
 class GatewayExecutor(Executor):
     kind = "gateway"
 
-    def __init__(self, config: Any, settings: WorkspaceSettings, workdir: Path) -> None:
-        super().__init__(config, settings, workdir)
+    def __init__(
+        self, config: Any, settings: WorkspaceSettings, workdir: Path, compute: str = ""
+    ) -> None:
+        super().__init__(config, settings, workdir, compute)
         assert isinstance(config, GatewayComputeConfig)
         self.gateway_config = config
         self.conn = GatewayConnection.from_config(config)

@@ -7,6 +7,10 @@ metrics for the relay, the output notebook and its files. Cancel is ``ray.cancel
 ``force=True`` after the grace period); a worker or node that dies fails the job with that
 reason, and the job's retry policy applies.
 
+The tasks are submitted by a detached owner actor (:mod:`mlbench.agent.ray_owner`), not by the
+agent itself, so they outlive the agent: a new agent follows them again from the cursor kept in
+the job's folder (:meth:`RayExecutor.resume`).
+
 The task runs the notebook in a warm kernel borrowed from its node's kernel host (an actor the
 agent keeps on every node, see :mod:`mlbench.agent.ray_kernels`), or starts one itself where
 there is none.
@@ -20,6 +24,7 @@ environment's kernelspec of this machine.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlbench.agent.execute import JobStopped, stopped_outcome
 from mlbench.agent.executors import DEFAULT_KERNEL, Executor, JobRun, write_files_under
+from mlbench.agent.ray_owner import describe, job_key
 from mlbench.compute.ray import RAY_MAX_DATA_BYTES, RayComputeConfig
 from mlbench.environments.hook import RAY_KERNEL, ray_runtime_env, read_lock
 from mlbench.jobs.lifecycle import Outcome
@@ -44,31 +50,31 @@ HOST_CHECK_S = 30.0  # how often the agent looks for nodes without a kernel host
 
 
 class RayTask:
-    """The handle the supervisor uses to stop a job's task."""
+    """The handle the supervisor uses to stop a job's task (through the task's owner)."""
 
-    def __init__(self, ref: Any) -> None:
-        self.ref = ref
+    def __init__(self, owner: Any, key: str) -> None:
+        self.owner = owner
+        self.key = key
 
     def interrupt(self) -> None:
-        import ray
-
-        ray.cancel(self.ref, force=False)
+        self.owner.cancel.remote(self.key, False)
 
     def kill(self) -> None:
-        import ray
-
-        ray.cancel(self.ref, force=True)
+        self.owner.cancel.remote(self.key, True)
 
 
 class RayExecutor(Executor):
     kind = "ray"
     assigns_resources = False
+    outlives_agent = True
 
-    def __init__(self, config: Any, settings: WorkspaceSettings, workdir: Path) -> None:
-        super().__init__(config, settings, workdir)
+    def __init__(
+        self, config: Any, settings: WorkspaceSettings, workdir: Path, compute: str = ""
+    ) -> None:
+        super().__init__(config, settings, workdir, compute)
         assert isinstance(config, RayComputeConfig)
         self.ray_config = config
-        self._remote: Any = None
+        self._owner: Any = None
         self._host_actor: Any = None
         self._kernel_names: list[str] = []
         self._hosts: dict[str, Any] = {}  # node id -> its kernel host actor
@@ -77,9 +83,10 @@ class RayExecutor(Executor):
 
     def start(self, kernel_names: set[str]) -> None:
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from mlbench.agent.ray_kernels import KernelHost
-        from mlbench.agent.ray_worker import run_job_payload
+        from mlbench.agent.ray_owner import JobOwner, owner_name
 
         ray.init(
             address=self.ray_config.address,
@@ -89,9 +96,24 @@ class RayExecutor(Executor):
             log_to_driver=False,
             ignore_reinit_error=True,
         )
-        # max_retries=0: mlbench applies the job's own retry policy, with a fresh MLflow run.
-        self._remote = ray.remote(num_returns="streaming", max_retries=0)(run_job_payload)
-        # No resources of its own (the job's task holds them); several tasks borrow at once.
+        # The jobs' owner outlives this agent (detached); on the head node, which goes last.
+        head = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and _is_head(n)]
+        self._owner = (
+            ray.remote(JobOwner)
+            .options(
+                name=owner_name(self.workdir, self.compute),
+                lifetime="detached",
+                get_if_exists=True,
+                num_cpus=0,
+                max_restarts=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(head[0], soft=True)
+                if head
+                else None,
+            )
+            .remote()
+        )
+        # Detached too, so a running job keeps its kernel across an agent restart; no resources
+        # of its own (the job's task holds them); several tasks borrow at once.
         self._host_actor = ray.remote(num_cpus=0, max_concurrency=8)(KernelHost)
         self._kernel_names = sorted(kernel_names | {DEFAULT_KERNEL})
         log.info("connected to Ray at %s: %s", self.ray_config.address, ray.cluster_resources())
@@ -119,6 +141,7 @@ class RayExecutor(Executor):
                     self._hosts[node_id] = self._host_actor.options(
                         name=host_name(node_id),
                         get_if_exists=True,
+                        lifetime="detached",
                         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     ).remote(self._kernel_names, size, self.settings.kernel_start_timeout_s)
                 except Exception as exc:  # its jobs start their own kernels
@@ -178,34 +201,72 @@ class RayExecutor(Executor):
             )
         if job.stop.requested:
             raise JobStopped
-        gen = self._remote.options(**options).remote(payload)
-        task = RayTask(gen)
-        job.attach(task)
+        key = job_key(info.id, info.attempt)
+        _write_cursor(job, key, 0)  # before the task exists: a successor finds it by this
+        ray.get(self._owner.submit.remote(key, payload, options))
+        job.attach(RayTask(self._owner, key))
         shown = {k: v for k, v in options.items() if k != "runtime_env"}
         job.log_file.write(
             f"[mlbench] queued on Ray ({', '.join(f'{k}={v}' for k, v in shown.items())})\n"
         )
+        return self._follow(job, key, 0)
+
+    def survivors(self) -> dict[str, int]:
+        import ray
+
+        found: dict[str, int] = {}
+        for key in ray.get(self._owner.jobs.remote(), timeout=60):
+            job_id, _, attempt = key.rpartition(":")
+            found[job_id] = int(attempt)
+        return found
+
+    def discard(self, job_id: str, attempt: int) -> None:
+        key = job_key(job_id, attempt)
+        log.info("stopping the Ray task of job %s (attempt %d): nobody wants it", job_id, attempt)
+        self._owner.cancel.remote(key, True)
+        self._owner.forget.remote(key)
+
+    def resume(self, job: JobRun) -> Outcome:
+        key, cursor = _read_cursor(job)
+        if key != job_key(job.info.id, job.info.attempt):
+            return _lost("the job's Ray task cannot be found again (no cursor of this attempt)")
+        job.attach(RayTask(self._owner, key))
+        job.log_file.write(f"[mlbench] following the job's Ray task again from message {cursor}\n")
+        return self._follow(job, key, cursor)
+
+    def _follow(self, job: JobRun, key: str, cursor: int) -> Outcome:
+        """Handle the task's messages as they come, from ``cursor`` on, to its end."""
+        import ray
+
         result: dict[str, Any] | None = None
+        ended: dict[str, Any] = {}
         try:
-            while True:
-                ready, _ = ray.wait([gen], timeout=0.5)
-                if not ready:
-                    continue
-                try:
-                    message = ray.get(next(gen))
-                except StopIteration:
-                    break
-                result = self._handle(job, message) or result
-        except (ray.exceptions.TaskCancelledError, KeyboardInterrupt):
+            while not ended:
+                reply = ray.get(self._owner.read.remote(key, cursor, 0.5))
+                if reply is None:
+                    return _lost("the job's Ray task is gone (its owner does not know it)")
+                for message in reply["messages"]:
+                    if message.get("type") == "ended":
+                        ended = message
+                    else:
+                        result = self._handle(job, message) or result
+                if reply["next"] != cursor:
+                    cursor = reply["next"]
+                    _write_cursor(job, key, cursor)
+        except ray.exceptions.RayError as exc:  # the owner actor died: so did its tasks
+            if job.stop.requested:
+                return stopped_outcome(job.stop, None)
+            return _lost(f"the actor owning the job's Ray task died ({describe(exc)})")
+        with contextlib.suppress(Exception):
+            self._owner.forget.remote(key)
+        if ended.get("canceled"):
             return (
                 stopped_outcome(job.stop, None)
                 if job.stop.requested
                 else _lost("the Ray task was canceled outside mlbench")
             )
-        except ray.exceptions.RayError as exc:
-            if job.stop.requested:
-                return stopped_outcome(job.stop, None)
-            return _lost(_describe(exc))
+        if ended.get("lost"):
+            return stopped_outcome(job.stop, None) if job.stop.requested else _lost(ended["lost"])
         if result is None:
             if job.stop.requested:
                 return stopped_outcome(job.stop, None)
@@ -259,6 +320,9 @@ class RayExecutor(Executor):
                 ray.get(host.close.remote(), timeout=10)
             with contextlib.suppress(Exception):
                 ray.kill(host)
+        with contextlib.suppress(Exception):  # one still holding jobs stays for the next agent
+            if self._owner is not None and not ray.get(self._owner.jobs.remote(), timeout=10):
+                ray.kill(self._owner)
         ray.shutdown()
 
 
@@ -300,23 +364,27 @@ def _lost(message: str) -> Outcome:
     )
 
 
-def _describe(exc: Exception) -> str:
-    import ray
+def _is_head(node: dict[str, Any]) -> bool:
+    return any(k.startswith("node:__internal_head__") for k in node.get("Resources", {}))
 
-    if isinstance(exc, ray.exceptions.WorkerCrashedError):
-        return "the Ray worker running the job died (its process exited or was killed)"
-    if isinstance(exc, ray.exceptions.NodeDiedError):
-        return "the Ray node running the job died"
-    if isinstance(exc, ray.exceptions.RuntimeEnvSetupError):
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-        return (
-            "Ray could not set up the job's runtime_env (its environment's packages) on the "
-            f"node: {lines[-1] if lines else type(exc).__name__}"
-        )
-    if isinstance(exc, ray.exceptions.OutOfMemoryError):
-        return "Ray killed the job's worker: the node ran out of memory"
-    first = str(exc).strip().splitlines()
-    return f"the Ray task failed: {type(exc).__name__}: {first[0] if first else ''}"
+
+CURSOR_FILE = "ray-task.json"
+
+
+def _write_cursor(job: JobRun, key: str, cursor: int) -> None:
+    """How far the job's messages were handled, so that a new agent goes on from there."""
+    path = job.snapshot.parent / CURSOR_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "next": cursor}))
+    os.replace(tmp, path)
+
+
+def _read_cursor(job: JobRun) -> tuple[str, int]:
+    try:
+        data = json.loads((job.snapshot.parent / CURSOR_FILE).read_text())
+        return str(data["key"]), int(data["next"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "", 0
 
 
 def _code_files(code: Path) -> dict[str, bytes]:

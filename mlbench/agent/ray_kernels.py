@@ -2,8 +2,9 @@
 
 A Ray job is a task asking for the job's resources (Ray still places it and assigns its GPUs);
 starting a kernel inside that task cost most of a Ray job's latency. So the agent keeps a
-:class:`KernelHost` actor on every node (no resources of its own, owned by the agent's driver,
-so it and its kernels go when the agent does), holding the same pool the local agent uses:
+:class:`KernelHost` actor on every node (no resources of its own; detached, so that a job's
+kernel survives an agent restart like its task does, and stopped when the agent stops cleanly),
+holding the same pool the local agent uses:
 Python kernels forked from a warm interpreter, refilled after each lend. The task borrows one
 on its own node, connects to it over its IPC sockets, applies the job's environment (its
 ``CUDA_VISIBLE_DEVICES`` included) with the same silent prelude as a local pooled kernel, and

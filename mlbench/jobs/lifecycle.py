@@ -24,7 +24,7 @@ Features plug in through hooks, called at three points:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -405,16 +405,52 @@ class Lifecycle:
             s.execute(delete(JobEventRow).where(JobEventRow.job_id.in_(ids)))
 
     # -- recovery ------------------------------------------------------------------------------
+    def adopt(self, job_id: str, attempt: int, compute: str, agent_id: str) -> bool:
+        """A new agent of ``compute`` takes over this attempt, still running without its old
+        agent (its work lives in a cluster): False if it is not that attempt, starting or
+        running there with its MLflow run, any more."""
+        now = utcnow()
+        with self._ws.db.session() as s:
+            row = s.get(JobRow, job_id)
+            old = row.agent_id if row is not None else None
+            pid = s.scalar(select(AgentRow.pid).where(AgentRow.id == old)) if old else None
+        reason = f"followed again by a new agent: the one running it (pid {pid or '?'}) stopped"
+        with self._ws.db.write() as s:
+            adopted = s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job_id,
+                    JobRow.compute == compute,
+                    JobRow.attempt == attempt,
+                    JobRow.status.in_(ON_AGENT),
+                    JobRow.mlflow_run_id.is_not(None),
+                )
+                .values(agent_id=agent_id, updated_at=now)
+            ).rowcount
+            if adopted and row is not None:
+                s.add(status_event(job_id, JobStatus(row.status), now, reason, reattached=True))
+        if adopted:
+            log.info("job %s (attempt %d): %s", job_id, attempt, reason)
+        return bool(adopted)
+
     def reconcile(
-        self, compute: str, on_orphan: Callable[[int | None, datetime | None], None]
+        self,
+        compute: str,
+        on_orphan: Callable[[int | None, datetime | None], None],
+        keep: Collection[str] = (),
     ) -> list[tuple[str, JobStatus]]:
         """Resolve the jobs that agents of ``compute`` left starting or running (they are gone:
-        the caller holds the target's agent lock). Each is requeued per its retry policy, or
-        failed (canceled, if that was asked) with the reason; ``on_orphan(kernel_pid,
-        started_at)`` cleans up what the lost run left. Returns (job id, new state) pairs."""
+        the caller holds the target's agent lock), but those in ``keep`` (adopted). Each is
+        requeued per its retry policy, or failed (canceled, if that was asked) with the reason;
+        ``on_orphan(kernel_pid, started_at)`` cleans up what the lost run left. Returns (job id,
+        new state) pairs."""
         with self._ws.db.session() as s:
             orphans = s.scalars(
-                select(JobRow).where(JobRow.compute == compute, JobRow.status.in_(ON_AGENT))
+                select(JobRow).where(
+                    JobRow.compute == compute,
+                    JobRow.status.in_(ON_AGENT),
+                    JobRow.id.not_in(list(keep)),
+                )
             ).all()
             dead_agents = {
                 a.id: a.pid

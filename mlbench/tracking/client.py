@@ -275,11 +275,15 @@ def log_to_active_run(points: list[Point]) -> None:
 class MetricsRelay:
     """Tails a job's metrics file and forwards new points to its run (runs in the agent)."""
 
-    def __init__(self, tracking: TrackingClient, run_id: str, path: Path) -> None:
+    def __init__(
+        self, tracking: TrackingClient, run_id: str, path: Path, *, keep_offset: bool = False
+    ) -> None:
         self.tracking = tracking
         self.run_id = run_id
         self.path = path
-        self.offset = 0
+        # keep_offset: how far it relayed is kept beside the file, for whoever relays next
+        self._offset_path = path.with_name(path.name + ".relayed") if keep_offset else None
+        self.offset = self._read_offset()
         self.relayed = 0
         self._lock = threading.Lock()
 
@@ -305,4 +309,12 @@ class MetricsRelay:
             sent = self.tracking.log_points(self.run_id, points) if points else 0
             self.offset += len(chunk)
             self.relayed += sent
+            if self._offset_path is not None:
+                self._offset_path.write_text(str(self.offset))
             return sent
+
+    def _read_offset(self) -> int:
+        try:
+            return int(self._offset_path.read_text()) if self._offset_path else 0
+        except (OSError, ValueError):
+            return 0
