@@ -153,6 +153,30 @@ def test_jobs_run_in_warm_kernels_one_job_each(ray_ws: Any, tmp_path: Path) -> N
     wait_for(lambda: not any(_alive(p) for p in pids), timeout=10)  # ... discarded after it
 
 
+def test_a_nodes_warm_kernels_give_way_while_its_cpus_are_busy(ray_ws: Any, tmp_path: Path) -> None:
+    """With every CPU of the node held by jobs in its kernels, its host keeps no kernel
+    waiting (a refill would only compete with those jobs); when they end, one waits again."""
+    import psutil
+
+    def kernels() -> int:  # the host's kernels: lent to a job, or waiting for one
+        hosts = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "ray::KernelHost" in " ".join(p.info["cmdline"] or [])
+        ]
+        return sum(len(f.children()) for h in hosts for f in h.children())  # host > forker > k
+
+    first = ray_ws.jobs.submit(make_notebook(tmp_path / "x.ipynb", "x = 1"), compute="ray")
+    assert first.wait(WAIT).info.status.value == "completed"  # the agent and its hosts run
+    wait_for(lambda: kernels() == 1, timeout=30)  # the node is idle: one waits
+    nb = make_notebook(tmp_path / "busy.ipynb", "import time", "time.sleep(6)")
+    jobs = [ray_ws.jobs.submit(nb, compute="ray", cpus=1) for _ in range(2)]  # both CPUs
+    wait_for(lambda: all(j.info.progress.cell_index == 1 for j in jobs))
+    wait_for(lambda: kernels() == 2, timeout=15)  # the two jobs' own, none waiting
+    assert all(j.wait(WAIT).info.status.value == "completed" for j in jobs)
+    wait_for(lambda: kernels() == 1, timeout=30)
+
+
 def test_stopping_the_agent_stops_its_kernel_hosts_and_their_kernels(
     ray_ws: Any, tmp_path: Path
 ) -> None:

@@ -164,6 +164,7 @@ class KernelPool:
         self._base_env = base_env
         self._cwd = cwd
         self._size = size
+        self._kept = size  # ready kernels kept per name now (see keep())
         self._start_timeout = start_timeout
         self._ready: dict[str, deque[Kernel]] = defaultdict(deque)
         self._starting: dict[str, int] = defaultdict(int)
@@ -215,11 +216,24 @@ class KernelPool:
             log.warning("starting a %s kernel failed (%s); trying once more", kernel_name, exc)
             return self._start(kernel_name, env=env, cwd=cwd)
 
+    def keep(self, count: int) -> None:
+        """Keep ``count`` ready kernels per name from now on (at most the pool's size): fewer
+        while the machine's CPUs are taken by jobs, so that refills do not compete with them;
+        surplus ready kernels stop, missing ones start."""
+        with self._lock:
+            self._kept = max(0, min(count, self._size))
+            surplus = [q.pop() for q in self._ready.values() for _ in range(len(q) - self._kept)]
+            names = list(self._ready)
+        for kernel in surplus:
+            kernel.shutdown()
+        for name in names:
+            self.refill(name)
+
     def refill(self, kernel_name: str) -> None:
         if not self.poolable(kernel_name):
             return
         with self._lock:
-            missing = self._size - len(self._ready[kernel_name]) - self._starting[kernel_name]
+            missing = self._kept - len(self._ready[kernel_name]) - self._starting[kernel_name]
             if self._closed or missing <= 0:
                 return
             self._starting[kernel_name] += missing

@@ -80,14 +80,16 @@ class RayExecutor(Executor):
         self._hosts: dict[str, Any] = {}  # node id -> its kernel host actor
         self._hosts_lock = threading.Lock()
         self._hosts_checked = -HOST_CHECK_S
+        self._scope = ""  # names this agent's actors on the cluster (set at start)
 
     def start(self, kernel_names: set[str]) -> None:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from mlbench.agent.ray_kernels import KernelHost
-        from mlbench.agent.ray_owner import JobOwner, owner_name
+        from mlbench.agent.ray_owner import JobOwner, agent_scope, owner_name
 
+        self._scope = agent_scope(self.workdir, self.compute)
         ray.init(
             address=self.ray_config.address,
             namespace=self.ray_config.namespace,
@@ -101,7 +103,7 @@ class RayExecutor(Executor):
         self._owner = (
             ray.remote(JobOwner)
             .options(
-                name=owner_name(self.workdir, self.compute),
+                name=owner_name(self._scope),
                 lifetime="detached",
                 get_if_exists=True,
                 num_cpus=0,
@@ -119,9 +121,9 @@ class RayExecutor(Executor):
         log.info("connected to Ray at %s: %s", self.ray_config.address, ray.cluster_resources())
         self._ensure_hosts()
 
-    def _ensure_hosts(self) -> bool:
+    def _ensure_hosts(self) -> str:
         """A kernel host on every alive node (checked every HOST_CHECK_S: nodes join, hosts
-        die); False when the target keeps no warm kernels."""
+        die); the scope that names them, or "" when the target keeps no warm kernels."""
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -129,24 +131,28 @@ class RayExecutor(Executor):
 
         size = self.ray_config.kernel_pool_size
         if size <= 0:
-            return False
+            return ""
         with self._hosts_lock:
             if time.monotonic() - self._hosts_checked < HOST_CHECK_S:
-                return True
+                return self._scope
             self._hosts_checked = time.monotonic()
-            alive = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+            alive = {
+                n["NodeID"]: float(n["Resources"].get("CPU", 0))
+                for n in ray.nodes()
+                if n.get("Alive")
+            }
             self._hosts = {k: v for k, v in self._hosts.items() if k in alive}
-            for node_id in alive:
+            for node_id, cpus in alive.items():
                 try:
                     self._hosts[node_id] = self._host_actor.options(
-                        name=host_name(node_id),
+                        name=host_name(self._scope, node_id),
                         get_if_exists=True,
                         lifetime="detached",
                         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                    ).remote(self._kernel_names, size, self.settings.kernel_start_timeout_s)
+                    ).remote(self._kernel_names, size, self.settings.kernel_start_timeout_s, cpus)
                 except Exception as exc:  # its jobs start their own kernels
                     log.warning("no kernel host on Ray node %s: %s", node_id, exc)
-        return True
+        return self._scope
 
     def cluster(self) -> dict[str, Any]:
         """Nodes with their total and available resources, for the compute view."""
@@ -192,7 +198,7 @@ class RayExecutor(Executor):
         lock = read_lock(job.snapshot.parent)
         if lock is not None:
             payload["kernel_name"] = RAY_KERNEL  # the task's interpreter: the runtime env's
-            payload["kernel_hosts"] = False  # the hosts' kernels run outside that environment
+            payload["kernel_hosts"] = ""  # the hosts' kernels run outside that environment
             options["runtime_env"] = ray_runtime_env(lock["packages"], self.ray_config.runtime_env)
             job.log_file.write(
                 f"[mlbench] environment {lock['ref']} ({len(lock['packages'])} packages, lock "

@@ -41,9 +41,9 @@ HOST_PREFIX = "mlbench-kernels-"
 WATCH_INTERVAL_S = 0.5
 
 
-def host_name(node_id: str) -> str:
-    """The kernel host actor of a node (in the agent's Ray namespace)."""
-    return HOST_PREFIX + node_id
+def host_name(scope: str, node_id: str) -> str:
+    """The kernel host actor of one target's agent (its scope) on a node."""
+    return f"{HOST_PREFIX}{scope}-{node_id}"
 
 
 def _alive(pid: int) -> bool:
@@ -59,15 +59,19 @@ def _alive(pid: int) -> bool:
 class KernelHost:
     """The actor body: a kernel pool on one node, and the kernels it has lent out."""
 
-    def __init__(self, kernel_names: list[str], size: int, start_timeout: float) -> None:
+    def __init__(
+        self, kernel_names: list[str], size: int, start_timeout: float, node_cpus: float
+    ) -> None:
         self._cwd = tempfile.mkdtemp(prefix="mlbench-kernel-host-")
+        self._size = size
+        self._node_cpus = node_cpus
         self._pool = KernelPool(
             base_env={k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
             cwd=self._cwd,
             size=size,
             start_timeout=start_timeout,
         )
-        self._lent: dict[str, tuple[Kernel, int]] = {}  # id -> (kernel, borrower's pid)
+        self._lent: dict[str, tuple[Kernel, int, float]] = {}  # id -> (kernel, pid, CPUs)
         self._lock = threading.Lock()
         self._closed = threading.Event()
         for name in kernel_names:
@@ -75,14 +79,18 @@ class KernelHost:
                 self._pool.refill(name)
         threading.Thread(target=self._watch, name="lent-kernels", daemon=True).start()
 
-    def take(self, kernel_name: str, borrower_pid: int) -> dict[str, Any] | None:
-        """A started kernel for one job of the worker ``borrower_pid``; None if not pooled."""
+    def take(self, kernel_name: str, borrower_pid: int, cpus: float = 1.0) -> dict[str, Any] | None:
+        """A started kernel for one job (of ``cpus``) of the worker ``borrower_pid``; None if
+        this kernel is not pooled."""
         if not self._pool.poolable(kernel_name):
             return None
+        with self._lock:
+            busy = sum(c for _, _, c in self._lent.values()) + cpus
+        self._fit(busy)  # before the take: its refill already counts this job
         kernel = self._pool.acquire(kernel_name, env={}, cwd=os.getcwd())
         lent_id = uuid.uuid4().hex
         with self._lock:
-            self._lent[lent_id] = (kernel, borrower_pid)
+            self._lent[lent_id] = (kernel, borrower_pid, cpus)
         return {
             "id": lent_id,
             "name": kernel.name,
@@ -96,22 +104,37 @@ class KernelHost:
         """The job is done with the kernel: it goes (the pool already started its successor)."""
         with self._lock:
             entry = self._lent.pop(lent_id, None)
+            busy = sum(c for _, _, c in self._lent.values())
         if entry is not None:
             _discard(entry[0])
+            self._fit(busy)
+
+    def ready(self, kernel_name: str) -> int:
+        """Kernels of that name started and waiting for a job."""
+        return self._pool.size(kernel_name)
+
+    def _fit(self, busy_cpus: float) -> None:
+        """Warm kernels only while the node has CPUs left for the jobs that would take them:
+        with every CPU taken by jobs in its kernels, the pool keeps none (a refill would only
+        compete with those jobs), and fills up again as they end."""
+        self._pool.keep(self._size if busy_cpus < self._node_cpus else 0)
 
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_INTERVAL_S):
             with self._lock:
-                orphans = [k for k, (_, pid) in self._lent.items() if not _alive(pid)]
+                orphans = [k for k, (_, pid, _) in self._lent.items() if not _alive(pid)]
                 kernels = [self._lent.pop(k)[0] for k in orphans]
+                busy = sum(c for _, _, c in self._lent.values())
             for kernel in kernels:
                 log.warning("the worker borrowing kernel %s died: killing it", kernel.pid)
                 _discard(kernel)
+            if kernels:
+                self._fit(busy)
 
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            kernels = [k for k, _ in self._lent.values()]
+            kernels = [k for k, _, _ in self._lent.values()]
             self._lent.clear()
         for kernel in kernels:
             _discard(kernel)

@@ -25,10 +25,15 @@ log = logging.getLogger(__name__)
 OWNER_PREFIX = "mlbench-jobs-"
 
 
-def owner_name(workdir: Path, compute: str) -> str:
-    """The owner actor of one workspace's target (its Ray namespace may be shared)."""
+def agent_scope(workdir: Path, compute: str) -> str:
+    """What names the actors of one workspace's target (a Ray namespace may be shared by other
+    targets and workspaces: none of them may find, or stop, another's actors)."""
     key = f"{socket.gethostname()}:{workdir.resolve()}:{compute}"
-    return OWNER_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def owner_name(scope: str) -> str:
+    return OWNER_PREFIX + scope
 
 
 def job_key(job_id: str, attempt: int) -> str:

@@ -185,9 +185,12 @@ def _borrow(payload: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
     import ray
 
     try:
-        host = ray.get_actor(host_name(ray.get_runtime_context().get_node_id()))
+        node_id = ray.get_runtime_context().get_node_id()
+        host = ray.get_actor(host_name(payload["kernel_hosts"], node_id))
         lent = ray.get(
-            host.take.remote(payload["kernel_name"], os.getpid()),
+            host.take.remote(
+                payload["kernel_name"], os.getpid(), payload["info"]["resources"]["cpus"]
+            ),
             timeout=payload["start_timeout"] + 10,
         )
     except Exception as exc:  # no host on this node (yet), or it died: start one here
