@@ -153,18 +153,23 @@ def test_jobs_run_in_warm_kernels_one_job_each(ray_ws: Any, tmp_path: Path) -> N
     wait_for(lambda: not any(_alive(p) for p in pids), timeout=10)  # ... discarded after it
 
 
+def _kernel_hosts() -> list[Any]:
+    """The processes of the kernel host actors on this machine (host > fork server > kernels)."""
+    import psutil
+
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "ray::KernelHost" in " ".join(p.info["cmdline"] or [])
+    ]
+
+
 def test_a_nodes_warm_kernels_give_way_while_its_cpus_are_busy(ray_ws: Any, tmp_path: Path) -> None:
     """With every CPU of the node held by jobs in its kernels, its host keeps no kernel
     waiting (a refill would only compete with those jobs); when they end, one waits again."""
-    import psutil
 
     def kernels() -> int:  # the host's kernels: lent to a job, or waiting for one
-        hosts = [
-            p
-            for p in psutil.process_iter(["cmdline"])
-            if "ray::KernelHost" in " ".join(p.info["cmdline"] or [])
-        ]
-        return sum(len(f.children()) for h in hosts for f in h.children())  # host > forker > k
+        return sum(len(f.children()) for h in _kernel_hosts() for f in h.children())
 
     first = ray_ws.jobs.submit(make_notebook(tmp_path / "x.ipynb", "x = 1"), compute="ray")
     assert first.wait(WAIT).info.status.value == "completed"  # the agent and its hosts run
@@ -180,18 +185,11 @@ def test_a_nodes_warm_kernels_give_way_while_its_cpus_are_busy(ray_ws: Any, tmp_
 def test_stopping_the_agent_stops_its_kernel_hosts_and_their_kernels(
     ray_ws: Any, tmp_path: Path
 ) -> None:
-    import psutil
-
     nb = make_notebook(tmp_path / "x.ipynb", "x = 1")
     assert ray_ws.jobs.submit(nb, compute="ray").wait(WAIT).info.status.value == "completed"
 
     def host_family() -> set[int]:  # the host actor, its fork server, its waiting kernel
-        hosts = [
-            p
-            for p in psutil.process_iter(["cmdline"])
-            if "ray::KernelHost" in " ".join(p.info["cmdline"] or [])
-        ]
-        return {p.pid for h in hosts for p in [h, *h.children(recursive=True)]}
+        return {p.pid for h in _kernel_hosts() for p in [h, *h.children(recursive=True)]}
 
     family = wait_for(lambda: (f := host_family()) and len(f) >= 3 and f)
     ray_ws.jobs.agent("ray").stop(now=True, timeout=30)

@@ -568,8 +568,8 @@ class Agent:
                 _note(log_file, f"attempt {info.attempt} of job {info.id} on {self.compute}")
             try:
                 paths.outputs(job.job_id).mkdir(parents=True, exist_ok=True)
-                if resume and info.mlflow_run_id:
-                    run_id, env = info.mlflow_run_id, {}  # the task has its environment
+                if resume:  # adopted with its run; the task already has its environment
+                    run_id, env = str(info.mlflow_run_id), {}
                 else:
                     run_id = self._start_run(info)
                     env = {

@@ -144,6 +144,9 @@ class GatewayExecutor(Executor):
         self.conn = GatewayConnection.from_config(config)
         self._languages: dict[str, str] = {}
         self._ahead = KernelsAhead(self.conn, config.prestart_kernels)
+        # A finished job's kernel is deleted behind it: the gateway's shutdown of a kernel takes
+        # a while, and the job's end need not wait for it (close() does).
+        self._deleter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-delete")
 
     def start(self, kernel_names: set[str]) -> None:
         try:
@@ -218,13 +221,15 @@ class GatewayExecutor(Executor):
                 )
             return outcome
         finally:
-            kernel.kill()
+            kernel.link.close()
+            self._deleter.submit(self._delete, kernel_id)
 
     def _delete(self, kernel_id: str) -> None:
         _delete(self.conn, kernel_id)
 
     def close(self) -> None:
         self._ahead.close()  # no kernel left behind on the gateway
+        self._deleter.shutdown(wait=True)
         self.conn.close()
 
 
