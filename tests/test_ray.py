@@ -164,22 +164,31 @@ def _kernel_hosts() -> list[Any]:
     ]
 
 
-def test_a_nodes_warm_kernels_give_way_while_its_cpus_are_busy(ray_ws: Any, tmp_path: Path) -> None:
-    """With every CPU of the node held by jobs in its kernels, its host keeps no kernel
-    waiting (a refill would only compete with those jobs); when they end, one waits again."""
+def test_a_nodes_warm_kernels_fit_the_cpus_its_jobs_leave(
+    ray_ws: Any, ray_address: str, tmp_path: Path
+) -> None:
+    """A host keeps a warm kernel per CPU its jobs leave free (at most the pool's size), and
+    one for the next job while every CPU is taken, so the next job never waits for a start."""
 
-    def kernels() -> int:  # the host's kernels: lent to a job, or waiting for one
+    def kernels() -> int:  # the hosts' kernels: lent to a job, or waiting for one
         return sum(len(f.children()) for h in _kernel_hosts() for f in h.children())
 
-    first = ray_ws.jobs.submit(make_notebook(tmp_path / "x.ipynb", "x = 1"), compute="ray")
-    assert first.wait(WAIT).info.status.value == "completed"  # the agent and its hosts run
-    wait_for(lambda: kernels() == 1, timeout=30)  # the node is idle: one waits
-    nb = make_notebook(tmp_path / "busy.ipynb", "import time", "time.sleep(6)")
-    jobs = [ray_ws.jobs.submit(nb, compute="ray", cpus=1) for _ in range(2)]  # both CPUs
-    wait_for(lambda: all(j.info.progress.cell_index == 1 for j in jobs))
-    wait_for(lambda: kernels() == 2, timeout=15)  # the two jobs' own, none waiting
-    assert all(j.wait(WAIT).info.status.value == "completed" for j in jobs)
-    wait_for(lambda: kernels() == 1, timeout=30)
+    ray_ws.jobs.agent("ray").stop(timeout=30)  # only this test's target keeps hosts
+    wait_for(lambda: not _kernel_hosts(), timeout=30)
+    ray_ws.compute.create("ray-warm", "ray", address=ray_address, kernel_pool_size=3)
+    try:
+        first = ray_ws.jobs.submit(make_notebook(tmp_path / "x.ipynb", "x = 1"), compute="ray-warm")
+        assert first.wait(WAIT).info.status.value == "completed"  # the agent and its host run
+        wait_for(lambda: kernels() == 2, timeout=30)  # idle: one per CPU of the 2-CPU node
+        nb = make_notebook(tmp_path / "busy.ipynb", "import time", "time.sleep(6)")
+        jobs = [ray_ws.jobs.submit(nb, compute="ray-warm", cpus=1) for _ in range(2)]
+        wait_for(lambda: all(j.info.progress.cell_index == 1 for j in jobs))
+        wait_for(lambda: kernels() == 3, timeout=15)  # the jobs' two, and the next job's
+        assert all(j.wait(WAIT).info.status.value == "completed" for j in jobs)
+        wait_for(lambda: kernels() == 2, timeout=30)
+    finally:
+        ray_ws.jobs.agent("ray-warm").stop(timeout=30)
+        ray_ws.compute.delete("ray-warm")
 
 
 def test_stopping_the_agent_stops_its_kernel_hosts_and_their_kernels(

@@ -114,10 +114,11 @@ class KernelHost:
         return self._pool.size(kernel_name)
 
     def _fit(self, busy_cpus: float) -> None:
-        """Warm kernels only while the node has CPUs left for the jobs that would take them:
-        with every CPU taken by jobs in its kernels, the pool keeps none (a refill would only
-        compete with those jobs), and fills up again as they end."""
-        self._pool.keep(self._size if busy_cpus < self._node_cpus else 0)
+        """Warm kernels for the jobs the node could start now (one per CPU left beside the jobs
+        in its kernels), at most the pool's size, and at least one: the kernel of the next job
+        to start when a running one ends. More would only compete with the running jobs."""
+        free = int(self._node_cpus - busy_cpus + 1e-9)
+        self._pool.keep(min(self._size, max(1, free)))
 
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_INTERVAL_S):

@@ -15,7 +15,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,41 +135,9 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 start_timeout=payload["start_timeout"],
             )
 
-        thread = threading.Thread(target=execute, name="notebook", daemon=True)
-        thread.start()
-        offset = 0
-        while True:
-            try:
-                alive = thread.is_alive()
-                try:
-                    yield events.get(timeout=0.2)
-                    continue
-                except queue.Empty:
-                    pass
-                chunk, offset = _new_lines(metrics, offset)
-                if chunk:
-                    yield {"type": "metrics", "text": chunk}
-                if not alive and events.empty():
-                    break
-            except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
-                stop.set("canceled", "the Ray task was canceled")
-                kernel.interrupt()
-        chunk, offset = _new_lines(metrics, offset)
-        if chunk:
-            yield {"type": "metrics", "text": chunk}
-        outcome: Outcome = result["outcome"]
-        yield {
-            "type": "result",
-            "outcome": {
-                "status": outcome.status.value,
-                "reason": outcome.reason,
-                "error": outcome.error.model_dump() if outcome.error else None,
-                "retryable": outcome.retryable,
-            },
-            "output": output.read_bytes() if output.exists() else None,
-            "outputs": _collect(outputs),
-            "data_outputs": _collect(workdir / "data", under="outputs"),
-        }
+        yield from _stream(execute, "notebook", events, metrics, kernel.interrupt, stop)
+        notebook = output.read_bytes() if output.exists() else None
+        yield _result(result["outcome"], notebook, workdir)
     finally:
         if lent is not None and kernel is not None:
             give_back(host, lent, kernel)
@@ -243,32 +211,19 @@ def _run_command(
             ),
         )
 
-    thread = threading.Thread(target=execute, name="command", daemon=True)
-    thread.start()
-    metrics = Path(env["MLBENCH_METRICS_FILE"])
-    offset = 0
-    while True:
-        try:
-            alive = thread.is_alive()
-            try:
-                yield events.get(timeout=0.2)
-                continue
-            except queue.Empty:
-                pass
-            chunk, offset = _new_lines(metrics, offset)
-            if chunk:
-                yield {"type": "metrics", "text": chunk}
-            if not alive and events.empty():
-                break
-        except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
-            stop.set("canceled", "the Ray task was canceled")
-            for handle in handles:
-                handle.interrupt()
-    chunk, offset = _new_lines(metrics, offset)
-    if chunk:
-        yield {"type": "metrics", "text": chunk}
-    outcome: Outcome = result["outcome"]
-    yield {
+    def interrupt() -> None:
+        for handle in handles:
+            handle.interrupt()
+
+    yield from _stream(
+        execute, "command", events, Path(env["MLBENCH_METRICS_FILE"]), interrupt, stop
+    )
+    yield _result(result["outcome"], None, workdir)
+
+
+def _result(outcome: Outcome, notebook: bytes | None, workdir: Path) -> dict[str, Any]:
+    """The last message: the outcome, the executed notebook and the files the job wrote."""
+    return {
         "type": "result",
         "outcome": {
             "status": outcome.status.value,
@@ -276,10 +231,54 @@ def _run_command(
             "error": outcome.error.model_dump() if outcome.error else None,
             "retryable": outcome.retryable,
         },
-        "output": None,
-        "outputs": _collect(outputs),
+        "output": notebook,
+        "outputs": _collect(workdir / "outputs"),
         "data_outputs": _collect(workdir / "data", under="outputs"),
     }
+
+
+_END = {"type": "_end"}
+
+
+def _stream(
+    execute: Callable[[], None],
+    name: str,
+    events: queue.Queue[dict[str, Any]],
+    metrics: Path,
+    interrupt: Callable[[], None],
+    stop: StopRequest,
+) -> Iterator[dict[str, Any]]:
+    """Run ``execute`` on a thread and yield its events and new metric lines as they come, until
+    it has returned (its last event is sent at once: a job's end waits on no poll interval)."""
+
+    def body() -> None:
+        try:
+            execute()
+        finally:
+            events.put(_END)
+
+    threading.Thread(target=body, name=name, daemon=True).start()
+    offset = 0
+    while True:
+        try:
+            try:
+                event = events.get(timeout=0.2)
+            except queue.Empty:
+                event = None
+            if event is _END:
+                break
+            if event is not None:
+                yield event
+                continue
+            chunk, offset = _new_lines(metrics, offset)
+            if chunk:
+                yield {"type": "metrics", "text": chunk}
+        except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
+            stop.set("canceled", "the Ray task was canceled")
+            interrupt()
+    chunk, offset = _new_lines(metrics, offset)
+    if chunk:
+        yield {"type": "metrics", "text": chunk}
 
 
 def _new_lines(path: Path, offset: int) -> tuple[str, int]:
