@@ -3,9 +3,10 @@
 The gateway's REST API starts, interrupts and deletes kernels; one websocket per kernel
 (``/api/kernels/{id}/channels``) carries every channel's messages as JSON. This module gives
 nbclient (and so papermill) what it needs from a kernel manager and a kernel client on top of
-that, without jupyter-server or tornado (the core never imports them): the client is a
-``jupyter_client`` ``AsyncKernelClient`` whose channels are fed by the websocket's reader
-thread, so ``execute``, ``kernel_info`` and ``wait_for_ready`` are jupyter_client's own.
+that, without jupyter-server or tornado (the core never imports them): the client is the local
+jobs' ``AsyncKernelClient`` (jupyter_client's, with a quicker ``wait_for_ready``) whose channels
+are fed by the websocket's reader thread, so ``execute`` and ``kernel_info`` are
+jupyter_client's own.
 
 A dead connection or a kernel the gateway restarted makes the client report the kernel dead,
 and nbclient turns that into ``DeadKernelError`` within a second: a stopped gateway never hangs
@@ -26,9 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 import websocket
-from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.jsonutil import json_default
 
+from mlbench.agent.kernels import JobKernelClient
 from mlbench.compute.gateway import GatewayConnection, GatewayError
 
 log = logging.getLogger(__name__)
@@ -238,8 +239,9 @@ class KernelLink:
         self._die("the kernel's connection was closed")
 
 
-class GatewayKernelClient(AsyncKernelClient):
-    """jupyter_client's async client, with channels on a :class:`KernelLink`."""
+class GatewayKernelClient(JobKernelClient):
+    """A job's async client (its quick ``wait_for_ready``: no 0.2 s of waiting for IOPub to
+    fall silent before each job), with channels on a :class:`KernelLink`."""
 
     def __init__(self, link: KernelLink, **kwargs: Any) -> None:
         super().__init__(**kwargs)
