@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CHANNELS = ("shell", "iopub", "stdin", "control")
 WATCH_EVERY_S = 3.0
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 DataHandler = Callable[[Any], None]
 
 
@@ -176,8 +178,21 @@ class KernelLink:
             self._die(f"the connection to the gateway at {self.conn.url} broke ({exc})")
             raise GatewayError(str(self.dead_reason)) from None
 
+    def _ack_quickly(self) -> None:
+        """Acknowledge what arrives at once, not after Linux's delayed-ACK wait (40 ms).
+
+        jupyter_server does not set TCP_NODELAY on a kernel's websocket, so after the first
+        message of an execution (``status: busy``) its next ones wait for our ACK: every
+        execution took ~50 ms however short its code. Linux clears the flag as it pleases, so
+        it is set again before each read.
+        """
+        if _QUICKACK is not None and self._ws.sock is not None:
+            with contextlib.suppress(OSError):
+                self._ws.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+
     def _read(self) -> None:
         while not self._closing.is_set():
+            self._ack_quickly()
             try:
                 raw = self._ws.recv()
             except (websocket.WebSocketException, OSError, ValueError) as exc:
