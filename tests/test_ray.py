@@ -123,6 +123,57 @@ def test_job_on_ray_completes_with_output_and_metrics(ray_ws: Any, tmp_path: Pat
     assert "cluster in use: " in show and "/2 CPUs" in show and "/2 GPUs" in show, show
 
 
+def test_a_ray_job_printing_all_the_time_still_sends_its_metrics_as_it_runs(
+    ray_ws: Any, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    nb = make_notebook(
+        tmp_path / "chatty.ipynb",
+        "import mlbench, pathlib, time\nmlbench.log_metric('seen', 1.0)",
+        "while not pathlib.Path(go).exists():\n    print('.', flush=True)\n    time.sleep(0.02)",
+        parameters="go = ''",
+    )
+    job = ray_ws.jobs.submit(nb, {"go": str(go)}, compute="ray")
+    try:  # the metric reaches the run while the job still prints
+        wait_for(
+            lambda: (run := job.info.mlflow_run_id) and ray_ws.tracking.metric_history(run, "seen"),
+            timeout=60,
+        )
+        assert job.info.status.value == "running"
+    finally:
+        go.touch()
+    assert job.wait(WAIT).info.status.value == "completed", job.logs()
+
+
+def test_a_bug_in_the_ray_task_fails_its_job_with_the_cause(tmp_path: Path) -> None:
+    """Not the notebook: our code on the worker raising. The job fails as an internal error
+    naming it (not as a lost worker), its traceback in the log, its metrics so far sent."""
+    import queue
+
+    from mlbench.agent.execute import StopRequest
+    from mlbench.agent.ray_worker import _stream
+
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    metrics = tmp_path / "metrics.jsonl"
+
+    def execute() -> Any:
+        events.put({"type": "log", "text": "started\n"})
+        metrics.write_text('{"key": "m", "value": 1.0}\n')
+        raise KeyError("outcome")
+
+    stream = _stream(execute, "notebook", events, metrics, lambda: None, StopRequest())
+    sent = []
+    with pytest.raises(StopIteration) as end:
+        while True:
+            sent.append(next(stream))
+    outcome = end.value.value
+    assert outcome.status.value == "failed" and outcome.error.kind == "internal_error"
+    assert outcome.reason == "internal error on the Ray worker: KeyError: 'outcome'"
+    assert sent[0] == {"type": "log", "text": "started\n"}
+    assert "Traceback" in sent[1]["text"] and "KeyError: 'outcome'" in sent[1]["text"]
+    assert sent[2] == {"type": "metrics", "text": '{"key": "m", "value": 1.0}\n'}
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -203,6 +254,42 @@ def test_stopping_the_agent_stops_its_kernel_hosts_and_their_kernels(
     family = wait_for(lambda: (f := host_family()) and len(f) >= 3 and f)
     ray_ws.jobs.agent("ray").stop(now=True, timeout=30)
     wait_for(lambda: not any(_alive(p) for p in family), timeout=30)
+
+
+def test_a_dead_kernel_host_fails_its_job_with_the_reason_and_jobs_go_on_without_it(
+    ray_ws: Any, tmp_path: Path
+) -> None:
+    """A node's kernel host that dies (a crash, the OOM killer) takes the kernel it lent with it:
+    that job fails with the reason and is retried, and the jobs started before the agent puts a
+    new host on the node run in a kernel their task starts."""
+    import signal as signals
+
+    once = tmp_path / "slept"
+    nb = make_notebook(
+        tmp_path / "slow.ipynb",
+        "import os, pathlib, time\nprint('kernel', os.getpid(), flush=True)",
+        "if not pathlib.Path(marker).exists():\n    pathlib.Path(marker).touch()\n"
+        "    time.sleep(60)",
+        parameters="marker = ''",
+    )
+    quick = ray_ws.jobs.submit(make_notebook(tmp_path / "x.ipynb", "x = 1"), compute="ray")
+    assert quick.wait(WAIT).info.status.value == "completed"
+    assert "in a warm kernel" in quick.logs()
+    hosts = wait_for(lambda: (h := _kernel_hosts()) and h)
+    assert len(hosts) == 1, hosts  # this target's, on the one node
+    job = ray_ws.jobs.submit(nb, {"marker": str(once)}, compute="ray", max_retries=1)
+    wait_for(lambda: once.exists() and "in a warm kernel" in job.logs())
+    kernel_pid = int(job.logs().split("\nkernel ")[1].split()[0])
+    hosts[0].send_signal(signals.SIGKILL)
+    info = job.wait(WAIT).info
+    assert (info.status.value, info.attempt) == ("completed", 2), job.logs()
+    wait_for(lambda: not _alive(kernel_pid), timeout=10)  # the host's kernels went with it
+    reasons = [e["data"].get("reason", "") for e in ray_ws.jobs.events(job_id=job.id)]
+    retry = next(r for r in reasons if r.startswith("retrying (attempt 2 of 2) after:"))
+    assert "kernel host" in retry and "died" in retry and "memory" not in retry, retry
+    assert job.logs().count("in a warm kernel") == 1  # attempt 2 started a kernel of its own
+    after = ray_ws.jobs.submit(make_notebook(tmp_path / "y.ipynb", "y = 2"), compute="ray")
+    assert after.wait(WAIT).info.status.value == "completed", after.logs()
 
 
 def test_failing_cell_fails_like_local(ray_ws: Any, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_client.manager import KernelManager
@@ -96,6 +97,7 @@ class KernelHost:
             "name": kernel.name,
             "language": kernel.language,
             "pid": kernel.pid,
+            "host_pid": os.getpid(),
             "age_s": round(time.monotonic() - kernel.started_at, 3),
             "connection_info": _plain(kernel.connection_info()),
         }
@@ -159,6 +161,22 @@ def _borrowed_exit(pid: int) -> int | None:
     return None if _alive(pid) else -signal.SIGKILL
 
 
+@dataclass
+class BorrowedKernel(Kernel):
+    """A kernel lent by the node's host: one that died with its host says so."""
+
+    host_pid: int | None = None
+
+    def exit_status(self) -> str:
+        status = super().exit_status()
+        if status != "still running" and self.host_pid and not _alive(self.host_pid):
+            return (
+                f"the node's kernel host (process {self.host_pid}), which had lent it, died "
+                "and took its kernels with it"
+            )
+        return status
+
+
 def borrowed_kernel(lent: dict[str, Any]) -> Kernel:
     """A :class:`Kernel` for a kernel lent by the node's host, connected over its sockets."""
     km = KernelManager(kernel_name=lent["name"], client_class=JOB_CLIENT)
@@ -168,7 +186,9 @@ def borrowed_kernel(lent: dict[str, Any]) -> Kernel:
     provisioner.process = ForkedProcess(int(lent["pid"]), _borrowed_exit)
     provisioner.pid = provisioner.pgid = int(lent["pid"])  # forked kernels lead their group
     km.provisioner = provisioner
-    return Kernel(name=lent["name"], language=lent["language"], km=km)
+    return BorrowedKernel(
+        name=lent["name"], language=lent["language"], km=km, host_pid=lent.get("host_pid")
+    )
 
 
 def give_back(host: Any, lent: dict[str, Any], kernel: Kernel) -> None:

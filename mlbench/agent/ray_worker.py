@@ -15,7 +15,9 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+import time
+import traceback
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from mlbench.agent.execute import (
 from mlbench.agent.kernels import KernelPool
 from mlbench.agent.ray_kernels import borrowed_kernel, give_back, host_name
 from mlbench.jobs.lifecycle import Outcome
-from mlbench.jobs.models import JobInfo
+from mlbench.jobs.models import JobError, JobInfo, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,6 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     )
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     stop = StopRequest()
-    result: dict[str, Any] = {}
     kernel = None
     host, lent = _borrow(payload) if payload.get("kernel_hosts") else (None, None)
     try:
@@ -122,8 +123,8 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "warm_s": lent["age_s"] if lent is not None else None,
         }
 
-        def execute() -> None:
-            result["outcome"] = run_notebook(
+        def execute() -> Outcome:
+            return run_notebook(
                 snapshot=snapshot,
                 output=output,
                 parameters=parameters,
@@ -135,9 +136,9 @@ def run_job_payload(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 start_timeout=payload["start_timeout"],
             )
 
-        yield from _stream(execute, "notebook", events, metrics, kernel.interrupt, stop)
+        outcome = yield from _stream(execute, "notebook", events, metrics, kernel.interrupt, stop)
         notebook = output.read_bytes() if output.exists() else None
-        yield _result(result["outcome"], notebook, workdir)
+        yield _result(outcome, notebook, workdir)
     finally:
         if lent is not None and kernel is not None:
             give_back(host, lent, kernel)
@@ -187,13 +188,12 @@ def _run_command(
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     stop = StopRequest()
     handles: list[Any] = []
-    result: dict[str, Any] = {}
     info = JobInfo.model_validate({**payload["info"], "parameters": parameters})
     outputs = workdir / "outputs"
 
-    def execute() -> None:
+    def execute() -> Outcome:
         prepare_workdir(code, workdir / "work")
-        result["outcome"] = run_command(
+        return run_command(
             info,
             env=command_env(env, None),
             workdir=workdir / "work",
@@ -215,10 +215,10 @@ def _run_command(
         for handle in handles:
             handle.interrupt()
 
-    yield from _stream(
+    outcome = yield from _stream(
         execute, "command", events, Path(env["MLBENCH_METRICS_FILE"]), interrupt, stop
     )
-    yield _result(result["outcome"], None, workdir)
+    yield _result(outcome, None, workdir)
 
 
 def _result(outcome: Outcome, notebook: bytes | None, workdir: Path) -> dict[str, Any]:
@@ -238,47 +238,59 @@ def _result(outcome: Outcome, notebook: bytes | None, workdir: Path) -> dict[str
 
 
 _END = {"type": "_end"}
+METRICS_EVERY_S = 0.2  # how often new metric lines are read while the job runs
 
 
 def _stream(
-    execute: Callable[[], None],
+    execute: Callable[[], Outcome],
     name: str,
     events: queue.Queue[dict[str, Any]],
     metrics: Path,
     interrupt: Callable[[], None],
     stop: StopRequest,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, Outcome]:
     """Run ``execute`` on a thread and yield its events and new metric lines as they come, until
-    it has returned (its last event is sent at once: a job's end waits on no poll interval)."""
+    it has returned (its last event is sent at once: a job's end waits on no poll interval);
+    its outcome. A bug of ours in ``execute`` fails the job with its cause and traceback."""
+    ended: list[Outcome] = []
 
     def body() -> None:
         try:
-            execute()
+            ended.append(execute())
+        except Exception as exc:
+            log.exception("running the job on the Ray worker failed")
+            message = f"internal error on the Ray worker: {type(exc).__name__}: {exc}"
+            events.put({"type": "log", "text": f"[mlbench] {traceback.format_exc()}"})
+            error = JobError(kind="internal_error", message=message)
+            ended.append(Outcome(JobStatus.FAILED, message, error))
         finally:
             events.put(_END)
 
     threading.Thread(target=body, name=name, daemon=True).start()
-    offset = 0
+    offset, read_at = 0, time.monotonic()
     while True:
         try:
             try:
-                event = events.get(timeout=0.2)
+                event = events.get(timeout=METRICS_EVERY_S)
             except queue.Empty:
                 event = None
             if event is _END:
                 break
             if event is not None:
                 yield event
-                continue
-            chunk, offset = _new_lines(metrics, offset)
-            if chunk:
-                yield {"type": "metrics", "text": chunk}
+            # also while events keep coming: a job printing all the time still sends its metrics
+            if event is None or time.monotonic() - read_at >= METRICS_EVERY_S:
+                read_at = time.monotonic()
+                chunk, offset = _new_lines(metrics, offset)
+                if chunk:
+                    yield {"type": "metrics", "text": chunk}
         except KeyboardInterrupt:  # ray.cancel(): stop like a local job would
             stop.set("canceled", "the Ray task was canceled")
             interrupt()
     chunk, offset = _new_lines(metrics, offset)
     if chunk:
         yield {"type": "metrics", "text": chunk}
+    return ended[0]
 
 
 def _new_lines(path: Path, offset: int) -> tuple[str, int]:
